@@ -1,0 +1,20 @@
+"""carelake: a composable patient-engagement engine for the lakehouse.
+
+Identity resolution, HEDIS-style care gaps and compliant outreach audiences, computed where the patient data
+already lives (Delta tables on local disk or object storage, or Spark on Databricks).
+"""
+
+from carelake import exceptions
+from carelake._native import __version__
+from carelake.api import conform, generate, ingest, read_table, validate_config, write_delta
+
+__all__ = [
+    "__version__",
+    "conform",
+    "exceptions",
+    "generate",
+    "ingest",
+    "read_table",
+    "validate_config",
+    "write_delta",
+]

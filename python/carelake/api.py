@@ -1,0 +1,157 @@
+"""The Python API of carelake: thin, typed wrappers over the Rust core.
+
+Every function releases the GIL while the Rust core works. Arrow data crosses without copies through the Arrow
+PyCapsule protocol: pass any object with ``__arrow_c_stream__`` (a pyarrow Table or RecordBatchReader, a Polars
+DataFrame, an arro3 Table); results implement it too, so ``pyarrow.table(result)`` or ``polars.from_arrow``
+take them as they are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from carelake import _native
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from os import PathLike
+
+    from carelake._native import (
+        ArrowStreamExportable,
+        ConfigCheck,
+        GenerateSummary,
+        IngestReport,
+        ProgressCallback,
+        WriteOutcome,
+    )
+
+__all__ = ["conform", "generate", "ingest", "read_table", "validate_config", "write_delta"]
+
+
+def read_table(uri: str, table: str | None = None) -> ArrowStreamExportable:
+    """Open a table as a stream of Arrow record batches.
+
+    Args:
+        uri: A local path or an object-store URL (``s3://``, ``abfss://``, ``gs://``). With ``table``, the lake
+            folder that holds it.
+        table: A table name to find in the lake ``uri``: ``<uri>/<table>`` (Delta or Parquet folder),
+            ``<table>.parquet`` or ``<table>.csv``.
+
+    Returns:
+        A stream of record batches (``pyarrow.table(...)`` reads it all).
+
+    Raises:
+        InputError: No table at the location.
+        StorageError: The storage could not be read.
+
+    Example:
+        >>> import pyarrow as pa  # doctest: +SKIP
+        >>> pa.table(read_table("carelake-demo/lake", "person_records")).num_rows  # doctest: +SKIP
+        21034
+    """
+    return _native.read_table(uri, table)
+
+
+def write_delta(
+    uri: str,
+    data: ArrowStreamExportable,
+    *,
+    mode: str = "overwrite",
+    comment: str | None = None,
+    run_key: str | None = None,
+) -> WriteOutcome:
+    """Write Arrow data to a Delta table.
+
+    A new table gets ``comment`` as its description, each column the ``comment`` key of its field metadata,
+    and ``delta.enableChangeDataFeed = true``.
+
+    Args:
+        uri: Where the Delta table is (created when missing).
+        data: The rows to write.
+        mode: ``"overwrite"`` or ``"append"``.
+        comment: The table description.
+        run_key: Makes the write idempotent: a second write with the same key changes nothing.
+
+    Returns:
+        The table version, rows and files written, and whether the run key was already committed.
+    """
+    return _native.write_delta(uri, data, mode, comment, run_key)
+
+
+def conform(
+    table: str, data: ArrowStreamExportable, columns: Mapping[str, str] | None = None
+) -> tuple[ArrowStreamExportable, ArrowStreamExportable]:
+    """Check data against a canonical input table and split it into usable and quarantined rows.
+
+    Args:
+        table: The canonical table name, e.g. ``"person_records"``.
+        data: The source rows.
+        columns: Canonical column name -> source column name, for sources named differently.
+
+    Returns:
+        ``(rows, quarantine)``: the rows in canonical schema, and one quarantine row per rejected row with its
+        reason code and the raw row as JSON.
+
+    Raises:
+        SchemaError: A required column is missing or has a type that cannot hold the canonical type.
+    """
+    return _native.conform(table, data, columns)
+
+
+def generate(
+    out: str,
+    members: int,
+    *,
+    seed: int = 42,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> GenerateSummary:
+    """Generate a synthetic lake: every canonical input table as Delta, with ground truth.
+
+    Args:
+        out: The lake folder or prefix.
+        members: Number of true people.
+        seed: The same seed, members and ``as_of`` give the same lake.
+        as_of: ISO date the data is as of (default today); its year is the measurement year.
+        progress: Called as ``progress(event, task, units)`` while generating.
+
+    Returns:
+        The tables written with their row counts and the wall time.
+    """
+    return _native.generate(out, members, seed, as_of, progress)
+
+
+def ingest(
+    lake: str,
+    output: str,
+    *,
+    as_of: str | None = None,
+    sources: Mapping[str, tuple[str | None, Mapping[str, str]]] | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Read every canonical input of a lake, check schemas, quarantine bad rows, and record the run.
+
+    Args:
+        lake: The lake folder or prefix.
+        output: Where the ``quarantine`` and ``runs`` tables go.
+        as_of: ISO as-of date of the run (default today).
+        sources: Per table: ``(explicit uri or None, {canonical column: source column})``.
+        progress: Called as ``progress(event, task, units)``.
+
+    Returns:
+        The run id and, per table, rows read, rows usable and rows quarantined by reason.
+    """
+    return _native.ingest(lake, output, as_of, sources, progress)
+
+
+def validate_config(path: str | PathLike[str], *, check_sources: bool = True) -> ConfigCheck:
+    """Check a pipeline configuration file, and optionally the schema of every input it names.
+
+    Args:
+        path: The YAML file.
+        check_sources: Also open each input and check its columns (reads no rows).
+
+    Returns:
+        The lake, output and as-of settings, and each input's location, format and version.
+    """
+    return _native.validate_config(path, check_sources)

@@ -1,0 +1,217 @@
+"""The ``carelake`` command line.
+
+Exit codes: 0 success, 2 bad input or configuration, 1 anything else (130 when interrupted). The same entry
+point serves Databricks ``python_wheel_task`` jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from carelake import __version__, api
+from carelake._progress import ProgressReporter, log, setup_logging
+from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from carelake._native import IngestReport
+
+USER_ERRORS = (SchemaError, ConfigError, InputError)
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="carelake",
+        description="Patient engagement on the lakehouse: identity, HEDIS-style care gaps, audiences.",
+    )
+    parser.add_argument("--version", action="version", version=f"carelake {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug log lines")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="synthetic lake + whole pipeline + summary, on the native engine",
+        description="Generate a synthetic lake, run every stage on the native engine, and print a summary.",
+    )
+    demo.add_argument("--out", default="carelake-demo", help="output folder (default: ./carelake-demo)")
+    demo.add_argument("--members", type=_positive, default=10_000, help="synthetic members (default: 10000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    demo.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+
+    gen = sub.add_parser(
+        "generate",
+        help="synthetic canonical inputs with ground truth",
+        description="Write every canonical input table as Delta, plus ground truth, deterministic for a seed.",
+    )
+    gen.add_argument("--out", required=True, help="lake folder or object-store prefix")
+    gen.add_argument("--members", type=_positive, required=True, help="number of true people")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    gen.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+
+    ing = sub.add_parser(
+        "ingest",
+        help="check every canonical input and quarantine bad rows",
+        description="Read each canonical input of a lake, check its schema, quarantine malformed rows, record the run.",
+    )
+    ing.add_argument("--lake", required=True, help="lake folder or object-store prefix")
+    ing.add_argument("--out", required=True, help="where quarantine and runs tables go")
+    ing.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+
+    run = sub.add_parser(
+        "run",
+        help="run the whole pipeline from a config file",
+        description="Run every stage configured in a pipeline file.",
+    )
+    run.add_argument("--config", required=True, type=Path, help="pipeline YAML file")
+    run.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: config, else today)")
+    run.add_argument("--engine", choices=["native", "spark"], default="native", help="engine (default: native)")
+    run.add_argument("--dry-run", action="store_true", help="check the config and inputs, write nothing")
+
+    val = sub.add_parser(
+        "validate",
+        help="check a pipeline config and its inputs' schemas",
+        description="Parse a pipeline YAML file and check the schema of every input it names (reads no rows).",
+    )
+    val.add_argument("--config", required=True, type=Path, help="pipeline YAML file")
+    val.add_argument("--no-sources", action="store_true", help="check the file only, do not open inputs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    handlers = {"demo": _demo, "generate": _generate, "ingest": _ingest, "run": _run, "validate": _validate}
+    try:
+        return handlers[args.command](args)
+    except USER_ERRORS as e:
+        log("error", kind=type(e).__name__, message=str(e))
+        print(f"carelake: {e}", file=sys.stderr)
+        return 2
+    except CarelakeError as e:
+        log("error", kind=type(e).__name__, message=str(e))
+        print(f"carelake: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("carelake: interrupted", file=sys.stderr)
+        return 130
+
+
+def _generate(args: argparse.Namespace) -> int:
+    summary = api.generate(
+        args.out, args.members, seed=args.seed, as_of=args.as_of, progress=ProgressReporter("members")
+    )
+    for t in summary["tables"]:
+        log("generate.table", table=t["table"], rows=t["rows"], location=t["location"])
+    if summary["already_present"]:
+        print(f"{args.out}: this lake (seed {args.seed}, {args.members} members) is already there; nothing rewritten.")
+    else:
+        _print_tables("Synthetic lake", summary["tables"])
+        print(f"Generated {args.members:,} members in {summary['seconds']:.1f} s (as of {summary['as_of']}).")
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    report = api.ingest(args.lake, args.out, as_of=args.as_of, progress=ProgressReporter("tables"))
+    _print_ingest(report)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        raise ConfigError("the spark engine is not available in this build yet; use --engine native")
+    checked = api.validate_config(args.config)
+    as_of = args.as_of or checked["as_of"]
+    if args.dry_run:
+        _print_config(checked)
+        print("Dry run: nothing written.")
+        return 0
+    report = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
+    _print_ingest(report)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    checked = api.validate_config(args.config, check_sources=not args.no_sources)
+    _print_config(checked)
+    print(f"{args.config}: valid.")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    out = Path(args.out).resolve()
+    lake, output = out / "lake", out / "output"
+    print(f"carelake {__version__} demo: {args.members:,} synthetic members, seed {args.seed}, native engine\n")
+    summary = api.generate(
+        str(lake), args.members, seed=args.seed, as_of=args.as_of, progress=ProgressReporter("members")
+    )
+    _print_tables(f"Synthetic lake ({lake})", summary["tables"])
+    report = api.ingest(str(lake), str(output), as_of=summary["as_of"], progress=ProgressReporter("tables"))
+    _print_ingest(report)
+    print("\nRead the outputs back (Delta tables with table and column comments):")
+    print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{output}/quarantine').to_pyarrow_table())\"")
+    print(
+        "  python -c \"import duckdb, deltalake; "
+        f"ds = deltalake.DeltaTable('{lake}/clinical_events').to_pyarrow_dataset(); "
+        "print(duckdb.sql('select code_system, count(*) from ds group by 1 order by 2 desc'))\""
+    )
+    print(f"\nDone in {time.monotonic() - started:.1f} s, as of {summary['as_of']}.")
+    return 0
+
+
+def _print_tables(title: str, tables: list) -> None:
+    print(title)
+    for t in tables:
+        print(f"  {t['table']:<22} {t['rows']:>12,} rows")
+    print()
+
+
+def _print_ingest(report: IngestReport) -> None:
+    print(f"Ingest (run {report['run_id']}{', already recorded' if report['already_recorded'] else ''})")
+    print(f"  {'table':<22} {'read':>12} {'usable':>12} {'quarantined':>12}  reasons")
+    for t in report["tables"]:
+        if t["location"] is None:
+            print(f"  {t['table']:<22} {'(absent)':>12}")
+            continue
+        bad = sum(t["quarantined"].values())
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(t["quarantined"].items()))
+        print(f"  {t['table']:<22} {t['rows_read']:>12,} {t['rows_ok']:>12,} {bad:>12,}  {reasons}")
+    print(f"  quarantine: {report['quarantine_location']}")
+    print(f"  run log:    {report['runs_location']}")
+
+
+def _print_config(checked: dict) -> None:
+    print(f"lake:   {checked['lake']}")
+    print(f"output: {checked['output']}")
+    print(f"as_of:  {checked['as_of'] or 'today'}")
+    for table, found in checked["inputs"].items():
+        print(f"  {table:<22} {found if found else '(absent)'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+# Shared set-up for scripts/demo and scripts/test: a virtual environment with the tools, and one cargo target
+# directory outside the clone (so fresh clones on one machine reuse the build; cargo test and maturin share it).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/carelake/target}"
+VENV="${CARELAKE_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "carelake: cargo (Rust) is needed: https://rustup.rs" >&2
+    exit 1
+fi
+
+# The virtual environment is rebuilt when the requirements change.
+STAMP="$VENV/.carelake-requirements"
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s requirements-dev.txt "$STAMP"; then
+    echo "carelake: preparing the virtual environment in $VENV" >&2
+    if ! "$PYTHON_BIN" -m venv "$VENV" 2>/dev/null; then
+        # Debian's python3 without python3-venv: fall back to virtualenv from PyPI.
+        "$PYTHON_BIN" -m pip install --user --quiet virtualenv
+        "$PYTHON_BIN" -m virtualenv --quiet "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt
+    cp requirements-dev.txt "$STAMP"
+fi
+export VIRTUAL_ENV="$VENV"
+export PATH="$VENV/bin:$PATH"

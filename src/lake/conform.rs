@@ -1,0 +1,477 @@
+//! Conforming an input table to its canonical schema: column mapping, type checks, and quarantine.
+//!
+//! Two kinds of failure, kept apart on purpose:
+//! - the *table* is wrong (a required column is missing, a column has a type that cannot hold the canonical
+//!   type): a [`CoreError::Schema`] naming the table and column, before any row is read;
+//! - a *row* is wrong (a null key, a date that does not parse, a value outside an enumeration): the row goes to
+//!   quarantine with a reason code, and is counted. Nothing is dropped silently.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::compute::{cast, filter, take_record_batch};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{CoreError, CoreResult};
+use crate::model::values::{
+    date_to_days, enum_key, parse_bool, parse_date, parse_float, parse_integer, parse_timestamp,
+};
+use crate::model::{CanonicalType, ColumnSpec, TableSpec};
+
+/// Canonical column name -> source column name.
+pub type ColumnMapping = HashMap<String, String>;
+
+/// Why a row was quarantined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// A key column is null or empty.
+    NullKey,
+    /// Text that is not a date.
+    BadDate,
+    /// Text that is not a timestamp.
+    BadTimestamp,
+    /// Text that is not a number.
+    BadNumber,
+    /// A value that is not a whole number.
+    BadInteger,
+    /// Text that is not a yes/no flag.
+    BadBoolean,
+    /// A value outside the column's allowed set.
+    NotAllowed,
+    /// Neither source keys nor member_id.
+    NoPersonKey,
+}
+
+impl RejectReason {
+    /// Machine-readable code, stored in `quarantine.reason_code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::NullKey => "null_key",
+            RejectReason::BadDate => "bad_date",
+            RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::BadNumber => "bad_number",
+            RejectReason::BadInteger => "bad_integer",
+            RejectReason::BadBoolean => "bad_boolean",
+            RejectReason::NotAllowed => "not_allowed",
+            RejectReason::NoPersonKey => "no_person_key",
+        }
+    }
+
+    fn describe(self, column: &ColumnSpec) -> String {
+        match self {
+            RejectReason::NullKey => format!("key column '{}' is null or empty", column.name),
+            RejectReason::BadDate => format!(
+                "'{}' is not a date in a known format (ISO YYYY-MM-DD, YYYYMMDD, MM/DD/YYYY, DD-Mon-YYYY)",
+                column.name
+            ),
+            RejectReason::BadTimestamp => format!("'{}' is not a timestamp (ISO 8601 expected)", column.name),
+            RejectReason::BadNumber => format!("'{}' is not a number", column.name),
+            RejectReason::BadInteger => format!("'{}' is not a whole number", column.name),
+            RejectReason::BadBoolean => format!("'{}' is not a yes/no flag", column.name),
+            RejectReason::NotAllowed => format!(
+                "'{}' is not one of the allowed values: {}",
+                column.name,
+                column.allowed.join(", ")
+            ),
+            RejectReason::NoPersonKey => {
+                "row has neither source_system + source_record_id nor member_id".to_string()
+            }
+        }
+    }
+}
+
+/// One quarantined row (without the run id, added when written).
+#[derive(Debug, Clone)]
+pub struct QuarantinedRow {
+    /// Canonical table the row came from.
+    pub table: String,
+    /// Position of the row in the input as read (0-based).
+    pub row_number: i64,
+    /// First failing canonical column.
+    pub column: String,
+    /// Why.
+    pub reason: RejectReason,
+    /// Human-readable reason (no values).
+    pub message: String,
+    /// The raw row as JSON.
+    pub record: String,
+}
+
+/// The result of conforming one batch.
+#[derive(Debug)]
+pub struct Conformed {
+    /// Rows that passed, in canonical schema and column order.
+    pub batch: RecordBatch,
+    /// Rows that did not.
+    pub quarantined: Vec<QuarantinedRow>,
+}
+
+/// Where each canonical column comes from in the source, checked once per table against the source schema.
+#[derive(Debug, Clone)]
+pub struct ConformPlan {
+    spec: TableSpec,
+    target: SchemaRef,
+    /// Source column index per canonical column (None: absent, all null).
+    sources: Vec<Option<usize>>,
+}
+
+impl ConformPlan {
+    /// Check the source schema against the canonical table; a missing or mistyped column is a schema error.
+    pub fn new(spec: &TableSpec, source: &SchemaRef, mapping: &ColumnMapping) -> CoreResult<Self> {
+        for canonical in mapping.keys() {
+            if spec.column(canonical).is_none() {
+                return Err(CoreError::Config(format!(
+                    "column mapping for table '{}' names '{}', which is not a canonical column (known: {})",
+                    spec.name,
+                    canonical,
+                    spec.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        let mut sources = Vec::with_capacity(spec.columns.len());
+        for column in &spec.columns {
+            let index = match mapping.get(column.name) {
+                Some(source_name) => Some(find_column(source, source_name).ok_or_else(|| {
+                    CoreError::schema(
+                        spec.name,
+                        column.name,
+                        format!("mapped from source column '{source_name}', which the input does not have"),
+                    )
+                })?),
+                None => find_column(source, column.name),
+            };
+            match index {
+                Some(i) => check_type(spec, column, source.field(i).data_type())?,
+                None if column.required => {
+                    return Err(CoreError::schema(
+                        spec.name,
+                        column.name,
+                        format!(
+                            "missing (expected {}); add it to the input or map a source column to it under sources.{}.columns",
+                            column.ty.name(),
+                            spec.name
+                        ),
+                    ))
+                }
+                None => {}
+            }
+            sources.push(index);
+        }
+        if spec.person_key {
+            let has = |name: &str| {
+                spec.columns
+                    .iter()
+                    .zip(&sources)
+                    .any(|(c, s)| c.name == name && s.is_some())
+            };
+            let has_source_keys = has("source_system") && has("source_record_id");
+            if !has_source_keys && !has("member_id") {
+                return Err(CoreError::schema(
+                    spec.name,
+                    "source_record_id",
+                    "the table needs a person key: source_system and source_record_id, or member_id",
+                ));
+            }
+        }
+        Ok(ConformPlan {
+            spec: spec.clone(),
+            target: spec.arrow_schema(),
+            sources,
+        })
+    }
+
+    /// The canonical schema of conformed batches.
+    pub fn schema(&self) -> SchemaRef {
+        self.target.clone()
+    }
+
+    /// Conform one batch; `row_offset` is the number of rows read before it (for quarantine row numbers).
+    pub fn conform(&self, batch: &RecordBatch, row_offset: i64) -> CoreResult<Conformed> {
+        let rows = batch.num_rows();
+        let mut rejected: Vec<Option<(usize, RejectReason)>> = vec![None; rows];
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.columns.len());
+        for (ci, (column, source)) in self.spec.columns.iter().zip(&self.sources).enumerate() {
+            let converted = match source {
+                None => arrow::array::new_null_array(&column.ty.arrow_type(), rows),
+                Some(i) => convert(column, batch.column(*i), ci, &mut rejected)?,
+            };
+            if column.key {
+                for (row, slot) in rejected.iter_mut().enumerate() {
+                    if slot.is_none() && converted.is_null(row) {
+                        *slot = Some((ci, RejectReason::NullKey));
+                    }
+                }
+            }
+            columns.push(converted);
+        }
+        if self.spec.person_key {
+            self.check_person_key(&columns, &mut rejected);
+        }
+        if rejected.iter().all(Option::is_none) {
+            let batch = RecordBatch::try_new(self.target.clone(), columns)?;
+            return Ok(Conformed {
+                batch,
+                quarantined: Vec::new(),
+            });
+        }
+        // Filter before assembling: key columns are non-nullable, and rejected rows may hold their nulls.
+        let keep = BooleanArray::from(rejected.iter().map(|r| r.is_none()).collect::<Vec<_>>());
+        let kept: Vec<ArrayRef> = columns
+            .iter()
+            .map(|c| filter(c, &keep))
+            .collect::<Result<_, _>>()?;
+        let bad_rows: Vec<u32> = (0..rows as u32)
+            .filter(|r| rejected[*r as usize].is_some())
+            .collect();
+        let records = rows_as_json(batch, &bad_rows)?;
+        let quarantined = bad_rows
+            .iter()
+            .zip(records)
+            .map(|(row, record)| {
+                let (ci, reason) = rejected[*row as usize].expect("selected rows are rejected");
+                let column = &self.spec.columns[ci];
+                QuarantinedRow {
+                    table: self.spec.name.to_string(),
+                    row_number: row_offset + i64::from(*row),
+                    column: column.name.to_string(),
+                    reason,
+                    message: reason.describe(column),
+                    record,
+                }
+            })
+            .collect();
+        Ok(Conformed {
+            batch: RecordBatch::try_new(self.target.clone(), kept)?,
+            quarantined,
+        })
+    }
+
+    fn check_person_key(&self, columns: &[ArrayRef], rejected: &mut [Option<(usize, RejectReason)>]) {
+        let index = |name: &str| self.spec.columns.iter().position(|c| c.name == name);
+        let (Some(sys), Some(rec), Some(member)) = (
+            index("source_system"),
+            index("source_record_id"),
+            index("member_id"),
+        ) else {
+            return;
+        };
+        for (row, slot) in rejected.iter_mut().enumerate() {
+            let has_source = !columns[sys].is_null(row) && !columns[rec].is_null(row);
+            if slot.is_none() && !has_source && columns[member].is_null(row) {
+                *slot = Some((rec, RejectReason::NoPersonKey));
+            }
+        }
+    }
+}
+
+fn find_column(schema: &SchemaRef, name: &str) -> Option<usize> {
+    schema.index_of(name).ok().or_else(|| {
+        schema
+            .fields()
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name))
+    })
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+fn check_type(spec: &TableSpec, column: &ColumnSpec, found: &DataType) -> CoreResult<()> {
+    let ok = matches!(found, DataType::Null)
+        || is_text(found)
+        || match column.ty {
+            CanonicalType::Text => found.is_integer(),
+            CanonicalType::Date | CanonicalType::Timestamp => matches!(
+                found,
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
+            ),
+            CanonicalType::Float | CanonicalType::Integer => found.is_numeric(),
+            CanonicalType::Boolean => matches!(found, DataType::Boolean) || found.is_integer(),
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::schema(
+            spec.name,
+            column.name,
+            format!(
+                "has type {found}; expected {} (or text that parses as one)",
+                column.ty.name()
+            ),
+        ))
+    }
+}
+
+type Rejections<'a> = &'a mut [Option<(usize, RejectReason)>];
+
+fn reject(rejected: Rejections<'_>, row: usize, ci: usize, reason: RejectReason) {
+    if rejected[row].is_none() {
+        rejected[row] = Some((ci, reason));
+    }
+}
+
+/// Convert one source column to its canonical type, marking rows that cannot be converted.
+fn convert(
+    column: &ColumnSpec,
+    source: &ArrayRef,
+    ci: usize,
+    rejected: Rejections<'_>,
+) -> CoreResult<ArrayRef> {
+    let target = column.ty.arrow_type();
+    if matches!(source.data_type(), DataType::Null) {
+        return Ok(arrow::array::new_null_array(&target, source.len()));
+    }
+    if is_text(source.data_type()) || (column.ty == CanonicalType::Text) {
+        let text = cast(source, &DataType::Utf8)?;
+        let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+        return Ok(from_text(column, text, ci, rejected));
+    }
+    if column.ty == CanonicalType::Integer && source.data_type().is_floating() {
+        let floats = cast(source, &DataType::Float64)?;
+        let floats = floats
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .expect("f64");
+        let mut out = Int64Builder::with_capacity(floats.len());
+        for (row, v) in floats.iter().enumerate() {
+            match v {
+                Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => out.append_value(v as i64),
+                Some(_) => {
+                    reject(rejected, row, ci, RejectReason::BadInteger);
+                    out.append_null();
+                }
+                None => out.append_null(),
+            }
+        }
+        return Ok(Arc::new(out.finish()));
+    }
+    if column.ty == CanonicalType::Boolean && source.data_type().is_integer() {
+        let ints = cast(source, &DataType::Int64)?;
+        let ints = ints
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("i64");
+        let mut out = BooleanBuilder::with_capacity(ints.len());
+        for (row, v) in ints.iter().enumerate() {
+            match v {
+                Some(0) => out.append_value(false),
+                Some(1) => out.append_value(true),
+                Some(_) => {
+                    reject(rejected, row, ci, RejectReason::BadBoolean);
+                    out.append_null();
+                }
+                None => out.append_null(),
+            }
+        }
+        return Ok(Arc::new(out.finish()));
+    }
+    // Typed source of a compatible type: Arrow's cast (naive timestamps are read as UTC).
+    Ok(cast(source, &target)?)
+}
+
+/// Typed values from text. Empty and blank strings are nulls.
+fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejections<'_>) -> ArrayRef {
+    let values = text.iter().map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
+    macro_rules! parse_into {
+        ($builder:expr, $parse:expr, $reason:expr) => {{
+            let mut out = $builder;
+            for (row, v) in values.enumerate() {
+                match v.map(|v| ($parse)(v)) {
+                    Some(Some(parsed)) => out.append_value(parsed),
+                    Some(None) => {
+                        reject(rejected, row, ci, $reason);
+                        out.append_null();
+                    }
+                    None => out.append_null(),
+                }
+            }
+            Arc::new(out.finish()) as ArrayRef
+        }};
+    }
+    let n = text.len();
+    match column.ty {
+        CanonicalType::Text if column.allowed.is_empty() => {
+            let mut out = StringBuilder::with_capacity(n, text.value_data().len());
+            for v in values {
+                out.append_option(v);
+            }
+            Arc::new(out.finish())
+        }
+        CanonicalType::Text => {
+            let canonical: HashMap<String, &str> = column
+                .allowed
+                .iter()
+                .map(|a| (enum_key(a), *a))
+                .chain(enum_aliases())
+                .collect();
+            parse_into!(
+                StringBuilder::with_capacity(n, n * 8),
+                |v: &str| canonical.get(&enum_key(v)).copied(),
+                RejectReason::NotAllowed
+            )
+        }
+        CanonicalType::Date => parse_into!(
+            Date32Builder::with_capacity(n),
+            |v: &str| parse_date(v).map(date_to_days),
+            RejectReason::BadDate
+        ),
+        CanonicalType::Timestamp => {
+            let out = parse_into!(
+                TimestampMicrosecondBuilder::with_capacity(n),
+                |v: &str| parse_timestamp(v).map(|t| t.timestamp_micros()),
+                RejectReason::BadTimestamp
+            );
+            cast(&out, &column.ty.arrow_type()).expect("µs timestamp to µs UTC is a relabel")
+        }
+        CanonicalType::Float => parse_into!(
+            Float64Builder::with_capacity(n),
+            parse_float,
+            RejectReason::BadNumber
+        ),
+        CanonicalType::Integer => parse_into!(
+            Int64Builder::with_capacity(n),
+            parse_integer,
+            RejectReason::BadInteger
+        ),
+        CanonicalType::Boolean => parse_into!(
+            BooleanBuilder::with_capacity(n),
+            parse_bool,
+            RejectReason::BadBoolean
+        ),
+    }
+}
+
+/// Spellings seen in the wild that mean a canonical enumeration value (NCQA VSD code-system names and the like).
+fn enum_aliases() -> impl Iterator<Item = (String, &'static str)> {
+    [
+        ("CPTCATII", "CPT-II"),
+        ("CPT2", "CPT-II"),
+        ("SNOMEDCT", "SNOMED"),
+        ("SNOMEDCTUSEDITION", "SNOMED"),
+        ("ISNP", "I-SNP"),
+        ("DSNP", "D-SNP"),
+        ("CSNP", "C-SNP"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+}
+
+/// The given rows of a batch as JSON objects (one string per row), for the quarantine table.
+fn rows_as_json(batch: &RecordBatch, rows: &[u32]) -> CoreResult<Vec<String>> {
+    let indices = arrow::array::UInt32Array::from(rows.to_vec());
+    let selected = take_record_batch(batch, &indices)?;
+    let mut buffer = Vec::new();
+    {
+        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
+        writer.write(&selected)?;
+        writer.finish()?;
+    }
+    let text = String::from_utf8(buffer).map_err(|e| CoreError::Internal(format!("JSON encoding: {e}")))?;
+    Ok(text.lines().map(str::to_string).collect())
+}

@@ -1,0 +1,16 @@
+//! Lake I/O: locating tables, reading Delta/Parquet/CSV from local disk or object storage, conforming inputs
+//! to the canonical schemas (with quarantine), and writing Delta tables idempotently.
+
+pub mod conform;
+pub mod delta_write;
+pub mod location;
+pub mod read;
+mod runtime;
+pub mod source;
+
+pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason};
+pub use delta_write::{write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome};
+pub use location::Location;
+pub use read::{read_all, BlockingTableReader, TableReader};
+pub use runtime::block_on;
+pub use source::{detect, find_in_lake, TableFormat, TableSource};

@@ -1,0 +1,217 @@
+//! Reading tables as streams of Arrow record batches, with the query engine (DataFusion) doing the I/O.
+//!
+//! CSV is read with every column as text so that a malformed value becomes a quarantined row in the conform
+//! step (with a reason) instead of failing the whole read.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::prelude::{
+    CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig, SessionContext,
+};
+use futures::StreamExt;
+use url::Url;
+
+use super::location::{register_cloud_stores, Location};
+use super::runtime::block_on;
+use super::source::{TableFormat, TableSource};
+use crate::error::{CoreError, CoreResult};
+
+/// An open table: its schema, the Delta version read (if Delta), and a stream of batches.
+pub struct TableReader {
+    /// The table read.
+    pub source: TableSource,
+    /// Delta table version read, for the run log (None for Parquet and CSV).
+    pub version: Option<i64>,
+    schema: SchemaRef,
+    stream: SendableRecordBatchStream,
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableReader")
+            .field("source", &self.source)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl TableReader {
+    /// Open a table for reading.
+    pub async fn open(source: &TableSource) -> CoreResult<Self> {
+        register_cloud_stores();
+        // One partition, files in table order: rows come out in a stable order, so quarantine row numbers and
+        // everything computed from a read are reproducible. (Kernels parallelize after the read.)
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_repartition_file_scans(false)
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+        let ctx = SessionContext::new_with_config(config);
+        let location = &source.location;
+        if !location.is_local() {
+            let (store, _) = location.object_store()?;
+            ctx.runtime_env()
+                .register_object_store(&store_root(location.url()), store);
+        }
+        let (frame, version) = match source.format {
+            TableFormat::Delta => open_delta(&ctx, source).await?,
+            TableFormat::Parquet => (open_parquet(&ctx, location).await?, None),
+            TableFormat::Csv => (open_csv(&ctx, location).await?, None),
+        };
+        let schema = plain_schema(frame.schema().as_arrow());
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| CoreError::storage(format!("reading table '{}' at {location}", source.name), e))?;
+        Ok(TableReader {
+            source: source.clone(),
+            version,
+            schema,
+            stream,
+        })
+    }
+
+    /// The schema of the batches, as stored (before conforming to the canonical schema).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The next batch, or None at the end.
+    pub async fn next_batch(&mut self) -> CoreResult<Option<RecordBatch>> {
+        match self.stream.next().await {
+            None => Ok(None),
+            Some(Ok(batch)) if batch.schema() == self.schema => Ok(Some(batch)),
+            Some(Ok(batch)) => {
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .zip(self.schema.fields())
+                    .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
+            }
+            Some(Err(e)) => Err(CoreError::storage(
+                format!("reading table '{}' at {}", self.source.name, self.source.location),
+                e,
+            )),
+        }
+    }
+
+    /// Read the rest of the table into memory.
+    pub async fn collect(mut self) -> CoreResult<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        while let Some(batch) = self.next_batch().await? {
+            out.push(batch);
+        }
+        Ok(out)
+    }
+
+    /// A synchronous reader over the same stream (for kernels and the Python binding).
+    pub fn into_blocking(self) -> BlockingTableReader {
+        BlockingTableReader { inner: self }
+    }
+}
+
+/// A synchronous [`RecordBatchReader`] over a [`TableReader`].
+#[derive(Debug)]
+pub struct BlockingTableReader {
+    inner: TableReader,
+}
+
+impl Iterator for BlockingTableReader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(self.inner.next_batch())
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))
+            .transpose()
+    }
+}
+
+impl RecordBatchReader for BlockingTableReader {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+}
+
+/// Open a table and read all of it (blocking).
+pub fn read_all(source: &TableSource) -> CoreResult<(SchemaRef, Vec<RecordBatch>)> {
+    block_on(async {
+        let reader = TableReader::open(source).await?;
+        let schema = reader.schema();
+        Ok((schema, reader.collect().await?))
+    })
+}
+
+/// The schema with view and large string types replaced by plain Utf8 (and binary likewise), which is what
+/// Spark, Delta writers and older pyarrow versions expect from carelake.
+fn plain_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let plain = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(plain)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn store_root(url: &Url) -> Url {
+    let mut root = url.clone();
+    root.set_path("/");
+    root.set_query(None);
+    root
+}
+
+async fn open_delta(ctx: &SessionContext, source: &TableSource) -> CoreResult<(DataFrame, Option<i64>)> {
+    let table = deltalake::open_table(source.location.url().clone())
+        .await
+        .map_err(|e| {
+            CoreError::storage(
+                format!("opening Delta table '{}' at {}", source.name, source.location),
+                e,
+            )
+        })?;
+    let version = table.version().map(|v| v as i64);
+    table.update_datafusion_session(&ctx.state())?;
+    let provider = table.table_provider().await?;
+    Ok((ctx.read_table(provider)?, version))
+}
+
+async fn open_parquet(ctx: &SessionContext, location: &Location) -> CoreResult<DataFrame> {
+    let mut url = location.url().to_string();
+    if !url.to_ascii_lowercase().ends_with(".parquet") && !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(ctx.read_parquet(url, ParquetReadOptions::default()).await?)
+}
+
+async fn open_csv(ctx: &SessionContext, location: &Location) -> CoreResult<DataFrame> {
+    let url = location.url().to_string();
+    // First pass: the header names. Second pass: every column as text.
+    let inferred = ctx
+        .read_csv(
+            url.clone(),
+            CsvReadOptions::new().has_header(true).schema_infer_max_records(1),
+        )
+        .await?;
+    let text_schema = Schema::new(
+        inferred
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    Ok(ctx
+        .read_csv(url, CsvReadOptions::new().has_header(true).schema(&text_schema))
+        .await?)
+}

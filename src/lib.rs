@@ -1,0 +1,21 @@
+//! carelake: a composable patient-engagement engine for the lakehouse.
+//!
+//! The crate is a pure-Rust core (Arrow in, Arrow out, `Result<_, CoreError>`) with an optional binding layer
+//! behind the `python` feature. `cargo test` builds and tests the core without Python.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod identity;
+pub mod lake;
+pub mod model;
+pub mod pipeline;
+pub mod synth;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{CoreError, CoreResult};
+
+/// The carelake version (the crate version, shared with the Python package).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

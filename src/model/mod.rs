@@ -1,0 +1,18 @@
+//! Canonical schemas: the one place where carelake's input and output tables are described.
+//!
+//! Every table has a [`TableSpec`]: its columns, their canonical Arrow types, whether each is required or a key,
+//! and the comments that end up on the Delta table for Genie and SQL users.
+
+mod builder;
+mod inputs;
+mod outputs;
+mod spec;
+pub mod values;
+
+pub use builder::BatchBuilder;
+pub use inputs::{
+    appointments, canonical_input, clinical_events, communications, consents, enrollment, person_records,
+    CANONICAL_INPUTS,
+};
+pub use outputs::{quarantine, runs, truth_care_gaps, truth_person_records};
+pub use spec::{CanonicalType, ColumnSpec, TableSpec};

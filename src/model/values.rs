@@ -1,0 +1,166 @@
+//! Parsing text into canonical values: dates, timestamps, numbers, flags and enumeration keys.
+//!
+//! Shared by the conform step (typing CSV and text columns) and the identity normalizers (birth dates in many
+//! formats). Parsers return `None` for anything they cannot read with confidence; callers quarantine with a reason.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// Days between 0001-01-01 (CE) and 1970-01-01, for Arrow's Date32.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The Arrow Date32 value (days since 1970-01-01) of a date.
+pub fn date_to_days(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The date of an Arrow Date32 value.
+pub fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE)
+}
+
+/// Parse a calendar date written in one of the unambiguous common formats.
+///
+/// Accepted: `2024-03-05`, `2024/03/05`, `20240305`, US `03/05/2024`, `3/5/2024`, `03-05-2024`, `05-Mar-2024`,
+/// `05 Mar 2024`, and the date part of an ISO timestamp. Two-digit years are refused (the century is a guess).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let s = text.trim();
+    if s.len() < 8 {
+        return None;
+    }
+    if let Some(date_part) = s.get(..10).filter(|_| s.len() > 10 && s.as_bytes()[10] == b'T') {
+        return NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok();
+    }
+    const FORMATS: [&str; 8] = [
+        "%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%m/%d/%Y", "%m-%d-%Y", "%d-%b-%Y", "%d %b %Y", "%Y.%m.%d",
+    ];
+    FORMATS.iter().find_map(|f| {
+        NaiveDate::parse_from_str(s, f)
+            .ok()
+            .filter(|d| (1800..=2200).contains(&chrono::Datelike::year(d)))
+    })
+}
+
+/// Parse an instant. Zone-less text is read as UTC; a bare date is midnight UTC.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let s = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    parse_date(s).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+}
+
+/// Parse a yes/no flag: true/false, t/f, yes/no, y/n, 1/0 (any case).
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parse a decimal number (allowing surrounding spaces and a leading `+`).
+pub fn parse_float(text: &str) -> Option<f64> {
+    let s = text.trim().trim_start_matches('+');
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Parse a whole number; `30.0` is accepted, `30.5` is not.
+pub fn parse_integer(text: &str) -> Option<i64> {
+    let s = text.trim().trim_start_matches('+');
+    if let Ok(v) = s.parse::<i64>() {
+        return Some(v);
+    }
+    let f = s.parse::<f64>().ok()?;
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// The key an enumeration value is matched on: letters and digits only, upper case.
+/// `ICD-10-CM`, `icd10cm` and `ICD10CM` all give `ICD10CM`; `opt-in` and `Opt In` give `OPTIN`.
+pub fn enum_key(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_common_formats() {
+        let d = NaiveDate::from_ymd_opt(1970, 3, 5).unwrap();
+        for s in [
+            "1970-03-05",
+            "1970/03/05",
+            "19700305",
+            "03/05/1970",
+            "3/5/1970",
+            "03-05-1970",
+            "05-Mar-1970",
+            " 1970-03-05 ",
+            "1970-03-05T10:00:00Z",
+        ] {
+            assert_eq!(parse_date(s), Some(d), "{s}");
+        }
+        for s in [
+            "",
+            "3/5/70",
+            "1970-13-01",
+            "1970-02-30",
+            "not a date",
+            "0000-01-01",
+        ] {
+            assert_eq!(parse_date(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn date32_round_trip() {
+        let d = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(date_to_days(d), 0);
+        let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(days_to_date(date_to_days(d)), Some(d));
+    }
+
+    #[test]
+    fn timestamps_with_and_without_zone() {
+        let a = parse_timestamp("2026-01-02T03:04:05+01:00").unwrap();
+        assert_eq!(a.to_rfc3339(), "2026-01-02T02:04:05+00:00");
+        let b = parse_timestamp("2026-01-02 03:04:05").unwrap();
+        assert_eq!(b.to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn numbers_and_flags() {
+        assert_eq!(parse_integer("30.0"), Some(30));
+        assert_eq!(parse_integer("30.5"), None);
+        assert_eq!(parse_float(" 7.2 "), Some(7.2));
+        assert_eq!(parse_float("NaN"), None);
+        assert_eq!(parse_bool("Y"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(enum_key("ICD-10-CM"), "ICD10CM");
+    }
+}

@@ -1,0 +1,152 @@
+//! The pipeline configuration file (YAML): where the lake is, where outputs go, and how sources map to the
+//! canonical input tables. Unknown keys are errors, so a typo never silently falls back to a default.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::error::{CoreError, CoreResult};
+use crate::lake::{ColumnMapping, Location};
+use crate::model::{canonical_input, CANONICAL_INPUTS};
+
+/// A parsed and checked pipeline configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Config format version (1).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Where the canonical input tables are (a folder or prefix; local path or object-store URL).
+    pub lake: String,
+    /// Where output tables are written.
+    pub output: String,
+    /// The as-of date of the run (ISO date); defaults to today.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+    /// Per-table overrides: an explicit location and a column mapping.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// Where one canonical input comes from and how its columns are named there.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Explicit location of the table (default: found in the lake by its canonical name).
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// Canonical column name -> source column name.
+    #[serde(default)]
+    pub columns: HashMap<String, String>,
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+impl PipelineConfig {
+    /// Parse a configuration from YAML text; `origin` names the file in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> CoreResult<Self> {
+        let config: PipelineConfig =
+            serde_yaml::from_str(text).map_err(|e| CoreError::Config(format!("{origin}: {e}")))?;
+        config.check(origin)?;
+        Ok(config)
+    }
+
+    /// Read and parse a configuration file.
+    pub fn from_file(path: &Path) -> CoreResult<Self> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CoreError::Config(format!("cannot read config file {origin}: {e}")))?;
+        Self::from_yaml(&text, &origin)
+    }
+
+    fn check(&self, origin: &str) -> CoreResult<()> {
+        if self.version != 1 {
+            return Err(CoreError::Config(format!(
+                "{origin}: version {} is not supported (use 1)",
+                self.version
+            )));
+        }
+        Location::parse(&self.lake).map_err(|e| CoreError::Config(format!("{origin}: lake: {e}")))?;
+        Location::parse(&self.output).map_err(|e| CoreError::Config(format!("{origin}: output: {e}")))?;
+        for (table, source) in &self.sources {
+            let Some(spec) = canonical_input(table) else {
+                return Err(CoreError::Config(format!(
+                    "{origin}: sources.{table}: not a canonical input table (known: {})",
+                    CANONICAL_INPUTS.join(", ")
+                )));
+            };
+            for canonical in source.columns.keys() {
+                if spec.column(canonical).is_none() {
+                    return Err(CoreError::Config(format!(
+                        "{origin}: sources.{table}.columns.{canonical}: not a column of {table}"
+                    )));
+                }
+            }
+            if let Some(uri) = &source.uri {
+                Location::parse(uri)
+                    .map_err(|e| CoreError::Config(format!("{origin}: sources.{table}.uri: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The lake location.
+    pub fn lake(&self) -> CoreResult<Location> {
+        Location::parse(&self.lake)
+    }
+
+    /// The output location.
+    pub fn output(&self) -> CoreResult<Location> {
+        Location::parse(&self.output)
+    }
+
+    /// The column mapping for a canonical table (empty when none is configured).
+    pub fn mapping(&self, table: &str) -> ColumnMapping {
+        self.sources
+            .get(table)
+            .map(|s| s.columns.clone())
+            .unwrap_or_default()
+    }
+
+    /// The explicit location of a table, if configured.
+    pub fn source_uri(&self, table: &str) -> Option<&str> {
+        self.sources.get(table).and_then(|s| s.uri.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_minimal_config() {
+        let c = PipelineConfig::from_yaml("lake: ./lake\noutput: ./out\n", "t.yml").unwrap();
+        assert_eq!(c.version, 1);
+        assert!(c.mapping("person_records").is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_tables_are_errors() {
+        let e = PipelineConfig::from_yaml("lake: a\noutput: b\nlakes: c\n", "t.yml").unwrap_err();
+        assert!(e.to_string().contains("lakes"), "{e}");
+        let e =
+            PipelineConfig::from_yaml("lake: a\noutput: b\nsources:\n  people: {}\n", "t.yml").unwrap_err();
+        assert!(e.to_string().contains("sources.people"), "{e}");
+        let e = PipelineConfig::from_yaml(
+            "lake: a\noutput: b\nsources:\n  person_records:\n    columns: {given: FNAME}\n",
+            "t.yml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("columns.given"), "{e}");
+    }
+
+    #[test]
+    fn bad_dates_are_errors() {
+        let e = PipelineConfig::from_yaml("lake: a\noutput: b\nas_of: 2026-13-01\n", "t.yml").unwrap_err();
+        assert!(matches!(e, CoreError::Config(_)));
+    }
+}

@@ -1,0 +1,264 @@
+//! The ingest stage: read every canonical input, check it against its schema, and quarantine bad rows.
+//!
+//! Later stages read their inputs through [`open_input`] and [`InputStream`], so every stage applies the same
+//! mapping, type checks and quarantine rules. The ingest stage itself runs them over all six inputs, writes the
+//! quarantined rows and a run-log row, and reports counts per table and reason.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, Utc};
+use serde_json::json;
+
+use super::progress::Progress;
+use super::run_log::{record_run, run_id, RunRecord};
+use crate::error::{CoreError, CoreResult};
+use crate::lake::{
+    detect, find_in_lake, ColumnMapping, ConformPlan, DeltaTableWriter, Location, OpenedWrite,
+    QuarantinedRow, TableReader, TableSource, WriteMode,
+};
+use crate::model::{self, canonical_input, BatchBuilder, CANONICAL_INPUTS};
+
+/// Where one canonical input is, and how its columns map.
+#[derive(Debug, Clone, Default)]
+pub struct InputOverride {
+    /// Explicit location (else found in the lake).
+    pub uri: Option<String>,
+    /// Column mapping.
+    pub columns: ColumnMapping,
+}
+
+/// The inputs of a run: a lake plus per-table overrides.
+#[derive(Debug, Clone)]
+pub struct InputSet {
+    /// The lake folder.
+    pub lake: Location,
+    /// Overrides by canonical table name.
+    pub overrides: BTreeMap<String, InputOverride>,
+}
+
+impl InputSet {
+    /// Inputs found in a lake by their canonical names, without mappings.
+    pub fn lake(lake: Location) -> Self {
+        InputSet {
+            lake,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Locate a canonical input (None if the lake does not have it).
+    pub async fn locate(&self, table: &str) -> CoreResult<Option<TableSource>> {
+        match self.overrides.get(table).and_then(|o| o.uri.as_deref()) {
+            Some(uri) => Ok(Some(detect(&Location::parse(uri)?, table).await?)),
+            None => match find_in_lake(&self.lake, table).await {
+                Ok(source) => Ok(Some(source)),
+                Err(CoreError::Input(_)) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    fn mapping(&self, table: &str) -> ColumnMapping {
+        self.overrides
+            .get(table)
+            .map(|o| o.columns.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// An open canonical input: conformed batches come out, quarantined rows are collected.
+#[derive(Debug)]
+pub struct InputStream {
+    reader: TableReader,
+    plan: ConformPlan,
+    rows_read: i64,
+}
+
+/// Open a canonical input and check its schema (a missing or mistyped column fails here, before any row).
+pub async fn open_input(inputs: &InputSet, table: &str) -> CoreResult<Option<InputStream>> {
+    let spec =
+        canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+    let Some(source) = inputs.locate(table).await? else {
+        return Ok(None);
+    };
+    let reader = TableReader::open(&source).await?;
+    let plan = ConformPlan::new(&spec, &reader.schema(), &inputs.mapping(table))?;
+    Ok(Some(InputStream {
+        reader,
+        plan,
+        rows_read: 0,
+    }))
+}
+
+impl InputStream {
+    /// The table's location, format and version, for the run log.
+    pub fn describe(&self) -> serde_json::Value {
+        json!({
+            "location": self.reader.source.location.redacted(),
+            "format": self.reader.source.format.name(),
+            "version": self.reader.version,
+        })
+    }
+
+    /// The next conformed batch and the rows it quarantined; None at the end.
+    pub async fn next(
+        &mut self,
+    ) -> CoreResult<Option<(arrow::record_batch::RecordBatch, Vec<QuarantinedRow>)>> {
+        let Some(batch) = self.reader.next_batch().await? else {
+            return Ok(None);
+        };
+        let conformed = self.plan.conform(&batch, self.rows_read)?;
+        self.rows_read += batch.num_rows() as i64;
+        Ok(Some((conformed.batch, conformed.quarantined)))
+    }
+
+    /// Rows read so far.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read as u64
+    }
+}
+
+/// Counts for one input table.
+#[derive(Debug, Clone, Default)]
+pub struct TableCheck {
+    /// Canonical table name.
+    pub table: String,
+    /// Where it was found (redacted), or None when absent.
+    pub location: Option<String>,
+    /// Rows read.
+    pub rows_read: u64,
+    /// Rows that conform.
+    pub rows_ok: u64,
+    /// Rows quarantined, by reason code.
+    pub quarantined: BTreeMap<String, u64>,
+}
+
+/// What the ingest stage found.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    /// The run id.
+    pub run_id: String,
+    /// Per-table counts, in canonical order.
+    pub tables: Vec<TableCheck>,
+    /// Where quarantined rows were written.
+    pub quarantine_location: String,
+    /// Where the run log is.
+    pub runs_location: String,
+    /// True when this exact run had already been recorded (nothing was written again).
+    pub already_recorded: bool,
+}
+
+/// Write quarantined rows of a run into a quarantine batch.
+pub fn quarantine_batch(
+    run_id: &str,
+    rows: &[QuarantinedRow],
+) -> CoreResult<arrow::record_batch::RecordBatch> {
+    let spec = model::quarantine();
+    let mut b = BatchBuilder::new(&spec, rows.len());
+    for r in rows {
+        b.text(Some(run_id))
+            .text(Some(&r.table))
+            .integer(Some(r.row_number))
+            .text(Some(&r.column))
+            .text(Some(r.reason.code()))
+            .text(Some(&r.message))
+            .text(Some(&r.record));
+        b.end_row();
+    }
+    b.finish()
+}
+
+/// Run the ingest stage over all canonical inputs; `person_records` must exist, the others may be absent.
+pub async fn ingest(
+    inputs: &InputSet,
+    output: &Location,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> CoreResult<IngestReport> {
+    let started = Utc::now();
+    let mut streams = Vec::new();
+    let mut described = serde_json::Map::new();
+    for table in CANONICAL_INPUTS {
+        let stream = open_input(inputs, table).await?;
+        if stream.is_none() && table == "person_records" {
+            return Err(CoreError::Input(format!(
+                "table 'person_records' not found in lake {} (it is required; other inputs are optional)",
+                inputs.lake
+            )));
+        }
+        described.insert(
+            table.to_string(),
+            stream
+                .as_ref()
+                .map_or(serde_json::Value::Null, InputStream::describe),
+        );
+        streams.push((table, stream));
+    }
+    let inputs_json = serde_json::Value::Object(described);
+    let run = run_id("ingest", as_of, &inputs_json, "");
+    let quarantine_spec = model::quarantine();
+    let quarantine_location = output.join(quarantine_spec.name);
+    let mut quarantine = DeltaTableWriter::open(
+        &quarantine_location,
+        quarantine_spec.arrow_schema(),
+        quarantine_spec.comment,
+        WriteMode::Append,
+        Some(&format!("quarantine/{run}")),
+    )
+    .await?;
+
+    progress.start("ingest", CANONICAL_INPUTS.len() as u64);
+    let mut checks = Vec::new();
+    for (table, stream) in streams {
+        let mut check = TableCheck {
+            table: table.to_string(),
+            ..TableCheck::default()
+        };
+        if let Some(mut stream) = stream {
+            check.location = Some(stream.reader.source.location.redacted());
+            while let Some((batch, bad)) = stream.next().await? {
+                check.rows_ok += batch.num_rows() as u64;
+                for row in &bad {
+                    *check
+                        .quarantined
+                        .entry(row.reason.code().to_string())
+                        .or_default() += 1;
+                }
+                if let (OpenedWrite::Writer(writer), false) = (&mut quarantine, bad.is_empty()) {
+                    writer.write(quarantine_batch(&run, &bad)?).await?;
+                }
+            }
+            check.rows_read = stream.rows_read();
+        }
+        checks.push(check);
+        progress.advance(1);
+    }
+    let already_recorded = matches!(quarantine, OpenedWrite::AlreadyCommitted(_));
+    if let OpenedWrite::Writer(writer) = quarantine {
+        writer.finish().await?;
+    }
+    progress.finish();
+
+    let rows_in: u64 = checks.iter().map(|c| c.rows_read).sum();
+    let rows_quarantined: u64 = checks.iter().map(|c| c.quarantined.values().sum::<u64>()).sum();
+    let record = RunRecord {
+        run_id: run.clone(),
+        stage: "ingest".into(),
+        as_of,
+        started_at: started,
+        finished_at: Utc::now(),
+        status: "succeeded".into(),
+        inputs: inputs_json,
+        rows_in,
+        rows_out: rows_in - rows_quarantined,
+        rows_quarantined,
+        message: Some(format!("{rows_quarantined} of {rows_in} input rows quarantined")),
+    };
+    record_run(output, &record).await?;
+    Ok(IngestReport {
+        run_id: run,
+        tables: checks,
+        quarantine_location: quarantine_location.redacted(),
+        runs_location: output.join(model::runs().name).redacted(),
+        already_recorded,
+    })
+}

@@ -1,0 +1,6 @@
+//! The native engine: configuration, stages, outputs and the run log.
+
+pub mod config;
+pub mod ingest;
+pub mod progress;
+pub mod run_log;

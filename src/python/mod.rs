@@ -1,0 +1,29 @@
+//! The binding layer: the `carelake._native` extension module. Thin wrappers only; no logic lives here.
+
+mod errors;
+mod lake;
+mod progress;
+mod stages;
+
+use pyo3::prelude::*;
+
+/// The `carelake._native` module.
+#[pymodule(gil_used = false)]
+pub mod _native {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::errors::{
+        CarelakeError, ConfigError, ConflictError, InputError, InternalError, SchemaError, StorageError,
+    };
+    #[pymodule_export]
+    use super::lake::{conform, read_table, write_delta};
+    #[pymodule_export]
+    use super::stages::{generate, ingest, validate_config};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", crate::VERSION)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! Thin wrappers over the stages: generate, ingest, validate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use super::errors::{run_detached, ConfigError};
+use super::progress::PyProgress;
+use crate::error::CoreError;
+use crate::lake::{block_on, Location};
+use crate::model::CANONICAL_INPUTS;
+use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::ingest::{ingest as run_ingest, open_input, InputOverride, InputSet};
+use crate::synth::{generate as run_generate, GenerateOptions};
+
+fn parse_as_of(as_of: Option<&str>) -> PyResult<NaiveDate> {
+    match as_of {
+        None => Ok(chrono::Local::now().date_naive()),
+        Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| ConfigError::new_err(format!("as_of must be an ISO date (YYYY-MM-DD), got '{s}'"))),
+    }
+}
+
+/// Generate a synthetic lake (every canonical input table, plus ground truth) under `out`.
+#[pyfunction]
+#[pyo3(signature = (out, members, seed=42, as_of=None, progress=None))]
+pub fn generate<'py>(
+    py: Python<'py>,
+    out: String,
+    members: u64,
+    seed: u64,
+    as_of: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let opts = GenerateOptions {
+        members,
+        seed,
+        as_of: parse_as_of(as_of.as_deref())?,
+    };
+    let reporter = PyProgress::new(progress);
+    let summary = run_detached(py, || {
+        let location = Location::parse(&out)?;
+        run_generate(&location, &opts, reporter.as_progress())
+    });
+    if let Some(e) = reporter.take_error() {
+        return Err(e);
+    }
+    let summary = summary?;
+    let d = PyDict::new(py);
+    let tables = PyList::empty(py);
+    for (name, location, rows) in &summary.tables {
+        let t = PyDict::new(py);
+        t.set_item("table", name)?;
+        t.set_item("location", location)?;
+        t.set_item("rows", rows)?;
+        tables.append(t)?;
+    }
+    d.set_item("tables", tables)?;
+    d.set_item("seconds", summary.seconds)?;
+    d.set_item("already_present", summary.already_present)?;
+    d.set_item("as_of", opts.as_of.to_string())?;
+    Ok(d)
+}
+
+/// Per-table source overrides as Python passes them: `{table: (uri or None, {canonical: source column})}`.
+type SourceOverrides = HashMap<String, (Option<String>, HashMap<String, String>)>;
+
+fn input_set(lake: &str, sources: Option<SourceOverrides>) -> Result<InputSet, CoreError> {
+    let mut set = InputSet::lake(Location::parse(lake)?);
+    for (table, (uri, columns)) in sources.unwrap_or_default() {
+        set.overrides.insert(table, InputOverride { uri, columns });
+    }
+    Ok(set)
+}
+
+/// Read every canonical input of a lake, check schemas, quarantine bad rows, and record the run.
+///
+/// `sources` maps a table name to `(uri or None, {canonical column: source column})`.
+#[pyfunction]
+#[pyo3(signature = (lake, output, as_of=None, sources=None, progress=None))]
+pub fn ingest<'py>(
+    py: Python<'py>,
+    lake: String,
+    output: String,
+    as_of: Option<String>,
+    sources: Option<SourceOverrides>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let as_of = parse_as_of(as_of.as_deref())?;
+    let reporter = PyProgress::new(progress);
+    let report = run_detached(py, || {
+        let inputs = input_set(&lake, sources)?;
+        let output = Location::parse(&output)?;
+        block_on(run_ingest(&inputs, &output, as_of, reporter.as_progress()))
+    });
+    if let Some(e) = reporter.take_error() {
+        return Err(e);
+    }
+    let report = report?;
+    let d = PyDict::new(py);
+    d.set_item("run_id", &report.run_id)?;
+    d.set_item("quarantine_location", &report.quarantine_location)?;
+    d.set_item("runs_location", &report.runs_location)?;
+    d.set_item("already_recorded", report.already_recorded)?;
+    let tables = PyList::empty(py);
+    for check in &report.tables {
+        let t = PyDict::new(py);
+        t.set_item("table", &check.table)?;
+        t.set_item("location", &check.location)?;
+        t.set_item("rows_read", check.rows_read)?;
+        t.set_item("rows_ok", check.rows_ok)?;
+        t.set_item(
+            "quarantined",
+            check.quarantined.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        )?;
+        tables.append(t)?;
+    }
+    d.set_item("tables", tables)?;
+    Ok(d)
+}
+
+/// Check a pipeline configuration file; with `check_sources`, also open every input and check its schema.
+#[pyfunction]
+#[pyo3(signature = (path, check_sources=true))]
+pub fn validate_config<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    check_sources: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let checked = run_detached(py, || {
+        let config = PipelineConfig::from_file(&path)?;
+        let mut tables = Vec::new();
+        if check_sources {
+            let mut inputs = InputSet::lake(config.lake()?);
+            for table in CANONICAL_INPUTS {
+                inputs.overrides.insert(
+                    table.to_string(),
+                    InputOverride {
+                        uri: config.source_uri(table).map(str::to_string),
+                        columns: config.mapping(table),
+                    },
+                );
+            }
+            for table in CANONICAL_INPUTS {
+                let found = block_on(open_input(&inputs, table))?;
+                tables.push((table.to_string(), found.map(|s| s.describe().to_string())));
+            }
+        }
+        Ok((config, tables))
+    })?;
+    let (config, tables) = checked;
+    let d = PyDict::new(py);
+    d.set_item("lake", &config.lake)?;
+    d.set_item("output", &config.output)?;
+    d.set_item("as_of", config.as_of.map(|d| d.to_string()))?;
+    let t = PyDict::new(py);
+    for (table, found) in tables {
+        t.set_item(table, found)?;
+    }
+    d.set_item("inputs", t)?;
+    Ok(d)
+}

@@ -1,0 +1,189 @@
+//! Conforming inputs to canonical schemas: clear schema errors, and quarantine with reasons for bad rows.
+
+mod common;
+
+use std::collections::HashMap;
+
+use _native::lake::{ConformPlan, RejectReason};
+use _native::model;
+use _native::CoreError;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Date32Type;
+use common::text_batch;
+
+fn person_rows(birth_dates: Vec<Option<&str>>, ids: Vec<Option<&str>>) -> arrow::array::RecordBatch {
+    let n = ids.len();
+    text_batch(&[
+        ("source_system", vec![Some("ehr"); n]),
+        ("source_record_id", ids),
+        ("first_name", vec![Some("Ann"); n]),
+        ("last_name", vec![Some("Lee"); n]),
+        ("birth_date", birth_dates),
+        ("updated_at", vec![Some("2026-01-02T03:04:05Z"); n]),
+    ])
+}
+
+#[test]
+fn malformed_rows_go_to_quarantine_with_a_reason_and_nothing_is_dropped() {
+    let batch = person_rows(
+        vec![
+            Some("1970-03-05"),
+            Some("spring of seventy"),
+            Some("03/05/1970"),
+            Some("1970-02-30"),
+            None,
+        ],
+        vec![Some("1"), Some("2"), Some("3"), Some("4"), Some("  ")],
+    );
+    let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap();
+    let out = plan.conform(&batch, 100).unwrap();
+    assert_eq!(out.batch.num_rows() + out.quarantined.len(), batch.num_rows());
+    assert_eq!(out.batch.num_rows(), 2);
+    let reasons: Vec<_> = out.quarantined.iter().map(|q| (q.row_number, q.reason)).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (101, RejectReason::BadDate),
+            (103, RejectReason::BadDate),
+            (104, RejectReason::NullKey)
+        ]
+    );
+    // The reason names the rule, never the value; the raw row is kept for the data steward.
+    let q = &out.quarantined[0];
+    assert!(!q.message.contains("spring of seventy"), "{}", q.message);
+    assert!(q.record.contains("spring of seventy"));
+    // Both accepted formats parse to the same date.
+    let dates = out
+        .batch
+        .column_by_name("birth_date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
+    assert_eq!(dates.value(0), dates.value(1));
+}
+
+#[test]
+fn a_missing_required_column_is_a_schema_error_naming_table_and_column() {
+    let batch = text_batch(&[
+        ("source_system", vec![Some("ehr")]),
+        ("source_record_id", vec![Some("1")]),
+    ]);
+    let err = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap_err();
+    match &err {
+        CoreError::Schema { table, column, .. } => {
+            assert_eq!(table, "person_records");
+            assert_eq!(column, "first_name");
+        }
+        other => panic!("expected a schema error, got {other}"),
+    }
+    assert!(err.is_user_error());
+}
+
+#[test]
+fn a_mistyped_column_is_a_schema_error() {
+    use std::sync::Arc;
+    let mut batch = person_rows(vec![Some("1970-01-01")], vec![Some("1")]);
+    let idx = batch.schema().index_of("birth_date").unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[idx] = Arc::new(arrow::array::BooleanArray::from(vec![true]));
+    let mut fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[idx] = arrow::datatypes::Field::new("birth_date", arrow::datatypes::DataType::Boolean, true);
+    batch =
+        arrow::array::RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let err = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap_err();
+    assert!(err.to_string().contains("birth_date"), "{err}");
+    assert!(err.to_string().contains("Boolean"), "{err}");
+}
+
+#[test]
+fn column_mapping_renames_source_columns_and_checks_them() {
+    let batch = text_batch(&[
+        ("SRC", vec![Some("ehr")]),
+        ("ID", vec![Some("1")]),
+        ("FNAME", vec![Some("Ann")]),
+        ("last_name", vec![Some("Lee")]),
+        ("DOB", vec![Some("19700305")]),
+        ("updated_at", vec![Some("2026-01-01 10:00:00")]),
+    ]);
+    let mapping: HashMap<String, String> = [
+        ("source_system", "SRC"),
+        ("source_record_id", "ID"),
+        ("first_name", "FNAME"),
+        ("birth_date", "DOB"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &mapping).unwrap();
+    let out = plan.conform(&batch, 0).unwrap();
+    assert_eq!(out.batch.num_rows(), 1);
+    assert_eq!(out.batch.schema(), model::person_records().arrow_schema());
+
+    let mut bad = mapping.clone();
+    bad.insert("last_name".into(), "SURNAME".into());
+    let err = ConformPlan::new(&model::person_records(), &batch.schema(), &bad).unwrap_err();
+    assert!(err.to_string().contains("SURNAME"), "{err}");
+}
+
+#[test]
+fn enumerations_are_normalized_and_unknown_values_quarantined() {
+    let batch = text_batch(&[
+        ("source_system", vec![Some("claims"); 4]),
+        ("source_record_id", vec![Some("1"); 4]),
+        ("event_date", vec![Some("2026-01-01"); 4]),
+        (
+            "code_system",
+            vec![
+                Some("icd-10-cm"),
+                Some("CPT-CAT-II"),
+                Some("ICD9CM"),
+                Some("loinc"),
+            ],
+        ),
+        (
+            "code",
+            vec![Some("E11.9"), Some("3044F"), Some("250.00"), Some("4548-4")],
+        ),
+    ]);
+    let plan = ConformPlan::new(&model::clinical_events(), &batch.schema(), &HashMap::new()).unwrap();
+    let out = plan.conform(&batch, 0).unwrap();
+    let systems = out
+        .batch
+        .column_by_name("code_system")
+        .unwrap()
+        .as_string::<i32>();
+    let got: Vec<_> = systems.iter().map(|s| s.unwrap()).collect();
+    assert_eq!(got, vec!["ICD10CM", "CPT-II", "LOINC"]);
+    assert_eq!(out.quarantined.len(), 1);
+    assert_eq!(out.quarantined[0].reason, RejectReason::NotAllowed);
+    assert!(out.quarantined[0].message.contains("code_system"));
+}
+
+#[test]
+fn rows_without_any_person_key_are_quarantined() {
+    let batch = text_batch(&[
+        ("member_id", vec![Some("M1"), None]),
+        ("source_system", vec![None, None]),
+        ("source_record_id", vec![None, Some("x")]),
+        ("start_date", vec![Some("2026-01-01"); 2]),
+        ("end_date", vec![None, None]),
+        ("product_line", vec![Some("Medicare"), Some("commercial")]),
+    ]);
+    let plan = ConformPlan::new(&model::enrollment(), &batch.schema(), &HashMap::new()).unwrap();
+    let out = plan.conform(&batch, 0).unwrap();
+    assert_eq!(out.batch.num_rows(), 1);
+    assert_eq!(out.quarantined[0].reason, RejectReason::NoPersonKey);
+    assert_eq!(
+        out.batch
+            .column_by_name("product_line")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "medicare"
+    );
+    assert_eq!(out.batch.column_by_name("end_date").unwrap().null_count(), 1);
+}
