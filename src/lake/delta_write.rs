@@ -97,7 +97,9 @@ impl DeltaTableWriter {
     ) -> CoreResult<OpenedWrite> {
         register_cloud_stores();
         if let Some(path) = location.local_path() {
-            std::fs::create_dir_all(&path)?;
+            std::fs::create_dir_all(&path).map_err(|e| {
+                CoreError::storage(format!("creating the folder of the Delta table at {location}"), e)
+            })?;
         }
         let context = |what: &str| format!("{what} Delta table at {location}");
         let mut table = DeltaTableBuilder::from_url(location.url().clone())

@@ -4,13 +4,18 @@
 //! chunk number, so the lake is the same for a seed whatever the number of threads. Chunks are generated in
 //! parallel and streamed into Delta tables in order, so memory stays bounded at any size.
 
+mod chronic;
 mod clinical;
 pub mod codes;
 mod engagement;
+mod enrollment;
+mod events;
 pub mod names;
+pub mod places;
 pub mod population;
 pub mod records;
 pub mod rng;
+mod screenings;
 
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;

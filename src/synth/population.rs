@@ -5,7 +5,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 
-use super::names::{NameSampler, Place, AREA_CODES, EMAIL_DOMAINS, PLACES, STREETS, STREET_TYPES};
+use super::names::NameSampler;
+use super::places::{Place, AREA_CODES, EMAIL_DOMAINS, PLACES, STREETS, STREET_TYPES};
 use super::rng::{cumulative, scramble40, Rng};
 
 /// A postal address.

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
-use super::names::{STREETS, STREET_TYPES};
+use super::places::{STREETS, STREET_TYPES};
 use super::population::{record_id, Address, Person};
 use super::rng::Rng;
 use crate::identity::nicknames::nicknames_of;

@@ -1,0 +1,71 @@
+"""Shared fixtures: a small synthetic lake, and an S3-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import carelake
+
+AS_OF = "2026-11-23"
+
+
+@pytest.fixture(scope="session")
+def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 400-member synthetic lake, generated once per session."""
+    lake = tmp_path_factory.mktemp("lake")
+    carelake.generate(str(lake), 400, seed=11, as_of=AS_OF)
+    return lake
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_bucket() -> str:
+    """Start moto's S3 server on 127.0.0.1, point the AWS_* variables at it, and create a bucket."""
+    boto3 = pytest.importorskip("boto3")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the local S3 server did not start")
+            time.sleep(0.2)
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT", "AWS_ALLOW_HTTP")}
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT=endpoint,
+        AWS_ALLOW_HTTP="true",
+    )
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="carelake-test")
+    yield "carelake-test"
+    server.terminate()
+    server.wait(timeout=10)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -1,0 +1,78 @@
+"""The command line: help, exit codes, the demo, generate determinism, validate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import deltalake
+import pytest
+
+from carelake.cli import main
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "carelake.cli", *args], capture_output=True, text=True, check=False)
+
+
+def test_every_command_has_help() -> None:
+    for command in ["demo", "generate", "ingest", "run", "validate"]:
+        out = _run(command, "--help")
+        assert out.returncode == 0, command
+        assert "usage: carelake" in out.stdout
+
+
+def test_bad_arguments_exit_with_2(tmp_path) -> None:
+    assert _run("generate", "--out", str(tmp_path), "--members", "0").returncode == 2
+    assert _run("generate", "--out", str(tmp_path), "--members", "5", "--as-of", "2026-02-30").returncode == 2
+    bad = tmp_path / "bad.yml"
+    bad.write_text("lake: ./lake\noutput: ./out\nsourcez: {}\n")
+    out = _run("validate", "--config", str(bad))
+    assert out.returncode == 2
+    assert "sourcez" in out.stderr
+    missing = tmp_path / "ok.yml"
+    missing.write_text(f"lake: {tmp_path / 'nolake'}\noutput: {tmp_path / 'out'}\n")
+    out = _run("run", "--config", str(missing))
+    assert out.returncode == 2
+    assert "person_records" in out.stderr
+
+
+def test_demo_writes_delta_outputs_and_a_summary(tmp_path, capsys) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--members", "300", "--as-of", "2026-11-23"]) == 0
+    out = capsys.readouterr().out
+    assert "person_records" in out and "quarantine" in out
+    for table in ["lake/person_records", "lake/clinical_events", "output/quarantine", "output/runs"]:
+        t = deltalake.DeltaTable(tmp_path / "demo" / table)
+        assert t.metadata().description
+        assert all(f.metadata.get("comment") for f in t.schema().fields), table
+
+
+def test_generate_is_deterministic_for_a_seed(tmp_path) -> None:
+    for name in ("a", "b"):
+        out = _run("generate", "--out", str(tmp_path / name), "--members", "250", "--seed", "9", "--as-of", "2026-11-23")
+        assert out.returncode == 0, out.stderr
+        assert "level=info event=generate.finish" in out.stderr
+    for table in ["person_records", "clinical_events", "truth_person_records"]:
+        a = deltalake.DeltaTable(tmp_path / "a" / table).to_pyarrow_table()
+        b = deltalake.DeltaTable(tmp_path / "b" / table).to_pyarrow_table()
+        assert a.equals(b), table
+
+
+def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
+    config = tmp_path / "pipeline.yml"
+    config.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'out'}\nas_of: 2026-11-23\n")
+    out = _run("validate", "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    assert "person_records" in out.stdout
+    assert _run("run", "--config", str(config), "--dry-run").returncode == 0
+    assert not (tmp_path / "out").exists()
+    out = _run("run", "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    assert deltalake.DeltaTable(tmp_path / "out" / "runs").to_pyarrow_table().num_rows == 1
+
+
+@pytest.mark.parametrize("engine", ["spark"])
+def test_unavailable_engine_is_a_config_error(tmp_path, small_lake, engine) -> None:
+    config = tmp_path / "pipeline.yml"
+    config.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'out'}\n")
+    assert _run("run", "--config", str(config), "--engine", engine).returncode == 2
