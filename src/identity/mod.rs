@@ -1,7 +1,15 @@
 //! Identity resolution: from source person records to stable member ids.
 //!
-//! This module grows with the identity issue (normalize, block, compare, Fellegi-Sunter, cluster, stable ids,
-//! survivorship). The nickname table is here already because the synthetic generator writes nicknames that the
-//! matcher must later recognize: one table serves both.
+//! Built up by the identity issue in layers: normalizers (this far), comparisons with agreement levels (this
+//! far), then blocking, the Fellegi-Sunter model, clustering, stable ids and survivorship. The nickname table
+//! is shared with the synthetic generator, which writes the nicknames the matcher must recognize.
 
+pub mod blocking;
+pub mod cluster;
+pub mod compare;
+pub mod evaluate;
+pub mod model;
 pub mod nicknames;
+pub mod normalize;
+pub mod prepare;
+pub mod resolve;

@@ -152,32 +152,26 @@ fn build_store(
 ) -> Result<(Arc<dyn ObjectStore>, StorePath), object_store::Error> {
     let scheme = url.scheme();
     let path = StorePath::from_url_path(url.path())?;
+    // Each cloud builder reads its own environment variables, then takes explicit options by key name.
+    macro_rules! cloud_store {
+        ($builder:expr) => {{
+            let mut builder = $builder.with_url(url.as_str());
+            for (key, value) in options {
+                if let Ok(key) = key.to_ascii_lowercase().parse() {
+                    builder = builder.with_config(key, value);
+                }
+            }
+            Arc::new(builder.build()?) as Arc<dyn ObjectStore>
+        }};
+    }
     let store: Arc<dyn ObjectStore> = if scheme == "file" {
         Arc::new(LocalFileSystem::new())
     } else if S3_SCHEMES.contains(&scheme) {
-        let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
-        for (key, value) in options {
-            if let Ok(key) = key.to_ascii_lowercase().parse() {
-                builder = builder.with_config(key, value);
-            }
-        }
-        Arc::new(builder.build()?)
+        cloud_store!(AmazonS3Builder::from_env())
     } else if AZURE_SCHEMES.contains(&scheme) {
-        let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-        for (key, value) in options {
-            if let Ok(key) = key.to_ascii_lowercase().parse() {
-                builder = builder.with_config(key, value);
-            }
-        }
-        Arc::new(builder.build()?)
+        cloud_store!(MicrosoftAzureBuilder::from_env())
     } else if GCS_SCHEMES.contains(&scheme) {
-        let mut builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-        for (key, value) in options {
-            if let Ok(key) = key.to_ascii_lowercase().parse() {
-                builder = builder.with_config(key, value);
-            }
-        }
-        Arc::new(builder.build()?)
+        cloud_store!(GoogleCloudStorageBuilder::from_env())
     } else {
         return Err(object_store::Error::Generic {
             store: "carelake",

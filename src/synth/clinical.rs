@@ -113,27 +113,25 @@ pub fn plant_clinical(
     if person.female && (24..=64).contains(&age) {
         cervical_cancer_screening(&mut ev, &mut truth, rng, my, age, &common);
     }
-    let diabetes_rate = match age {
-        18..=44 => 0.04,
-        45..=64 => 0.14,
-        65..=85 => 0.22,
-        _ => 0.0,
-    };
-    if rng.chance(diabetes_rate) {
+    if rng.chance(adult_prevalence(age, [0.04, 0.14, 0.22])) {
         diabetes(&mut ev, &mut truth, rng, my, age, &common);
     } else if age >= 18 && rng.chance(0.01) {
         // One diagnosis only: not enough to enter the diabetes denominators.
         let d = ev.date_in(rng, ymd(my, 1, 1), as_of);
         ev.claim(d, "ICD10CM", rng.pick(c::DIABETES), None, None, "outpatient");
     }
-    let hypertension_rate = match age {
-        18..=44 => 0.08,
-        45..=64 => 0.32,
-        65..=85 => 0.55,
-        _ => 0.0,
-    };
-    if rng.chance(hypertension_rate) {
+    if rng.chance(adult_prevalence(age, [0.08, 0.32, 0.55])) {
         blood_pressure(&mut ev, &mut truth, rng, my, age, person.female, &common);
+    }
+}
+
+/// Prevalence of a chronic condition by adult age band (18-44, 45-64, 65-85); none outside 18-85.
+fn adult_prevalence(age: i32, by_band: [f64; 3]) -> f64 {
+    match age {
+        18..=44 => by_band[0],
+        45..=64 => by_band[1],
+        65..=85 => by_band[2],
+        _ => 0.0,
     }
 }
 

@@ -76,3 +76,11 @@ def test_unavailable_engine_is_a_config_error(tmp_path, small_lake, engine) -> N
     config = tmp_path / "pipeline.yml"
     config.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'out'}\n")
     assert _run("run", "--config", str(config), "--engine", engine).returncode == 2
+
+
+def test_example_pipeline_config_is_valid() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "jobs" / "pipeline.example.yml"
+    out = _run("validate", "--config", str(example), "--no-sources")
+    assert out.returncode == 0, out.stderr

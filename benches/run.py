@@ -1,0 +1,119 @@
+"""carelake benchmarks: one command, each figure beside its anchor in the same run, as a ratio.
+
+    python benches/run.py generate [--members 1000000]     # synthetic lake: throughput and peak memory
+    python benches/run.py all
+
+By default the release wheel is built (``maturin build --release``, the same build as the packaging check) and
+installed into ``.venv-bench``, so figures are for the optimized build. ``--installed`` uses whatever carelake
+the current interpreter imports (the debug build in CI's smoke run: figures are then only a smoke signal).
+
+Each benchmark runs in a child process, so its peak resident memory is measured alone (``ru_maxrss`` of the
+child). Results are printed as a table and appended as JSON lines to ``benches/results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_VENV = ROOT / ".venv-bench"
+
+
+def bench_python(installed: bool) -> str:
+    """The interpreter that runs benchmarks: the bench venv with the release wheel, or this one."""
+    if installed:
+        return sys.executable
+    dist = ROOT / "dist"
+    wheels = sorted(dist.glob("carelake-*.whl"))
+    if not wheels:
+        subprocess.run(
+            ["maturin", "build", "--release", "--locked", "--zig", "--compatibility", "manylinux2014", "--out", str(dist)],
+            cwd=ROOT,
+            check=True,
+        )
+        wheels = sorted(dist.glob("carelake-*.whl"))
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb"], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheels[-1])], check=True)
+    return str(python)
+
+
+def run_child(python: str, code: str) -> tuple[dict, float, float]:
+    """Run ``code`` in a child interpreter; returns (its JSON result, wall seconds, peak RSS in GiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak_kib <= before:
+        # ru_maxrss of children is the maximum over all children so far; run benchmarks in order of size.
+        peak_kib = before
+    return json.loads(out.stdout.strip().splitlines()[-1]), wall, peak_kib / 2**20
+
+
+def bench_generate(python: str, members: int, workdir: Path) -> dict:
+    """Generate a synthetic lake of ``members`` people; anchor: the 60 s target for 1M members on 2 cores."""
+    out = workdir / "lake"
+    code = (
+        "import carelake, json; "
+        f"s = carelake.generate({str(out)!r}, {members}, seed=1, as_of='2026-11-23'); "
+        "print(json.dumps({'rows': {t['table']: t['rows'] for t in s['tables']}, 'seconds': s['seconds']}))"
+    )
+    result, wall, peak = run_child(python, code)
+    rows = sum(result["rows"].values())
+    target = 60.0 * members / 1_000_000
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "benchmark": "generate",
+        "members": members,
+        "rows_written": rows,
+        "seconds": round(result["seconds"], 2),
+        "process_seconds": round(wall, 2),
+        "members_per_second": round(members / result["seconds"]),
+        "rows_per_second": round(rows / result["seconds"]),
+        "peak_rss_gib": round(peak, 3),
+        "lake_mib": round(size, 1),
+        "anchor": f"target {target:.1f} s ({60} s per 1M members)",
+        "ratio_to_target": round(result["seconds"] / target, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", choices=["generate", "all"])
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    args = parser.parse_args()
+    python = bench_python(args.installed)
+    results = []
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        if args.suite in ("generate", "all"):
+            results.append(bench_generate(python, args.members, Path(tmp)))
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}
+    with open(ROOT / "benches" / "results.jsonl", "a") as log:
+        for r in results:
+            log.write(json.dumps({**r, **machine, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    for r in results:
+        print(f"\n{r['benchmark']} ({machine['build']} build, {machine['cpus']} cpus)")
+        for k, v in r.items():
+            if k != "benchmark":
+                print(f"  {k:<20} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+//! Blocking: which record pairs are worth comparing.
+//!
+//! Each rule names fields whose normalized values must be equal (e.g. birth date and family-name soundex).
+//! Rules are unioned without duplicate pairs, each pair remembering the first rule that found it. A block
+//! larger than the cap (one value shared by too many records, such as a placeholder phone) is skipped and
+//! reported rather than exploding the pair count; [`count_pairs`] gives the pairs per rule before any run.
+
+use arrow::array::Array;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::prepare::PreparedRecords;
+use crate::error::{CoreError, CoreResult};
+
+/// A field a blocking rule can require to be equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockField {
+    /// Valid SSN.
+    Ssn,
+    /// Birth date.
+    BirthDate,
+    /// Birth year.
+    BirthYear,
+    /// Formal given name (nicknames resolved).
+    FirstName,
+    /// First letter of the given name.
+    FirstInitial,
+    /// Soundex of the given name.
+    FirstSoundex,
+    /// Family name.
+    LastName,
+    /// Soundex of the family name.
+    LastSoundex,
+    /// Phone (E.164).
+    Phone,
+    /// Email match key.
+    Email,
+    /// Five-digit ZIP.
+    Zip,
+    /// House number and street.
+    Address,
+    /// Member number.
+    MemberNumber,
+}
+
+/// One blocking rule: all its fields must be present and equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockingRule {
+    /// Name in reports and in identity_links.
+    pub name: String,
+    /// Fields that must agree.
+    pub fields: Vec<BlockField>,
+}
+
+/// Blocking rules and the block-size cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlockingConfig {
+    /// Rules, in priority order.
+    pub rules: Vec<BlockingRule>,
+    /// Blocks with more records than this are skipped and reported.
+    pub max_block_size: usize,
+}
+
+impl Default for BlockingConfig {
+    fn default() -> Self {
+        use BlockField::*;
+        let rule = |name: &str, fields: &[BlockField]| BlockingRule {
+            name: name.into(),
+            fields: fields.to_vec(),
+        };
+        BlockingConfig {
+            rules: vec![
+                rule("ssn", &[Ssn]),
+                rule("member_number", &[MemberNumber]),
+                rule("birth_date+last_soundex", &[BirthDate, LastSoundex]),
+                rule("birth_date+first_name", &[BirthDate, FirstName]),
+                rule("phone", &[Phone]),
+                rule("email", &[Email]),
+                rule(
+                    "zip+last_soundex+first_initial",
+                    &[Zip, LastSoundex, FirstInitial],
+                ),
+                rule(
+                    "birth_year+first_soundex+last_soundex",
+                    &[BirthYear, FirstSoundex, LastSoundex],
+                ),
+                rule("address+zip", &[Address, Zip]),
+            ],
+            max_block_size: 1_000,
+        }
+    }
+}
+
+/// What one rule produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleReport {
+    /// Rule name.
+    pub rule: String,
+    /// Pairs the rule generates (before removing pairs that earlier rules found).
+    pub pairs: u64,
+    /// Pairs no earlier rule found.
+    pub new_pairs: u64,
+    /// Blocks skipped for exceeding the cap.
+    pub oversized_blocks: u64,
+    /// Records in the skipped blocks.
+    pub records_in_oversized_blocks: u64,
+    /// The largest block kept.
+    pub largest_block: u64,
+}
+
+/// Candidate pairs: `(left, right, rule)` with left < right, sorted, each pair once.
+#[derive(Debug, Clone, Default)]
+pub struct CandidatePairs {
+    /// Left record index.
+    pub left: Vec<u32>,
+    /// Right record index.
+    pub right: Vec<u32>,
+    /// Index of the first rule that found the pair.
+    pub rule: Vec<u8>,
+}
+
+impl CandidatePairs {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.left.len()
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+}
+
+/// Records per native run: pairs are packed as 24-bit left, 32-bit right index and 8-bit rule in one u64.
+pub const MAX_RECORDS: usize = 1 << 24;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h ^= 0xff; // field separator
+    h.wrapping_mul(FNV_PRIME)
+}
+
+/// The blocking key of a record under a rule, or None when a field is missing.
+pub(crate) fn key(records: &PreparedRecords, row: usize, fields: &[BlockField]) -> Option<u64> {
+    let get = PreparedRecords::get;
+    let mut h = FNV_OFFSET;
+    for field in fields {
+        let birth = || (!records.birth_date.is_null(row)).then(|| records.birth_date.value(row));
+        h = match field {
+            BlockField::Ssn => fnv(h, get(&records.ssn, row)?.as_bytes()),
+            BlockField::BirthDate => fnv(h, &birth()?.to_le_bytes()),
+            BlockField::BirthYear => {
+                let date = crate::model::values::days_to_date(birth()?)?;
+                fnv(h, &chrono::Datelike::year(&date).to_le_bytes())
+            }
+            BlockField::FirstName => fnv(h, get(&records.first_formal, row)?.as_bytes()),
+            BlockField::FirstInitial => fnv(h, &get(&records.first, row)?.as_bytes()[..1]),
+            BlockField::FirstSoundex => fnv(h, get(&records.first_soundex, row)?.as_bytes()),
+            BlockField::LastName => fnv(h, get(&records.last, row)?.as_bytes()),
+            BlockField::LastSoundex => fnv(h, get(&records.last_soundex, row)?.as_bytes()),
+            BlockField::Phone => fnv(h, get(&records.phone, row)?.as_bytes()),
+            BlockField::Email => fnv(h, get(&records.email, row)?.as_bytes()),
+            BlockField::Zip => fnv(h, get(&records.zip, row)?.as_bytes()),
+            BlockField::Address => {
+                let h = fnv(h, get(&records.address_number, row)?.as_bytes());
+                fnv(h, get(&records.street, row)?.as_bytes())
+            }
+            BlockField::MemberNumber => fnv(h, get(&records.member_number, row)?.as_bytes()),
+        };
+    }
+    Some(h)
+}
+
+/// Records grouped by a rule's key: sorted (key, row) pairs.
+fn keyed(records: &PreparedRecords, rule: &BlockingRule) -> Vec<(u64, u32)> {
+    let mut keys: Vec<(u64, u32)> = (0..records.len())
+        .into_par_iter()
+        .filter_map(|row| key(records, row, &rule.fields).map(|k| (k, row as u32)))
+        .collect();
+    keys.par_sort_unstable();
+    keys
+}
+
+/// Walk the blocks of sorted keys, calling `on_block` for each block within the cap.
+fn for_each_block(
+    keys: &[(u64, u32)],
+    cap: usize,
+    report: &mut RuleReport,
+    mut on_block: impl FnMut(&[(u64, u32)]),
+) {
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && keys[end].0 == keys[start].0 {
+            end += 1;
+        }
+        let size = (end - start) as u64;
+        if size > cap as u64 {
+            report.oversized_blocks += 1;
+            report.records_in_oversized_blocks += size;
+        } else if size > 1 {
+            report.pairs += size * (size - 1) / 2;
+            report.largest_block = report.largest_block.max(size);
+            on_block(&keys[start..end]);
+        }
+        start = end;
+    }
+}
+
+fn check(config: &BlockingConfig, records: &PreparedRecords) -> CoreResult<()> {
+    if config.rules.is_empty() {
+        return Err(CoreError::Config(
+            "identity blocking needs at least one rule".into(),
+        ));
+    }
+    if config.rules.len() > 250 {
+        return Err(CoreError::Config(
+            "identity blocking takes at most 250 rules".into(),
+        ));
+    }
+    if records.len() >= MAX_RECORDS {
+        return Err(CoreError::Input(format!(
+            "the native engine resolves at most {MAX_RECORDS} records per run; use the spark engine for more"
+        )));
+    }
+    Ok(())
+}
+
+/// Count the pairs each rule would generate, without materializing them.
+pub fn count_pairs(records: &PreparedRecords, config: &BlockingConfig) -> CoreResult<Vec<RuleReport>> {
+    check(config, records)?;
+    Ok(config
+        .rules
+        .iter()
+        .map(|rule| {
+            let mut report = RuleReport {
+                rule: rule.name.clone(),
+                ..RuleReport::default()
+            };
+            let keys = keyed(records, rule);
+            for_each_block(&keys, config.max_block_size, &mut report, |_| {});
+            report
+        })
+        .collect())
+}
+
+/// Generate the candidate pairs of all rules, each pair once, with the first rule that found it.
+pub fn block(
+    records: &PreparedRecords,
+    config: &BlockingConfig,
+) -> CoreResult<(CandidatePairs, Vec<RuleReport>)> {
+    check(config, records)?;
+    let mut packed: Vec<u64> = Vec::new();
+    let mut reports = Vec::with_capacity(config.rules.len());
+    for (index, rule) in config.rules.iter().enumerate() {
+        let mut report = RuleReport {
+            rule: rule.name.clone(),
+            ..RuleReport::default()
+        };
+        let keys = keyed(records, rule);
+        let before = packed.len();
+        for_each_block(&keys, config.max_block_size, &mut report, |block| {
+            for (a, &(_, i)) in block.iter().enumerate() {
+                for &(_, j) in &block[a + 1..] {
+                    let (l, r) = if i < j { (i, j) } else { (j, i) };
+                    // 24 bits of left index, 32 of right, 8 of rule (see MAX_RECORDS).
+                    packed.push((u64::from(l) << 40) | (u64::from(r) << 8) | index as u64);
+                }
+            }
+        });
+        report.new_pairs = (packed.len() - before) as u64;
+        reports.push(report);
+    }
+    // Sort by (left, right, rule) and keep the first occurrence of each pair: the earliest rule wins.
+    packed.par_sort_unstable();
+    packed.dedup_by(|next, kept| *next >> 8 == *kept >> 8);
+    let mut pairs = CandidatePairs {
+        left: Vec::with_capacity(packed.len()),
+        right: Vec::with_capacity(packed.len()),
+        rule: Vec::with_capacity(packed.len()),
+    };
+    for p in &packed {
+        pairs.left.push((p >> 40) as u32);
+        pairs.right.push(((p >> 8) & 0xFFFF_FFFF) as u32);
+        pairs.rule.push((p & 0xFF) as u8);
+    }
+    // new_pairs so far counted pairs per rule including repeats found by earlier rules; recount exactly.
+    let mut first_found = vec![0u64; config.rules.len()];
+    for r in &pairs.rule {
+        first_found[*r as usize] += 1;
+    }
+    for (report, n) in reports.iter_mut().zip(first_found) {
+        report.new_pairs = n;
+    }
+    Ok((pairs, reports))
+}

@@ -1,0 +1,153 @@
+//! Clustering scored links into people: connected components, built strongest link first, with guards.
+//!
+//! Links are added in order of decreasing match weight (like Kruskal's algorithm). A link that would join two
+//! clusters is refused when the union would exceed the size cap, or would put two different valid SSNs in one
+//! person (a one-digit slip is not a conflict), or, when enabled, two different MRNs of the same source. A
+//! refused link is counted: guards keep one bad link from chaining two people together.
+
+use std::collections::HashMap;
+
+use super::compare::damerau_levenshtein;
+use super::prepare::PreparedRecords;
+
+/// Clustering settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Links at or above this match probability join clusters.
+    pub threshold: f64,
+    /// Largest cluster allowed.
+    pub max_cluster_size: usize,
+    /// Refuse clusters holding two different MRNs of one source (off by default: duplicate registrations in
+    /// one EHR are exactly what resolution should merge).
+    pub distinct_mrn_within_source: bool,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            threshold: 0.9,
+            max_cluster_size: 100,
+            distinct_mrn_within_source: false,
+        }
+    }
+}
+
+/// Result of clustering.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    /// Cluster number of each record (0..n_clusters), numbered by the cluster's first record.
+    pub of_record: Vec<u32>,
+    /// Number of clusters.
+    pub count: usize,
+    /// Links refused by a guard, by guard name.
+    pub refused: HashMap<&'static str, u64>,
+}
+
+struct Guarded<'a> {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+    ssns: HashMap<u32, Vec<&'a str>>,
+    mrns: HashMap<u32, Vec<(&'a str, &'a str)>>,
+}
+
+impl Guarded<'_> {
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grand = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grand;
+            x = grand;
+        }
+        x
+    }
+}
+
+/// Cluster records given links `(left, right, weight, probability)`.
+pub fn cluster(
+    records: &PreparedRecords,
+    links: &[(u32, u32, f32, f32)],
+    config: &ClusterConfig,
+) -> Clusters {
+    let n = records.len();
+    let mut g = Guarded {
+        parent: (0..n as u32).collect(),
+        size: vec![1; n],
+        ssns: HashMap::new(),
+        mrns: HashMap::new(),
+    };
+    for i in 0..n {
+        if let Some(s) = PreparedRecords::get(&records.ssn, i) {
+            g.ssns.insert(i as u32, vec![s]);
+        }
+        if config.distinct_mrn_within_source {
+            if let (Some(src), Some(mrn)) = (
+                PreparedRecords::get(&records.source_system, i),
+                PreparedRecords::get(&records.mrn, i),
+            ) {
+                g.mrns.insert(i as u32, vec![(src, mrn)]);
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..links.len())
+        .filter(|&k| f64::from(links[k].3) >= config.threshold)
+        .collect();
+    order.sort_unstable_by(|&a, &b| links[b].2.total_cmp(&links[a].2).then(a.cmp(&b)));
+    let mut refused: HashMap<&'static str, u64> = HashMap::new();
+    for k in order {
+        let (a, b) = (g.find(links[k].0), g.find(links[k].1));
+        if a == b {
+            continue;
+        }
+        if (g.size[a as usize] + g.size[b as usize]) as usize > config.max_cluster_size {
+            *refused.entry("max_cluster_size").or_default() += 1;
+            continue;
+        }
+        let ssn_conflict = match (g.ssns.get(&a), g.ssns.get(&b)) {
+            (Some(x), Some(y)) => !x.iter().any(|s| y.iter().any(|t| damerau_levenshtein(s, t) <= 1)),
+            _ => false,
+        };
+        if ssn_conflict {
+            *refused.entry("conflicting_ssn").or_default() += 1;
+            continue;
+        }
+        let mrn_conflict = match (g.mrns.get(&a), g.mrns.get(&b)) {
+            (Some(x), Some(y)) => x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n)),
+            _ => false,
+        };
+        if mrn_conflict {
+            *refused.entry("distinct_mrn_within_source").or_default() += 1;
+            continue;
+        }
+        // Union by size; merge the guard sets into the new root.
+        let (root, child) = if g.size[a as usize] >= g.size[b as usize] {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        g.parent[child as usize] = root;
+        g.size[root as usize] += g.size[child as usize];
+        if let Some(moved) = g.ssns.remove(&child) {
+            let entry = g.ssns.entry(root).or_default();
+            for s in moved {
+                if !entry.contains(&s) {
+                    entry.push(s);
+                }
+            }
+        }
+        if let Some(moved) = g.mrns.remove(&child) {
+            g.mrns.entry(root).or_default().extend(moved);
+        }
+    }
+    let mut number: HashMap<u32, u32> = HashMap::new();
+    let mut of_record = Vec::with_capacity(n);
+    for i in 0..n as u32 {
+        let root = g.find(i);
+        let next = number.len() as u32;
+        of_record.push(*number.entry(root).or_insert(next));
+    }
+    Clusters {
+        count: number.len(),
+        of_record,
+        refused,
+    }
+}

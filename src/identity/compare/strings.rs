@@ -1,0 +1,176 @@
+//! String similarity: Jaro, Jaro-Winkler, Levenshtein and Damerau-Levenshtein (optimal string alignment).
+//!
+//! Inputs are normalized names and identifiers (upper-case ASCII), so the functions work on bytes; non-ASCII
+//! input still gives a correct answer by byte, just not by character.
+
+/// Jaro similarity in [0, 1].
+pub fn jaro(a: &str, b: &str) -> f64 {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let window = (a.len().max(b.len()) / 2).saturating_sub(1);
+    // Up to 64 bytes per side, match flags live in two u64 bitsets: no allocation in the hot path.
+    if a.len() <= 64 && b.len() <= 64 {
+        let (mut a_flags, mut b_flags) = (0u64, 0u64);
+        let mut matches = 0usize;
+        for (i, &ca) in a.iter().enumerate() {
+            let lo = i.saturating_sub(window);
+            let hi = (i + window + 1).min(b.len());
+            for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
+                if b_flags & (1 << j) == 0 && cb == ca {
+                    a_flags |= 1 << i;
+                    b_flags |= 1 << j;
+                    matches += 1;
+                    break;
+                }
+            }
+        }
+        if matches == 0 {
+            return 0.0;
+        }
+        let mut transpositions = 0usize;
+        let mut bj = b_flags;
+        let mut ai = a_flags;
+        while ai != 0 {
+            let i = ai.trailing_zeros() as usize;
+            let j = bj.trailing_zeros() as usize;
+            if a[i] != b[j] {
+                transpositions += 1;
+            }
+            ai &= ai - 1;
+            bj &= bj - 1;
+        }
+        let m = matches as f64;
+        return (m / a.len() as f64 + m / b.len() as f64 + (m - transpositions as f64 / 2.0) / m) / 3.0;
+    }
+    jaro_long(a, b, window)
+}
+
+fn jaro_long(a: &[u8], b: &[u8], window: usize) -> f64 {
+    let mut a_used = vec![false; a.len()];
+    let mut b_used = vec![false; b.len()];
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for j in lo..hi {
+            if !b_used[j] && b[j] == ca {
+                a_used[i] = true;
+                b_used[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let a_matched = a.iter().zip(&a_used).filter(|(_, u)| **u).map(|(c, _)| c);
+    let b_matched = b.iter().zip(&b_used).filter(|(_, u)| **u).map(|(c, _)| c);
+    let transpositions = a_matched.zip(b_matched).filter(|(x, y)| x != y).count();
+    let m = matches as f64;
+    (m / a.len() as f64 + m / b.len() as f64 + (m - transpositions as f64 / 2.0) / m) / 3.0
+}
+
+/// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4).
+pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+    let j = jaro(a, b);
+    let prefix = a
+        .bytes()
+        .zip(b.bytes())
+        .take(4)
+        .take_while(|(x, y)| x == y)
+        .count();
+    j + prefix as f64 * 0.1 * (1.0 - j)
+}
+
+/// Levenshtein edit distance (insertions, deletions, substitutions).
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.is_empty() {
+        return b.len();
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diag + usize::from(ca != cb));
+            diag = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Damerau-Levenshtein distance in its optimal-string-alignment form: Levenshtein plus adjacent transpositions
+/// (each substring edited once), which is what data-entry errors look like.
+pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (n, m) = (a.len(), b.len());
+    if n == 0 {
+        return m;
+    }
+    if m == 0 {
+        return n;
+    }
+    let width = m + 1;
+    let mut d = vec![0usize; (n + 1) * width];
+    for i in 0..=n {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(m + 1) {
+        *cell = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = v;
+        }
+    }
+    d[n * width + m]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-3
+    }
+
+    #[test]
+    fn jaro_winkler_reference_values() {
+        assert!(close(jaro("MARTHA", "MARHTA"), 0.944));
+        assert!(close(jaro_winkler("MARTHA", "MARHTA"), 0.961));
+        assert!(close(jaro_winkler("DWAYNE", "DUANE"), 0.840));
+        assert!(close(jaro_winkler("DIXON", "DICKSONX"), 0.813));
+        assert_eq!(jaro_winkler("", ""), 1.0);
+        assert_eq!(jaro_winkler("ABC", ""), 0.0);
+        assert_eq!(jaro_winkler("SAME", "SAME"), 1.0);
+        let long_a = "A".repeat(70) + "B";
+        let long_b = "A".repeat(70) + "C";
+        assert!(jaro(&long_a, &long_b) > 0.9);
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(levenshtein("KITTEN", "SITTING"), 3);
+        assert_eq!(levenshtein("", "ABC"), 3);
+        assert_eq!(damerau_levenshtein("CA", "AC"), 1);
+        assert_eq!(levenshtein("CA", "AC"), 2);
+        assert_eq!(damerau_levenshtein("SMITH", "SMTIH"), 1);
+        assert_eq!(damerau_levenshtein("ABC", "ABC"), 0);
+        assert_eq!(damerau_levenshtein("", "AB"), 2);
+    }
+}

@@ -1,0 +1,136 @@
+//! Identity resolution end to end on prepared records: block, compare, train (or reuse) the model, score,
+//! cluster. Returns everything the output tables need, plus the blocking report.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::blocking::{block, BlockingConfig, CandidatePairs, RuleReport};
+use super::cluster::{cluster, ClusterConfig, Clusters};
+use super::compare::{compare_pair, Levels, N_COMPARISONS};
+use super::model::{probability, MatchModel, TermFrequencies, TrainingConfig};
+use super::prepare::PreparedRecords;
+use crate::error::CoreResult;
+use crate::pipeline::progress::Progress;
+
+/// All identity settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Blocking rules and cap.
+    pub blocking: BlockingConfig,
+    /// Model training.
+    pub training: TrainingConfig,
+    /// Clustering.
+    pub clustering: ClusterConfig,
+    /// Links below this probability are not kept in identity_links.
+    pub keep_links_above: Option<f64>,
+}
+
+/// One scored candidate pair.
+#[derive(Debug, Clone)]
+pub struct ScoredPair {
+    /// Left record.
+    pub left: u32,
+    /// Right record.
+    pub right: u32,
+    /// Blocking rule that found the pair.
+    pub rule: u8,
+    /// Agreement levels.
+    pub levels: Levels,
+    /// Per-comparison match weights.
+    pub weights: [f32; N_COMPARISONS],
+    /// Total match weight (prior included).
+    pub weight: f32,
+    /// Match probability.
+    pub probability: f32,
+}
+
+/// The result of a resolution run.
+#[derive(Debug)]
+pub struct Resolution {
+    /// The model used (trained in this run, or given).
+    pub model: MatchModel,
+    /// Scored pairs at or above the keep threshold.
+    pub links: Vec<ScoredPair>,
+    /// Clusters.
+    pub clusters: Clusters,
+    /// Blocking report per rule.
+    pub blocking: Vec<RuleReport>,
+    /// Candidate pairs compared.
+    pub candidate_pairs: u64,
+}
+
+/// Resolve prepared records into clusters. With `model`, reuse it; otherwise train one on these records.
+pub fn resolve(
+    records: &PreparedRecords,
+    config: &IdentityConfig,
+    model: Option<MatchModel>,
+    progress: &dyn Progress,
+) -> CoreResult<Resolution> {
+    progress.start("identity", 4);
+    let (pairs, report) = block(records, &config.blocking)?;
+    progress.advance(1);
+    let vectors: Vec<Levels> = (0..pairs.len())
+        .into_par_iter()
+        .map(|p| compare_pair(records, pairs.left[p] as usize, pairs.right[p] as usize))
+        .collect();
+    progress.advance(1);
+    let model = match model {
+        Some(m) => {
+            m.validate()?;
+            m
+        }
+        None => MatchModel::train(records, &pairs, &vectors, &config.blocking, &config.training)?,
+    };
+    progress.advance(1);
+    let links = score(
+        records,
+        &pairs,
+        &vectors,
+        &model,
+        config.keep_links_above.unwrap_or(0.01),
+    );
+    let edges: Vec<(u32, u32, f32, f32)> = links
+        .iter()
+        .map(|l| (l.left, l.right, l.weight, l.probability))
+        .collect();
+    let clusters = cluster(records, &edges, &config.clustering);
+    progress.advance(1);
+    progress.finish();
+    Ok(Resolution {
+        model,
+        links,
+        clusters,
+        blocking: report,
+        candidate_pairs: pairs.len() as u64,
+    })
+}
+
+fn score(
+    records: &PreparedRecords,
+    pairs: &CandidatePairs,
+    vectors: &[Levels],
+    model: &MatchModel,
+    keep: f64,
+) -> Vec<ScoredPair> {
+    let tf = TermFrequencies::from_records(records);
+    let prior = model.prior_weight();
+    (0..pairs.len())
+        .into_par_iter()
+        .filter_map(|p| {
+            let (i, j) = (pairs.left[p], pairs.right[p]);
+            let weights = model.weights(records, i as usize, &vectors[p], &tf);
+            let total = prior + weights.iter().map(|w| f64::from(*w)).sum::<f64>();
+            let prob = probability(total);
+            (prob >= keep).then(|| ScoredPair {
+                left: i,
+                right: j,
+                rule: pairs.rule[p],
+                levels: vectors[p],
+                weights,
+                weight: total as f32,
+                probability: prob as f32,
+            })
+        })
+        .collect()
+}
