@@ -6,13 +6,24 @@ already lives (Delta tables on local disk or object storage, or Spark on Databri
 
 from carelake import exceptions
 from carelake._native import __version__
-from carelake.api import conform, generate, ingest, read_table, validate_config, write_delta
+from carelake.api import (
+    conform,
+    evaluate_identity,
+    generate,
+    identity,
+    ingest,
+    read_table,
+    validate_config,
+    write_delta,
+)
 
 __all__ = [
     "__version__",
     "conform",
+    "evaluate_identity",
     "exceptions",
     "generate",
+    "identity",
     "ingest",
     "read_table",
     "validate_config",

@@ -59,6 +59,48 @@ class ConfigCheck(TypedDict):
     as_of: str | None
     inputs: dict[str, str | None]
 
+class BlockingRuleReport(TypedDict):
+    rule: str
+    pairs: int
+    new_pairs: int
+    oversized_blocks: int
+    records_in_oversized_blocks: int
+    largest_block: int
+
+class IdentityReport(TypedDict):
+    run_id: str
+    records: int
+    quarantined: int
+    members: int
+    candidate_pairs: int
+    links: int
+    changes: dict[str, int]
+    refused_links: dict[str, int]
+    output: str
+    blocking: list[BlockingRuleReport]
+
+class Scores(TypedDict):
+    precision: float
+    recall: float
+    f1: float
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+class IdentityEvaluation(TypedDict):
+    pairwise: Scores
+    cluster: Scores
+
+def identity(
+    records: str,
+    out: str,
+    previous: str | None = None,
+    model: str | None = None,
+    settings: str | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IdentityReport: ...
+def evaluate_identity(out: str, truth: str) -> IdentityEvaluation: ...
 def read_table(uri: str, table: str | None = None) -> _ArrowStreamResult: ...
 def write_delta(
     uri: str,

@@ -20,12 +20,23 @@ if TYPE_CHECKING:
         ArrowStreamExportable,
         ConfigCheck,
         GenerateSummary,
+        IdentityEvaluation,
+        IdentityReport,
         IngestReport,
         ProgressCallback,
         WriteOutcome,
     )
 
-__all__ = ["conform", "generate", "ingest", "read_table", "validate_config", "write_delta"]
+__all__ = [
+    "conform",
+    "evaluate_identity",
+    "generate",
+    "identity",
+    "ingest",
+    "read_table",
+    "validate_config",
+    "write_delta",
+]
 
 
 def read_table(uri: str, table: str | None = None) -> ArrowStreamExportable:
@@ -155,3 +166,51 @@ def validate_config(path: str | PathLike[str], *, check_sources: bool = True) ->
         The lake, output and as-of settings, and each input's location, format and version.
     """
     return _native.validate_config(path, check_sources)
+
+
+def identity(
+    records: str,
+    out: str,
+    *,
+    previous: str | None = None,
+    model: str | None = None,
+    settings: Mapping[str, object] | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IdentityReport:
+    """Resolve person records into members with stable member ids.
+
+    Writes ``identity_xref`` (record -> member id), ``identity_links`` (scored pairs with the weight of every
+    comparison), ``identity_changes`` (new, merged and split members) and ``identity_model.json`` under ``out``.
+
+    Args:
+        records: The ``person_records`` table (Delta, Parquet or CSV; local or object store).
+        out: Where the identity outputs go.
+        previous: The previous run's ``identity_xref``; default: the one already in ``out``, so member ids stay
+            stable from run to run.
+        model: A saved ``identity_model.json`` to reuse instead of training on these records.
+        settings: Identity settings (``blocking``, ``training``, ``clustering``), as in the pipeline file.
+        as_of: ISO as-of date of the run (default today).
+        progress: Called as ``progress(event, task, units)``.
+
+    Returns:
+        Counts (records, members, candidate pairs, links, changes) and the blocking report per rule.
+    """
+    import json
+
+    encoded = json.dumps(settings) if settings is not None else None
+    return _native.identity(records, out, previous, model, encoded, as_of, progress)
+
+
+def evaluate_identity(out: str, truth: str) -> IdentityEvaluation:
+    """Pairwise and cluster precision, recall and F1 of identity outputs against ground truth.
+
+    Args:
+        out: The folder holding ``identity_xref`` and ``identity_links``.
+        truth: A table with ``source_system``, ``source_record_id`` and ``person_id`` (the synthetic lake's
+            ``truth_person_records``).
+
+    Returns:
+        ``{"pairwise": scores, "cluster": scores}`` with precision, recall, F1 and counts.
+    """
+    return _native.evaluate_identity(out, truth)

@@ -20,7 +20,7 @@ from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaEr
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from carelake._native import IngestReport
+    from carelake._native import IdentityReport, IngestReport
 
 USER_ERRORS = (SchemaError, ConfigError, InputError)
 
@@ -81,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--out", required=True, help="where quarantine and runs tables go")
     ing.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
 
+    ident = sub.add_parser(
+        "identity",
+        help="resolve person records into stable member ids",
+        description="Block, compare, train a Fellegi-Sunter model, cluster, and keep member ids stable across runs.",
+    )
+    ident.add_argument("--records", required=True, help="the person_records table (Delta, Parquet or CSV)")
+    ident.add_argument("--out", required=True, help="where identity_xref, identity_links and identity_changes go")
+    ident.add_argument("--previous", default=None, help="previous identity_xref (default: the one in --out)")
+    ident.add_argument("--model", default=None, help="reuse a saved identity_model.json instead of training")
+    ident.add_argument("--truth", default=None, help="ground-truth table: also report precision, recall and F1")
+    ident.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+
     run = sub.add_parser(
         "run",
         help="run the whole pipeline from a config file",
@@ -105,7 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    handlers = {"demo": _demo, "generate": _generate, "ingest": _ingest, "run": _run, "validate": _validate}
+    handlers = {
+        "demo": _demo,
+        "generate": _generate,
+        "identity": _identity,
+        "ingest": _ingest,
+        "run": _run,
+        "validate": _validate,
+    }
     try:
         return handlers[args.command](args)
     except USER_ERRORS as e:
@@ -141,6 +160,21 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _identity(args: argparse.Namespace) -> int:
+    report = api.identity(
+        args.records,
+        args.out,
+        previous=args.previous,
+        model=args.model,
+        as_of=args.as_of,
+        progress=ProgressReporter("steps"),
+    )
+    _print_identity(report)
+    if args.truth:
+        _print_evaluation(api.evaluate_identity(args.out, args.truth))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.engine == "spark":
         raise ConfigError("the spark engine is not available in this build yet; use --engine native")
@@ -173,6 +207,12 @@ def _demo(args: argparse.Namespace) -> int:
     _print_tables(f"Synthetic lake ({lake})", summary["tables"])
     report = api.ingest(str(lake), str(output), as_of=summary["as_of"], progress=ProgressReporter("tables"))
     _print_ingest(report)
+    print()
+    resolved = api.identity(
+        str(lake / "person_records"), str(output), as_of=summary["as_of"], progress=ProgressReporter("steps")
+    )
+    _print_identity(resolved)
+    _print_evaluation(api.evaluate_identity(str(output), str(lake / "truth_person_records")))
     print("\nRead the outputs back (Delta tables with table and column comments):")
     print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{output}/quarantine').to_pyarrow_table())\"")
     print(
@@ -203,6 +243,27 @@ def _print_ingest(report: IngestReport) -> None:
         print(f"  {t['table']:<22} {t['rows_read']:>12,} {t['rows_ok']:>12,} {bad:>12,}  {reasons}")
     print(f"  quarantine: {report['quarantine_location']}")
     print(f"  run log:    {report['runs_location']}")
+
+
+def _print_identity(report: IdentityReport) -> None:
+    usable = report["records"] - report["quarantined"]
+    print(f"Identity (run {report['run_id']})")
+    print(f"  {usable:,} person records -> {report['members']:,} members")
+    print(f"  {report['candidate_pairs']:,} candidate pairs compared, {report['links']:,} links")
+    changes = ", ".join(f"{k} {v:,}" for k, v in sorted(report["changes"].items())) or "none"
+    print(f"  member id changes: {changes}")
+    oversized = [r for r in report["blocking"] if r["oversized_blocks"]]
+    for r in oversized:
+        print(f"  blocking rule {r['rule']}: {r['oversized_blocks']:,} oversized blocks skipped")
+    print(f"  outputs: {report['output']}/identity_xref, identity_links, identity_changes, identity_model.json")
+
+
+def _print_evaluation(evaluation: dict) -> None:
+    p, c = evaluation["pairwise"], evaluation["cluster"]
+    print(
+        f"  accuracy vs ground truth: pairwise F1 {p['f1']:.4f} (precision {p['precision']:.4f}, recall {p['recall']:.4f}); "
+        f"cluster F1 {c['f1']:.4f}"
+    )
 
 
 def _print_config(checked: dict) -> None:

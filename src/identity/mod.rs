@@ -13,3 +13,4 @@ pub mod nicknames;
 pub mod normalize;
 pub mod prepare;
 pub mod resolve;
+pub mod stable_ids;

@@ -4,12 +4,14 @@
 //! and the comments that end up on the Delta table for Genie and SQL users.
 
 mod builder;
+mod identity_outputs;
 mod inputs;
 mod outputs;
 mod spec;
 pub mod values;
 
 pub use builder::BatchBuilder;
+pub use identity_outputs::{identity_changes, identity_links, identity_xref, level_column, weight_column};
 pub use inputs::{
     appointments, canonical_input, clinical_events, communications, consents, enrollment, person_records,
     CANONICAL_INPUTS,

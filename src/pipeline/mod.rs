@@ -1,6 +1,7 @@
 //! The native engine: configuration, stages, outputs and the run log.
 
 pub mod config;
+pub mod identity_stage;
 pub mod ingest;
 pub mod progress;
 pub mod run_log;

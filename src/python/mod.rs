@@ -1,6 +1,7 @@
 //! The binding layer: the `carelake._native` extension module. Thin wrappers only; no logic lives here.
 
 mod errors;
+mod identity;
 mod lake;
 mod progress;
 mod stages;
@@ -16,6 +17,8 @@ pub mod _native {
     use super::errors::{
         CarelakeError, ConfigError, ConflictError, InputError, InternalError, SchemaError, StorageError,
     };
+    #[pymodule_export]
+    use super::identity::{evaluate_identity, identity};
     #[pymodule_export]
     use super::lake::{conform, read_table, write_delta};
     #[pymodule_export]

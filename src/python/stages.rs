@@ -16,7 +16,8 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::ingest::{ingest as run_ingest, open_input, InputOverride, InputSet};
 use crate::synth::{generate as run_generate, GenerateOptions};
 
-fn parse_as_of(as_of: Option<&str>) -> PyResult<NaiveDate> {
+/// The as-of date argument: an ISO date, or today.
+pub fn parse_as_of(as_of: Option<&str>) -> PyResult<NaiveDate> {
     match as_of {
         None => Ok(chrono::Local::now().date_naive()),
         Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")

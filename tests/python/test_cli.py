@@ -84,3 +84,18 @@ def test_example_pipeline_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "jobs" / "pipeline.example.yml"
     out = _run("validate", "--config", str(example), "--no-sources")
     assert out.returncode == 0, out.stderr
+
+
+def test_identity_command_reports_accuracy(tmp_path, small_lake) -> None:
+    out = _run(
+        "identity",
+        "--records",
+        str(small_lake / "person_records"),
+        "--out",
+        str(tmp_path / "id"),
+        "--truth",
+        str(small_lake / "truth_person_records"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "members" in out.stdout and "cluster F1" in out.stdout
+    assert _run("identity", "--records", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")).returncode == 2

@@ -1,0 +1,407 @@
+//! The identity stage: person_records in; identity_xref, identity_links, identity_changes and the trained model
+//! out. Member ids stay stable against the previous xref (by default the one already in the output).
+
+use std::collections::HashMap;
+
+use arrow::array::{AsArray, RecordBatch};
+use chrono::{NaiveDate, Utc};
+use object_store::{ObjectStoreExt, PutPayload};
+use serde_json::json;
+
+use super::ingest::{open_input, quarantine_batch, InputSet};
+use super::progress::Progress;
+use super::run_log::{record_run, run_id, RunRecord};
+use crate::error::{CoreError, CoreResult};
+use crate::identity::blocking::RuleReport;
+use crate::identity::compare::COMPARISONS;
+use crate::identity::evaluate::{evaluate, Evaluation};
+use crate::identity::model::MatchModel;
+use crate::identity::prepare::{prepare, PreparedRecords};
+use crate::identity::resolve::{resolve, IdentityConfig, Resolution};
+use crate::identity::stable_ids::{assign_member_ids, MemberChange};
+use crate::lake::{write_batches, Location, TableReader, WriteMode};
+use crate::model::{self, level_column, weight_column, BatchBuilder};
+
+/// What the identity stage did.
+#[derive(Debug, Clone)]
+pub struct IdentityReport {
+    /// Run id.
+    pub run_id: String,
+    /// Person records read.
+    pub records: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Members (clusters).
+    pub members: u64,
+    /// Candidate pairs compared.
+    pub candidate_pairs: u64,
+    /// Links at or above the clustering threshold.
+    pub links: u64,
+    /// Changes by kind (new, merge, split).
+    pub changes: HashMap<String, u64>,
+    /// Blocking report.
+    pub blocking: Vec<RuleReport>,
+    /// Links refused by clustering guards.
+    pub refused_links: HashMap<String, u64>,
+    /// Where the outputs are.
+    pub output: String,
+}
+
+const KEY_SEPARATOR: char = '\u{1f}';
+
+fn record_key(system: &str, id: &str) -> String {
+    format!("{system}{KEY_SEPARATOR}{id}")
+}
+
+/// Read the previous xref (record key -> member id), if there is one.
+async fn previous_xref(location: &Location) -> CoreResult<HashMap<String, String>> {
+    let parent = location.clone();
+    let source = match crate::lake::detect(&parent, "identity_xref").await {
+        Ok(s) => s,
+        Err(CoreError::Input(_)) => return Ok(HashMap::new()),
+        Err(e) => return Err(e),
+    };
+    let batches = TableReader::open(&source).await?.collect().await?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        let col = |name: &str| {
+            b.column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| {
+                    CoreError::schema("identity_xref", name, "missing or not text in the previous xref")
+                })
+        };
+        let (sys, id, member) = (col("source_system")?, col("source_record_id")?, col("member_id")?);
+        for i in 0..b.num_rows() {
+            out.insert(record_key(sys.value(i), id.value(i)), member.value(i).to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Run identity resolution over the lake's person_records and write the identity outputs under `output`.
+pub async fn run_identity(
+    inputs: &InputSet,
+    output: &Location,
+    previous: Option<&Location>,
+    config: &IdentityConfig,
+    model: Option<MatchModel>,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> CoreResult<IdentityReport> {
+    let started = Utc::now();
+    let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
+        CoreError::Input(format!(
+            "table 'person_records' not found in lake {}",
+            inputs.lake
+        ))
+    })?;
+    let described = stream.describe();
+    let mut batches = Vec::new();
+    let mut quarantined = Vec::new();
+    while let Some((batch, bad)) = stream.next().await? {
+        batches.push(batch);
+        quarantined.extend(bad);
+    }
+    let settings = serde_json::to_string(config).unwrap_or_default();
+    let run = run_id(
+        "identity",
+        as_of,
+        &json!({"person_records": described}),
+        &settings,
+    );
+
+    let records = prepare(&batches)?;
+    if records.len() < 2 {
+        return Err(CoreError::Input(format!(
+            "identity resolution needs at least two usable person records; {} usable, {} quarantined",
+            records.len(),
+            quarantined.len()
+        )));
+    }
+    let resolution = resolve(&records, config, model, progress)?;
+    let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
+    let previous = previous_xref(&previous_location).await?;
+    let keys: Vec<String> = (0..records.len())
+        .map(|i| record_key(records.source_system.value(i), records.source_record_id.value(i)))
+        .collect();
+    let ids = assign_member_ids(
+        &keys,
+        &resolution.clusters.of_record,
+        resolution.clusters.count,
+        &previous,
+    );
+
+    let xref = xref_batch(&run, &records, &resolution, &ids.of_cluster)?;
+    let links = links_batches(&run, &records, &resolution, config)?;
+    let changes = changes_batch(&run, &ids.changes)?;
+    let key = |table: &str| format!("{table}/{run}");
+    for (spec, mode, batches) in [
+        (model::identity_xref(), WriteMode::Overwrite, vec![xref]),
+        (model::identity_links(), WriteMode::Overwrite, links),
+        (model::identity_changes(), WriteMode::Append, vec![changes]),
+    ] {
+        write_batches(
+            &output.join(spec.name),
+            spec.arrow_schema(),
+            spec.comment,
+            mode,
+            Some(&key(spec.name)),
+            batches,
+        )
+        .await?;
+    }
+    if !quarantined.is_empty() {
+        let spec = model::quarantine();
+        let batch = quarantine_batch(&run, &quarantined)?;
+        write_batches(
+            &output.join(spec.name),
+            spec.arrow_schema(),
+            spec.comment,
+            WriteMode::Append,
+            Some(&key("quarantine")),
+            [batch],
+        )
+        .await?;
+    }
+    save_model(output, &resolution.model).await?;
+
+    let linked = resolution
+        .links
+        .iter()
+        .filter(|l| f64::from(l.probability) >= config.clustering.threshold)
+        .count() as u64;
+    let mut change_counts: HashMap<String, u64> = HashMap::new();
+    for c in &ids.changes {
+        *change_counts.entry(c.kind.to_string()).or_default() += 1;
+    }
+    let report = IdentityReport {
+        run_id: run.clone(),
+        records: stream.rows_read(),
+        quarantined: quarantined.len() as u64,
+        members: resolution.clusters.count as u64,
+        candidate_pairs: resolution.candidate_pairs,
+        links: linked,
+        changes: change_counts,
+        blocking: resolution.blocking.clone(),
+        refused_links: resolution
+            .clusters
+            .refused
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        output: output.redacted(),
+    };
+    record_run(
+        output,
+        &RunRecord {
+            run_id: run,
+            stage: "identity".into(),
+            as_of,
+            started_at: started,
+            finished_at: Utc::now(),
+            status: "succeeded".into(),
+            inputs: json!({"person_records": described}),
+            rows_in: report.records,
+            rows_out: report.records - report.quarantined,
+            rows_quarantined: report.quarantined,
+            message: Some(format!(
+                "{} records resolved to {} members ({} candidate pairs, {} links)",
+                report.records - report.quarantined,
+                report.members,
+                report.candidate_pairs,
+                report.links
+            )),
+        },
+    )
+    .await?;
+    Ok(report)
+}
+
+async fn save_model(output: &Location, model: &MatchModel) -> CoreResult<()> {
+    let location = output.join("identity_model.json");
+    if let Some(dir) = output.local_path() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CoreError::storage(format!("creating the output folder {output}"), e))?;
+    }
+    let (store, path) = location.object_store()?;
+    store
+        .put(&path, PutPayload::from(model.to_json().into_bytes()))
+        .await
+        .map_err(|e| CoreError::storage(format!("writing the identity model to {location}"), e))?;
+    Ok(())
+}
+
+/// Read a saved model (`identity_model.json`).
+pub async fn load_model(location: &Location) -> CoreResult<MatchModel> {
+    let (store, path) = location.object_store()?;
+    let bytes = store
+        .get(&path)
+        .await
+        .map_err(|e| CoreError::Input(format!("cannot read the identity model at {location}: {e}")))?
+        .bytes()
+        .await
+        .map_err(|e| CoreError::storage(format!("reading the identity model at {location}"), e))?;
+    MatchModel::from_json(&String::from_utf8_lossy(&bytes))
+}
+
+fn xref_batch(
+    run: &str,
+    records: &PreparedRecords,
+    resolution: &Resolution,
+    ids: &[String],
+) -> CoreResult<RecordBatch> {
+    let clusters = &resolution.clusters;
+    let mut size = vec![0i64; clusters.count];
+    for &c in &clusters.of_record {
+        size[c as usize] += 1;
+    }
+    let mut best = vec![None::<f32>; records.len()];
+    for l in &resolution.links {
+        if clusters.of_record[l.left as usize] == clusters.of_record[l.right as usize] {
+            for r in [l.left as usize, l.right as usize] {
+                best[r] = Some(best[r].map_or(l.probability, |b| b.max(l.probability)));
+            }
+        }
+    }
+    let spec = model::identity_xref();
+    let mut b = BatchBuilder::new(&spec, records.len());
+    for (i, best) in best.iter().enumerate() {
+        let c = clusters.of_record[i] as usize;
+        b.text(Some(records.source_system.value(i)))
+            .text(Some(records.source_record_id.value(i)))
+            .text(Some(&ids[c]))
+            .integer(Some(size[c]))
+            .float(if size[c] > 1 { best.map(f64::from) } else { None })
+            .text(Some(run));
+        b.end_row();
+    }
+    b.finish()
+}
+
+fn links_batches(
+    run: &str,
+    records: &PreparedRecords,
+    resolution: &Resolution,
+    config: &IdentityConfig,
+) -> CoreResult<Vec<RecordBatch>> {
+    let spec = model::identity_links();
+    debug_assert!(spec.column(level_column(COMPARISONS[0].name)).is_some());
+    debug_assert!(spec.column(weight_column(COMPARISONS[0].name)).is_some());
+    let mut out = Vec::new();
+    for chunk in resolution.links.chunks(65_536) {
+        let mut b = BatchBuilder::new(&spec, chunk.len());
+        for l in chunk {
+            let (i, j) = (l.left as usize, l.right as usize);
+            b.text(Some(run))
+                .text(Some(records.source_system.value(i)))
+                .text(Some(records.source_record_id.value(i)))
+                .text(Some(records.source_system.value(j)))
+                .text(Some(records.source_record_id.value(j)))
+                .text(Some(&config.blocking.rules[l.rule as usize].name))
+                .float(Some(f64::from(l.weight)))
+                .float(Some(f64::from(l.probability)))
+                .boolean(Some(f64::from(l.probability) >= config.clustering.threshold));
+            for (k, c) in COMPARISONS.iter().enumerate() {
+                let level = l.levels[k];
+                b.text((level > 0).then(|| c.levels[level as usize - 1]))
+                    .float((level > 0).then(|| f64::from(l.weights[k])));
+            }
+            b.end_row();
+        }
+        out.push(b.finish()?);
+    }
+    Ok(out)
+}
+
+fn changes_batch(run: &str, changes: &[MemberChange]) -> CoreResult<RecordBatch> {
+    let spec = model::identity_changes();
+    let mut b = BatchBuilder::new(&spec, changes.len());
+    for c in changes {
+        b.text(Some(run))
+            .text(Some(c.kind))
+            .text(Some(&c.member_id))
+            .text(c.previous_member_id.as_deref())
+            .integer(Some(c.records as i64));
+        b.end_row();
+    }
+    b.finish()
+}
+
+/// Accuracy of the identity outputs in `output` against a ground-truth table with `source_system`,
+/// `source_record_id` and `person_id` (as the synthetic generator writes in `truth_person_records`).
+pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResult<Evaluation> {
+    let read = |location: Location, name: &'static str| async move {
+        let source = crate::lake::detect(&location, name).await?;
+        TableReader::open(&source).await?.collect().await
+    };
+    let truth_batches = read(truth.clone(), "truth").await?;
+    let xref = read(output.join("identity_xref"), "identity_xref").await?;
+    let links = read(output.join("identity_links"), "identity_links").await?;
+    let text = |b: &RecordBatch, table: &str, name: &str| -> CoreResult<arrow::array::StringArray> {
+        b.column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .cloned()
+            .ok_or_else(|| CoreError::schema(table, name, "missing or not text"))
+    };
+    let mut person: HashMap<String, String> = HashMap::new();
+    for b in &truth_batches {
+        let (sys, id, p) = (
+            text(b, "truth", "source_system")?,
+            text(b, "truth", "source_record_id")?,
+            text(b, "truth", "person_id")?,
+        );
+        for i in 0..b.num_rows() {
+            person.insert(record_key(sys.value(i), id.value(i)), p.value(i).to_string());
+        }
+    }
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut truth_of = Vec::new();
+    let mut member_of: HashMap<String, u32> = HashMap::new();
+    let mut clusters = Vec::new();
+    for b in &xref {
+        let (sys, id, m) = (
+            text(b, "identity_xref", "source_system")?,
+            text(b, "identity_xref", "source_record_id")?,
+            text(b, "identity_xref", "member_id")?,
+        );
+        for i in 0..b.num_rows() {
+            let key = record_key(sys.value(i), id.value(i));
+            let Some(p) = person.get(&key) else {
+                return Err(CoreError::Input(
+                    "the truth table has no row for a resolved record".into(),
+                ));
+            };
+            index.insert(key, truth_of.len() as u32);
+            truth_of.push(p.clone());
+            let next = member_of.len() as u32;
+            clusters.push(*member_of.entry(m.value(i).to_string()).or_insert(next));
+        }
+    }
+    let mut linked = Vec::new();
+    for b in &links {
+        let flag = b
+            .column_by_name("linked")
+            .and_then(|c| c.as_boolean_opt().cloned())
+            .ok_or_else(|| CoreError::schema("identity_links", "linked", "missing or not boolean"))?;
+        let (ls, li) = (
+            text(b, "identity_links", "left_source_system")?,
+            text(b, "identity_links", "left_source_record_id")?,
+        );
+        let (rs, ri) = (
+            text(b, "identity_links", "right_source_system")?,
+            text(b, "identity_links", "right_source_record_id")?,
+        );
+        for i in 0..b.num_rows() {
+            if flag.value(i) {
+                if let (Some(a), Some(c)) = (
+                    index.get(&record_key(ls.value(i), li.value(i))),
+                    index.get(&record_key(rs.value(i), ri.value(i))),
+                ) {
+                    linked.push((*a, *c));
+                }
+            }
+        }
+    }
+    Ok(evaluate(&truth_of, &linked, &clusters))
+}

@@ -1,0 +1,112 @@
+//! Thin wrappers over the identity stage.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use super::errors::run_detached;
+use super::progress::PyProgress;
+use super::stages::parse_as_of;
+use crate::error::CoreError;
+use crate::identity::resolve::IdentityConfig;
+use crate::lake::{block_on, Location};
+use crate::pipeline::identity_stage::{evaluate_identity as run_evaluate, load_model, run_identity};
+use crate::pipeline::ingest::{InputOverride, InputSet};
+
+/// Resolve person records into members; writes identity_xref, identity_links, identity_changes and the model.
+#[pyfunction]
+#[pyo3(signature = (records, out, previous=None, model=None, settings=None, as_of=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn identity<'py>(
+    py: Python<'py>,
+    records: String,
+    out: String,
+    previous: Option<String>,
+    model: Option<String>,
+    settings: Option<String>,
+    as_of: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let as_of = parse_as_of(as_of.as_deref())?;
+    let reporter = PyProgress::new(progress);
+    let report = run_detached(py, || {
+        let config: IdentityConfig = match &settings {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| CoreError::Config(format!("identity settings: {e}")))?,
+            None => IdentityConfig::default(),
+        };
+        let location = Location::parse(&records)?;
+        let mut inputs = InputSet::lake(location);
+        inputs.overrides.insert(
+            "person_records".into(),
+            InputOverride {
+                uri: Some(records.clone()),
+                columns: Default::default(),
+            },
+        );
+        let output = Location::parse(&out)?;
+        let previous = previous.as_deref().map(Location::parse).transpose()?;
+        block_on(async {
+            let model = match &model {
+                Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
+                None => None,
+            };
+            run_identity(
+                &inputs,
+                &output,
+                previous.as_ref(),
+                &config,
+                model,
+                as_of,
+                reporter.as_progress(),
+            )
+            .await
+        })
+    });
+    if let Some(e) = reporter.take_error() {
+        return Err(e);
+    }
+    let r = report?;
+    let d = PyDict::new(py);
+    d.set_item("run_id", &r.run_id)?;
+    d.set_item("records", r.records)?;
+    d.set_item("quarantined", r.quarantined)?;
+    d.set_item("members", r.members)?;
+    d.set_item("candidate_pairs", r.candidate_pairs)?;
+    d.set_item("links", r.links)?;
+    d.set_item("changes", r.changes.clone())?;
+    d.set_item("refused_links", r.refused_links.clone())?;
+    d.set_item("output", &r.output)?;
+    let rules = PyList::empty(py);
+    for rule in &r.blocking {
+        let x = PyDict::new(py);
+        x.set_item("rule", &rule.rule)?;
+        x.set_item("pairs", rule.pairs)?;
+        x.set_item("new_pairs", rule.new_pairs)?;
+        x.set_item("oversized_blocks", rule.oversized_blocks)?;
+        x.set_item("records_in_oversized_blocks", rule.records_in_oversized_blocks)?;
+        x.set_item("largest_block", rule.largest_block)?;
+        rules.append(x)?;
+    }
+    d.set_item("blocking", rules)?;
+    Ok(d)
+}
+
+/// Pairwise and cluster precision, recall and F1 of identity outputs against a truth table.
+#[pyfunction]
+pub fn evaluate_identity<'py>(py: Python<'py>, out: String, truth: String) -> PyResult<Bound<'py, PyDict>> {
+    let e = run_detached(py, || {
+        block_on(run_evaluate(&Location::parse(&out)?, &Location::parse(&truth)?))
+    })?;
+    let d = PyDict::new(py);
+    for (name, s) in [("pairwise", e.pairwise), ("cluster", e.cluster)] {
+        let x = PyDict::new(py);
+        x.set_item("precision", s.precision)?;
+        x.set_item("recall", s.recall)?;
+        x.set_item("f1", s.f1)?;
+        x.set_item("true_positives", s.true_positives)?;
+        x.set_item("false_positives", s.false_positives)?;
+        x.set_item("false_negatives", s.false_negatives)?;
+        d.set_item(name, x)?;
+    }
+    Ok(d)
+}

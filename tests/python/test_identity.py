@@ -1,0 +1,96 @@
+"""Identity resolution from Python: outputs with explanations, accuracy, stable ids across runs, model reuse."""
+
+from __future__ import annotations
+
+import json
+
+import deltalake
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import carelake
+from carelake import exceptions
+
+
+@pytest.fixture(scope="module")
+def resolved(small_lake, tmp_path_factory):
+    out = tmp_path_factory.mktemp("identity")
+    report = carelake.identity(str(small_lake / "person_records"), str(out), as_of="2026-11-23")
+    return out, report
+
+
+def test_outputs_cover_every_record_and_explain_links(small_lake, resolved) -> None:
+    out, report = resolved
+    records = pa.table(carelake.read_table(str(small_lake), "person_records"))
+    xref = deltalake.DeltaTable(out / "identity_xref").to_pyarrow_table()
+    assert xref.num_rows == records.num_rows == report["records"]
+    assert pc.count_distinct(xref["member_id"]).as_py() == report["members"]
+    links = deltalake.DeltaTable(out / "identity_links")
+    fields = {f.name: f for f in links.schema().fields}
+    for name in ["first_name_level", "first_name_weight", "birth_date_weight", "location_level", "match_weight"]:
+        assert fields[name].metadata.get("comment"), name
+    table = links.to_pyarrow_table()
+    # The match weight is the sum of the comparison weights plus the prior: the explanation adds up.
+    weights = [c for c in table.column_names if c.endswith("_weight") and c != "match_weight"]
+    row = table.slice(0, 1).to_pylist()[0]
+    prior = row["match_weight"] - sum(row[c] or 0.0 for c in weights)
+    model = json.loads((out / "identity_model.json").read_text())
+    import math
+
+    assert abs(prior - math.log2(model["prior"] / (1 - model["prior"]))) < 1e-3
+    assert {r["rule"] for r in report["blocking"]} >= {"ssn", "birth_date+last_soundex"}
+
+
+def test_accuracy_against_ground_truth(small_lake, resolved) -> None:
+    out, _ = resolved
+    scores = carelake.evaluate_identity(str(out), str(small_lake / "truth_person_records"))
+    assert scores["pairwise"]["f1"] > 0.95
+    assert scores["cluster"]["f1"] > 0.97
+
+
+def test_rerun_changes_nothing_and_ids_stay_stable(small_lake, resolved, tmp_path) -> None:
+    out, report = resolved
+    again = carelake.identity(str(small_lake / "person_records"), str(out), as_of="2026-11-23")
+    assert again["run_id"] == report["run_id"]
+    changes = deltalake.DeltaTable(out / "identity_changes").to_pyarrow_table()
+    assert set(changes["change"].to_pylist()) == {"new"}
+
+    # A later extract without a tenth of the records: every remaining record keeps its member id.
+    records = pa.table(carelake.read_table(str(small_lake), "person_records"))
+    later = records.filter(pc.not_equal(pc.utf8_slice_codeunits(records["source_record_id"], 12, 13), "7"))
+    deltalake.write_deltalake(tmp_path / "later", later)
+    carelake.identity(str(tmp_path / "later"), str(tmp_path / "out"), previous=str(out / "identity_xref"), as_of="2026-11-24")
+    before = deltalake.DeltaTable(out / "identity_xref").to_pyarrow_table().select(["source_record_id", "member_id"])
+    after = deltalake.DeltaTable(tmp_path / "out" / "identity_xref").to_pyarrow_table().select(["source_record_id", "member_id"])
+    joined = after.join(before, "source_record_id", right_suffix="_before")
+    kept = pc.sum(pc.equal(joined["member_id"], joined["member_id_before"])).as_py()
+    assert kept / joined.num_rows > 0.99
+
+
+def test_a_saved_model_is_reused(small_lake, resolved, tmp_path) -> None:
+    out, _ = resolved
+    report = carelake.identity(str(small_lake / "person_records"), str(tmp_path), model=str(out / "identity_model.json"))
+    assert report["members"] > 0
+    bad = tmp_path / "bad_model.json"
+    bad.write_text('{"format": 99}')
+    with pytest.raises(exceptions.ConfigError):
+        carelake.identity(str(small_lake / "person_records"), str(tmp_path / "x"), model=str(bad))
+
+
+def test_bad_settings_and_inputs_are_clear_errors(small_lake, tmp_path) -> None:
+    with pytest.raises(exceptions.ConfigError, match="identity settings"):
+        carelake.identity(str(small_lake / "person_records"), str(tmp_path), settings={"blockng": {}})
+    one = pa.table(
+        {
+            "source_system": ["ehr"],
+            "source_record_id": ["1"],
+            "first_name": ["Ann"],
+            "last_name": ["Lee"],
+            "birth_date": ["1970-01-01"],
+            "updated_at": ["2026-01-01T00:00:00Z"],
+        }
+    )
+    deltalake.write_deltalake(tmp_path / "one", one)
+    with pytest.raises(exceptions.InputError, match="at least two"):
+        carelake.identity(str(tmp_path / "one"), str(tmp_path / "out"))
