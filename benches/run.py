@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,33 +44,35 @@ def bench_python(installed: bool) -> str:
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb", "splink==5.0.0"],
+            check=True,
+        )
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheels[-1])], check=True)
     return str(python)
 
 
-def run_child(python: str, code: str) -> tuple[dict, float, float]:
-    """Run ``code`` in a child interpreter; returns (its JSON result, wall seconds, peak RSS in GiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_child(python: str, script: str, *args: str) -> tuple[dict, float, float]:
+    """Run a benchmark child script; returns (its JSON result, wall seconds, its own peak RSS in GiB).
+
+    The child prints its result as its last stdout line, with its own peak resident memory (VmHWM), so each
+    contender is measured alone.
+    """
     started = time.perf_counter()
-    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, str(ROOT / "benches" / script), *args], capture_output=True, text=True, cwd=ROOT / "benches"
+    )
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kib <= before:
-        # ru_maxrss of children is the maximum over all children so far; run benchmarks in order of size.
-        peak_kib = before
-    return json.loads(out.stdout.strip().splitlines()[-1]), wall, peak_kib / 2**20
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child {script} failed:\n{out.stderr[-4000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result, wall, result.pop("peak_rss_gib")
 
 
 def bench_generate(python: str, members: int, workdir: Path) -> dict:
     """Generate a synthetic lake of ``members`` people; anchor: the 60 s target for 1M members on 2 cores."""
     out = workdir / "lake"
-    code = (
-        "import carelake, json; "
-        f"s = carelake.generate({str(out)!r}, {members}, seed=1, as_of='2026-11-23'); "
-        "print(json.dumps({'rows': {t['table']: t['rows'] for t in s['tables']}, 'seconds': s['seconds']}))"
-    )
-    result, wall, peak = run_child(python, code)
+    result, wall, peak = run_child(python, "child_generate.py", str(out), str(members))
     rows = sum(result["rows"].values())
     target = 60.0 * members / 1_000_000
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
@@ -91,10 +92,39 @@ def bench_generate(python: str, members: int, workdir: Path) -> dict:
     }
 
 
+def bench_identity(python: str, records: int, workdir: Path) -> dict:
+    """carelake identity vs Splink 5 on DuckDB, same synthetic records, same run; anchor: Splink."""
+    members = max(2, int(records / 2.1))
+    lake = workdir / "identity_lake"
+    run_child(python, "child_generate.py", str(lake), str(members))
+    ours, _, ours_peak = run_child(python, "child_identity_carelake.py", str(lake), str(workdir / "identity_out"))
+    theirs, _, theirs_peak = run_child(python, "child_identity_splink.py", str(lake))
+    shutil.rmtree(lake, ignore_errors=True)
+    return {
+        "benchmark": "identity",
+        "records": ours["records"],
+        "carelake_seconds": round(ours["seconds"], 2),
+        "splink_seconds": round(theirs["seconds"], 2),
+        "speedup_vs_splink": round(theirs["seconds"] / ours["seconds"], 2),
+        "carelake_peak_rss_gib": round(ours_peak, 3),
+        "splink_peak_rss_gib": round(theirs_peak, 3),
+        "memory_ratio_vs_splink": round(ours_peak / theirs_peak, 3),
+        "carelake_pairwise_f1": round(ours["pairwise_f1"], 4),
+        "splink_pairwise_f1": round(theirs["pairwise_f1"], 4),
+        "splink_pairwise_f1_at_0.5": round(theirs["pairwise_f1_at_0.5"], 4),
+        "carelake_cluster_f1": round(ours["cluster_f1"], 4),
+        "splink_cluster_f1": round(theirs["cluster_f1"], 4),
+        "carelake_members": ours["members"],
+        "carelake_candidate_pairs": ours["candidate_pairs"],
+        "anchor": "Splink 5.0.0 on DuckDB, same records, same run (ratios: Splink / carelake time, carelake / Splink memory)",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["generate", "all"])
-    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("suite", choices=["generate", "identity", "all"])
+    parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
+    parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     args = parser.parse_args()
@@ -103,6 +133,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.suite in ("generate", "all"):
             results.append(bench_generate(python, args.members, Path(tmp)))
+        if args.suite in ("identity", "all"):
+            results.append(bench_identity(python, args.records, Path(tmp)))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}
     with open(ROOT / "benches" / "results.jsonl", "a") as log:
         for r in results:
