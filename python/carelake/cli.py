@@ -255,7 +255,7 @@ def _print_identity(report: IdentityReport) -> None:
     oversized = [r for r in report["blocking"] if r["oversized_blocks"]]
     for r in oversized:
         print(f"  blocking rule {r['rule']}: {r['oversized_blocks']:,} oversized blocks skipped")
-    print(f"  outputs: {report['output']}/identity_xref, identity_links, identity_changes, identity_model.json")
+    print(f"  outputs: {report['output']}/identity_xref, member_profile, identity_links, identity_changes, identity_model.json")
 
 
 def _print_evaluation(evaluation: dict) -> None:

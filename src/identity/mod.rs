@@ -14,3 +14,5 @@ pub mod normalize;
 pub mod prepare;
 pub mod resolve;
 pub mod stable_ids;
+pub mod survivorship;
+pub mod time_zone;

@@ -105,3 +105,41 @@ pub fn identity_changes() -> TableSpec {
         ],
     }
 }
+
+/// The golden record of each member.
+pub fn member_profile() -> TableSpec {
+    TableSpec {
+        name: "member_profile",
+        comment: "Identity resolution: the golden record of each member (survivorship across source records), with age, time zone and contactability.",
+        person_key: false,
+        columns: vec![
+            C::key("member_id", T::Text, "carelake member id."),
+            C::optional("first_name", T::Text, "Given name (from the most trusted, most complete record)."),
+            C::optional("middle_name", T::Text, "Middle name or initial."),
+            C::optional("last_name", T::Text, "Family name."),
+            C::optional("suffix", T::Text, "Name suffix."),
+            C::optional("birth_date", T::Date, "Date of birth (the value most records agree on)."),
+            C::optional("age", T::Integer, "Age in whole years at the run's as-of date."),
+            C::optional("sex", T::Text, "Administrative sex: F or M (most frequent)."),
+            C::optional("deceased_date", T::Date, "Date of death, if any source recorded one."),
+            C::optional("ssn_last4", T::Text, "Last four digits of the SSN (the full SSN is not copied: minimum necessary)."),
+            C::optional("email", T::Text, "Most recent valid email, lower case (PHI)."),
+            C::optional("phone", T::Text, "Most recent valid phone in E.164 (PHI)."),
+            C::optional("address_line1", T::Text, "Most recent street address (PHI)."),
+            C::optional("address_line2", T::Text, "Address line 2."),
+            C::optional("city", T::Text, "City of the most recent address."),
+            C::optional("state", T::Text, "State of the most recent address (two letters)."),
+            C::optional("postal_code", T::Text, "Five-digit ZIP of the most recent address."),
+            C::optional("time_zone", T::Text, "IANA time zone of the address (for quiet hours in local time)."),
+            C::optional("preferred_language", T::Text, "Most recent preferred language."),
+            C::optional("preferred_channel", T::Text, "Most recent preferred channel."),
+            C::required("has_valid_phone", T::Boolean, "A phone number that normalizes to E.164."),
+            C::required("has_valid_email", T::Boolean, "A syntactically valid email address."),
+            C::required("has_mailing_address", T::Boolean, "Street, city, state and ZIP are all known."),
+            C::required("record_count", T::Integer, "Source records resolved to this member."),
+            C::required("sources", T::Text, "Source systems holding records of this member (comma-separated)."),
+            C::optional("last_updated_at", T::Timestamp, "Latest update of any of the member's records."),
+            C::key("run_id", T::Text, "Run that built the record."),
+        ],
+    }
+}

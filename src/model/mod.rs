@@ -11,7 +11,9 @@ mod spec;
 pub mod values;
 
 pub use builder::BatchBuilder;
-pub use identity_outputs::{identity_changes, identity_links, identity_xref, level_column, weight_column};
+pub use identity_outputs::{
+    identity_changes, identity_links, identity_xref, level_column, member_profile, weight_column,
+};
 pub use inputs::{
     appointments, canonical_input, clinical_events, communications, consents, enrollment, person_records,
     CANONICAL_INPUTS,

@@ -19,6 +19,7 @@ use crate::identity::model::MatchModel;
 use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::identity::resolve::{resolve, IdentityConfig, Resolution};
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
+use crate::identity::survivorship::member_profiles;
 use crate::lake::{write_batches, Location, TableReader, WriteMode};
 use crate::model::{self, level_column, weight_column, BatchBuilder};
 
@@ -133,6 +134,15 @@ pub async fn run_identity(
     );
 
     let xref = xref_batch(&run, &records, &resolution, &ids.of_cluster)?;
+    let all_records = arrow::compute::concat_batches(&model::person_records().arrow_schema(), &batches)?;
+    let profiles = member_profiles(
+        &run,
+        &all_records,
+        &records,
+        &resolution.clusters.of_record,
+        &ids.of_cluster,
+        as_of,
+    )?;
     let links = links_batches(&run, &records, &resolution, config)?;
     let changes = changes_batch(&run, &ids.changes)?;
     let key = |table: &str| format!("{table}/{run}");
@@ -140,6 +150,7 @@ pub async fn run_identity(
         (model::identity_xref(), WriteMode::Overwrite, vec![xref]),
         (model::identity_links(), WriteMode::Overwrite, links),
         (model::identity_changes(), WriteMode::Append, vec![changes]),
+        (model::member_profile(), WriteMode::Overwrite, vec![profiles]),
     ] {
         write_batches(
             &output.join(spec.name),

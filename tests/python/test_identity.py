@@ -94,3 +94,21 @@ def test_bad_settings_and_inputs_are_clear_errors(small_lake, tmp_path) -> None:
     deltalake.write_deltalake(tmp_path / "one", one)
     with pytest.raises(exceptions.InputError, match="at least two"):
         carelake.identity(str(tmp_path / "one"), str(tmp_path / "out"))
+
+
+def test_member_profile_is_one_golden_record_per_member(small_lake, resolved) -> None:
+    out, report = resolved
+    profile = deltalake.DeltaTable(out / "member_profile")
+    assert all(f.metadata.get("comment") for f in profile.schema().fields)
+    table = profile.to_pyarrow_table()
+    assert table.num_rows == report["members"]
+    assert pc.count_distinct(table["member_id"]).as_py() == table.num_rows
+    assert "ssn" not in table.column_names  # only the last four digits: minimum necessary
+    last4 = [v for v in table["ssn_last4"].to_pylist() if v is not None]
+    assert last4 and all(len(v) == 4 and v.isdigit() for v in last4)
+    zones = table["time_zone"].to_pylist()
+    assert sum(z is not None for z in zones) / len(zones) > 0.95
+    assert all(p is None or p.startswith("+1") for p in table["phone"].to_pylist())
+    assert pc.sum(table["record_count"]).as_py() == report["records"] - report["quarantined"]
+    ages = [a for a in table["age"].to_pylist() if a is not None]
+    assert 0 <= min(ages) and max(ages) < 110

@@ -1,0 +1,220 @@
+//! The golden record of each member (member_profile): which value survives, field by field.
+//!
+//! - Stable facts (birth date, sex, SSN) take the most frequent normalized value among the member's records; a
+//!   tie goes to the more trusted source.
+//! - Names take the most complete spelling from the most trusted source (the EHR's registration before the
+//!   CRM, before claims' upper-cased feed), the most recent record breaking ties.
+//! - Contact points and the address change over time: the most recent valid value wins.
+//! - Death: any recorded date of death survives (the latest, if they differ).
+//!
+//! Derived: age at the as-of date, the address's time zone, and contactability (valid phone, valid email,
+//! complete mailing address). Only the SSN's last four digits are kept (minimum necessary).
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
+use chrono::{DateTime, NaiveDate};
+
+use super::normalize::email_canonical;
+use super::prepare::PreparedRecords;
+use super::time_zone::time_zone;
+use crate::error::{CoreError, CoreResult};
+use crate::model::values::days_to_date;
+use crate::model::{self, BatchBuilder};
+
+/// Trust order of source systems for names (lower is more trusted); unknown sources come last.
+fn source_rank(source: &str) -> u8 {
+    match source.to_ascii_lowercase().as_str() {
+        "ehr" => 0,
+        "crm" => 1,
+        "claims" => 2,
+        _ => 3,
+    }
+}
+
+struct Columns<'a> {
+    source: &'a StringArray,
+    first: &'a StringArray,
+    middle: &'a StringArray,
+    last: &'a StringArray,
+    suffix: &'a StringArray,
+    birth: &'a arrow::array::PrimitiveArray<Date32Type>,
+    deceased: &'a arrow::array::PrimitiveArray<Date32Type>,
+    line1: &'a StringArray,
+    line2: &'a StringArray,
+    city: &'a StringArray,
+    state: &'a StringArray,
+    language: &'a StringArray,
+    channel: &'a StringArray,
+    updated: &'a arrow::array::PrimitiveArray<TimestampMicrosecondType>,
+}
+
+fn text<'a>(batch: &'a RecordBatch, name: &str) -> CoreResult<&'a StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| CoreError::schema("person_records", name, "missing or not text"))
+}
+
+fn get(a: &StringArray, i: usize) -> Option<&str> {
+    (!a.is_null(i))
+        .then(|| a.value(i))
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// The most frequent value; ties go to the smallest rank, then to the later record.
+fn most_frequent<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = (T, u8, i64)>) -> Option<T> {
+    let mut tally: HashMap<T, (u32, u8, i64)> = HashMap::new();
+    for (v, rank, updated) in values {
+        let e = tally.entry(v).or_insert((0, u8::MAX, i64::MIN));
+        e.0 += 1;
+        e.1 = e.1.min(rank);
+        e.2 = e.2.max(updated);
+    }
+    tally
+        .into_iter()
+        .max_by(|a, b| {
+            a.1 .0
+                .cmp(&b.1 .0)
+                .then(b.1 .1.cmp(&a.1 .1))
+                .then(a.1 .2.cmp(&b.1 .2))
+        })
+        .map(|(v, _)| v)
+}
+
+/// Build member_profile from the conformed person_records (one batch, aligned with `prepared`), the cluster of
+/// each record, and the member id of each cluster.
+pub fn member_profiles(
+    run_id: &str,
+    records: &RecordBatch,
+    prepared: &PreparedRecords,
+    cluster_of: &[u32],
+    member_ids: &[String],
+    as_of: NaiveDate,
+) -> CoreResult<RecordBatch> {
+    let dates = |name: &str| {
+        records
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Date32Type>())
+            .ok_or_else(|| CoreError::schema("person_records", name, "missing or not a date"))
+    };
+    let c = Columns {
+        source: text(records, "source_system")?,
+        first: text(records, "first_name")?,
+        middle: text(records, "middle_name")?,
+        last: text(records, "last_name")?,
+        suffix: text(records, "suffix")?,
+        birth: dates("birth_date")?,
+        deceased: dates("deceased_date")?,
+        line1: text(records, "address_line1")?,
+        line2: text(records, "address_line2")?,
+        city: text(records, "city")?,
+        state: text(records, "state")?,
+        language: text(records, "preferred_language")?,
+        channel: text(records, "preferred_channel")?,
+        updated: records
+            .column_by_name("updated_at")
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| CoreError::schema("person_records", "updated_at", "missing or not a timestamp"))?,
+    };
+    let email_raw = text(records, "email")?;
+    let mut by_cluster: Vec<Vec<usize>> = vec![Vec::new(); member_ids.len()];
+    for (i, &k) in cluster_of.iter().enumerate() {
+        by_cluster[k as usize].push(i);
+    }
+    let spec = model::member_profile();
+    let mut b = BatchBuilder::new(&spec, member_ids.len());
+    for (k, rows) in by_cluster.iter().enumerate() {
+        let updated = |i: usize| {
+            if c.updated.is_null(i) {
+                i64::MIN
+            } else {
+                c.updated.value(i)
+            }
+        };
+        let rank = |i: usize| source_rank(c.source.value(i));
+        // Most recent first.
+        let mut recent = rows.clone();
+        recent.sort_by_key(|&i| std::cmp::Reverse(updated(i)));
+        // Most trusted first, then most complete (has a middle name), then most recent.
+        let mut trusted = recent.clone();
+        trusted.sort_by_key(|&i| (rank(i), get(c.middle, i).is_none(), std::cmp::Reverse(updated(i))));
+        let name_row = trusted
+            .iter()
+            .copied()
+            .find(|&i| get(c.first, i).is_some() && get(c.last, i).is_some());
+        let birth = most_frequent(
+            rows.iter()
+                .filter(|&&i| !c.birth.is_null(i))
+                .map(|&i| (c.birth.value(i), rank(i), updated(i))),
+        );
+        let sex = most_frequent(rows.iter().filter_map(|&i| {
+            PreparedRecords::get(&prepared.sex, i).map(|s| (s.to_string(), rank(i), updated(i)))
+        }));
+        let ssn = most_frequent(rows.iter().filter_map(|&i| {
+            PreparedRecords::get(&prepared.ssn, i).map(|s| (s.to_string(), rank(i), updated(i)))
+        }));
+        let deceased = rows
+            .iter()
+            .filter(|&&i| !c.deceased.is_null(i))
+            .map(|&i| c.deceased.value(i))
+            .max();
+        let email = recent
+            .iter()
+            .find_map(|&i| get(email_raw, i).and_then(email_canonical));
+        let phone = recent
+            .iter()
+            .find_map(|&i| PreparedRecords::get(&prepared.phone, i).map(str::to_string));
+        let address_row = recent.iter().copied().find(|&i| get(c.line1, i).is_some());
+        let language = recent.iter().find_map(|&i| get(c.language, i));
+        let channel = recent.iter().find_map(|&i| get(c.channel, i));
+        let zip = address_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
+        let state = address_row.and_then(|i| get(c.state, i));
+        let birth_date = birth.and_then(days_to_date);
+        let age = birth_date.map(|d| {
+            use chrono::Datelike;
+            let mut a = as_of.year() - d.year();
+            if (as_of.month(), as_of.day()) < (d.month(), d.day()) {
+                a -= 1;
+            }
+            i64::from(a)
+        });
+        let mut sources: Vec<&str> = rows.iter().map(|&i| c.source.value(i)).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let last_updated = rows.iter().map(|&i| updated(i)).max().filter(|u| *u != i64::MIN);
+        let has_address = address_row.is_some_and(|i| {
+            get(c.city, i).is_some() && state.is_some() && zip.is_some() && get(c.line1, i).is_some()
+        });
+        b.text(Some(&member_ids[k]))
+            .text(name_row.and_then(|i| get(c.first, i)))
+            .text(name_row.and_then(|i| get(c.middle, i)))
+            .text(name_row.and_then(|i| get(c.last, i)))
+            .text(name_row.and_then(|i| get(c.suffix, i)))
+            .date(birth_date)
+            .integer(age)
+            .text(sex.as_deref())
+            .date(deceased.and_then(days_to_date))
+            .text(ssn.as_deref().map(|s| &s[5..]))
+            .text(email.as_deref())
+            .text(phone.as_deref())
+            .text(address_row.and_then(|i| get(c.line1, i)))
+            .text(address_row.and_then(|i| get(c.line2, i)))
+            .text(address_row.and_then(|i| get(c.city, i)))
+            .text(state.map(str::trim))
+            .text(zip)
+            .text(time_zone(state, zip))
+            .text(language)
+            .text(channel)
+            .boolean(Some(phone.is_some()))
+            .boolean(Some(email.is_some()))
+            .boolean(Some(has_address))
+            .integer(Some(rows.len() as i64))
+            .text(Some(&sources.join(",")))
+            .timestamp(last_updated.and_then(DateTime::from_timestamp_micros))
+            .text(Some(run_id));
+        b.end_row();
+    }
+    b.finish()
+}
