@@ -13,14 +13,16 @@ import time
 
 import deltalake
 import duckdb
+import pyarrow.parquet as pq
 import splink.comparison_library as cl
 from _child import report
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
 lake = sys.argv[1]
-records = deltalake.DeltaTable(f"{lake}/person_records").to_pyarrow_table()
-truth = deltalake.DeltaTable(f"{lake}/truth_person_records").to_pyarrow_table()
+# File by file: pyarrow's dataset scanner can abort the interpreter at exit (apache/arrow#34314).
+records = pq.read_table(deltalake.DeltaTable(f"{lake}/person_records").file_uris())
+truth = pq.read_table(deltalake.DeltaTable(f"{lake}/truth_person_records").file_uris())
 
 started = time.perf_counter()
 con = duckdb.connect()

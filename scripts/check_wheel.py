@@ -30,9 +30,17 @@ def main() -> int:
         print(f"expected one wheel in {dist}, found {[w.name for w in wheels]}", file=sys.stderr)
         return 1
     wheel = wheels[0]
-    if not wheel.name.endswith(f"-{EXPECTED_TAG}.whl"):
-        print(f"wheel {wheel.name} does not carry the tag {EXPECTED_TAG}", file=sys.stderr)
+    # name-version-python-abi-platform.whl; a compressed platform tag is a set (PEP 425), whatever its order.
+    stem = wheel.name[: -len(".whl")]
+    python_tag, abi_tag, platform_tag = stem.split("-")[-3:]
+    want_python, want_abi, want_platform = EXPECTED_TAG.split("-")
+    if (python_tag, abi_tag) != (want_python, want_abi) or set(platform_tag.split(".")) != set(want_platform.split(".")):
+        print(f"wheel {wheel.name} does not carry the tags {EXPECTED_TAG}", file=sys.stderr)
         return 1
+    # Name it in the canonical order (auditwheel's): manylinux_2_17 first, then its legacy alias.
+    canonical = wheel.with_name(f"{'-'.join(stem.split('-')[:-3])}-{EXPECTED_TAG}.whl")
+    if canonical != wheel:
+        wheel = wheel.rename(canonical)
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -214,11 +214,11 @@ def _demo(args: argparse.Namespace) -> int:
     _print_identity(resolved)
     _print_evaluation(api.evaluate_identity(str(output), str(lake / "truth_person_records")))
     print("\nRead the outputs back (Delta tables with table and column comments):")
-    print(f"  python -c \"import deltalake; print(deltalake.DeltaTable('{output}/quarantine').to_pyarrow_table())\"")
+    print(f"  python -c \"import carelake, pyarrow as pa; print(pa.table(carelake.read_table('{output}', 'member_profile')))\"")
     print(
         "  python -c \"import duckdb, deltalake; "
-        f"ds = deltalake.DeltaTable('{lake}/clinical_events').to_pyarrow_dataset(); "
-        "print(duckdb.sql('select code_system, count(*) from ds group by 1 order by 2 desc'))\""
+        f"files = deltalake.DeltaTable('{lake}/clinical_events').file_uris(); "
+        "print(duckdb.sql(f'select code_system, count(*) from read_parquet({files}) group by 1 order by 2 desc'))\""
     )
     print(f"\nDone in {time.monotonic() - started:.1f} s, as of {summary['as_of']}.")
     return 0

@@ -9,11 +9,25 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import carelake
 
 AS_OF = "2026-11-23"
+
+
+def read_delta(path) -> "pa.Table":
+    """A Delta table's current rows, read file by file.
+
+    Not ``DeltaTable.to_pyarrow_table()``: pyarrow's dataset scanner (pyarrow 26 with deltalake 1.6) can leave
+    threads that abort the interpreter at exit ("terminate called without an active exception",
+    apache/arrow#34314), which would turn a passing test run into exit code 134.
+    """
+    import deltalake
+    import pyarrow.parquet as pq
+
+    return pq.read_table(deltalake.DeltaTable(path).file_uris())
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import deltalake
 import pytest
 
 from carelake.cli import main
+from conftest import read_delta
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -53,8 +54,8 @@ def test_generate_is_deterministic_for_a_seed(tmp_path) -> None:
         assert out.returncode == 0, out.stderr
         assert "level=info event=generate.finish" in out.stderr
     for table in ["person_records", "clinical_events", "truth_person_records"]:
-        a = deltalake.DeltaTable(tmp_path / "a" / table).to_pyarrow_table()
-        b = deltalake.DeltaTable(tmp_path / "b" / table).to_pyarrow_table()
+        a = read_delta(tmp_path / "a" / table)
+        b = read_delta(tmp_path / "b" / table)
         assert a.equals(b), table
 
 
@@ -68,7 +69,7 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     assert not (tmp_path / "out").exists()
     out = _run("run", "--config", str(config))
     assert out.returncode == 0, out.stderr
-    assert deltalake.DeltaTable(tmp_path / "out" / "runs").to_pyarrow_table().num_rows == 1
+    assert read_delta(tmp_path / "out" / "runs").num_rows == 1
 
 
 @pytest.mark.parametrize("engine", ["spark"])

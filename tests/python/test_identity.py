@@ -11,6 +11,7 @@ import pytest
 
 import carelake
 from carelake import exceptions
+from conftest import read_delta
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +24,14 @@ def resolved(small_lake, tmp_path_factory):
 def test_outputs_cover_every_record_and_explain_links(small_lake, resolved) -> None:
     out, report = resolved
     records = pa.table(carelake.read_table(str(small_lake), "person_records"))
-    xref = deltalake.DeltaTable(out / "identity_xref").to_pyarrow_table()
+    xref = read_delta(out / "identity_xref")
     assert xref.num_rows == records.num_rows == report["records"]
     assert pc.count_distinct(xref["member_id"]).as_py() == report["members"]
     links = deltalake.DeltaTable(out / "identity_links")
     fields = {f.name: f for f in links.schema().fields}
     for name in ["first_name_level", "first_name_weight", "birth_date_weight", "location_level", "match_weight"]:
         assert fields[name].metadata.get("comment"), name
-    table = links.to_pyarrow_table()
+    table = read_delta(out / "identity_links")
     # The match weight is the sum of the comparison weights plus the prior: the explanation adds up.
     weights = [c for c in table.column_names if c.endswith("_weight") and c != "match_weight"]
     row = table.slice(0, 1).to_pylist()[0]
@@ -53,7 +54,7 @@ def test_rerun_changes_nothing_and_ids_stay_stable(small_lake, resolved, tmp_pat
     out, report = resolved
     again = carelake.identity(str(small_lake / "person_records"), str(out), as_of="2026-11-23")
     assert again["run_id"] == report["run_id"]
-    changes = deltalake.DeltaTable(out / "identity_changes").to_pyarrow_table()
+    changes = read_delta(out / "identity_changes")
     assert set(changes["change"].to_pylist()) == {"new"}
 
     # A later extract without a tenth of the records: every remaining record keeps its member id.
@@ -61,8 +62,8 @@ def test_rerun_changes_nothing_and_ids_stay_stable(small_lake, resolved, tmp_pat
     later = records.filter(pc.not_equal(pc.utf8_slice_codeunits(records["source_record_id"], 12, 13), "7"))
     deltalake.write_deltalake(tmp_path / "later", later)
     carelake.identity(str(tmp_path / "later"), str(tmp_path / "out"), previous=str(out / "identity_xref"), as_of="2026-11-24")
-    before = deltalake.DeltaTable(out / "identity_xref").to_pyarrow_table().select(["source_record_id", "member_id"])
-    after = deltalake.DeltaTable(tmp_path / "out" / "identity_xref").to_pyarrow_table().select(["source_record_id", "member_id"])
+    before = read_delta(out / "identity_xref").select(["source_record_id", "member_id"])
+    after = read_delta(tmp_path / "out" / "identity_xref").select(["source_record_id", "member_id"])
     joined = after.join(before, "source_record_id", right_suffix="_before")
     kept = pc.sum(pc.equal(joined["member_id"], joined["member_id_before"])).as_py()
     assert kept / joined.num_rows > 0.99
@@ -100,7 +101,7 @@ def test_member_profile_is_one_golden_record_per_member(small_lake, resolved) ->
     out, report = resolved
     profile = deltalake.DeltaTable(out / "member_profile")
     assert all(f.metadata.get("comment") for f in profile.schema().fields)
-    table = profile.to_pyarrow_table()
+    table = read_delta(out / "member_profile")
     assert table.num_rows == report["members"]
     assert pc.count_distinct(table["member_id"]).as_py() == table.num_rows
     assert "ssn" not in table.column_names  # only the last four digits: minimum necessary
