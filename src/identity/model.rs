@@ -76,7 +76,7 @@ pub struct TrainingConfig {
 impl Default for TrainingConfig {
     fn default() -> Self {
         TrainingConfig {
-            u_sample_pairs: 2_000_000,
+            u_sample_pairs: 1_000_000,
             deterministic_recall: 0.7,
             // Sessions whose pairs are nearly all true matches, so m is learned from matches and not from
             // household members who share an address: SSN (holds out only the SSN) and birth date with given
@@ -88,21 +88,21 @@ impl Default for TrainingConfig {
     }
 }
 
-/// Term frequencies of exact values, for the first- and last-name comparisons.
+/// Term frequencies of exact values, for the first- and last-name comparisons (borrowing the values).
 #[derive(Debug, Clone, Default)]
-pub struct TermFrequencies {
-    first: HashMap<String, f64>,
-    last: HashMap<String, f64>,
+pub struct TermFrequencies<'a> {
+    first: HashMap<&'a str, f64>,
+    last: HashMap<&'a str, f64>,
 }
 
-impl TermFrequencies {
+impl<'a> TermFrequencies<'a> {
     /// Count value frequencies over all records.
-    pub fn from_records(r: &PreparedRecords) -> Self {
-        let count = |col: &arrow::array::StringArray| {
-            let mut m: HashMap<String, f64> = HashMap::new();
+    pub fn from_records(r: &'a PreparedRecords) -> Self {
+        let count = |col: &'a arrow::array::StringArray| {
+            let mut m: HashMap<&'a str, f64> = HashMap::new();
             let mut total: f64 = 0.0;
             for v in col.iter().flatten() {
-                *m.entry(v.to_string()).or_default() += 1.0;
+                *m.entry(v).or_default() += 1.0;
                 total += 1.0;
             }
             m.values_mut().for_each(|c| *c /= total.max(1.0));
@@ -210,11 +210,15 @@ impl MatchModel {
             let held_out = comparisons_blocked_by(fields);
             // Every candidate pair that satisfies the rule, not only those it found first: a pair found first by
             // another rule still agrees on this rule's fields, and leaving it out would bias m.
+            let keys: Vec<Option<u64>> = (0..n)
+                .into_par_iter()
+                .map(|row| key(records, row, fields))
+                .collect();
             let session: Vec<&Levels> = (0..pairs.len())
                 .into_par_iter()
                 .filter(|&p| {
-                    let (l, r) = (pairs.left[p] as usize, pairs.right[p] as usize);
-                    matches!((key(records, l, fields), key(records, r, fields)), (Some(a), Some(b)) if a == b)
+                    let (l, r) = (keys[pairs.left[p] as usize], keys[pairs.right[p] as usize]);
+                    l.is_some() && l == r
                 })
                 .map(|p| &vectors[p])
                 .collect();

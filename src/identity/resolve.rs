@@ -67,7 +67,7 @@ pub fn resolve(
     model: Option<MatchModel>,
     progress: &dyn Progress,
 ) -> CoreResult<Resolution> {
-    progress.start("identity", 4);
+    progress.start("identity", 7);
     let (pairs, report) = block(records, &config.blocking)?;
     progress.advance(1);
     let vectors: Vec<Levels> = (0..pairs.len())
@@ -96,7 +96,6 @@ pub fn resolve(
         .collect();
     let clusters = cluster(records, &edges, &config.clustering);
     progress.advance(1);
-    progress.finish();
     Ok(Resolution {
         model,
         links,

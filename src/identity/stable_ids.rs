@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// One change of member ids in a run.
@@ -79,6 +80,11 @@ pub fn assign_member_ids(
         }
     }
     let previous_ids: HashSet<&str> = previous.values().map(String::as_str).collect();
+    // Candidate ids for every cluster, hashed in parallel; collisions are resolved in order below.
+    let minted: Vec<String> = (0..n_clusters)
+        .into_par_iter()
+        .map(|c| mint(smallest[c].unwrap_or(""), 0))
+        .collect();
     let mut used: HashSet<String> = HashSet::new();
     let mut of_cluster = vec![String::new(); n_clusters];
     let mut changes = Vec::new();
@@ -98,7 +104,7 @@ pub fn assign_member_ids(
             None => {
                 let seed = smallest[c].unwrap_or("");
                 let mut attempt = 0;
-                let mut id = mint(seed, attempt);
+                let mut id = minted[c].clone();
                 while previous_ids.contains(id.as_str()) || used.contains(&id) {
                     attempt += 1;
                     id = mint(seed, attempt);

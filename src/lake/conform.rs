@@ -396,6 +396,15 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
     }
     let n = text.len();
     match column.ty {
+        // Fast path: nothing blank to turn into a null, so the column is kept as it is (no copy).
+        CanonicalType::Text
+            if column.allowed.is_empty()
+                && text
+                    .iter()
+                    .all(|v| v.is_none_or(|v| !v.is_empty() && !v.starts_with(' ') && !v.ends_with(' '))) =>
+        {
+            Arc::new(text.clone())
+        }
         CanonicalType::Text if column.allowed.is_empty() => {
             let mut out = StringBuilder::with_capacity(n, text.value_data().len());
             for v in values {

@@ -145,23 +145,35 @@ pub async fn run_identity(
     )?;
     let links = links_batches(&run, &records, &resolution, config)?;
     let changes = changes_batch(&run, &ids.changes)?;
-    let key = |table: &str| format!("{table}/{run}");
+    progress.advance(1);
+    // The four tables are independent: encode and write them concurrently on the I/O runtime's threads.
+    let mut writes = Vec::new();
     for (spec, mode, batches) in [
         (model::identity_xref(), WriteMode::Overwrite, vec![xref]),
         (model::identity_links(), WriteMode::Overwrite, links),
         (model::identity_changes(), WriteMode::Append, vec![changes]),
         (model::member_profile(), WriteMode::Overwrite, vec![profiles]),
     ] {
-        write_batches(
-            &output.join(spec.name),
-            spec.arrow_schema(),
-            spec.comment,
-            mode,
-            Some(&key(spec.name)),
-            batches,
-        )
-        .await?;
+        let location = output.join(spec.name);
+        let key = format!("{}/{run}", spec.name);
+        writes.push(tokio::spawn(async move {
+            write_batches(
+                &location,
+                spec.arrow_schema(),
+                spec.comment,
+                mode,
+                Some(&key),
+                batches,
+            )
+            .await
+        }));
     }
+    for write in writes {
+        write
+            .await
+            .map_err(|e| CoreError::Internal(format!("an identity output write did not finish: {e}")))??;
+    }
+    let key = |table: &str| format!("{table}/{run}");
     if !quarantined.is_empty() {
         let spec = model::quarantine();
         let batch = quarantine_batch(&run, &quarantined)?;
@@ -176,6 +188,8 @@ pub async fn run_identity(
         .await?;
     }
     save_model(output, &resolution.model).await?;
+    progress.advance(1);
+    progress.finish();
 
     let linked = resolution
         .links
