@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use chrono::{DateTime, NaiveDate};
+use rayon::prelude::*;
 
 use super::normalize::email_canonical;
 use super::prepare::PreparedRecords;
@@ -119,102 +120,161 @@ pub fn member_profiles(
             .ok_or_else(|| CoreError::schema("person_records", "updated_at", "missing or not a timestamp"))?,
     };
     let email_raw = text(records, "email")?;
-    let mut by_cluster: Vec<Vec<usize>> = vec![Vec::new(); member_ids.len()];
-    for (i, &k) in cluster_of.iter().enumerate() {
-        by_cluster[k as usize].push(i);
+    // Group rows by cluster with a counting sort: rows of cluster k are order[offsets[k]..offsets[k + 1]].
+    let n_clusters = member_ids.len();
+    let mut offsets = vec![0usize; n_clusters + 1];
+    for &k in cluster_of {
+        offsets[k as usize + 1] += 1;
     }
+    for k in 0..n_clusters {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut next = offsets.clone();
+    let mut order = vec![0usize; cluster_of.len()];
+    for (i, &k) in cluster_of.iter().enumerate() {
+        order[next[k as usize]] = i;
+        next[k as usize] += 1;
+    }
+    // Choose the surviving values of every member in parallel; the batch is then filled in order.
+    let survivors: Vec<Survivor<'_>> = (0..n_clusters)
+        .into_par_iter()
+        .map(|k| survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of))
+        .collect();
     let spec = model::member_profile();
-    let mut b = BatchBuilder::new(&spec, member_ids.len());
-    for (k, rows) in by_cluster.iter().enumerate() {
-        let updated = |i: usize| {
-            if c.updated.is_null(i) {
-                i64::MIN
-            } else {
-                c.updated.value(i)
-            }
-        };
-        let rank = |i: usize| source_rank(c.source.value(i));
-        // Most recent first.
-        let mut recent = rows.clone();
-        recent.sort_by_key(|&i| std::cmp::Reverse(updated(i)));
-        // Most trusted first, then most complete (has a middle name), then most recent.
-        let mut trusted = recent.clone();
-        trusted.sort_by_key(|&i| (rank(i), get(c.middle, i).is_none(), std::cmp::Reverse(updated(i))));
-        let name_row = trusted
-            .iter()
-            .copied()
-            .find(|&i| get(c.first, i).is_some() && get(c.last, i).is_some());
-        let birth = most_frequent(
-            rows.iter()
-                .filter(|&&i| !c.birth.is_null(i))
-                .map(|&i| (c.birth.value(i), rank(i), updated(i))),
-        );
-        let sex = most_frequent(rows.iter().filter_map(|&i| {
-            PreparedRecords::get(&prepared.sex, i).map(|s| (s.to_string(), rank(i), updated(i)))
-        }));
-        let ssn = most_frequent(rows.iter().filter_map(|&i| {
-            PreparedRecords::get(&prepared.ssn, i).map(|s| (s.to_string(), rank(i), updated(i)))
-        }));
-        let deceased = rows
-            .iter()
-            .filter(|&&i| !c.deceased.is_null(i))
-            .map(|&i| c.deceased.value(i))
-            .max();
-        let email = recent
-            .iter()
-            .find_map(|&i| get(email_raw, i).and_then(email_canonical));
-        let phone = recent
-            .iter()
-            .find_map(|&i| PreparedRecords::get(&prepared.phone, i).map(str::to_string));
-        let address_row = recent.iter().copied().find(|&i| get(c.line1, i).is_some());
-        let language = recent.iter().find_map(|&i| get(c.language, i));
-        let channel = recent.iter().find_map(|&i| get(c.channel, i));
-        let zip = address_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
-        let state = address_row.and_then(|i| get(c.state, i));
-        let birth_date = birth.and_then(days_to_date);
-        let age = birth_date.map(|d| {
-            use chrono::Datelike;
-            let mut a = as_of.year() - d.year();
-            if (as_of.month(), as_of.day()) < (d.month(), d.day()) {
-                a -= 1;
-            }
-            i64::from(a)
-        });
-        let mut sources: Vec<&str> = rows.iter().map(|&i| c.source.value(i)).collect();
-        sources.sort_unstable();
-        sources.dedup();
-        let last_updated = rows.iter().map(|&i| updated(i)).max().filter(|u| *u != i64::MIN);
-        let has_address = address_row.is_some_and(|i| {
-            get(c.city, i).is_some() && state.is_some() && zip.is_some() && get(c.line1, i).is_some()
-        });
+    let mut b = BatchBuilder::new(&spec, n_clusters);
+    for (k, v) in survivors.iter().enumerate() {
         b.text(Some(&member_ids[k]))
-            .text(name_row.and_then(|i| get(c.first, i)))
-            .text(name_row.and_then(|i| get(c.middle, i)))
-            .text(name_row.and_then(|i| get(c.last, i)))
-            .text(name_row.and_then(|i| get(c.suffix, i)))
-            .date(birth_date)
-            .integer(age)
-            .text(sex.as_deref())
-            .date(deceased.and_then(days_to_date))
-            .text(ssn.as_deref().map(|s| &s[5..]))
-            .text(email.as_deref())
-            .text(phone.as_deref())
-            .text(address_row.and_then(|i| get(c.line1, i)))
-            .text(address_row.and_then(|i| get(c.line2, i)))
-            .text(address_row.and_then(|i| get(c.city, i)))
-            .text(state.map(str::trim))
-            .text(zip)
-            .text(time_zone(state, zip))
-            .text(language)
-            .text(channel)
-            .boolean(Some(phone.is_some()))
-            .boolean(Some(email.is_some()))
-            .boolean(Some(has_address))
-            .integer(Some(rows.len() as i64))
-            .text(Some(&sources.join(",")))
-            .timestamp(last_updated.and_then(DateTime::from_timestamp_micros))
+            .text(v.name_row.and_then(|i| get(c.first, i)))
+            .text(v.name_row.and_then(|i| get(c.middle, i)))
+            .text(v.name_row.and_then(|i| get(c.last, i)))
+            .text(v.name_row.and_then(|i| get(c.suffix, i)))
+            .date(v.birth_date)
+            .integer(v.age)
+            .text(v.sex)
+            .date(v.deceased.and_then(days_to_date))
+            .text(v.ssn.map(|s| &s[5..]))
+            .text(v.email.as_deref())
+            .text(v.phone)
+            .text(v.address_row.and_then(|i| get(c.line1, i)))
+            .text(v.address_row.and_then(|i| get(c.line2, i)))
+            .text(v.address_row.and_then(|i| get(c.city, i)))
+            .text(v.state.map(str::trim))
+            .text(v.zip)
+            .text(time_zone(v.state, v.zip))
+            .text(v.language)
+            .text(v.channel)
+            .boolean(Some(v.phone.is_some()))
+            .boolean(Some(v.email.is_some()))
+            .boolean(Some(v.has_address))
+            .integer(Some(v.records))
+            .text(Some(&v.sources))
+            .timestamp(v.last_updated.and_then(DateTime::from_timestamp_micros))
             .text(Some(run_id));
         b.end_row();
     }
     b.finish()
+}
+
+/// The surviving values of one member: row indices into the records, or values borrowed from them.
+struct Survivor<'a> {
+    name_row: Option<usize>,
+    address_row: Option<usize>,
+    birth_date: Option<NaiveDate>,
+    age: Option<i64>,
+    sex: Option<&'a str>,
+    ssn: Option<&'a str>,
+    deceased: Option<i32>,
+    email: Option<String>,
+    phone: Option<&'a str>,
+    language: Option<&'a str>,
+    channel: Option<&'a str>,
+    state: Option<&'a str>,
+    zip: Option<&'a str>,
+    has_address: bool,
+    records: i64,
+    sources: String,
+    last_updated: Option<i64>,
+}
+
+fn survive<'a>(
+    c: &Columns<'a>,
+    prepared: &'a PreparedRecords,
+    email_raw: &'a StringArray,
+    rows: &[usize],
+    as_of: NaiveDate,
+) -> Survivor<'a> {
+    let updated = |i: usize| {
+        if c.updated.is_null(i) {
+            i64::MIN
+        } else {
+            c.updated.value(i)
+        }
+    };
+    let rank = |i: usize| source_rank(c.source.value(i));
+    // Most recent first.
+    let mut recent = rows.to_vec();
+    recent.sort_by_key(|&i| std::cmp::Reverse(updated(i)));
+    // Most trusted first, then most complete (has a middle name), then most recent.
+    let mut trusted = recent.clone();
+    trusted.sort_by_key(|&i| (rank(i), get(c.middle, i).is_none(), std::cmp::Reverse(updated(i))));
+    let name_row = trusted
+        .iter()
+        .copied()
+        .find(|&i| get(c.first, i).is_some() && get(c.last, i).is_some());
+    let birth = most_frequent(
+        rows.iter()
+            .filter(|&&i| !c.birth.is_null(i))
+            .map(|&i| (c.birth.value(i), rank(i), updated(i))),
+    );
+    let sex = most_frequent(
+        rows.iter()
+            .filter_map(|&i| PreparedRecords::get(&prepared.sex, i).map(|s| (s, rank(i), updated(i)))),
+    );
+    let ssn = most_frequent(
+        rows.iter()
+            .filter_map(|&i| PreparedRecords::get(&prepared.ssn, i).map(|s| (s, rank(i), updated(i)))),
+    );
+    let address_row = recent.iter().copied().find(|&i| get(c.line1, i).is_some());
+    let zip = address_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
+    let state = address_row.and_then(|i| get(c.state, i));
+    let birth_date = birth.and_then(days_to_date);
+    let age = birth_date.map(|d| {
+        use chrono::Datelike;
+        let mut a = as_of.year() - d.year();
+        if (as_of.month(), as_of.day()) < (d.month(), d.day()) {
+            a -= 1;
+        }
+        i64::from(a)
+    });
+    let mut sources: Vec<&str> = rows.iter().map(|&i| c.source.value(i)).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    Survivor {
+        name_row,
+        address_row,
+        birth_date,
+        age,
+        sex,
+        ssn,
+        deceased: rows
+            .iter()
+            .filter(|&&i| !c.deceased.is_null(i))
+            .map(|&i| c.deceased.value(i))
+            .max(),
+        email: recent
+            .iter()
+            .find_map(|&i| get(email_raw, i).and_then(email_canonical)),
+        phone: recent
+            .iter()
+            .find_map(|&i| PreparedRecords::get(&prepared.phone, i)),
+        language: recent.iter().find_map(|&i| get(c.language, i)),
+        channel: recent.iter().find_map(|&i| get(c.channel, i)),
+        state,
+        zip,
+        has_address: address_row
+            .is_some_and(|i| get(c.city, i).is_some() && state.is_some() && zip.is_some()),
+        records: rows.len() as i64,
+        sources: sources.join(","),
+        last_updated: rows.iter().map(|&i| updated(i)).max().filter(|u| *u != i64::MIN),
+    }
 }
