@@ -3,6 +3,9 @@
 //! Used by the synthetic generator to write nicknames into source records, and by identity resolution to treat
 //! a nickname and its formal name as a match. Names are compared case-insensitively.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// Formal given names and the nicknames commonly recorded in their place.
 pub const NICKNAMES: &[(&str, &[&str])] = &[
     ("William", &["Bill", "Billy", "Will", "Willie", "Liam"]),
@@ -109,13 +112,26 @@ pub fn nicknames_of(formal: &str) -> &'static [&'static str] {
         .unwrap_or(&[])
 }
 
+/// Upper-case nickname -> upper-case formal names, built once.
+fn formal_by_nickname() -> &'static HashMap<String, Vec<&'static str>> {
+    static MAP: OnceLock<HashMap<String, Vec<&'static str>>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map: HashMap<String, Vec<&'static str>> = HashMap::new();
+        for (formal, nicks) in NICKNAMES {
+            for n in *nicks {
+                map.entry(n.to_ascii_uppercase()).or_default().push(formal);
+            }
+        }
+        map
+    })
+}
+
 /// The formal names a nickname may stand for (a nickname can have several, e.g. Pat: Patrick, Patricia).
 pub fn formal_names_of(nickname: &str) -> Vec<&'static str> {
-    NICKNAMES
-        .iter()
-        .filter(|(_, nicks)| nicks.iter().any(|n| n.eq_ignore_ascii_case(nickname)))
-        .map(|(f, _)| *f)
-        .collect()
+    formal_by_nickname()
+        .get(&nickname.to_ascii_uppercase())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// True when two given names are the same or one is a known nickname of the other (or both of one formal name).
@@ -123,11 +139,21 @@ pub fn are_name_variants(a: &str, b: &str) -> bool {
     if a.eq_ignore_ascii_case(b) {
         return true;
     }
-    let formal_a: Vec<&str> = std::iter::once(a).chain(formal_names_of(a)).collect();
-    let formal_b: Vec<&str> = std::iter::once(b).chain(formal_names_of(b)).collect();
-    formal_a
+    let map = formal_by_nickname();
+    let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+    let (fa, fb) = (map.get(&ua), map.get(&ub));
+    if fa.is_none() && fb.is_none() {
+        return false; // neither is a nickname: only equality could make them variants
+    }
+    let names_a: Vec<&str> = std::iter::once(a)
+        .chain(fa.into_iter().flatten().copied())
+        .collect();
+    let names_b: Vec<&str> = std::iter::once(b)
+        .chain(fb.into_iter().flatten().copied())
+        .collect();
+    names_a
         .iter()
-        .any(|x| formal_b.iter().any(|y| x.eq_ignore_ascii_case(y)))
+        .any(|x| names_b.iter().any(|y| x.eq_ignore_ascii_case(y)))
 }
 
 #[cfg(test)]
