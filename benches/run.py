@@ -1,6 +1,8 @@
 """carelake benchmarks: one command, each figure beside its anchor in the same run, as a ratio.
 
     python benches/run.py generate [--members 1000000]     # synthetic lake: throughput and peak memory
+    python benches/run.py identity [--records 1000000]     # identity resolution beside Splink 5 on DuckDB
+    python benches/run.py febrl                            # identity accuracy on FEBRL3 and FEBRL4
     python benches/run.py all
 
 By default the release wheel is built (``maturin build --release``, the same build as the packaging check) and
@@ -45,7 +47,7 @@ def bench_python(installed: bool) -> str:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb", "splink==5.0.0"],
+            [str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb", "splink==5.0.0", "recordlinkage"],
             check=True,
         )
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheels[-1])], check=True)
@@ -120,9 +122,33 @@ def bench_identity(python: str, records: int, workdir: Path) -> dict:
     }
 
 
+def bench_febrl(python: str, workdir: Path) -> list[dict]:
+    """carelake identity on FEBRL3 and FEBRL4; anchor: the 0.99 F1 target (and Splink's published 0.993/0.999)."""
+    results = []
+    for which, splink in (("3", "0.993 / 0.997"), ("4", "0.999 / 0.999")):
+        out = workdir / f"febrl{which}"
+        out.mkdir(parents=True, exist_ok=True)
+        r, _, peak = run_child(python, "child_febrl.py", which, str(out))
+        results.append(
+            {
+                "benchmark": f"febrl{which}",
+                "records": r["records"],
+                "seconds": round(r["seconds"], 2),
+                "peak_rss_gib": round(peak, 3),
+                "pairwise_f1": round(r["pairwise_f1"], 4),
+                "pairwise_precision": round(r["pairwise_precision"], 4),
+                "pairwise_recall": round(r["pairwise_recall"], 4),
+                "cluster_f1": round(r["cluster_f1"], 4),
+                "anchor": f"target F1 0.99; Splink 5 pairs / clusters in reference/identity-resolution.md: {splink}",
+                "ratio_to_target": round(r["pairwise_f1"] / 0.99, 3),
+            }
+        )
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["generate", "identity", "all"])
+    parser.add_argument("suite", choices=["generate", "identity", "febrl", "all"])
     parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
     parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
@@ -135,6 +161,8 @@ def main() -> int:
             results.append(bench_generate(python, args.members, Path(tmp)))
         if args.suite in ("identity", "all"):
             results.append(bench_identity(python, args.records, Path(tmp)))
+        if args.suite in ("febrl", "all"):
+            results.extend(bench_febrl(python, Path(tmp)))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}
     with open(ROOT / "benches" / "results.jsonl", "a") as log:
         for r in results:
