@@ -46,11 +46,16 @@ pub enum BlockField {
 
 /// One blocking rule: all its fields must be present and equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BlockingRule {
     /// Name in reports and in identity_links.
     pub name: String,
     /// Fields that must agree.
     pub fields: Vec<BlockField>,
+    /// A cap for this rule's blocks, below the global one: broad rules (birth year with name sounds) have
+    /// blocks that grow with the population, and a tight cap keeps their pair count linear.
+    #[serde(default)]
+    pub max_block_size: Option<usize>,
 }
 
 /// Blocking rules and the block-size cap.
@@ -69,6 +74,7 @@ impl Default for BlockingConfig {
         let rule = |name: &str, fields: &[BlockField]| BlockingRule {
             name: name.into(),
             fields: fields.to_vec(),
+            max_block_size: None,
         };
         BlockingConfig {
             rules: vec![
@@ -233,6 +239,11 @@ fn check(config: &BlockingConfig, records: &PreparedRecords) -> CoreResult<()> {
     Ok(())
 }
 
+fn cap(config: &BlockingConfig, rule: &BlockingRule) -> usize {
+    rule.max_block_size
+        .map_or(config.max_block_size, |c| c.min(config.max_block_size))
+}
+
 /// Count the pairs each rule would generate, without materializing them.
 pub fn count_pairs(records: &PreparedRecords, config: &BlockingConfig) -> CoreResult<Vec<RuleReport>> {
     check(config, records)?;
@@ -245,7 +256,7 @@ pub fn count_pairs(records: &PreparedRecords, config: &BlockingConfig) -> CoreRe
                 ..RuleReport::default()
             };
             let keys = keyed(records, rule);
-            for_each_block(&keys, config.max_block_size, &mut report, |_| {});
+            for_each_block(&keys, cap(config, rule), &mut report, |_| {});
             report
         })
         .collect())
@@ -266,7 +277,7 @@ pub fn block(
         };
         let keys = keyed(records, rule);
         let before = packed.len();
-        for_each_block(&keys, config.max_block_size, &mut report, |block| {
+        for_each_block(&keys, cap(config, rule), &mut report, |block| {
             for (a, &(_, i)) in block.iter().enumerate() {
                 for &(_, j) in &block[a + 1..] {
                     let (l, r) = if i < j { (i, j) } else { (j, i) };
