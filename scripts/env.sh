@@ -1,10 +1,12 @@
 # Shared set-up for scripts/demo and scripts/test: a virtual environment with the tools, and one cargo target
-# directory outside the clone (so fresh clones on one machine reuse the build; cargo test and maturin share it).
+# directory, both outside the clone, so fresh clones on one machine reuse the build (cargo test and maturin share
+# the target dir). The venv must be outside too: maturin's zig wrappers embed its path, and a new path per clone
+# would change the C compiler of every -sys crate and rebuild the whole release dependency tree.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/carelake/target}"
-VENV="${CARELAKE_VENV:-$ROOT/.venv}"
+VENV="${CARELAKE_VENV:-$HOME/.cache/carelake/venv}"
 PYTHON_BIN="${PYTHON:-python3}"
 
 if ! command -v cargo >/dev/null 2>&1; then

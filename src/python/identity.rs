@@ -27,8 +27,7 @@ pub fn identity<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
-    let reporter = PyProgress::new(progress);
-    let report = run_detached(py, || {
+    let r = PyProgress::run(py, progress, |p| {
         let config: IdentityConfig = match &settings {
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| CoreError::Config(format!("identity settings: {e}")))?,
@@ -50,22 +49,9 @@ pub fn identity<'py>(
                 Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
                 None => None,
             };
-            run_identity(
-                &inputs,
-                &output,
-                previous.as_ref(),
-                &config,
-                model,
-                as_of,
-                reporter.as_progress(),
-            )
-            .await
+            run_identity(&inputs, &output, previous.as_ref(), &config, model, as_of, p).await
         })
-    });
-    if let Some(e) = reporter.take_error() {
-        return Err(e);
-    }
-    let r = report?;
+    })?;
     let d = PyDict::new(py);
     d.set_item("run_id", &r.run_id)?;
     d.set_item("records", r.records)?;

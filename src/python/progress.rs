@@ -6,6 +6,8 @@ use std::sync::Mutex;
 
 use pyo3::prelude::*;
 
+use super::errors::run_detached;
+use crate::error::CoreResult;
 use crate::pipeline::progress::{NoProgress, Progress};
 
 /// Progress reported to a Python callable.
@@ -34,6 +36,21 @@ impl PyProgress {
                 *error = Some(e);
             }
         });
+    }
+
+    /// Run a kernel with the GIL released, reporting to `callback`; an exception the callback raised (such as
+    /// KeyboardInterrupt) takes precedence over the kernel's result.
+    pub fn run<T, F>(py: Python<'_>, callback: Option<Py<PyAny>>, kernel: F) -> PyResult<T>
+    where
+        T: Send,
+        F: FnOnce(&dyn Progress) -> CoreResult<T> + Send,
+    {
+        let reporter = PyProgress::new(callback);
+        let result = run_detached(py, || kernel(reporter.as_progress()));
+        match reporter.take_error() {
+            Some(e) => Err(e),
+            None => result,
+        }
     }
 
     /// The exception the callback raised, if any.

@@ -41,15 +41,10 @@ pub fn generate<'py>(
         seed,
         as_of: parse_as_of(as_of.as_deref())?,
     };
-    let reporter = PyProgress::new(progress);
-    let summary = run_detached(py, || {
+    let summary = PyProgress::run(py, progress, |p| {
         let location = Location::parse(&out)?;
-        run_generate(&location, &opts, reporter.as_progress())
-    });
-    if let Some(e) = reporter.take_error() {
-        return Err(e);
-    }
-    let summary = summary?;
+        run_generate(&location, &opts, p)
+    })?;
     let d = PyDict::new(py);
     let tables = PyList::empty(py);
     for (name, location, rows) in &summary.tables {
@@ -91,16 +86,11 @@ pub fn ingest<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
-    let reporter = PyProgress::new(progress);
-    let report = run_detached(py, || {
+    let report = PyProgress::run(py, progress, |p| {
         let inputs = input_set(&lake, sources)?;
         let output = Location::parse(&output)?;
-        block_on(run_ingest(&inputs, &output, as_of, reporter.as_progress()))
-    });
-    if let Some(e) = reporter.take_error() {
-        return Err(e);
-    }
-    let report = report?;
+        block_on(run_ingest(&inputs, &output, as_of, p))
+    })?;
     let d = PyDict::new(py);
     d.set_item("run_id", &report.run_id)?;
     d.set_item("quarantine_location", &report.quarantine_location)?;
