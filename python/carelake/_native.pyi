@@ -58,6 +58,7 @@ class ConfigCheck(TypedDict):
     output: str
     as_of: str | None
     inputs: dict[str, str | None]
+    columns: dict[str, dict[str, str]]
 
 class BlockingRuleReport(TypedDict):
     rule: str
@@ -99,6 +100,7 @@ def identity(
     settings: str | None = None,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> IdentityReport: ...
 def evaluate_identity(out: str, truth: str) -> IdentityEvaluation: ...
 def read_table(uri: str, table: str | None = None) -> _ArrowStreamResult: ...

@@ -177,6 +177,7 @@ def identity(
     settings: Mapping[str, object] | None = None,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> IdentityReport:
     """Resolve person records into members with stable member ids.
 
@@ -192,6 +193,7 @@ def identity(
         settings: Identity settings (``blocking``, ``training``, ``clustering``), as in the pipeline file.
         as_of: ISO as-of date of the run (default today).
         progress: Called as ``progress(event, task, units)``.
+        columns: Canonical column name -> source column name, when ``records`` names its columns differently.
 
     Returns:
         Counts (records, members, candidate pairs, links, changes) and the blocking report per rule.
@@ -199,7 +201,7 @@ def identity(
     import json
 
     encoded = json.dumps(settings) if settings is not None else None
-    return _native.identity(records, out, previous, model, encoded, as_of, progress)
+    return _native.identity(records, out, previous, model, encoded, as_of, progress, columns)
 
 
 def evaluate_identity(out: str, truth: str) -> IdentityEvaluation:

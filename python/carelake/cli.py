@@ -186,6 +186,16 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     report = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
     _print_ingest(report)
+    records = next(t["location"] for t in report["tables"] if t["table"] == "person_records")
+    print()
+    resolved = api.identity(
+        records,
+        checked["output"],
+        as_of=as_of,
+        progress=ProgressReporter("steps"),
+        columns=checked["columns"]["person_records"],
+    )
+    _print_identity(resolved)
     return 0
 
 

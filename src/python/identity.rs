@@ -14,7 +14,7 @@ use crate::pipeline::ingest::{InputOverride, InputSet};
 
 /// Resolve person records into members; writes identity_xref, identity_links, identity_changes and the model.
 #[pyfunction]
-#[pyo3(signature = (records, out, previous=None, model=None, settings=None, as_of=None, progress=None))]
+#[pyo3(signature = (records, out, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn identity<'py>(
     py: Python<'py>,
@@ -25,6 +25,7 @@ pub fn identity<'py>(
     settings: Option<String>,
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
+    columns: Option<std::collections::HashMap<String, String>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
     let r = PyProgress::run(py, progress, |p| {
@@ -39,7 +40,7 @@ pub fn identity<'py>(
             "person_records".into(),
             InputOverride {
                 uri: Some(records.clone()),
-                columns: Default::default(),
+                columns: columns.unwrap_or_default(),
             },
         );
         let output = Location::parse(&out)?;

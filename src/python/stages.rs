@@ -152,5 +152,10 @@ pub fn validate_config<'py>(
         t.set_item(table, found)?;
     }
     d.set_item("inputs", t)?;
+    let mappings = PyDict::new(py);
+    for table in CANONICAL_INPUTS {
+        mappings.set_item(table, config.mapping(table))?;
+    }
+    d.set_item("columns", mappings)?;
     Ok(d)
 }
