@@ -81,16 +81,7 @@ impl PreparedRecords {
 }
 
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> CoreResult<&'a StringArray> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| {
-            CoreError::schema(
-                "person_records",
-                name,
-                "missing or not text in the conformed batch",
-            )
-        })
+    crate::model::text_column(batch, "person_records", name)
 }
 
 /// Normalize one conformed `person_records` batch.

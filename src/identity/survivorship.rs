@@ -52,10 +52,7 @@ struct Columns<'a> {
 }
 
 fn text<'a>(batch: &'a RecordBatch, name: &str) -> CoreResult<&'a StringArray> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(|| CoreError::schema("person_records", name, "missing or not text"))
+    crate::model::text_column(batch, "person_records", name)
 }
 
 fn get(a: &StringArray, i: usize) -> Option<&str> {

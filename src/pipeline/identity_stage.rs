@@ -21,7 +21,7 @@ use crate::identity::resolve::{resolve, IdentityConfig, Resolution};
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
 use crate::identity::survivorship::member_profiles;
 use crate::lake::{write_batches, Location, TableReader, WriteMode};
-use crate::model::{self, level_column, weight_column, BatchBuilder};
+use crate::model::{self, level_column, text_column, weight_column, BatchBuilder};
 
 /// What the identity stage did.
 #[derive(Debug, Clone)]
@@ -65,13 +65,7 @@ async fn previous_xref(location: &Location) -> CoreResult<HashMap<String, String
     let batches = TableReader::open(&source).await?.collect().await?;
     let mut out = HashMap::new();
     for b in &batches {
-        let col = |name: &str| {
-            b.column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| {
-                    CoreError::schema("identity_xref", name, "missing or not text in the previous xref")
-                })
-        };
+        let col = |name: &str| text_column(b, "identity_xref", name);
         let (sys, id, member) = (col("source_system")?, col("source_record_id")?, col("member_id")?);
         for i in 0..b.num_rows() {
             out.insert(record_key(sys.value(i), id.value(i)), member.value(i).to_string());
@@ -363,12 +357,7 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
     let truth_batches = read(truth.clone(), "truth").await?;
     let xref = read(output.join("identity_xref"), "identity_xref").await?;
     let links = read(output.join("identity_links"), "identity_links").await?;
-    let text = |b: &RecordBatch, table: &str, name: &str| -> CoreResult<arrow::array::StringArray> {
-        b.column_by_name(name)
-            .and_then(|c| c.as_string_opt::<i32>())
-            .cloned()
-            .ok_or_else(|| CoreError::schema(table, name, "missing or not text"))
-    };
+    let text = text_column;
     let mut person: HashMap<String, String> = HashMap::new();
     for b in &truth_batches {
         let (sys, id, p) = (
