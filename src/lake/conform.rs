@@ -45,6 +45,14 @@ pub enum RejectReason {
     NotAllowed,
     /// Neither source keys nor member_id.
     NoPersonKey,
+    /// A date after the run's as-of date (an event in the future).
+    DateAfterAsOf,
+    /// An event dated before the person's birth.
+    DateBeforeBirth,
+    /// A span whose end is before its start.
+    EndBeforeStart,
+    /// The row's person is not known to identity resolution (no identity_xref or member_profile row).
+    UnknownPerson,
 }
 
 impl RejectReason {
@@ -59,10 +67,15 @@ impl RejectReason {
             RejectReason::BadBoolean => "bad_boolean",
             RejectReason::NotAllowed => "not_allowed",
             RejectReason::NoPersonKey => "no_person_key",
+            RejectReason::DateAfterAsOf => "date_after_as_of",
+            RejectReason::DateBeforeBirth => "date_before_birth",
+            RejectReason::EndBeforeStart => "end_before_start",
+            RejectReason::UnknownPerson => "unknown_person",
         }
     }
 
-    fn describe(self, column: &ColumnSpec) -> String {
+    /// The human-readable reason for a column (names the rule, never the value).
+    pub fn describe(self, column: &ColumnSpec) -> String {
         match self {
             RejectReason::NullKey => format!("key column '{}' is null or empty", column.name),
             RejectReason::BadDate => format!(
@@ -80,6 +93,12 @@ impl RejectReason {
             ),
             RejectReason::NoPersonKey => {
                 "row has neither source_system + source_record_id nor member_id".to_string()
+            }
+            RejectReason::DateAfterAsOf => format!("'{}' is after the run's as-of date", column.name),
+            RejectReason::DateBeforeBirth => format!("'{}' is before the person's birth date", column.name),
+            RejectReason::EndBeforeStart => format!("'{}' is before the start of the span", column.name),
+            RejectReason::UnknownPerson => {
+                "the row's person key matches no member of identity resolution".to_string()
             }
         }
     }
@@ -472,7 +491,7 @@ fn enum_aliases() -> impl Iterator<Item = (String, &'static str)> {
 }
 
 /// The given rows of a batch as JSON objects (one string per row), for the quarantine table.
-fn rows_as_json(batch: &RecordBatch, rows: &[u32]) -> CoreResult<Vec<String>> {
+pub fn rows_as_json(batch: &RecordBatch, rows: &[u32]) -> CoreResult<Vec<String>> {
     let indices = arrow::array::UInt32Array::from(rows.to_vec());
     let selected = take_record_batch(batch, &indices)?;
     let mut buffer = Vec::new();

@@ -4,6 +4,7 @@
 //! and the comments that end up on the Delta table for Genie and SQL users.
 
 mod builder;
+mod caregaps_outputs;
 mod columns;
 mod identity_outputs;
 mod inputs;
@@ -12,6 +13,7 @@ mod spec;
 pub mod values;
 
 pub use builder::BatchBuilder;
+pub use caregaps_outputs::{care_gaps, measure_rates};
 pub use columns::text_column;
 pub use identity_outputs::{
     identity_changes, identity_links, identity_xref, level_column, member_profile, weight_column,

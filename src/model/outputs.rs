@@ -61,7 +61,7 @@ pub fn quarantine() -> TableSpec {
             C::key("table_name", T::Text, "Canonical input table the row came from."),
             C::key("row_number", T::Integer, "Position of the row in the input as read (0-based)."),
             C::key("column_name", T::Text, "Canonical column that failed (the first failing column)."),
-            C::key("reason_code", T::Text, "Machine-readable reason: null_key, bad_date, bad_timestamp, bad_number, bad_boolean, not_allowed, no_person_key."),
+            C::key("reason_code", T::Text, "Machine-readable reason: null_key, bad_date, bad_timestamp, bad_number, bad_boolean, not_allowed, no_person_key, date_after_as_of, date_before_birth, end_before_start, unknown_person."),
             C::required("reason", T::Text, "Human-readable reason (describes the rule, never the value)."),
             C::required("record", T::Text, "The raw row as JSON (PHI: governed like the inputs)."),
         ],

@@ -1,0 +1,423 @@
+//! Building the engine's member-level view from Arrow batches of the canonical tables (Arrow in: the native
+//! engine feeds it from the lake; the Spark engine from a group's batches).
+//!
+//! Members come from identity resolution (`member_profile` + `identity_xref`), or, when care gaps run alone,
+//! from `person_records` with each source record as its own member. Events are matched to the measures' value
+//! sets as they arrive; events of no value set are counted and not kept (most claim lines are about nothing a
+//! measure asks). Kept rows are checked: a date after the as-of date, before the member's birth, a span that ends
+//! before it starts, or a person key no member has sends the row to quarantine with its reason.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use rayon::prelude::*;
+
+use super::codes::normalize_code;
+use super::enrollment::{ProductLine, Span};
+use super::evaluate::MemberData;
+use super::events::{data_source_name, EvidenceStore, MemberEvent, ValueSetId, Vocabulary};
+use super::measures::MeasureSet;
+use super::value_sets::ValueSetDirectory;
+use crate::error::{CoreError, CoreResult};
+use crate::lake::conform::rows_as_json;
+use crate::lake::{QuarantinedRow, RejectReason};
+use crate::model::{self, text_column};
+
+/// Code -> value sets, per code system, for the value sets the measures use.
+#[derive(Debug, Default)]
+pub struct CodeIndex {
+    by_system: HashMap<String, HashMap<String, Vec<(ValueSetId, u32)>>>,
+}
+
+impl CodeIndex {
+    /// Index the codes of the value sets in `measures`.
+    pub fn new(directory: &ValueSetDirectory, measures: &MeasureSet) -> Self {
+        let mut id_of = HashMap::new();
+        for (id, &dir_index) in measures.value_sets.iter().enumerate() {
+            id_of.insert(dir_index, id as ValueSetId);
+        }
+        let mut by_system: HashMap<String, HashMap<String, Vec<(ValueSetId, u32)>>> = HashMap::new();
+        for (ci, code) in directory.codes.iter().enumerate() {
+            if let Some(&id) = id_of.get(&code.value_set) {
+                let entry = by_system
+                    .entry(code.system.clone())
+                    .or_default()
+                    .entry(code.normalized.clone())
+                    .or_default();
+                if !entry.iter().any(|(v, _)| *v == id) {
+                    entry.push((id, ci as u32));
+                }
+            }
+        }
+        CodeIndex { by_system }
+    }
+
+    /// The value sets of a code (as recorded: formatting is normalized here).
+    pub fn lookup(&self, system: &str, code: &str) -> Option<&[(ValueSetId, u32)]> {
+        let codes = self.by_system.get(system)?;
+        if let Some(hit) = codes.get(code) {
+            return Some(hit);
+        }
+        let normalized = normalize_code(system, code)?;
+        codes.get(&normalized).map(Vec::as_slice)
+    }
+}
+
+/// What building the member data counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    /// Event rows read.
+    pub events_read: u64,
+    /// Event rows with a code in a measure's value set.
+    pub events_matched: u64,
+    /// Enrollment rows read.
+    pub enrollment_read: u64,
+}
+
+/// Accumulates members, spans and matched events; [`MemberDataBuilder::finish`] groups and sorts them.
+#[derive(Debug)]
+pub struct MemberDataBuilder<'a> {
+    index: CodeIndex,
+    vocabulary: &'a Vocabulary,
+    as_of_day: i32,
+    members: HashMap<String, u32>,
+    records: HashMap<String, HashMap<String, u32>>,
+    data: MemberData,
+    events: Vec<(u32, MemberEvent)>,
+    spans: Vec<(u32, Span)>,
+    /// Counts so far.
+    pub counts: LoadCounts,
+}
+
+fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResult<&'b Date32Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Date32Type>())
+        .ok_or_else(|| CoreError::schema(table, name, "missing or not a date"))
+}
+
+fn optional_text<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
+    batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>())
+}
+
+fn text_at(a: Option<&StringArray>, i: usize) -> Option<&str> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i)).filter(|s| !s.is_empty())
+}
+
+/// Rows of one batch that failed a check: (row index in the batch, column, reason).
+type Rejected = Vec<(u32, &'static str, RejectReason)>;
+
+impl<'a> MemberDataBuilder<'a> {
+    /// A builder for the measures' value sets.
+    pub fn new(directory: &ValueSetDirectory, measures: &'a MeasureSet, as_of: chrono::NaiveDate) -> Self {
+        MemberDataBuilder {
+            index: CodeIndex::new(directory, measures),
+            vocabulary: &measures.vocabulary,
+            as_of_day: model::values::date_to_days(as_of),
+            members: HashMap::new(),
+            records: HashMap::new(),
+            data: MemberData::default(),
+            events: Vec::new(),
+            spans: Vec::new(),
+            counts: LoadCounts::default(),
+        }
+    }
+
+    /// Number of members so far.
+    pub fn member_count(&self) -> usize {
+        self.data.member_ids.len()
+    }
+
+    fn add_member(&mut self, id: &str, birth: Option<i32>, sex: Option<&str>, deceased: Option<i32>) -> u32 {
+        if let Some(&m) = self.members.get(id) {
+            return m;
+        }
+        let m = self.data.member_ids.len() as u32;
+        self.members.insert(id.to_string(), m);
+        self.data.member_ids.push(id.to_string());
+        self.data.birth.push(birth);
+        self.data.sex.push(match sex.map(str::trim) {
+            Some("F" | "f" | "female" | "Female") => b'F',
+            Some("M" | "m" | "male" | "Male") => b'M',
+            _ => 0,
+        });
+        self.data.deceased.push(deceased);
+        m
+    }
+
+    /// Members from a `member_profile` batch (identity resolution's golden records).
+    pub fn add_member_profiles(&mut self, batch: &RecordBatch) -> CoreResult<()> {
+        let ids = text_column(batch, "member_profile", "member_id")?;
+        let birth = date_column(batch, "member_profile", "birth_date")?;
+        let deceased = date_column(batch, "member_profile", "deceased_date")?;
+        let sex = optional_text(batch, "sex");
+        for i in 0..batch.num_rows() {
+            self.add_member(
+                ids.value(i),
+                birth.is_valid(i).then(|| birth.value(i)),
+                text_at(sex, i),
+                deceased.is_valid(i).then(|| deceased.value(i)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Source record -> member, from an `identity_xref` batch (members must be added first).
+    pub fn add_xref(&mut self, batch: &RecordBatch) -> CoreResult<()> {
+        let sys = text_column(batch, "identity_xref", "source_system")?;
+        let rec = text_column(batch, "identity_xref", "source_record_id")?;
+        let ids = text_column(batch, "identity_xref", "member_id")?;
+        for i in 0..batch.num_rows() {
+            if let Some(&m) = self.members.get(ids.value(i)) {
+                self.records
+                    .entry(sys.value(i).to_string())
+                    .or_default()
+                    .insert(rec.value(i).to_string(), m);
+            }
+        }
+        Ok(())
+    }
+
+    /// Without identity resolution: each conformed `person_records` row is its own member, with id
+    /// `source_system:source_record_id`.
+    pub fn add_person_records(&mut self, batch: &RecordBatch) -> CoreResult<()> {
+        let sys = text_column(batch, "person_records", "source_system")?;
+        let rec = text_column(batch, "person_records", "source_record_id")?;
+        let birth = date_column(batch, "person_records", "birth_date")?;
+        let deceased = date_column(batch, "person_records", "deceased_date")?;
+        let sex = optional_text(batch, "sex");
+        for i in 0..batch.num_rows() {
+            let id = format!("{}:{}", sys.value(i), rec.value(i));
+            let m = self.add_member(
+                &id,
+                birth.is_valid(i).then(|| birth.value(i)),
+                text_at(sex, i),
+                deceased.is_valid(i).then(|| deceased.value(i)),
+            );
+            self.records
+                .entry(sys.value(i).to_string())
+                .or_default()
+                .insert(rec.value(i).to_string(), m);
+        }
+        Ok(())
+    }
+
+    fn member_of(&self, member_id: Option<&str>, sys: Option<&str>, rec: Option<&str>) -> Option<u32> {
+        if let Some(id) = member_id {
+            return self.members.get(id).copied();
+        }
+        self.records.get(sys?)?.get(rec?).copied()
+    }
+
+    /// Add a conformed `enrollment` batch; returns the rows quarantined.
+    pub fn add_enrollment(&mut self, batch: &RecordBatch, row_offset: i64) -> CoreResult<Vec<QuarantinedRow>> {
+        let table = "enrollment";
+        let start = date_column(batch, table, "start_date")?;
+        let end = date_column(batch, table, "end_date")?;
+        let line = text_column(batch, table, "product_line")?;
+        let (member, sys, rec) = (
+            optional_text(batch, "member_id"),
+            optional_text(batch, "source_system"),
+            optional_text(batch, "source_record_id"),
+        );
+        let flag = |name: &str| batch.column_by_name(name).and_then(|c| c.as_boolean_opt().cloned());
+        let (medical, pharmacy, lti) = (flag("medical_benefit"), flag("pharmacy_benefit"), flag("long_term_institution"));
+        let snp = optional_text(batch, "snp_type");
+        let mut rejected: Rejected = Vec::new();
+        for i in 0..batch.num_rows() {
+            self.counts.enrollment_read += 1;
+            let Some(m) = self.member_of(text_at(member, i), text_at(sys, i), text_at(rec, i)) else {
+                rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
+                continue;
+            };
+            let s = start.value(i);
+            let e = if end.is_valid(i) { end.value(i) } else { i32::MAX };
+            if e < s {
+                rejected.push((i as u32, "end_date", RejectReason::EndBeforeStart));
+                continue;
+            }
+            let Some(product_line) = ProductLine::parse(line.value(i)) else {
+                return Err(CoreError::Internal("product_line passed conform but is unknown".into()));
+            };
+            let get = |a: &Option<arrow::array::BooleanArray>| {
+                a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
+            };
+            self.spans.push((
+                m,
+                Span {
+                    start: s,
+                    end: e,
+                    product_line,
+                    medical: get(&medical).unwrap_or(true),
+                    pharmacy: get(&pharmacy).unwrap_or(true),
+                    institutional: text_at(snp, i) == Some("I-SNP") || get(&lti) == Some(true),
+                },
+            ));
+        }
+        quarantine(batch, table, row_offset, &rejected)
+    }
+
+    /// Add conformed `clinical_events` batches (matched in parallel); returns the rows quarantined.
+    pub fn add_events(&mut self, batches: &[(RecordBatch, i64)]) -> CoreResult<Vec<QuarantinedRow>> {
+        let parts: Vec<CoreResult<(Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64)>> = batches
+            .par_iter()
+            .map(|(batch, _)| self.match_events(batch))
+            .collect();
+        let mut out = Vec::new();
+        for ((batch, offset), part) in batches.iter().zip(parts) {
+            let (events, evidence, rejected, matched) = part?;
+            self.counts.events_read += batch.num_rows() as u64;
+            self.counts.events_matched += matched;
+            let base = self.data.evidence.append(evidence);
+            self.events.extend(events.into_iter().map(|(m, mut e)| {
+                e.evidence += base;
+                (m, e)
+            }));
+            out.extend(quarantine(batch, "clinical_events", *offset, &rejected)?);
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn match_events(
+        &self,
+        batch: &RecordBatch,
+    ) -> CoreResult<(Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64)> {
+        let table = "clinical_events";
+        let date = date_column(batch, table, "event_date")?;
+        let end = date_column(batch, table, "end_date")?;
+        let system = text_column(batch, table, "code_system")?;
+        let code = text_column(batch, table, "code")?;
+        let value: &Float64Array = batch
+            .column_by_name("value_num")
+            .and_then(|c| c.as_primitive_opt::<Float64Type>())
+            .ok_or_else(|| CoreError::schema(table, "value_num", "missing or not a number"))?;
+        let supply: &Int64Array = batch
+            .column_by_name("days_supply")
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| CoreError::schema(table, "days_supply", "missing or not a whole number"))?;
+        let (member, sys, rec) = (
+            optional_text(batch, "member_id"),
+            optional_text(batch, "source_system"),
+            optional_text(batch, "source_record_id"),
+        );
+        let (modifier, taxonomy, setting, claim, source) = (
+            optional_text(batch, "modifier"),
+            optional_text(batch, "provider_taxonomy"),
+            optional_text(batch, "setting"),
+            optional_text(batch, "claim_id"),
+            optional_text(batch, "data_source"),
+        );
+        let mut events = Vec::new();
+        let mut evidence = EvidenceStore::default();
+        let mut rejected: Rejected = Vec::new();
+        let mut matched = 0u64;
+        for i in 0..batch.num_rows() {
+            let Some(sets) = self.index.lookup(system.value(i), code.value(i)) else {
+                continue;
+            };
+            matched += 1;
+            let Some(m) = self.member_of(text_at(member, i), text_at(sys, i), text_at(rec, i)) else {
+                rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
+                continue;
+            };
+            let d = date.value(i);
+            if d > self.as_of_day {
+                rejected.push((i as u32, "event_date", RejectReason::DateAfterAsOf));
+                continue;
+            }
+            if self.data.birth[m as usize].is_some_and(|b| d < b) {
+                rejected.push((i as u32, "event_date", RejectReason::DateBeforeBirth));
+                continue;
+            }
+            let e = if end.is_valid(i) { end.value(i) } else { d };
+            if e < d {
+                rejected.push((i as u32, "end_date", RejectReason::EndBeforeStart));
+                continue;
+            }
+            let vocab = |a: Option<&StringArray>| text_at(a, i).map_or(0, |t| self.vocabulary.get(t));
+            let ev = evidence.push(
+                sets[0].1,
+                text_at(source, i).and_then(data_source_name),
+                text_at(claim, i),
+            );
+            for &(value_set, _) in sets {
+                events.push((
+                    m,
+                    MemberEvent {
+                        date: d,
+                        end: e,
+                        value_set,
+                        setting: vocab(setting),
+                        taxonomy: vocab(taxonomy),
+                        modifier: vocab(modifier),
+                        days_supply: if supply.is_valid(i) {
+                            supply.value(i).clamp(0, i32::MAX as i64) as i32
+                        } else {
+                            0
+                        },
+                        value: if value.is_valid(i) { value.value(i) } else { f64::NAN },
+                        evidence: ev,
+                    },
+                ));
+            }
+        }
+        Ok((events, evidence, rejected, matched))
+    }
+
+    /// Group events and spans by member, sorted by date.
+    pub fn finish(mut self) -> MemberData {
+        let n = self.data.member_ids.len();
+        self.events
+            .par_sort_unstable_by(|a, b| (a.0, a.1.date, a.1.end, a.1.value_set, a.1.evidence).cmp(&(b.0, b.1.date, b.1.end, b.1.value_set, b.1.evidence)));
+        self.spans
+            .sort_unstable_by_key(|(m, s)| (*m, s.start, s.end, s.product_line));
+        self.data.event_offsets = offsets(self.events.iter().map(|(m, _)| *m), n);
+        self.data.span_offsets = offsets(self.spans.iter().map(|(m, _)| *m), n);
+        self.data.events = self.events.into_iter().map(|(_, e)| e).collect();
+        self.data.spans = self.spans.into_iter().map(|(_, s)| s).collect();
+        self.data
+    }
+}
+
+/// Start offsets of each member's rows, given member numbers in sorted order.
+fn offsets(members: impl Iterator<Item = u32>, n: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n + 1];
+    for m in members {
+        counts[m as usize + 1] += 1;
+    }
+    for i in 1..=n {
+        counts[i] += counts[i - 1];
+    }
+    counts
+}
+
+fn quarantine(
+    batch: &RecordBatch,
+    table: &str,
+    row_offset: i64,
+    rejected: &Rejected,
+) -> CoreResult<Vec<QuarantinedRow>> {
+    if rejected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spec = model::canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+    let rows: Vec<u32> = rejected.iter().map(|(r, _, _)| *r).collect();
+    let records = rows_as_json(batch, &rows)?;
+    Ok(rejected
+        .iter()
+        .zip(records)
+        .map(|((row, column, reason), record)| {
+            let column_spec = spec.column(column).cloned().unwrap_or_else(|| spec.columns[0].clone());
+            QuarantinedRow {
+                table: table.to_string(),
+                row_number: row_offset + i64::from(*row),
+                column: column.to_string(),
+                reason: *reason,
+                message: reason.describe(&column_spec),
+                record,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,316 @@
+//! The care-gap stage: members (from identity resolution, or person_records when run alone), enrollment and
+//! clinical events in; care_gaps, measure_rates, quarantine and a run-log row out.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde_json::json;
+
+use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
+use super::progress::Progress;
+use super::run_log::{record_run, run_id, RunRecord};
+use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
+use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
+use crate::caregaps::output::{care_gap_batches, measure_rates_batch, rate_counts, RowContext};
+use crate::caregaps::value_sets::ValueSetFile;
+use crate::caregaps::{MeasureSet, ValueSetDirectory};
+use crate::error::{CoreError, CoreResult};
+use crate::lake::{detect, write_batches, Location, QuarantinedRow, TableReader, WriteMode};
+use crate::model;
+
+/// Counts of one measure rate over all product lines (the summary printed by the command line).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RateSummary {
+    /// Measure id.
+    pub measure: String,
+    /// Rate id.
+    pub rate: String,
+    /// Rows (members in the band).
+    pub eligible: u64,
+    /// not_applicable.
+    pub not_applicable: u64,
+    /// excluded.
+    pub excluded: u64,
+    /// closed.
+    pub closed: u64,
+    /// open.
+    pub open: u64,
+    /// HEDIS rate (numerator / denominator), None with an empty denominator.
+    pub rate_value: Option<f64>,
+    /// Whether higher is better.
+    pub higher_is_better: bool,
+}
+
+/// What the care-gap stage did.
+#[derive(Debug, Clone)]
+pub struct CareGapsReport {
+    /// Run id.
+    pub run_id: String,
+    /// Measurement year.
+    pub year: i32,
+    /// Where members came from: `identity` or `person_records` (each record its own member).
+    pub members_from: String,
+    /// Members.
+    pub members: u64,
+    /// Loading counts.
+    pub load: LoadCounts,
+    /// Engine counts.
+    pub engine: EngineCounts,
+    /// care_gaps rows written.
+    pub rows: u64,
+    /// Rows quarantined, by table and reason code.
+    pub quarantined: BTreeMap<String, u64>,
+    /// Per measure rate.
+    pub rates: Vec<RateSummary>,
+    /// Value-set files used.
+    pub value_set_files: Vec<ValueSetFile>,
+    /// Where the outputs are.
+    pub output: String,
+}
+
+/// Read a whole table at `location` (None when there is none).
+async fn read_optional(location: &Location, name: &str) -> CoreResult<Option<Vec<arrow::record_batch::RecordBatch>>> {
+    match detect(location, name).await {
+        Ok(source) => Ok(Some(TableReader::open(&source).await?.collect().await?)),
+        Err(CoreError::Input(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Run the care-gap stage. `identity` is where identity_xref and member_profile are (default: `output`).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_caregaps(
+    inputs: &InputSet,
+    identity: Option<&Location>,
+    output: &Location,
+    directory: &ValueSetDirectory,
+    measures: &MeasureSet,
+    year: Option<i32>,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> CoreResult<CareGapsReport> {
+    let started = Utc::now();
+    let year = year.unwrap_or(as_of.year());
+    if year > as_of.year() {
+        return Err(CoreError::Config(format!(
+            "measurement year {year} is after the as-of date's year {}",
+            as_of.year()
+        )));
+    }
+    let mut builder = MemberDataBuilder::new(directory, measures, as_of);
+    let mut quarantined: Vec<QuarantinedRow> = Vec::new();
+    let mut described = serde_json::Map::new();
+
+    // Members.
+    let identity = identity.cloned().unwrap_or_else(|| output.clone());
+    let profiles = read_optional(&identity.join("member_profile"), "member_profile").await?;
+    let xref = read_optional(&identity.join("identity_xref"), "identity_xref").await?;
+    let members_from = match (profiles, xref) {
+        (Some(profiles), Some(xref)) => {
+            for b in &profiles {
+                builder.add_member_profiles(b)?;
+            }
+            for b in &xref {
+                builder.add_xref(b)?;
+            }
+            described.insert("identity".into(), json!(identity.redacted()));
+            "identity"
+        }
+        (None, None) => {
+            let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
+                CoreError::Input(format!(
+                    "no identity outputs (member_profile, identity_xref) at {} and no person_records in lake {}",
+                    identity.redacted(),
+                    inputs.lake
+                ))
+            })?;
+            described.insert("person_records".into(), stream.describe());
+            while let Some((batch, bad)) = stream.next().await? {
+                builder.add_person_records(&batch)?;
+                quarantined.extend(bad);
+            }
+            "person_records"
+        }
+        _ => {
+            return Err(CoreError::Input(format!(
+                "identity outputs at {} are incomplete: member_profile and identity_xref must both be there",
+                identity.redacted()
+            )))
+        }
+    };
+
+    // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
+    if let Some(mut stream) = open_input(inputs, "enrollment").await? {
+        described.insert("enrollment".into(), stream.describe());
+        let mut offset = 0i64;
+        while let Some((batch, bad)) = stream.next().await? {
+            quarantined.extend(bad);
+            quarantined.extend(builder.add_enrollment(&batch, offset)?);
+            offset = stream.rows_read() as i64;
+        }
+    }
+
+    // Clinical events, matched in parallel a few batches at a time.
+    let mut events: Option<InputStream> = open_input(inputs, "clinical_events").await?;
+    if let Some(stream) = events.as_mut() {
+        described.insert("clinical_events".into(), stream.describe());
+        progress.start("caregaps.events", 0);
+        let mut pending = Vec::new();
+        let mut offset = 0i64;
+        loop {
+            let next = stream.next().await?;
+            let done = next.is_none();
+            if let Some((batch, bad)) = next {
+                quarantined.extend(bad);
+                progress.advance(batch.num_rows() as u64);
+                pending.push((batch, offset));
+                offset = stream.rows_read() as i64;
+            }
+            if pending.len() >= 32 || (done && !pending.is_empty()) {
+                quarantined.extend(builder.add_events(&pending)?);
+                pending.clear();
+            }
+            if done {
+                break;
+            }
+        }
+        progress.finish();
+    }
+    let load = builder.counts.clone();
+    let data = builder.finish();
+
+    let files: Vec<_> = directory
+        .files
+        .iter()
+        .map(|f| json!({"origin": f.origin, "sha256": f.sha256, "rows": f.rows, "versions": f.versions}))
+        .collect();
+    described.insert("value_sets".into(), json!(files));
+    let inputs_json = serde_json::Value::Object(described);
+    let ids: Vec<&str> = measures.measures.iter().map(|m| m.id.as_str()).collect();
+    let run = run_id(
+        "caregaps",
+        as_of,
+        &inputs_json,
+        &format!("year={year};measures={}", ids.join(",")),
+    );
+
+    let (rows, engine) = evaluate_all(measures, &data, year, progress);
+    let cx = RowContext {
+        measures,
+        data: &data,
+        directory,
+        year,
+        as_of,
+        run_id: &run,
+    };
+    let gap_batches = care_gap_batches(&rows, cx)?;
+    let rates_batch = measure_rates_batch(&rows, cx)?;
+    for (spec, batches) in [
+        (model::care_gaps(), gap_batches),
+        (model::measure_rates(), vec![rates_batch]),
+    ] {
+        write_batches(
+            &output.join(spec.name),
+            spec.arrow_schema(),
+            spec.comment,
+            WriteMode::Overwrite,
+            Some(&format!("{}/{run}", spec.name)),
+            batches,
+        )
+        .await?;
+    }
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for q in &quarantined {
+        *by_reason
+            .entry(format!("{}.{}", q.table, q.reason.code()))
+            .or_default() += 1;
+    }
+    if !quarantined.is_empty() {
+        let spec = model::quarantine();
+        write_batches(
+            &output.join(spec.name),
+            spec.arrow_schema(),
+            spec.comment,
+            WriteMode::Append,
+            Some(&format!("quarantine/{run}")),
+            [quarantine_batch(&run, &quarantined)?],
+        )
+        .await?;
+    }
+
+    let mut rates = Vec::new();
+    let counts = rate_counts(&rows, measures);
+    for (mi, measure) in measures.measures.iter().enumerate() {
+        for (ri, rate) in measure.rates.iter().enumerate() {
+            let mut s = RateSummary {
+                measure: measure.id.clone(),
+                rate: rate.id.clone(),
+                eligible: 0,
+                not_applicable: 0,
+                excluded: 0,
+                closed: 0,
+                open: 0,
+                rate_value: None,
+                higher_is_better: rate.higher_is_better,
+            };
+            for ((m, r, _, stratum), c) in &counts {
+                if *m as usize == mi && *r as usize == ri && stratum == "all" {
+                    s.eligible += c.eligible;
+                    s.not_applicable += c.not_applicable;
+                    s.excluded += c.excluded;
+                    s.closed += c.closed;
+                    s.open += c.open;
+                }
+            }
+            // Rows without a product line (no enrollment at all) are not in measure_rates but are in the summary.
+            let no_line = rows
+                .iter()
+                .filter(|g| g.measure as usize == mi && g.rate as usize == ri && g.product_line.is_none())
+                .count() as u64;
+            s.eligible += no_line;
+            s.not_applicable += no_line;
+            let denominator = s.closed + s.open;
+            let numerator = if rate.higher_is_better { s.closed } else { s.open };
+            s.rate_value = (denominator > 0).then(|| numerator as f64 / denominator as f64);
+            rates.push(s);
+        }
+    }
+    let open = rows.iter().filter(|r| r.status == Status::Open).count();
+    let report = CareGapsReport {
+        run_id: run.clone(),
+        year,
+        members_from: members_from.to_string(),
+        members: data.len() as u64,
+        load,
+        engine,
+        rows: rows.len() as u64,
+        quarantined: by_reason,
+        rates,
+        value_set_files: directory.files.clone(),
+        output: output.redacted(),
+    };
+    let rows_quarantined = quarantined.len() as u64;
+    record_run(
+        output,
+        &RunRecord {
+            run_id: run,
+            stage: "caregaps".into(),
+            as_of,
+            started_at: started,
+            finished_at: Utc::now(),
+            status: "succeeded".into(),
+            inputs: inputs_json,
+            rows_in: report.load.events_read + report.load.enrollment_read,
+            rows_out: report.rows,
+            rows_quarantined,
+            message: Some(format!(
+                "{} members, {} measures, measurement year {year}: {} care_gaps rows, {open} open",
+                report.members,
+                measures.measures.len(),
+                report.rows
+            )),
+        },
+    )
+    .await?;
+    Ok(report)
+}
