@@ -7,25 +7,33 @@ already lives (Delta tables on local disk or object storage, or Spark on Databri
 from carelake import exceptions
 from carelake._native import __version__
 from carelake.api import (
+    caregaps,
     conform,
+    evaluate_caregaps,
     evaluate_identity,
     generate,
     identity,
     ingest,
+    measure_definitions,
     read_table,
+    sample_value_sets,
     validate_config,
     write_delta,
 )
 
 __all__ = [
     "__version__",
+    "caregaps",
     "conform",
+    "evaluate_caregaps",
     "evaluate_identity",
     "exceptions",
     "generate",
     "identity",
     "ingest",
+    "measure_definitions",
     "read_table",
+    "sample_value_sets",
     "validate_config",
     "write_delta",
 ]

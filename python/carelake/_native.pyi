@@ -92,6 +92,62 @@ class IdentityEvaluation(TypedDict):
     pairwise: Scores
     cluster: Scores
 
+class RateSummary(TypedDict):
+    measure: str
+    rate: str
+    eligible: int
+    not_applicable: int
+    excluded: int
+    closed: int
+    open: int
+    rate_value: float | None
+    higher_is_better: bool
+
+class ValueSetFileInfo(TypedDict):
+    origin: str
+    sha256: str
+    rows: int
+    versions: list[str]
+
+class CareGapsReport(TypedDict):
+    run_id: str
+    year: int
+    members_from: str
+    members: int
+    events_read: int
+    events_matched: int
+    enrollment_read: int
+    members_without_birth_date: int
+    members_without_sex: int
+    rows: int
+    quarantined: dict[str, int]
+    output: str
+    rates: list[RateSummary]
+    value_set_files: list[ValueSetFileInfo]
+
+class RateAgreement(TypedDict):
+    compared: int
+    agreed: int
+    accuracy: float
+    not_applicable: int
+    missing: int
+    unplanted: int
+
+def caregaps(
+    lake: str,
+    out: str,
+    value_sets: list[str],
+    year: int | None = None,
+    identity: str | None = None,
+    measures_dir: str | PathLike[str] | None = None,
+    measures: list[str] | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> CareGapsReport: ...
+def evaluate_caregaps(out: str, lake: str, identity: str | None = None) -> dict[str, RateAgreement]: ...
+def sample_value_sets() -> str: ...
+def measure_definitions() -> dict[str, str]: ...
 def identity(
     records: str,
     out: str,

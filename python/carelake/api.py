@@ -13,27 +13,33 @@ from typing import TYPE_CHECKING
 from carelake import _native
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from os import PathLike
 
     from carelake._native import (
         ArrowStreamExportable,
+        CareGapsReport,
         ConfigCheck,
         GenerateSummary,
         IdentityEvaluation,
         IdentityReport,
         IngestReport,
         ProgressCallback,
+        RateAgreement,
         WriteOutcome,
     )
 
 __all__ = [
+    "caregaps",
     "conform",
+    "evaluate_caregaps",
     "evaluate_identity",
     "generate",
     "identity",
     "ingest",
+    "measure_definitions",
     "read_table",
+    "sample_value_sets",
     "validate_config",
     "write_delta",
 ]
@@ -216,3 +222,84 @@ def evaluate_identity(out: str, truth: str) -> IdentityEvaluation:
         ``{"pairwise": scores, "cluster": scores}`` with precision, recall, F1 and counts.
     """
     return _native.evaluate_identity(out, truth)
+
+
+def caregaps(
+    lake: str,
+    out: str,
+    *,
+    value_sets: str | Sequence[str] = "sample",
+    year: int | None = None,
+    identity: str | None = None,
+    measures_dir: str | PathLike[str] | None = None,
+    measures: Sequence[str] | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> CareGapsReport:
+    """Compute HEDIS-style care gaps (not NCQA-certified) for every member.
+
+    Writes ``care_gaps`` (member x measure x rate: open, closed, excluded or not_applicable, with the reason,
+    evidence and due dates) and ``measure_rates`` (by measure, rate, product line and stratum) under ``out``, plus
+    quarantined rows and a ``runs`` row.
+
+    Args:
+        lake: The lake holding ``enrollment``, ``clinical_events`` (and ``person_records`` when identity has not
+            run).
+        out: Where the outputs go.
+        value_sets: Your NCQA Value Set Directory and Medication List Directory files (``.xlsx`` or ``.csv``,
+            local or object store), or ``"sample"`` for the shipped public-code sample.
+        year: Measurement year (default: the as-of date's year).
+        identity: Where ``identity_xref`` and ``member_profile`` are (default: ``out``). Without them, each
+            ``person_records`` row is its own member.
+        measures_dir: A folder of extra measure definition files (a measure with a built-in id replaces it).
+        measures: Run only these measure ids (default: all).
+        as_of: ISO as-of date (default today); events after it are quarantined.
+        progress: Called as ``progress(event, task, units)``.
+        columns: Per canonical table, canonical column name -> source column name.
+
+    Returns:
+        Counts (members, events read and matched, rows), quarantine reasons, the value-set files used (with
+        SHA-256) and a summary per measure rate.
+
+    Raises:
+        ConfigError: A measure definition or value-set file is invalid, or names a value set the file lacks.
+        SchemaError: An input lacks a required column.
+    """
+    files = [value_sets] if isinstance(value_sets, str) else list(value_sets)
+    return _native.caregaps(
+        lake,
+        out,
+        files,
+        year,
+        identity,
+        measures_dir,
+        list(measures) if measures is not None else None,
+        as_of,
+        progress,
+        columns,
+    )
+
+
+def evaluate_caregaps(out: str, lake: str, *, identity: str | None = None) -> dict[str, RateAgreement]:
+    """Agreement of ``care_gaps`` with the synthetic lake's planted scenarios, by ``MEASURE.rate``.
+
+    Args:
+        out: The folder holding ``care_gaps``.
+        lake: The synthetic lake (``truth_person_records``, ``truth_care_gaps``).
+        identity: The folder holding ``identity_xref`` (default: ``out``).
+
+    Returns:
+        Per rate: rows compared and agreed, accuracy, and rows left out (not_applicable, missing, unplanted).
+    """
+    return _native.evaluate_caregaps(out, lake, identity)
+
+
+def sample_value_sets() -> str:
+    """The shipped sample value sets (public codes only), as csv text in the VSD's layout."""
+    return _native.sample_value_sets()
+
+
+def measure_definitions() -> dict[str, str]:
+    """The built-in measure definition files, ``{file name: YAML text}``; copy one to start a new measure."""
+    return _native.measure_definitions()

@@ -20,7 +20,7 @@ from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaEr
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from carelake._native import IdentityReport, IngestReport
+    from carelake._native import CareGapsReport, IdentityReport, IngestReport, RateAgreement
 
 USER_ERRORS = (SchemaError, ConfigError, InputError)
 
@@ -93,6 +93,31 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--truth", default=None, help="ground-truth table: also report precision, recall and F1")
     ident.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
 
+    gaps = sub.add_parser(
+        "caregaps",
+        help="HEDIS-style care gaps per member, measure and rate",
+        description=(
+            "Evaluate the HEDIS-style measures (BCS-E, COL-E, CCS-E, GSD, CBP, EED, KED, SPD and any you add) for "
+            "every member: care_gaps (open, closed, excluded, not_applicable with evidence and due dates) and "
+            "measure_rates. Not NCQA-certified. Value sets come from your licensed NCQA Value Set Directory."
+        ),
+    )
+    gaps.add_argument("--lake", required=True, help="lake with enrollment and clinical_events (and person_records)")
+    gaps.add_argument(
+        "--value-sets",
+        required=True,
+        action="append",
+        metavar="FILE|sample",
+        help="VSD / MLD file (.xlsx or .csv), repeat for several; 'sample' = the shipped public-code sample",
+    )
+    gaps.add_argument("--out", required=True, help="where care_gaps and measure_rates go")
+    gaps.add_argument("--year", type=int, default=None, help="measurement year (default: the as-of year)")
+    gaps.add_argument("--identity", default=None, help="folder with identity_xref and member_profile (default: --out)")
+    gaps.add_argument("--measures-dir", type=Path, default=None, help="folder of extra measure definition files")
+    gaps.add_argument("--measure", action="append", default=None, help="run only this measure id (repeatable)")
+    gaps.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+    gaps.add_argument("--truth", action="store_true", help="synthetic lake: also report agreement with planted scenarios")
+
     run = sub.add_parser(
         "run",
         help="run the whole pipeline from a config file",
@@ -118,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     handlers = {
+        "caregaps": _caregaps,
         "demo": _demo,
         "generate": _generate,
         "identity": _identity,
@@ -175,6 +201,24 @@ def _identity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _caregaps(args: argparse.Namespace) -> int:
+    report = api.caregaps(
+        args.lake,
+        args.out,
+        value_sets=args.value_sets,
+        year=args.year,
+        identity=args.identity,
+        measures_dir=args.measures_dir,
+        measures=args.measure,
+        as_of=args.as_of,
+        progress=ProgressReporter("rows"),
+    )
+    _print_caregaps(report)
+    if args.truth:
+        _print_caregap_agreement(api.evaluate_caregaps(args.out, args.lake, identity=args.identity))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.engine == "spark":
         raise ConfigError("the spark engine is not available in this build yet; use --engine native")
@@ -223,6 +267,12 @@ def _demo(args: argparse.Namespace) -> int:
     )
     _print_identity(resolved)
     _print_evaluation(api.evaluate_identity(str(output), str(lake / "truth_person_records")))
+    print()
+    gaps = api.caregaps(
+        str(lake), str(output), value_sets="sample", as_of=summary["as_of"], progress=ProgressReporter("rows")
+    )
+    _print_caregaps(gaps)
+    _print_caregap_agreement(api.evaluate_caregaps(str(output), str(lake)))
     print("\nRead the outputs back (Delta tables with table and column comments):")
     print(f"  python -c \"import carelake, pyarrow as pa; print(pa.table(carelake.read_table('{output}', 'member_profile')))\"")
     print(
@@ -274,6 +324,40 @@ def _print_evaluation(evaluation: dict) -> None:
         f"  accuracy vs ground truth: pairwise F1 {p['f1']:.4f} (precision {p['precision']:.4f}, recall {p['recall']:.4f}); "
         f"cluster F1 {c['f1']:.4f}"
     )
+
+
+def _print_caregaps(report: CareGapsReport) -> None:
+    print(f"Care gaps, HEDIS-style, not NCQA-certified (run {report['run_id']}, measurement year {report['year']})")
+    files = ", ".join(f"{f['origin']} ({f['rows']:,} codes)" for f in report["value_set_files"])
+    print(f"  value sets: {files}")
+    print(
+        f"  {report['members']:,} members (from {report['members_from']}); "
+        f"{report['events_matched']:,} of {report['events_read']:,} events in a measure's value set"
+    )
+    print(f"  {'measure.rate':<26} {'in band':>9} {'n/a':>8} {'excluded':>9} {'closed':>8} {'open':>8} {'rate':>7}")
+    for r in report["rates"]:
+        rate = "-" if r["rate_value"] is None else f"{r['rate_value']:.1%}"
+        mark = "" if r["higher_is_better"] else " (inverse: lower is better)"
+        print(
+            f"  {r['measure'] + '.' + r['rate']:<26} {r['eligible']:>9,} {r['not_applicable']:>8,} "
+            f"{r['excluded']:>9,} {r['closed']:>8,} {r['open']:>8,} {rate:>7}{mark}"
+        )
+    if report["quarantined"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in report["quarantined"].items())
+        print(f"  quarantined: {reasons}")
+    for key in ("members_without_birth_date", "members_without_sex"):
+        if report[key]:
+            print(f"  {key.replace('_', ' ')}: {report[key]:,}")
+    print(f"  outputs: {report['output']}/care_gaps, measure_rates")
+
+
+def _print_caregap_agreement(agreement: dict[str, RateAgreement]) -> None:
+    compared = sum(a["compared"] for a in agreement.values())
+    agreed = sum(a["agreed"] for a in agreement.values())
+    share = agreed / compared if compared else 1.0
+    worst = sorted(agreement.items(), key=lambda kv: kv[1]["accuracy"])[:3]
+    detail = ", ".join(f"{k} {a['accuracy']:.3f}" for k, a in worst)
+    print(f"  agreement with planted scenarios: {agreed:,} of {compared:,} rows ({share:.2%}); lowest: {detail}")
 
 
 def _print_config(checked: dict) -> None:

@@ -88,10 +88,22 @@ mod tests {
     fn codes_normalize_formatting_only() {
         assert_eq!(normalize_code("ICD10CM", " e11.9 ").as_deref(), Some("E119"));
         assert_eq!(normalize_code("ICD10CM", "W19.XXXA").as_deref(), Some("W19XXXA"));
-        assert_eq!(normalize_code("NDC", "0071-0155-23").as_deref(), Some("00071015523"));
-        assert_eq!(normalize_code("NDC", "00071-155-23").as_deref(), Some("00071015523"));
-        assert_eq!(normalize_code("NDC", "00071-0155-3").as_deref(), Some("00071015503"));
-        assert_eq!(normalize_code("NDC", "00071015523").as_deref(), Some("00071015523"));
+        assert_eq!(
+            normalize_code("NDC", "0071-0155-23").as_deref(),
+            Some("00071015523")
+        );
+        assert_eq!(
+            normalize_code("NDC", "00071-155-23").as_deref(),
+            Some("00071015523")
+        );
+        assert_eq!(
+            normalize_code("NDC", "00071-0155-3").as_deref(),
+            Some("00071015503")
+        );
+        assert_eq!(
+            normalize_code("NDC", "00071015523").as_deref(),
+            Some("00071015523")
+        );
         assert_eq!(normalize_code("NDC", "0071015523").as_deref(), Some("0071015523"));
         assert_eq!(normalize_code("UBREV", "115").as_deref(), Some("0115"));
         assert_eq!(normalize_code("HCPCS", "g0121").as_deref(), Some("G0121"));

@@ -254,7 +254,13 @@ impl Criterion {
     /// Evaluate for one subject.
     pub fn evaluate(&self, s: &Subject<'_>) -> Option<Hit> {
         let mp_end = ymd_days(s.year, 12, 31);
-        let plain = |date| Some(Hit { date, event: None, expiry: None });
+        let plain = |date| {
+            Some(Hit {
+                date,
+                event: None,
+                expiry: None,
+            })
+        };
         match self {
             Criterion::Events(f) => f.evaluate(s),
             Criterion::Any(children) => {
@@ -283,7 +289,11 @@ impl Criterion {
                         None => hit,
                         Some(o) => Hit {
                             date: o.date.max(hit.date),
-                            event: if hit.date >= o.date { hit.event.or(o.event) } else { o.event.or(hit.event) },
+                            event: if hit.date >= o.date {
+                                hit.event.or(o.event)
+                            } else {
+                                o.event.or(hit.event)
+                            },
                             expiry: earlier_expiry(o.expiry, hit.expiry),
                         },
                     });
@@ -336,7 +346,11 @@ impl Criterion {
             // An arm with conditions (e.g. age 30+ for hrHPV): lapsed when the conditions still hold.
             Criterion::All(children) => {
                 let services = |c: &&Criterion| matches!(c, Criterion::Events(_) | Criterion::Any(_));
-                if children.iter().filter(|c| !services(c)).all(|c| c.evaluate(s).is_some()) {
+                if children
+                    .iter()
+                    .filter(|c| !services(c))
+                    .all(|c| c.evaluate(s).is_some())
+                {
                     children
                         .iter()
                         .filter(services)
@@ -449,14 +463,22 @@ impl<'a> Compiler<'a> {
     /// Compile one criterion.
     pub fn compile(&mut self, value: &Value, origin: &str, path: &str) -> CoreResult<Criterion> {
         let Value::Mapping(map) = value else {
-            return Err(err(origin, path, "a criterion must be a mapping such as {events: [...]}"));
+            return Err(err(
+                origin,
+                path,
+                "a criterion must be a mapping such as {events: [...]}",
+            ));
         };
         let key_of = |k: &Value| k.as_str().unwrap_or("").to_string();
         let keys: Vec<String> = map.keys().map(key_of).collect();
         let get = |k: &str| map.get(Value::String(k.to_string()));
         if keys.iter().any(|k| k == "events") {
             if let Some(bad) = keys.iter().find(|k| !EVENT_KEYS.contains(&k.as_str())) {
-                return Err(err(origin, &format!("{path}.{bad}"), format!("unknown key (allowed: {})", EVENT_KEYS.join(", "))));
+                return Err(err(
+                    origin,
+                    &format!("{path}.{bad}"),
+                    format!("unknown key (allowed: {})", EVENT_KEYS.join(", ")),
+                ));
             }
             return Ok(Criterion::Events(self.event_filter(map, origin, path)?));
         }
@@ -483,7 +505,11 @@ impl<'a> Compiler<'a> {
                     .enumerate()
                     .map(|(i, v)| self.compile(v, origin, &format!("{here}[{i}]")))
                     .collect::<CoreResult<Vec<_>>>()?;
-                Ok(if key == "any" { Criterion::Any(children) } else { Criterion::All(children) })
+                Ok(if key == "any" {
+                    Criterion::Any(children)
+                } else {
+                    Criterion::All(children)
+                })
             }
             "not" => Ok(Criterion::Not(Box::new(self.compile(inner, origin, &here)?))),
             "ref" => {
@@ -491,7 +517,11 @@ impl<'a> Compiler<'a> {
                     .as_str()
                     .ok_or_else(|| err(origin, &here, "must be the name of a definition"))?;
                 if self.resolving.iter().any(|r| r == name) {
-                    return Err(err(origin, &here, format!("definition '{name}' refers to itself")));
+                    return Err(err(
+                        origin,
+                        &here,
+                        format!("definition '{name}' refers to itself"),
+                    ));
                 }
                 let Some((def_origin, def)) = self.definitions.get(name).cloned() else {
                     let known: Vec<&str> = self.definitions.keys().map(String::as_str).collect();
@@ -502,7 +532,12 @@ impl<'a> Compiler<'a> {
                     ));
                 };
                 self.resolving.push(name.to_string());
-                let compiled = self.compile(&def, &def_origin, &format!("definitions.{name}"));
+                let compiled = self
+                    .compile(&def, &def_origin, &format!("definitions.{name}"))
+                    .map_err(|e| match e {
+                        CoreError::Config(m) => CoreError::Config(format!("{m} (used by {origin}: {here})")),
+                        other => other,
+                    });
                 self.resolving.pop();
                 compiled
             }
@@ -515,11 +550,19 @@ impl<'a> Compiler<'a> {
                 if inner.as_bool() != Some(true) {
                     return Err(err(origin, &here, "must be true"));
                 }
-                Ok(if key == "institutional" { Criterion::Institutional } else { Criterion::Deceased })
+                Ok(if key == "institutional" {
+                    Criterion::Institutional
+                } else {
+                    Criterion::Deceased
+                })
             }
             "paired" => {
                 let Value::Mapping(p) = inner else {
-                    return Err(err(origin, &here, "must be {first: ..., second: ..., max_days: N}"));
+                    return Err(err(
+                        origin,
+                        &here,
+                        "must be {first: ..., second: ..., max_days: N}",
+                    ));
                 };
                 let part = |k: &str| {
                     p.get(Value::String(k.into()))
@@ -536,7 +579,11 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 let (first, second) = (leaf("first")?, leaf("second")?);
-                Ok(Criterion::Paired(Box::new(first), Box::new(second), max_days as i32))
+                Ok(Criterion::Paired(
+                    Box::new(first),
+                    Box::new(second),
+                    max_days as i32,
+                ))
             }
             other => Err(err(
                 origin,
@@ -546,7 +593,12 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn event_filter(&mut self, map: &serde_yaml::Mapping, origin: &str, path: &str) -> CoreResult<EventFilter> {
+    fn event_filter(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        origin: &str,
+        path: &str,
+    ) -> CoreResult<EventFilter> {
         let get = |k: &str| map.get(Value::String(k.to_string()));
         let strings = |k: &str| -> CoreResult<Vec<String>> {
             match get(k) {
@@ -568,13 +620,23 @@ impl<'a> Compiler<'a> {
             let text = match get(k) {
                 None => default.to_string(),
                 Some(Value::String(s)) => s.clone(),
-                Some(_) => return Err(err(origin, &format!("{path}.{k}"), "must be a date reference string")),
+                Some(_) => {
+                    return Err(err(
+                        origin,
+                        &format!("{path}.{k}"),
+                        "must be a date reference string",
+                    ))
+                }
             };
             DateRef::parse(&text).map_err(|m| err(origin, &format!("{path}.{k}"), m))
         };
         let (from, to) = (date("from", "MP:01-01")?, date("to", "MP:12-31")?);
         if matches!(to, DateRef::Any | DateRef::Denominator) {
-            return Err(err(origin, &format!("{path}.to"), "must be a date in the MP's calendar (MP-N:MM-DD)"));
+            return Err(err(
+                origin,
+                &format!("{path}.to"),
+                "must be a date in the MP's calendar (MP-N:MM-DD)",
+            ));
         }
         let number = |k: &str| -> CoreResult<Option<i64>> {
             match get(k) {
@@ -626,11 +688,19 @@ mod tests {
     #[test]
     fn expiry_follows_the_window_start() {
         let d = |y, m, dd| ymd_days(y, m, dd);
-        let bcs = DateRef::Mp { years: -2, month: 10, day: 1 };
+        let bcs = DateRef::Mp {
+            years: -2,
+            month: 10,
+            day: 1,
+        };
         // A mammogram in Oct-Dec of Y lasts through Y+2; in Jan-Sep through Y+1.
         assert_eq!(expiry(bcs, d(2024, 10, 1), 2026), Some(d(2026, 12, 31)));
         assert_eq!(expiry(bcs, d(2024, 9, 30), 2026), Some(d(2025, 12, 31)));
-        let colonoscopy = DateRef::Mp { years: -9, month: 1, day: 1 };
+        let colonoscopy = DateRef::Mp {
+            years: -9,
+            month: 1,
+            day: 1,
+        };
         assert_eq!(expiry(colonoscopy, d(2017, 1, 1), 2026), Some(d(2026, 12, 31)));
         assert_eq!(expiry(DateRef::Any, d(2017, 1, 1), 2026), None);
     }

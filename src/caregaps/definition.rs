@@ -54,9 +54,8 @@ impl DateRef {
             "denominator" => return Ok(DateRef::Denominator),
             _ => {}
         }
-        let bad = || {
-            format!("'{t}' is not a date reference (use MP:MM-DD, MP-N:MM-DD, 'any' or 'denominator')")
-        };
+        let bad =
+            || format!("'{t}' is not a date reference (use MP:MM-DD, MP-N:MM-DD, 'any' or 'denominator')");
         let rest = t.strip_prefix("MP").ok_or_else(bad)?;
         let (years, md) = rest.split_once(':').ok_or_else(bad)?;
         let years: i32 = if years.is_empty() {
@@ -65,7 +64,9 @@ impl DateRef {
             years.parse().map_err(|_| bad())?
         };
         if years > 0 {
-            return Err(format!("'{t}': references after the measurement period are not supported"));
+            return Err(format!(
+                "'{t}': references after the measurement period are not supported"
+            ));
         }
         let (m, d) = md.split_once('-').ok_or_else(bad)?;
         let (month, day): (u32, u32) = (m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
@@ -299,10 +300,7 @@ pub fn load_definitions(extra: Option<&Path>) -> CoreResult<Vec<(String, Definit
         let mut paths: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml")
-            })
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
         paths.sort();
         if paths.is_empty() {
@@ -333,11 +331,19 @@ mod tests {
     fn date_references() {
         assert_eq!(
             DateRef::parse("MP-9:01-01").unwrap(),
-            DateRef::Mp { years: -9, month: 1, day: 1 }
+            DateRef::Mp {
+                years: -9,
+                month: 1,
+                day: 1
+            }
         );
         assert_eq!(
             DateRef::parse("MP:12-31").unwrap(),
-            DateRef::Mp { years: 0, month: 12, day: 31 }
+            DateRef::Mp {
+                years: 0,
+                month: 12,
+                day: 31
+            }
         );
         assert_eq!(DateRef::parse("any").unwrap(), DateRef::Any);
         for bad in ["MP+1:01-01", "MP:13-01", "2026-01-01", "MP-2:02-30", "MP-x:01-01"] {
@@ -352,7 +358,10 @@ mod tests {
             .iter()
             .filter_map(|(_, f)| f.measure.as_ref().map(|m| m.id.clone()))
             .collect();
-        assert_eq!(ids, ["BCS-E", "COL-E", "CCS-E", "GSD", "CBP", "EED", "KED", "SPD"]);
+        assert_eq!(
+            ids,
+            ["BCS-E", "COL-E", "CCS-E", "GSD", "CBP", "EED", "KED", "SPD"]
+        );
     }
 
     #[test]

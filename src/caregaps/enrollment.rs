@@ -137,12 +137,19 @@ impl CeRule {
         };
         use chrono::Datelike;
         for year in first.year()..=last.year() {
-            let jan1 = crate::model::values::date_to_days(chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("jan 1"));
-            let dec31 =
-                crate::model::values::date_to_days(chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("dec 31"));
+            let jan1 = crate::model::values::date_to_days(
+                chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("jan 1"),
+            );
+            let dec31 = crate::model::values::date_to_days(
+                chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("dec 31"),
+            );
             let (seg_start, seg_end) = (from.max(jan1), to.min(dec31));
             let full = seg_start == jan1 && seg_end == dec31;
-            let allowed = if full { self.max_gaps_per_year } else { self.partial_year_gaps };
+            let allowed = if full {
+                self.max_gaps_per_year
+            } else {
+                self.partial_year_gaps
+            };
             let mut count = 0u32;
             for &(g0, g1) in &all {
                 let (a, b) = (g0.max(seg_start), g1.min(seg_end));
@@ -275,9 +282,15 @@ mod tests {
         let s = subject();
         assert!(r.check(&[span(d(2020, 1, 1), i32::MAX)], &s).is_ok());
         // One 45-day gap: allowed. 46 days: not.
-        let ok = [span(d(2026, 1, 1), d(2026, 2, 28)), span(d(2026, 4, 15), d(2026, 12, 31))];
+        let ok = [
+            span(d(2026, 1, 1), d(2026, 2, 28)),
+            span(d(2026, 4, 15), d(2026, 12, 31)),
+        ];
         assert!(r.check(&ok, &s).is_ok());
-        let long = [span(d(2026, 1, 1), d(2026, 2, 28)), span(d(2026, 4, 16), d(2026, 12, 31))];
+        let long = [
+            span(d(2026, 1, 1), d(2026, 2, 28)),
+            span(d(2026, 4, 16), d(2026, 12, 31)),
+        ];
         assert!(r.check(&long, &s).unwrap_err().contains("46 days"));
         // Two short gaps.
         let two = [
@@ -290,7 +303,10 @@ mod tests {
         let anchor = [span(d(2026, 1, 1), d(2026, 12, 30))];
         assert!(r.check(&anchor, &s).unwrap_err().contains("anchor"));
         // Overlapping and abutting spans are one coverage.
-        let overlap = [span(d(2026, 1, 1), d(2026, 7, 31)), span(d(2026, 6, 1), d(2026, 12, 31))];
+        let overlap = [
+            span(d(2026, 1, 1), d(2026, 7, 31)),
+            span(d(2026, 6, 1), d(2026, 12, 31)),
+        ];
         assert!(r.check(&overlap, &s).is_ok());
     }
 
@@ -302,7 +318,10 @@ mod tests {
             span(d(2026, 1, 1), d(2026, 2, 28)),
             span(d(2026, 3, 20), d(2026, 12, 31)),
         ];
-        assert!(r.check(&spans, &s).is_ok(), "the same gap in both benefits is one gap");
+        assert!(
+            r.check(&spans, &s).is_ok(),
+            "the same gap in both benefits is one gap"
+        );
         spans.push(Span {
             pharmacy: false,
             ..span(d(2026, 3, 20), d(2026, 12, 31))

@@ -272,7 +272,12 @@ fn evaluate_measure(
     for (reason, when) in &measure.exclusions {
         if let Some(hit) = when.evaluate(s) {
             for r in 0..measure.rates.len() {
-                let mut out = row(r, Status::Excluded, reason, format!("denominator exclusion: {reason}"));
+                let mut out = row(
+                    r,
+                    Status::Excluded,
+                    reason,
+                    format!("denominator exclusion: {reason}"),
+                );
                 out.product_line = Some(product_line);
                 out.evidence = hit.event.map(|e| s.events[e as usize]);
                 out.value = out.evidence.filter(MemberEvent::has_value).map(|e| e.value);
@@ -290,7 +295,10 @@ fn evaluate_measure(
                     ri,
                     Status::NotApplicable,
                     "requires_other_rate",
-                    format!("in this rate only when '{}' is closed", measure.rates[required].id),
+                    format!(
+                        "in this rate only when '{}' is closed",
+                        measure.rates[required].id
+                    ),
                 );
                 out.product_line = Some(product_line);
                 rows.push(out);
@@ -304,10 +312,7 @@ fn evaluate_measure(
                 not_settings,
                 components,
             } => result_row(*from, not_settings, components, s, ri, &row),
-            RateKind::Adherence {
-                medications,
-                min_pdc,
-            } => adherence_row(medications, *min_pdc, s, ri, &row),
+            RateKind::Adherence { medications, min_pdc } => adherence_row(medications, *min_pdc, s, ri, &row),
         };
         out.product_line = Some(product_line);
         if out.status == Status::Open {
@@ -396,20 +401,21 @@ fn result_row(
             .collect();
         let mut verdicts = Vec::with_capacity(components.len());
         for c in components {
-            // The lowest numeric value of the day, else the result codes (any in-range code wins).
+            // The lowest value of the day: an in-range result code stands for a value below the threshold, so
+            // it wins; otherwise the lowest numeric value; otherwise an out-of-range code.
             let lowest = on_day
                 .iter()
                 .filter(|e| c.values.contains(e.value_set) && e.has_value())
                 .min_by(|a, b| a.value.total_cmp(&b.value));
-            let verdict = if let Some(e) = lowest {
-                Some((c.passes(e.value), **e))
-            } else if let Some(e) = on_day.iter().find(|e| c.pass_codes.contains(e.value_set)) {
-                Some((true, **e))
-            } else {
-                on_day
+            let pass_code = on_day.iter().find(|e| c.pass_codes.contains(e.value_set));
+            let verdict = match (pass_code, lowest) {
+                (_, Some(e)) if c.passes(e.value) => Some((true, **e)),
+                (Some(e), _) => Some((true, **e)),
+                (None, Some(e)) => Some((false, **e)),
+                (None, None) => on_day
                     .iter()
                     .find(|e| c.fail_codes.contains(e.value_set))
-                    .map(|e| (false, **e))
+                    .map(|e| (false, **e)),
             };
             match verdict {
                 Some(v) => verdicts.push(v),
@@ -419,10 +425,7 @@ fn result_row(
         if verdicts.len() < components.len() {
             continue; // not every component on this date
         }
-        let failed = components
-            .iter()
-            .zip(&verdicts)
-            .find(|(_, (pass, _))| !pass);
+        let failed = components.iter().zip(&verdicts).find(|(_, (pass, _))| !pass);
         let (status, reason, detail, evidence) = match failed {
             None => (
                 Status::Closed,
@@ -501,11 +504,17 @@ fn adherence_row(
     };
     let mut detail = format!(
         "proportion of days covered {} {:.0}%",
-        if status == Status::Closed { "at least" } else { "below" },
+        if status == Status::Closed {
+            "at least"
+        } else {
+            "below"
+        },
         min_pdc * 100.0
     );
     if without_supply > 0 {
-        detail.push_str(&format!("; {without_supply} dispensing(s) without days supply not counted"));
+        detail.push_str(&format!(
+            "; {without_supply} dispensing(s) without days supply not counted"
+        ));
     }
     let mut out = row(ri, status, reason, detail);
     out.evidence = Some(last);

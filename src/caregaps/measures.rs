@@ -188,8 +188,12 @@ fn compile_measure(c: &mut Compiler<'_>, def: &MeasureDefinition, origin: &str) 
         .product_lines
         .iter()
         .map(|l| {
-            ProductLine::parse(l)
-                .ok_or_else(|| bad("population.product_lines", "use commercial, medicaid, medicare, marketplace"))
+            ProductLine::parse(l).ok_or_else(|| {
+                bad(
+                    "population.product_lines",
+                    "use commercial, medicaid, medicare, marketplace",
+                )
+            })
         })
         .collect::<CoreResult<Vec<_>>>()?;
     let denominator = p
@@ -201,7 +205,12 @@ fn compile_measure(c: &mut Compiler<'_>, def: &MeasureDefinition, origin: &str) 
         .exclusions
         .iter()
         .enumerate()
-        .map(|(i, e)| Ok((e.reason.clone(), c.compile(&e.when, origin, &format!("exclusions[{i}].when"))?)))
+        .map(|(i, e)| {
+            Ok((
+                e.reason.clone(),
+                c.compile(&e.when, origin, &format!("exclusions[{i}].when"))?,
+            ))
+        })
         .collect::<CoreResult<Vec<_>>>()?;
     if def.rates.is_empty() {
         return Err(bad("rates", "a measure needs at least one rate"));
@@ -219,7 +228,11 @@ fn compile_measure(c: &mut Compiler<'_>, def: &MeasureDefinition, origin: &str) 
         product_lines,
         enrollment: CeRule::compile(&p.enrollment, origin)?,
         denominator,
-        strata: def.strata.iter().map(|s| (s.id.clone(), s.age[0], s.age[1])).collect(),
+        strata: def
+            .strata
+            .iter()
+            .map(|s| (s.id.clone(), s.age[0], s.age[1]))
+            .collect(),
         exclusions,
         rates,
     })

@@ -102,11 +102,16 @@ fn optional_text<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b StringArr
 }
 
 fn text_at(a: Option<&StringArray>, i: usize) -> Option<&str> {
-    a.filter(|a| a.is_valid(i)).map(|a| a.value(i)).filter(|s| !s.is_empty())
+    a.filter(|a| a.is_valid(i))
+        .map(|a| a.value(i))
+        .filter(|s| !s.is_empty())
 }
 
 /// Rows of one batch that failed a check: (row index in the batch, column, reason).
 type Rejected = Vec<(u32, &'static str, RejectReason)>;
+
+/// What matching one events batch gives: (member, event) pairs, their evidence, rejected rows, rows matched.
+type MatchedBatch = (Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64);
 
 impl<'a> MemberDataBuilder<'a> {
     /// A builder for the measures' value sets.
@@ -211,7 +216,11 @@ impl<'a> MemberDataBuilder<'a> {
     }
 
     /// Add a conformed `enrollment` batch; returns the rows quarantined.
-    pub fn add_enrollment(&mut self, batch: &RecordBatch, row_offset: i64) -> CoreResult<Vec<QuarantinedRow>> {
+    pub fn add_enrollment(
+        &mut self,
+        batch: &RecordBatch,
+        row_offset: i64,
+    ) -> CoreResult<Vec<QuarantinedRow>> {
         let table = "enrollment";
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
@@ -221,8 +230,16 @@ impl<'a> MemberDataBuilder<'a> {
             optional_text(batch, "source_system"),
             optional_text(batch, "source_record_id"),
         );
-        let flag = |name: &str| batch.column_by_name(name).and_then(|c| c.as_boolean_opt().cloned());
-        let (medical, pharmacy, lti) = (flag("medical_benefit"), flag("pharmacy_benefit"), flag("long_term_institution"));
+        let flag = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_boolean_opt().cloned())
+        };
+        let (medical, pharmacy, lti) = (
+            flag("medical_benefit"),
+            flag("pharmacy_benefit"),
+            flag("long_term_institution"),
+        );
         let snp = optional_text(batch, "snp_type");
         let mut rejected: Rejected = Vec::new();
         for i in 0..batch.num_rows() {
@@ -238,7 +255,9 @@ impl<'a> MemberDataBuilder<'a> {
                 continue;
             }
             let Some(product_line) = ProductLine::parse(line.value(i)) else {
-                return Err(CoreError::Internal("product_line passed conform but is unknown".into()));
+                return Err(CoreError::Internal(
+                    "product_line passed conform but is unknown".into(),
+                ));
             };
             let get = |a: &Option<arrow::array::BooleanArray>| {
                 a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
@@ -260,7 +279,7 @@ impl<'a> MemberDataBuilder<'a> {
 
     /// Add conformed `clinical_events` batches (matched in parallel); returns the rows quarantined.
     pub fn add_events(&mut self, batches: &[(RecordBatch, i64)]) -> CoreResult<Vec<QuarantinedRow>> {
-        let parts: Vec<CoreResult<(Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64)>> = batches
+        let parts: Vec<CoreResult<MatchedBatch>> = batches
             .par_iter()
             .map(|(batch, _)| self.match_events(batch))
             .collect();
@@ -279,11 +298,7 @@ impl<'a> MemberDataBuilder<'a> {
         Ok(out)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn match_events(
-        &self,
-        batch: &RecordBatch,
-    ) -> CoreResult<(Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64)> {
+    fn match_events(&self, batch: &RecordBatch) -> CoreResult<MatchedBatch> {
         let table = "clinical_events";
         let date = date_column(batch, table, "event_date")?;
         let end = date_column(batch, table, "end_date")?;
@@ -357,7 +372,11 @@ impl<'a> MemberDataBuilder<'a> {
                         } else {
                             0
                         },
-                        value: if value.is_valid(i) { value.value(i) } else { f64::NAN },
+                        value: if value.is_valid(i) {
+                            value.value(i)
+                        } else {
+                            f64::NAN
+                        },
                         evidence: ev,
                     },
                 ));
@@ -369,8 +388,15 @@ impl<'a> MemberDataBuilder<'a> {
     /// Group events and spans by member, sorted by date.
     pub fn finish(mut self) -> MemberData {
         let n = self.data.member_ids.len();
-        self.events
-            .par_sort_unstable_by(|a, b| (a.0, a.1.date, a.1.end, a.1.value_set, a.1.evidence).cmp(&(b.0, b.1.date, b.1.end, b.1.value_set, b.1.evidence)));
+        self.events.par_sort_unstable_by(|a, b| {
+            (a.0, a.1.date, a.1.end, a.1.value_set, a.1.evidence).cmp(&(
+                b.0,
+                b.1.date,
+                b.1.end,
+                b.1.value_set,
+                b.1.evidence,
+            ))
+        });
         self.spans
             .sort_unstable_by_key(|(m, s)| (*m, s.start, s.end, s.product_line));
         self.data.event_offsets = offsets(self.events.iter().map(|(m, _)| *m), n);
@@ -402,14 +428,15 @@ fn quarantine(
     if rejected.is_empty() {
         return Ok(Vec::new());
     }
-    let spec = model::canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+    let spec = model::canonical_input(table)
+        .ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
     let rows: Vec<u32> = rejected.iter().map(|(r, _, _)| *r).collect();
     let records = rows_as_json(batch, &rows)?;
     Ok(rejected
         .iter()
         .zip(records)
         .map(|((row, column, reason), record)| {
-            let column_spec = spec.column(column).cloned().unwrap_or_else(|| spec.columns[0].clone());
+            let column_spec = spec.column(column).cloned().unwrap_or(spec.columns[0]);
             QuarantinedRow {
                 table: table.to_string(),
                 row_number: row_offset + i64::from(*row),

@@ -92,7 +92,10 @@ pub struct RateCounts {
 }
 
 /// Rate counts keyed by (measure index, rate index, product line, stratum; "all" for the total).
-pub fn rate_counts(rows: &[GapRow], measures: &MeasureSet) -> BTreeMap<(u16, u16, String, String), RateCounts> {
+pub fn rate_counts(
+    rows: &[GapRow],
+    measures: &MeasureSet,
+) -> BTreeMap<(u16, u16, String, String), RateCounts> {
     let mut out: BTreeMap<(u16, u16, String, String), RateCounts> = BTreeMap::new();
     for r in rows {
         let Some(line) = r.product_line else { continue };

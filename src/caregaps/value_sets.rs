@@ -138,7 +138,8 @@ impl ValueSetDirectory {
     pub fn load(sources: &[String]) -> CoreResult<Self> {
         if sources.is_empty() {
             return Err(CoreError::Config(
-                "no value-set file given: pass your NCQA Value Set Directory (xlsx or csv), or 'sample'".into(),
+                "no value-set file given: pass your NCQA Value Set Directory (xlsx or csv), or 'sample'"
+                    .into(),
             ));
         }
         let mut dir = ValueSetDirectory::default();
@@ -202,18 +203,19 @@ impl ValueSetDirectory {
     pub fn add_workbook(&mut self, origin: &str, bytes: Vec<u8>) -> CoreResult<()> {
         use calamine::Reader;
         let digest = hex::encode(Sha256::digest(&bytes));
-        let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-            .map_err(|e| CoreError::Input(format!("value-set file {origin} is not a readable workbook: {e}")))?;
+        let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+            CoreError::Input(format!("value-set file {origin} is not a readable workbook: {e}"))
+        })?;
         let mut file = None;
         let mut sheets_seen = Vec::new();
         for sheet in workbook.sheet_names() {
             let range = workbook.worksheet_range(&sheet).map_err(|e| {
-                CoreError::Input(format!("value-set file {origin}: sheet '{sheet}' cannot be read: {e}"))
+                CoreError::Input(format!(
+                    "value-set file {origin}: sheet '{sheet}' cannot be read: {e}"
+                ))
             })?;
-            let rows: Vec<Vec<(String, bool)>> = range
-                .rows()
-                .map(|r| r.iter().map(cell_text).collect())
-                .collect();
+            let rows: Vec<Vec<(String, bool)>> =
+                range.rows().map(|r| r.iter().map(cell_text).collect()).collect();
             // The header is within the first rows (some exports put a title above it).
             let found = rows.iter().take(20).enumerate().find_map(|(i, r)| {
                 let headers: Vec<String> = r.iter().map(|(t, _)| t.clone()).collect();
@@ -239,11 +241,7 @@ impl ValueSetDirectory {
                     (r.iter().map(|(t, _)| t.clone()).collect(), numeric_code)
                 })
                 .collect();
-            self.add_rows(
-                index,
-                &columns,
-                texts.iter().map(|(r, n)| (r.as_slice(), *n)),
-            )?;
+            self.add_rows(index, &columns, texts.iter().map(|(r, n)| (r.as_slice(), *n)))?;
         }
         if file.is_none() {
             return Err(CoreError::Input(format!(
@@ -297,7 +295,11 @@ impl ValueSetDirectory {
                 None => {
                     self.sets.push(ValueSet {
                         name: name.to_string(),
-                        oid: columns.oid.map(cell).filter(|v| !v.is_empty()).map(str::to_string),
+                        oid: columns
+                            .oid
+                            .map(cell)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string),
                         version: version.map(str::to_string),
                         file,
                     });
@@ -348,10 +350,9 @@ fn read_bytes(location: &Location) -> CoreResult<Vec<u8>> {
     }
     let (store, path) = location.object_store()?;
     block_on(async {
-        let got = store
-            .get(&path)
-            .await
-            .map_err(|e| CoreError::Input(format!("cannot read value-set file {}: {e}", location.redacted())))?;
+        let got = store.get(&path).await.map_err(|e| {
+            CoreError::Input(format!("cannot read value-set file {}: {e}", location.redacted()))
+        })?;
         let bytes = got
             .bytes()
             .await

@@ -96,7 +96,7 @@ pub fn truth_care_gaps() -> TableSpec {
             C::key("measure", T::Text, "Measure id (BCS-E, COL-E, CCS-E, GSD, CBP, EED, KED, SPD)."),
             C::key("rate", T::Text, "Rate of the measure: total, or below_8 / above_9 (GSD), received_statin / adherence_80 (SPD)."),
             C::key("scenario", T::Text, "What was planted, e.g. numerator_colonoscopy, open_expired, excluded_hospice."),
-            C::required("expected_status", T::Text, "Status the scenario should yield if the person meets enrollment: open, closed or excluded."),
+            C::required("expected_status", T::Text, "Status the scenario should yield if the person meets enrollment: open, closed, excluded, or not_applicable (SPD adherence without a statin)."),
         ],
     }
 }

@@ -69,7 +69,10 @@ pub struct CareGapsReport {
 }
 
 /// Read a whole table at `location` (None when there is none).
-async fn read_optional(location: &Location, name: &str) -> CoreResult<Option<Vec<arrow::record_batch::RecordBatch>>> {
+async fn read_optional(
+    location: &Location,
+    name: &str,
+) -> CoreResult<Option<Vec<arrow::record_batch::RecordBatch>>> {
     match detect(location, name).await {
         Ok(source) => Ok(Some(TableReader::open(&source).await?.collect().await?)),
         Err(CoreError::Input(_)) => Ok(None),

@@ -1,5 +1,6 @@
 //! The binding layer: the `carelake._native` extension module. Thin wrappers only; no logic lives here.
 
+mod caregaps;
 mod errors;
 mod identity;
 mod lake;
@@ -13,6 +14,8 @@ use pyo3::prelude::*;
 pub mod _native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use super::caregaps::{caregaps, evaluate_caregaps, measure_definitions, sample_value_sets};
     #[pymodule_export]
     use super::errors::{
         CarelakeError, ConfigError, ConflictError, InputError, InternalError, SchemaError, StorageError,

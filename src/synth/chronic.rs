@@ -51,20 +51,20 @@ pub(super) fn diabetes(
                     // An earlier high value: only the most recent result counts.
                     let early = ev.date_in(rng, ymd(my, 1, 1), last - Duration::days(30));
                     let v = rng.float(8.5, 10.5);
-                    ev.lab(early, rng.pick(c::HBA1C), v, "%");
+                    hba1c(ev, rng, early, v);
                 }
                 let v = rng.float(5.8, 7.9);
-                ev.lab(last, rng.pick(c::HBA1C), v, "%");
+                hba1c(ev, rng, last, v);
                 ("closed_hba1c_below_8", "closed", "closed")
             }
             52..=65 => {
-                let v = rng.float(8.0, 9.0);
-                ev.lab(last, rng.pick(c::HBA1C), v, "%");
+                let v = rng.float(8.0, 8.9);
+                hba1c(ev, rng, last, v);
                 ("open_hba1c_8_to_9", "open", "closed")
             }
             66..=77 => {
                 let v = rng.float(9.1, 13.5);
-                ev.lab(last, rng.pick(c::HBA1C), v, "%");
+                hba1c(ev, rng, last, v);
                 ("open_hba1c_above_9", "open", "open")
             }
             78..=81 => {
@@ -133,7 +133,7 @@ pub(super) fn diabetes(
     }
 
     // Kidney health evaluation (18-85).
-    let excl = common.applies(age <= 80, true);
+    let excl = common.applies_with(age <= 80, true, true, false);
     let (scenario, status) = match rng.below(100) {
         0..=34 => {
             let d = ev.date_in(rng, ymd(my, 1, 1), dec31);
@@ -171,37 +171,28 @@ pub(super) fn diabetes(
             ev.lab(d, rng.pick(c::EGFR), rng.float(30.0, 110.0), "mL/min/1.73m2");
             ("open_egfr_only", "open")
         }
-        72..=97 => ("open_no_tests", "open"),
-        _ => {
-            let d = ev.date_in(rng, ymd(my - 1, 1, 1), dec31);
-            ev.claim(d, "ICD10CM", rng.pick(c::ESRD), None, None, "outpatient");
-            ("excluded_esrd", "excluded")
-        }
+        _ => ("open_no_tests", "open"),
     };
     truth.record("KED", "total", scenario, status, excl);
 
     // Statin therapy (40-75).
     if (40..=75).contains(&age) {
-        let excl = common.applies(true, false);
+        let excl = common.applies_with(true, false, true, true);
         let (scenario, received, adherent) = match rng.below(100) {
             0..=41 => {
-                statin_fills(ev, rng, my, 0.9);
+                statin_fills(ev, rng, my, 0.97);
                 ("closed_statin_adherent", "closed", "closed")
             }
             42..=59 => {
                 statin_fills(ev, rng, my, 0.5);
                 ("open_statin_not_adherent", "closed", "open")
             }
-            60..=94 => ("open_no_statin", "open", "open"),
-            95..=97 => {
+            // Adherence is only measured for members who received a statin.
+            60..=96 => ("open_no_statin", "open", "not_applicable"),
+            _ => {
                 let d = ev.date_in(rng, ymd(my, 1, 1), dec31);
                 ev.claim(d, "ICD10CM", c::MYALGIA, None, None, "outpatient");
                 ("excluded_myalgia", "excluded", "excluded")
-            }
-            _ => {
-                let d = ev.date_in(rng, ymd(my - 1, 1, 1), dec31);
-                ev.claim(d, "ICD10CM", rng.pick(c::ESRD), None, None, "outpatient");
-                ("excluded_esrd", "excluded", "excluded")
             }
         };
         if ev.claims.is_some() {
@@ -215,13 +206,14 @@ pub(super) fn diabetes(
 fn statin_fills(ev: &mut Events<'_>, rng: &mut Rng, my: i32, coverage: f64) {
     let ndc = rng.pick(c::STATINS);
     let mut d = ev.date_in(rng, ymd(my, 1, 1), ymd(my, 4, 30));
+    // Fills continue to the end of the year even when the as-of date is earlier (a 90-day fill covers it).
     let stop = ymd(my, 12, 31).min(ev.as_of);
     while d <= stop {
         let supply = if rng.chance(0.5) { 90 } else { 30 };
         ev.fill(d, ndc, supply);
-        // Refill late by a gap that realizes the intended coverage on average.
+        // Refill late by a gap near the one that realizes the intended coverage.
         let late = (supply as f64 * (1.0 / coverage - 1.0)) as i64;
-        d += Duration::days(supply + rng.range(0, late.max(0) * 2));
+        d += Duration::days(supply + rng.range(late / 2, late + late / 2));
     }
 }
 
@@ -231,7 +223,6 @@ pub(super) fn blood_pressure(
     rng: &mut Rng,
     my: i32,
     age: i32,
-    female: bool,
     common: &CommonExclusions,
 ) {
     let dec31 = ymd(my, 12, 31);
@@ -252,7 +243,7 @@ pub(super) fn blood_pressure(
     if age > 85 {
         return;
     }
-    let excl = common.applies(age <= 80, true);
+    let excl = common.applies_with(age <= 80, true, true, true);
     let reading_day = |ev: &Events<'_>, rng: &mut Rng| ev.date_in(rng, d2 + Duration::days(1), dec31);
     let (scenario, status) = match rng.below(100) {
         0..=44 => {
@@ -288,17 +279,6 @@ pub(super) fn blood_pressure(
             bp(ev, rng, d, s, di);
             ("open_most_recent_not_controlled", "open")
         }
-        77..=95 => ("open_no_reading", "open"),
-        96..=97 => {
-            let d = ev.date_in(rng, ymd(my - 2, 1, 1), dec31);
-            ev.claim(d, "ICD10CM", rng.pick(c::ESRD), None, None, "outpatient");
-            ("excluded_esrd", "excluded")
-        }
-        _ if female && age < 50 => {
-            let d = ev.date_in(rng, ymd(my, 1, 1), dec31);
-            ev.claim(d, "ICD10CM", c::PREGNANCY, None, None, "outpatient");
-            ("excluded_pregnancy", "excluded")
-        }
         _ => ("open_no_reading", "open"),
     };
     truth.record("CBP", "total", scenario, status, excl);
@@ -330,5 +310,23 @@ fn bp(ev: &mut Events<'_>, rng: &mut Rng, date: NaiveDate, systolic: f64, diasto
         };
         ev.claim(date, "CPT-II", c::SYSTOLIC_CPT2[s], None, None, "outpatient");
         ev.claim(date, "CPT-II", c::DIASTOLIC_CPT2[d], None, None, "outpatient");
+    }
+}
+
+/// An HbA1c result: a lab value from the EHR, or (claims-only people) the CPT II code of its range.
+fn hba1c(ev: &mut Events<'_>, rng: &mut Rng, date: NaiveDate, value: f64) {
+    if ev.ehr.is_some() {
+        ev.lab(date, rng.pick(c::HBA1C), value, "%");
+    } else {
+        let code = if value < 7.0 {
+            c::HBA1C_LT7
+        } else if value < 8.0 {
+            c::HBA1C_7_8
+        } else if value <= 9.0 {
+            c::HBA1C_8_9
+        } else {
+            c::HBA1C_GT9
+        };
+        ev.claim(date, "CPT-II", code, None, None, "outpatient");
     }
 }

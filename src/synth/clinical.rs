@@ -95,6 +95,21 @@ pub fn plant_clinical(
     }
     let died = person.deceased.is_some_and(|d| d.year() == my);
     let institutional = coverage.is_some_and(|c| c.institutional) && age >= 66;
+    let diabetic = rng.chance(adult_prevalence(age, [0.04, 0.14, 0.22]));
+    let hypertensive = rng.chance(adult_prevalence(age, [0.08, 0.32, 0.55]));
+    // Conditions that exclude several measures at once are drawn per person, so every measure's truth agrees.
+    let esrd = (diabetic || hypertensive) && rng.chance(0.025);
+    if esrd {
+        // Within the MP or the year before: SPD's ESRD exclusion looks back only that far.
+        let d = ev.date_in(rng, ymd(my - 1, 1, 1), as_of);
+        ev.claim(d, "ICD10CM", rng.pick(c::ESRD), None, None, "outpatient");
+    }
+    let pregnant =
+        person.female && (18..=49).contains(&age) && (diabetic || hypertensive) && rng.chance(0.04);
+    if pregnant {
+        let d = ev.date_in(rng, ymd(my, 1, 1), as_of);
+        ev.claim(d, "ICD10CM", c::PREGNANCY, None, None, "outpatient");
+    }
     let common = CommonExclusions {
         hospice,
         palliative,
@@ -102,6 +117,8 @@ pub fn plant_clinical(
         ai_f: advanced_illness && age >= 66,
         frail_81: frail && age >= 81,
         institutional,
+        esrd,
+        pregnant,
     };
 
     if person.female && (42..=74).contains(&age) {
@@ -113,15 +130,15 @@ pub fn plant_clinical(
     if person.female && (24..=64).contains(&age) {
         cervical_cancer_screening(&mut ev, &mut truth, rng, my, age, &common);
     }
-    if rng.chance(adult_prevalence(age, [0.04, 0.14, 0.22])) {
+    if diabetic {
         diabetes(&mut ev, &mut truth, rng, my, age, &common);
     } else if age >= 18 && rng.chance(0.01) {
         // One diagnosis only: not enough to enter the diabetes denominators.
         let d = ev.date_in(rng, ymd(my, 1, 1), as_of);
         ev.claim(d, "ICD10CM", rng.pick(c::DIABETES), None, None, "outpatient");
     }
-    if rng.chance(adult_prevalence(age, [0.08, 0.32, 0.55])) {
-        blood_pressure(&mut ev, &mut truth, rng, my, age, person.female, &common);
+    if hypertensive {
+        blood_pressure(&mut ev, &mut truth, rng, my, age, &common);
     }
 }
 

@@ -20,6 +20,10 @@ pub(super) struct CommonExclusions {
     /// Frailty alone at 81+ (CBP, KED).
     pub(super) frail_81: bool,
     pub(super) institutional: bool,
+    /// ESRD or dialysis (excludes CBP, KED and SPD alike).
+    pub(super) esrd: bool,
+    /// Pregnant in the measurement year (excludes CBP and SPD).
+    pub(super) pregnant: bool,
 }
 
 impl CommonExclusions {
@@ -40,6 +44,24 @@ impl CommonExclusions {
         } else {
             None
         }
+    }
+
+    /// [`Self::applies`], then the conditions that exclude the kidney and statin measures and CBP.
+    pub(super) fn applies_with(
+        &self,
+        ai_f_rule: bool,
+        frailty_81_rule: bool,
+        esrd_rule: bool,
+        pregnancy_rule: bool,
+    ) -> Option<&'static str> {
+        self.applies(ai_f_rule, frailty_81_rule)
+            .or(if esrd_rule && self.esrd {
+                Some("excluded_esrd")
+            } else if pregnancy_rule && self.pregnant {
+                Some("excluded_pregnancy")
+            } else {
+                None
+            })
     }
 }
 

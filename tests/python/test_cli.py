@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_command_has_help() -> None:
-    for command in ["demo", "generate", "ingest", "run", "validate"]:
+    for command in ["demo", "generate", "ingest", "identity", "caregaps", "run", "validate"]:
         out = _run(command, "--help")
         assert out.returncode == 0, command
         assert "usage: carelake" in out.stdout
@@ -42,7 +42,15 @@ def test_demo_writes_delta_outputs_and_a_summary(tmp_path, capsys) -> None:
     assert main(["demo", "--out", str(tmp_path / "demo"), "--members", "300", "--as-of", "2026-11-23"]) == 0
     out = capsys.readouterr().out
     assert "person_records" in out and "quarantine" in out
-    for table in ["lake/person_records", "lake/clinical_events", "output/quarantine", "output/runs"]:
+    assert "Care gaps, HEDIS-style, not NCQA-certified" in out and "agreement with planted scenarios" in out
+    for table in [
+        "lake/person_records",
+        "lake/clinical_events",
+        "output/quarantine",
+        "output/runs",
+        "output/care_gaps",
+        "output/measure_rates",
+    ]:
         t = deltalake.DeltaTable(tmp_path / "demo" / table)
         assert t.metadata().description
         assert all(f.metadata.get("comment") for f in t.schema().fields), table

@@ -216,7 +216,11 @@ impl Scenario {
             c.end_row();
         }
         let bad = b.add_events(&[(c.finish().unwrap(), 0)]).unwrap();
-        assert!(bad.is_empty(), "events quarantined: {:?}", bad.iter().map(|q| q.reason).collect::<Vec<_>>());
+        assert!(
+            bad.is_empty(),
+            "events quarantined: {:?}",
+            bad.iter().map(|q| q.reason).collect::<Vec<_>>()
+        );
         let data = b.finish();
         let mut rows = Vec::new();
         let mut counts = EngineCounts::default();
@@ -259,5 +263,9 @@ pub fn expect(s: &Scenario, measure: &str, rate: &str, status: Status, reason: &
 #[track_caller]
 pub fn expect_no_row(s: &Scenario, measure: &str) {
     let rows = s.run(measure);
-    assert!(rows.is_empty(), "{measure}: expected no row, got {:?}", rows.iter().map(|r| (&r.0, r.1)).collect::<Vec<_>>());
+    assert!(
+        rows.is_empty(),
+        "{measure}: expected no row, got {:?}",
+        rows.iter().map(|r| (&r.0, r.1)).collect::<Vec<_>>()
+    );
 }

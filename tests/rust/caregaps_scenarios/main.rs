@@ -59,7 +59,13 @@ mod bcs_e {
 
     #[test]
     fn mri_alone_does_not_count() {
-        expect(&woman(50).with(ev(d(2026, 3, 1), "CPT", "77049")), M, "total", Open, "no_service");
+        expect(
+            &woman(50).with(ev(d(2026, 3, 1), "CPT", "77049")),
+            M,
+            "total",
+            Open,
+            "no_service",
+        );
     }
 
     #[test]
@@ -78,9 +84,11 @@ mod bcs_e {
             .with(ev(d(2014, 2, 1), "CPT", "19303").modifier("LT"))
             .with(ev(d(2021, 8, 1), "CPT", "19307").modifier("RT"));
         expect(&both, M, "total", Excluded, "bilateral_mastectomy");
-        let mixed = woman(60)
-            .with(ev(d(2014, 2, 1), "ICD10CM", "Z90.12"))
-            .with(ev(d(2021, 8, 1), "ICD10PCS", "0HTT0ZZ"));
+        let mixed = woman(60).with(ev(d(2014, 2, 1), "ICD10CM", "Z90.12")).with(ev(
+            d(2021, 8, 1),
+            "ICD10PCS",
+            "0HTT0ZZ",
+        ));
         expect(&mixed, M, "total", Excluded, "bilateral_mastectomy");
         let one = woman(60).with(ev(d(2014, 2, 1), "CPT", "19303").modifier("LT"));
         expect(&one, M, "total", Open, "no_service");
@@ -88,15 +96,33 @@ mod bcs_e {
 
     #[test]
     fn common_exclusions() {
-        expect(&woman(60).with(ev(d(2026, 4, 1), "HCPCS", "Q5003")), M, "total", Excluded, "hospice");
+        expect(
+            &woman(60).with(ev(d(2026, 4, 1), "HCPCS", "Q5003")),
+            M,
+            "total",
+            Excluded,
+            "hospice",
+        );
         expect(&woman(60).died(d(2026, 5, 1)), M, "total", Excluded, "death");
-        expect(&woman(60).with(ev(d(2026, 4, 1), "ICD10CM", "Z51.5")), M, "total", Excluded, "palliative_care");
+        expect(
+            &woman(60).with(ev(d(2026, 4, 1), "ICD10CM", "Z51.5")),
+            M,
+            "total",
+            Excluded,
+            "palliative_care",
+        );
         let aif = advanced_illness(frail(woman(67)));
         expect(&aif, M, "total", Excluded, "advanced_illness_frailty");
         // Frailty alone is not enough at 67 for BCS-E.
         expect(&frail(woman(67)), M, "total", Open, "no_service");
         // Advanced illness and frailty below 66: no exclusion.
-        expect(&advanced_illness(frail(woman(65))), M, "total", Open, "no_service");
+        expect(
+            &advanced_illness(frail(woman(65))),
+            M,
+            "total",
+            Open,
+            "no_service",
+        );
     }
 
     #[test]
@@ -149,7 +175,13 @@ mod col_e {
 
     #[test]
     fn colonoscopy_ten_calendar_years() {
-        expect(&person(60).with(ev(d(2017, 1, 1), "CPT", "45378")), M, "total", Closed, "colonoscopy");
+        expect(
+            &person(60).with(ev(d(2017, 1, 1), "CPT", "45378")),
+            M,
+            "total",
+            Closed,
+            "colonoscopy",
+        );
         let old = person(60).with(ev(d(2016, 12, 31), "CPT", "45378"));
         expect(&old, M, "total", Open, "service_expired");
         assert_eq!(old.run(M)[0].3.clinically_due_since, Some(days(d(2026, 1, 1))));
@@ -161,17 +193,59 @@ mod col_e {
 
     #[test]
     fn fobt_this_year_only() {
-        expect(&person(60).with(ev(d(2026, 1, 1), "CPT", "82274")), M, "total", Closed, "fobt");
-        expect(&person(60).with(ev(d(2025, 12, 31), "CPT", "82274")), M, "total", Open, "service_expired");
+        expect(
+            &person(60).with(ev(d(2026, 1, 1), "CPT", "82274")),
+            M,
+            "total",
+            Closed,
+            "fobt",
+        );
+        expect(
+            &person(60).with(ev(d(2025, 12, 31), "CPT", "82274")),
+            M,
+            "total",
+            Open,
+            "service_expired",
+        );
     }
 
     #[test]
     fn sdna_three_years_sigmoidoscopy_and_ct_five() {
-        expect(&person(60).with(ev(d(2024, 1, 1), "CPT", "81528")), M, "total", Closed, "sdna_fit");
-        expect(&person(60).with(ev(d(2023, 12, 31), "CPT", "81528")), M, "total", Open, "service_expired");
-        expect(&person(60).with(ev(d(2022, 1, 1), "CPT", "45330")), M, "total", Closed, "flexible_sigmoidoscopy");
-        expect(&person(60).with(ev(d(2021, 12, 31), "CPT", "74263")), M, "total", Open, "service_expired");
-        expect(&person(60).with(ev(d(2022, 2, 1), "CPT", "74263")), M, "total", Closed, "ct_colonography");
+        expect(
+            &person(60).with(ev(d(2024, 1, 1), "CPT", "81528")),
+            M,
+            "total",
+            Closed,
+            "sdna_fit",
+        );
+        expect(
+            &person(60).with(ev(d(2023, 12, 31), "CPT", "81528")),
+            M,
+            "total",
+            Open,
+            "service_expired",
+        );
+        expect(
+            &person(60).with(ev(d(2022, 1, 1), "CPT", "45330")),
+            M,
+            "total",
+            Closed,
+            "flexible_sigmoidoscopy",
+        );
+        expect(
+            &person(60).with(ev(d(2021, 12, 31), "CPT", "74263")),
+            M,
+            "total",
+            Open,
+            "service_expired",
+        );
+        expect(
+            &person(60).with(ev(d(2022, 2, 1), "CPT", "74263")),
+            M,
+            "total",
+            Closed,
+            "ct_colonography",
+        );
     }
 
     #[test]
@@ -184,9 +258,27 @@ mod col_e {
 
     #[test]
     fn exclusions_any_time_before() {
-        expect(&person(60).with(ev(d(2019, 1, 1), "ICD10CM", "C189")), M, "total", Excluded, "colorectal_cancer");
-        expect(&person(60).with(ev(d(2011, 1, 1), "CPT", "44150")), M, "total", Excluded, "total_colectomy");
-        expect(&advanced_illness(frail(person(70))), M, "total", Excluded, "advanced_illness_frailty");
+        expect(
+            &person(60).with(ev(d(2019, 1, 1), "ICD10CM", "C189")),
+            M,
+            "total",
+            Excluded,
+            "colorectal_cancer",
+        );
+        expect(
+            &person(60).with(ev(d(2011, 1, 1), "CPT", "44150")),
+            M,
+            "total",
+            Excluded,
+            "total_colectomy",
+        );
+        expect(
+            &advanced_illness(frail(person(70))),
+            M,
+            "total",
+            Excluded,
+            "advanced_illness_frailty",
+        );
     }
 
     #[test]
@@ -202,14 +294,24 @@ mod col_e {
             enr(d(2025, 5, 1), Some(d(2025, 6, 30))),
             enr(d(2025, 8, 1), None),
         ]);
-        expect(&two_in_2025, M, "total", NotApplicable, "not_continuously_enrolled");
+        expect(
+            &two_in_2025,
+            M,
+            "total",
+            NotApplicable,
+            "not_continuously_enrolled",
+        );
         let anchor = person(60).enrolled(vec![enr(d(2020, 1, 1), Some(d(2026, 12, 30)))]);
         expect(&anchor, M, "total", NotApplicable, "not_continuously_enrolled");
         let monthly: Vec<Enr> = (1..=12)
             .flat_map(|m| {
                 [2025, 2026].map(|y| {
                     let start = d(y, m, 1);
-                    let end = start.checked_add_months(chrono::Months::new(1)).unwrap().pred_opt().unwrap();
+                    let end = start
+                        .checked_add_months(chrono::Months::new(1))
+                        .unwrap()
+                        .pred_opt()
+                        .unwrap();
                     enr(start, Some(end))
                 })
             })
@@ -237,9 +339,17 @@ mod ccs_e {
     fn cytology_three_years_at_21_or_older() {
         let s = woman(40).with(ev(d(2024, 1, 1), "CPT", "88142"));
         expect(&s, M, "total", Closed, "cervical_cytology");
-        expect(&woman(40).with(ev(d(2023, 12, 31), "CPT", "88175")), M, "total", Open, "service_expired");
+        expect(
+            &woman(40).with(ev(d(2023, 12, 31), "CPT", "88175")),
+            M,
+            "total",
+            Open,
+            "service_expired",
+        );
         // Youngest in the band, tested on the first day of the window.
-        let of_age = woman(24).born(d(2002, 12, 31)).with(ev(d(2024, 1, 1), "CPT", "88142"));
+        let of_age = woman(24)
+            .born(d(2002, 12, 31))
+            .with(ev(d(2024, 1, 1), "CPT", "88142"));
         expect(&of_age, M, "total", Closed, "cervical_cytology");
     }
 
@@ -247,21 +357,53 @@ mod ccs_e {
     fn hpv_five_years_at_30_or_older() {
         let s = woman(45).with(ev(d(2022, 1, 1), "CPT", "87624"));
         expect(&s, M, "total", Closed, "hpv_test");
-        expect(&woman(45).with(ev(d(2021, 12, 31), "CPT", "87624")), M, "total", Open, "service_expired");
-        let young = woman(33).born(d(1993, 7, 1)).with(ev(d(2022, 6, 30), "CPT", "87625"));
+        expect(
+            &woman(45).with(ev(d(2021, 12, 31), "CPT", "87624")),
+            M,
+            "total",
+            Open,
+            "service_expired",
+        );
+        let young = woman(33)
+            .born(d(1993, 7, 1))
+            .with(ev(d(2022, 6, 30), "CPT", "87625"));
         expect(&young, M, "total", Open, "no_service");
     }
 
     #[test]
     fn exclusions() {
-        expect(&woman(50).with(ev(d(2001, 1, 1), "ICD10CM", "Z90.710")), M, "total", Excluded, "absence_of_cervix");
-        expect(&woman(50).with(ev(d(2018, 1, 1), "CPT", "58150")), M, "total", Excluded, "absence_of_cervix");
-        expect(&woman(50).with(ev(d(2026, 3, 1), "ICD10CM", "Z51.5")), M, "total", Excluded, "palliative_care");
+        expect(
+            &woman(50).with(ev(d(2001, 1, 1), "ICD10CM", "Z90.710")),
+            M,
+            "total",
+            Excluded,
+            "absence_of_cervix",
+        );
+        expect(
+            &woman(50).with(ev(d(2018, 1, 1), "CPT", "58150")),
+            M,
+            "total",
+            Excluded,
+            "absence_of_cervix",
+        );
+        expect(
+            &woman(50).with(ev(d(2026, 3, 1), "ICD10CM", "Z51.5")),
+            M,
+            "total",
+            Excluded,
+            "palliative_care",
+        );
     }
 
     #[test]
     fn not_reported_for_medicare() {
-        expect(&woman(50).line("medicare"), M, "total", NotApplicable, "product_line_not_reported");
+        expect(
+            &woman(50).line("medicare"),
+            M,
+            "total",
+            NotApplicable,
+            "product_line_not_reported",
+        );
     }
 }
 
@@ -284,9 +426,11 @@ mod gsd {
         expect_no_row(&person(50), M);
         expect_no_row(&person(50).with(ev(d(2026, 2, 1), "ICD10CM", "E11.9")), M);
         // Two diagnoses on one date are one.
-        let same_day = person(50)
-            .with(ev(d(2026, 2, 1), "ICD10CM", "E11.9"))
-            .with(ev(d(2026, 2, 1), "ICD10CM", "E11.65"));
+        let same_day = person(50).with(ev(d(2026, 2, 1), "ICD10CM", "E11.9")).with(ev(
+            d(2026, 2, 1),
+            "ICD10CM",
+            "E11.65",
+        ));
         expect_no_row(&same_day, M);
         let with_drug = person(50)
             .with(ev(d(2025, 2, 1), "ICD10CM", "E11.9"))
@@ -344,16 +488,30 @@ mod gsd {
 
     #[test]
     fn gmi_is_dated_by_the_end_of_its_range() {
-        let gmi = person(50)
-            .diabetic()
-            .with(ev(d(2025, 12, 10), "LOINC", "97506-0").value(7.1).until(d(2026, 1, 8)));
+        let gmi = person(50).diabetic().with(
+            ev(d(2025, 12, 10), "LOINC", "97506-0")
+                .value(7.1)
+                .until(d(2026, 1, 8)),
+        );
         expect(&gmi, M, "below_8", Closed, "result_in_range");
     }
 
     #[test]
     fn exclusions() {
-        expect(&person(50).diabetic().with(ev(d(2026, 1, 5), "HCPCS", "G9473")), M, "below_8", Excluded, "hospice");
-        expect(&advanced_illness(frail(person(70).diabetic())), M, "above_9", Excluded, "advanced_illness_frailty");
+        expect(
+            &person(50).diabetic().with(ev(d(2026, 1, 5), "HCPCS", "G9473")),
+            M,
+            "below_8",
+            Excluded,
+            "hospice",
+        );
+        expect(
+            &advanced_illness(frail(person(70).diabetic())),
+            M,
+            "above_9",
+            Excluded,
+            "advanced_illness_frailty",
+        );
     }
 }
 
@@ -370,9 +528,10 @@ mod cbp {
     fn hypertension_identification() {
         expect_no_row(&person(50).with(ev(d(2026, 3, 1), "ICD10CM", "I10")), M);
         expect(&person(50).hypertensive(), M, "total", Open, "no_result");
-        let late = person(50)
-            .with(ev(d(2026, 3, 1), "ICD10CM", "I10"))
-            .with(ev(d(2026, 7, 1), "ICD10CM", "I10"));
+        let late =
+            person(50)
+                .with(ev(d(2026, 3, 1), "ICD10CM", "I10"))
+                .with(ev(d(2026, 7, 1), "ICD10CM", "I10"));
         expect_no_row(&late, M);
         let inpatient = person(50)
             .with(ev(d(2025, 3, 1), "ICD10CM", "I10").setting("inpatient"))
@@ -390,20 +549,59 @@ mod cbp {
 
     #[test]
     fn below_140_over_90() {
-        expect(&bp(person(50).hypertensive(), d(2026, 8, 1), 139.0, 89.0), M, "total", Closed, "result_in_range");
-        expect(&bp(person(50).hypertensive(), d(2026, 8, 1), 140.0, 80.0), M, "total", Open, "result_out_of_range");
-        expect(&bp(person(50).hypertensive(), d(2026, 8, 1), 130.0, 90.0), M, "total", Open, "result_out_of_range");
+        expect(
+            &bp(person(50).hypertensive(), d(2026, 8, 1), 139.0, 89.0),
+            M,
+            "total",
+            Closed,
+            "result_in_range",
+        );
+        expect(
+            &bp(person(50).hypertensive(), d(2026, 8, 1), 140.0, 80.0),
+            M,
+            "total",
+            Open,
+            "result_out_of_range",
+        );
+        expect(
+            &bp(person(50).hypertensive(), d(2026, 8, 1), 130.0, 90.0),
+            M,
+            "total",
+            Open,
+            "result_out_of_range",
+        );
     }
 
     #[test]
     fn lowest_systolic_and_diastolic_of_the_day() {
-        let s = bp(bp(person(50).hypertensive(), d(2026, 8, 1), 150.0, 82.0), d(2026, 8, 1), 134.0, 95.0);
+        let s = bp(
+            bp(person(50).hypertensive(), d(2026, 8, 1), 150.0, 82.0),
+            d(2026, 8, 1),
+            134.0,
+            95.0,
+        );
+        expect(&s, M, "total", Closed, "result_in_range");
+    }
+
+    #[test]
+    fn an_in_range_code_and_a_high_value_on_one_day() {
+        let s = person(50)
+            .hypertensive()
+            .with(ev(d(2026, 8, 1), "LOINC", "8480-6").value(150.0))
+            .with(ev(d(2026, 8, 1), "LOINC", "8462-4").value(82.0))
+            .with(ev(d(2026, 8, 1), "CPT-II", "3075F"))
+            .with(ev(d(2026, 8, 1), "CPT-II", "3080F"));
         expect(&s, M, "total", Closed, "result_in_range");
     }
 
     #[test]
     fn most_recent_reading_on_or_after_the_second_diagnosis() {
-        let s = bp(bp(person(50).hypertensive(), d(2026, 4, 1), 120.0, 70.0), d(2026, 10, 1), 150.0, 95.0);
+        let s = bp(
+            bp(person(50).hypertensive(), d(2026, 4, 1), 120.0, 70.0),
+            d(2026, 10, 1),
+            150.0,
+            95.0,
+        );
         expect(&s, M, "total", Open, "result_out_of_range");
         let before = bp(person(50).hypertensive(), d(2026, 2, 28), 120.0, 70.0);
         expect(&before, M, "total", Open, "no_result");
@@ -416,7 +614,11 @@ mod cbp {
         let s = person(50)
             .hypertensive()
             .with(ev(d(2026, 8, 1), "LOINC", "8480-6").value(120.0).setting("ED"))
-            .with(ev(d(2026, 8, 1), "LOINC", "8462-4").value(70.0).setting("emergency"));
+            .with(
+                ev(d(2026, 8, 1), "LOINC", "8462-4")
+                    .value(70.0)
+                    .setting("emergency"),
+            );
         expect(&s, M, "total", Open, "no_result");
     }
 
@@ -436,19 +638,43 @@ mod cbp {
 
     #[test]
     fn exclusions() {
-        let esrd = person(50).hypertensive().with(ev(d(2020, 1, 1), "ICD10CM", "N18.6"));
-        expect(&esrd, M, "total", Excluded, "esrd_dialysis_nephrectomy_transplant");
-        let pregnant = woman(30).hypertensive().with(ev(d(2026, 5, 1), "ICD10CM", "Z33.1"));
+        let esrd = person(50)
+            .hypertensive()
+            .with(ev(d(2020, 1, 1), "ICD10CM", "N18.6"));
+        expect(
+            &esrd,
+            M,
+            "total",
+            Excluded,
+            "esrd_dialysis_nephrectomy_transplant",
+        );
+        let pregnant = woman(30)
+            .hypertensive()
+            .with(ev(d(2026, 5, 1), "ICD10CM", "Z33.1"));
         expect(&pregnant, M, "total", Excluded, "pregnancy");
-        expect(&frail(person(81).hypertensive()), M, "total", Excluded, "frailty_81_plus");
+        expect(
+            &frail(person(81).hypertensive()),
+            M,
+            "total",
+            Excluded,
+            "frailty_81_plus",
+        );
         // Frailty alone at 80 is not an exclusion; with advanced illness it is.
         expect(&frail(person(80).hypertensive()), M, "total", Open, "no_result");
-        expect(&advanced_illness(frail(person(80).hypertensive())), M, "total", Excluded, "advanced_illness_frailty");
+        expect(
+            &advanced_illness(frail(person(80).hypertensive())),
+            M,
+            "total",
+            Excluded,
+            "advanced_illness_frailty",
+        );
     }
 
     #[test]
     fn gap_on_the_anchor_date() {
-        let s = person(50).hypertensive().enrolled(vec![enr(d(2020, 1, 1), Some(d(2026, 12, 30)))]);
+        let s = person(50)
+            .hypertensive()
+            .enrolled(vec![enr(d(2020, 1, 1), Some(d(2026, 12, 30)))]);
         expect(&s, M, "total", NotApplicable, "not_continuously_enrolled");
     }
 }
@@ -460,13 +686,21 @@ mod eed {
     #[test]
     fn exam_by_an_eye_care_professional() {
         expect(&person(50).diabetic(), M, "total", Open, "no_service");
-        let oph = person(50).diabetic().with(ev(d(2026, 4, 1), "CPT", "92014").taxonomy("207W00000X"));
+        let oph = person(50)
+            .diabetic()
+            .with(ev(d(2026, 4, 1), "CPT", "92014").taxonomy("207W00000X"));
         expect(&oph, M, "total", Closed, "retinal_exam");
-        let opt = person(50).diabetic().with(ev(d(2026, 4, 1), "CPT", "92250").taxonomy("152W00000X"));
+        let opt = person(50)
+            .diabetic()
+            .with(ev(d(2026, 4, 1), "CPT", "92250").taxonomy("152W00000X"));
         expect(&opt, M, "total", Closed, "retinal_exam");
-        let pcp = person(50).diabetic().with(ev(d(2026, 4, 1), "CPT", "92014").taxonomy("207Q00000X"));
+        let pcp = person(50)
+            .diabetic()
+            .with(ev(d(2026, 4, 1), "CPT", "92014").taxonomy("207Q00000X"));
         expect(&pcp, M, "total", Open, "no_service");
-        let last_year = person(50).diabetic().with(ev(d(2025, 4, 1), "CPT", "92014").taxonomy("207W00000X"));
+        let last_year = person(50)
+            .diabetic()
+            .with(ev(d(2025, 4, 1), "CPT", "92014").taxonomy("207W00000X"));
         expect(&last_year, M, "total", Open, "service_expired");
     }
 
@@ -475,7 +709,13 @@ mod eed {
         let with_retinopathy = person(50).diabetic().with(ev(d(2026, 4, 1), "CPT-II", "2022F"));
         expect(&with_retinopathy, M, "total", Closed, "retinal_exam_result");
         let negative_last_year = person(50).diabetic().with(ev(d(2025, 1, 1), "CPT-II", "2023F"));
-        expect(&negative_last_year, M, "total", Closed, "negative_exam_prior_year");
+        expect(
+            &negative_last_year,
+            M,
+            "total",
+            Closed,
+            "negative_exam_prior_year",
+        );
         let positive_last_year = person(50).diabetic().with(ev(d(2025, 6, 1), "CPT-II", "2022F"));
         expect(&positive_last_year, M, "total", Open, "service_expired");
         let two_years_ago = person(50).diabetic().with(ev(d(2024, 12, 31), "CPT-II", "2023F"));
@@ -486,17 +726,33 @@ mod eed {
 
     #[test]
     fn bilateral_enucleation() {
-        let s = person(50).diabetic().with(ev(d(2010, 1, 1), "CPT", "65091").modifier("50"));
+        let s = person(50)
+            .diabetic()
+            .with(ev(d(2010, 1, 1), "CPT", "65091").modifier("50"));
         expect(&s, M, "total", Closed, "bilateral_enucleation");
-        let one = person(50).diabetic().with(ev(d(2010, 1, 1), "CPT", "65091").modifier("LT"));
+        let one = person(50)
+            .diabetic()
+            .with(ev(d(2010, 1, 1), "CPT", "65091").modifier("LT"));
         expect(&one, M, "total", Open, "no_service");
     }
 
     #[test]
     fn bounds_and_exclusions() {
         expect_no_row(&person(76).diabetic(), M);
-        expect(&person(50).diabetic().with(ev(d(2026, 1, 5), "UBREV", "115")), M, "total", Excluded, "hospice");
-        expect(&person(50).diabetic().died(d(2026, 11, 1)), M, "total", Excluded, "death");
+        expect(
+            &person(50).diabetic().with(ev(d(2026, 1, 5), "UBREV", "115")),
+            M,
+            "total",
+            Excluded,
+            "hospice",
+        );
+        expect(
+            &person(50).diabetic().died(d(2026, 11, 1)),
+            M,
+            "total",
+            Excluded,
+            "death",
+        );
     }
 }
 
@@ -511,12 +767,32 @@ mod ked {
     #[test]
     fn egfr_and_uacr() {
         expect(&person(50).diabetic(), M, "total", Open, "no_service");
-        let both = lab(lab(person(50).diabetic(), d(2026, 2, 1), "48642-3"), d(2026, 11, 1), "9318-7");
+        let both = lab(
+            lab(person(50).diabetic(), d(2026, 2, 1), "48642-3"),
+            d(2026, 11, 1),
+            "9318-7",
+        );
         // The evidence is the latest event behind the numerator.
         expect(&both, M, "total", Closed, "uacr");
-        expect(&lab(person(50).diabetic(), d(2026, 2, 1), "48642-3"), M, "total", Open, "no_service");
-        expect(&lab(person(50).diabetic(), d(2026, 2, 1), "9318-7"), M, "total", Open, "no_service");
-        let last_year = lab(lab(person(50).diabetic(), d(2025, 12, 31), "48642-3"), d(2026, 1, 1), "9318-7");
+        expect(
+            &lab(person(50).diabetic(), d(2026, 2, 1), "48642-3"),
+            M,
+            "total",
+            Open,
+            "no_service",
+        );
+        expect(
+            &lab(person(50).diabetic(), d(2026, 2, 1), "9318-7"),
+            M,
+            "total",
+            Open,
+            "no_service",
+        );
+        let last_year = lab(
+            lab(person(50).diabetic(), d(2025, 12, 31), "48642-3"),
+            d(2026, 1, 1),
+            "9318-7",
+        );
         expect(&last_year, M, "total", Open, "service_expired");
     }
 
@@ -544,9 +820,27 @@ mod ked {
 
     #[test]
     fn exclusions() {
-        expect(&person(50).diabetic().with(ev(d(2015, 1, 1), "ICD10CM", "Z99.2")), M, "total", Excluded, "esrd_or_dialysis");
-        expect(&advanced_illness(frail(person(70).diabetic())), M, "total", Excluded, "advanced_illness_frailty");
-        expect(&frail(person(82).diabetic()), M, "total", Excluded, "frailty_81_plus");
+        expect(
+            &person(50).diabetic().with(ev(d(2015, 1, 1), "ICD10CM", "Z99.2")),
+            M,
+            "total",
+            Excluded,
+            "esrd_or_dialysis",
+        );
+        expect(
+            &advanced_illness(frail(person(70).diabetic())),
+            M,
+            "total",
+            Excluded,
+            "advanced_illness_frailty",
+        );
+        expect(
+            &frail(person(82).diabetic()),
+            M,
+            "total",
+            Excluded,
+            "frailty_81_plus",
+        );
         expect(&frail(person(79).diabetic()), M, "total", Open, "no_service");
     }
 }
@@ -579,7 +873,11 @@ mod spd {
 
     #[test]
     fn overlapping_fills_are_shifted() {
-        let s = fill(fill(person(50).diabetic(), d(2026, 1, 1), 180), d(2026, 3, 1), 180);
+        let s = fill(
+            fill(person(50).diabetic(), d(2026, 1, 1), 180),
+            d(2026, 3, 1),
+            180,
+        );
         expect(&s, M, "adherence_80", Closed, "adherent");
     }
 
@@ -591,7 +889,9 @@ mod spd {
 
     #[test]
     fn fills_without_days_supply_cover_nothing() {
-        let s = person(50).diabetic().with(ev(d(2026, 1, 10), "NDC", "00071015523"));
+        let s = person(50)
+            .diabetic()
+            .with(ev(d(2026, 1, 10), "NDC", "00071015523"));
         expect(&s, M, "adherence_80", Open, "not_adherent");
     }
 
@@ -600,7 +900,10 @@ mod spd {
         expect_no_row(&person(39).diabetic(), M);
         expect(&person(40).diabetic(), M, "received_statin", Open, "no_service");
         expect_no_row(&person(76).diabetic(), M);
-        expect_no_row(&person(60).diabetic().with(ev(d(2025, 3, 1), "ICD10CM", "I21.9")), M);
+        expect_no_row(
+            &person(60).diabetic().with(ev(d(2025, 3, 1), "ICD10CM", "I21.9")),
+            M,
+        );
         let ivd_both = person(60)
             .diabetic()
             .with(ev(d(2025, 3, 1), "ICD10CM", "I25.10"))
@@ -613,21 +916,45 @@ mod spd {
     #[test]
     fn exclusions() {
         let myalgia = person(50).diabetic().with(ev(d(2026, 3, 1), "ICD10CM", "M79.10"));
-        expect(&myalgia, M, "received_statin", Excluded, "myalgia_myositis_myopathy_rhabdomyolysis");
-        expect(&myalgia, M, "adherence_80", Excluded, "myalgia_myositis_myopathy_rhabdomyolysis");
+        expect(
+            &myalgia,
+            M,
+            "received_statin",
+            Excluded,
+            "myalgia_myositis_myopathy_rhabdomyolysis",
+        );
+        expect(
+            &myalgia,
+            M,
+            "adherence_80",
+            Excluded,
+            "myalgia_myositis_myopathy_rhabdomyolysis",
+        );
         let cirrhosis = person(50).diabetic().with(ev(d(2025, 3, 1), "ICD10CM", "K74.60"));
         expect(&cirrhosis, M, "received_statin", Excluded, "cirrhosis");
         let old_cirrhosis = person(50).diabetic().with(ev(d(2024, 3, 1), "ICD10CM", "K74.60"));
         expect(&old_cirrhosis, M, "received_statin", Open, "no_service");
         let pregnant = woman(41).diabetic().with(ev(d(2025, 8, 1), "ICD10CM", "Z33.1"));
-        expect(&pregnant, M, "received_statin", Excluded, "pregnancy_ivf_clomiphene");
+        expect(
+            &pregnant,
+            M,
+            "received_statin",
+            Excluded,
+            "pregnancy_ivf_clomiphene",
+        );
     }
 
     #[test]
     fn pharmacy_benefit_required() {
         let mut s = person(50).diabetic();
         s.spans[0].pharmacy = false;
-        expect(&s, M, "received_statin", NotApplicable, "not_continuously_enrolled");
+        expect(
+            &s,
+            M,
+            "received_statin",
+            NotApplicable,
+            "not_continuously_enrolled",
+        );
         // The same member is measured for KED (no pharmacy rule).
         expect(&s, "KED", "total", Open, "no_service");
     }

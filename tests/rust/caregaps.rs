@@ -1,0 +1,301 @@
+//! The care-gap stage end to end on a synthetic lake (agreement with the planted scenarios), and its answers to
+//! bad input: value-set files without the needed columns, definitions naming absent value sets, future events,
+//! spans that end before they start, events of unknown people.
+
+mod common;
+
+use _native::caregaps::definition::parse_file;
+use _native::caregaps::{MeasureSet, MemberDataBuilder, ValueSetDirectory};
+use _native::lake::{block_on, RejectReason};
+use _native::model::{self, BatchBuilder};
+use _native::pipeline::caregaps_eval::evaluate_caregaps;
+use _native::pipeline::caregaps_stage::run_caregaps;
+use _native::pipeline::identity_stage::run_identity;
+use _native::pipeline::ingest::InputSet;
+use _native::pipeline::progress::NoProgress;
+use _native::synth::{generate, GenerateOptions};
+use chrono::NaiveDate;
+use common::{find, loc, read_table};
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+#[test]
+fn synthetic_lake_agrees_with_the_planted_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, out) = (loc(&dir, "lake"), loc(&dir, "out"));
+    generate(
+        &lake,
+        &GenerateOptions {
+            members: 3000,
+            seed: 7,
+            as_of: as_of(),
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let inputs = InputSet::lake(lake.clone());
+    block_on(run_identity(
+        &inputs,
+        &out,
+        None,
+        &Default::default(),
+        None,
+        as_of(),
+        &NoProgress,
+    ))
+    .unwrap();
+    let directory = ValueSetDirectory::sample().unwrap();
+    let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+    let report = block_on(run_caregaps(
+        &inputs,
+        None,
+        &out,
+        &directory,
+        &measures,
+        None,
+        as_of(),
+        &NoProgress,
+    ))
+    .unwrap();
+    assert_eq!(report.members_from, "identity");
+    assert_eq!(report.year, 2026);
+    assert!(report.rows > 2000, "{} rows", report.rows);
+    assert!(report.load.events_matched > 0 && report.load.events_matched < report.load.events_read);
+    // Retired ICD-9 rows are quarantined by the schema check; they never reach the engine.
+    assert!(report.quarantined.contains_key("clinical_events.not_allowed"));
+    for rate in &report.rates {
+        assert!(
+            rate.closed > 0 && rate.open > 0,
+            "{}.{} has no open or no closed gaps",
+            rate.measure,
+            rate.rate
+        );
+    }
+
+    let agreement = block_on(evaluate_caregaps(&out, &lake, None)).unwrap();
+    let (compared, agreed) = agreement
+        .values()
+        .fold((0, 0), |(c, a), r| (c + r.compared, a + r.agreed));
+    assert!(compared > 2000, "{compared} rows compared");
+    let share = agreed as f64 / compared as f64;
+    assert!(share >= 0.99, "agreement {share:.4} ({agreed} of {compared})");
+    for (rate, a) in &agreement {
+        assert!(a.accuracy() >= 0.97, "{rate}: {:.3} ({a:?})", a.accuracy());
+    }
+
+    // The outputs: care_gaps rows carry evidence and due dates; measure_rates has a row per product line.
+    let (rows, batches) = read_table(&find(&out, "care_gaps"));
+    assert_eq!(rows as u64, report.rows);
+    let gaps = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let col = |n: &str| gaps.column_by_name(n).unwrap().clone();
+    let status = col("status");
+    let status = arrow::array::AsArray::as_string::<i32>(&status);
+    let due = col("due_date");
+    let evidence = col("evidence_code");
+    let (mut open_with_due, mut closed_with_evidence) = (0, 0);
+    for i in 0..gaps.num_rows() {
+        match status.value(i) {
+            "open" => open_with_due += usize::from(due.is_valid(i)),
+            "closed" => closed_with_evidence += usize::from(evidence.is_valid(i)),
+            _ => {}
+        }
+    }
+    let open = (0..gaps.num_rows())
+        .filter(|&i| status.value(i) == "open")
+        .count();
+    let closed = (0..gaps.num_rows())
+        .filter(|&i| status.value(i) == "closed")
+        .count();
+    assert_eq!(open_with_due, open, "every open gap has a due date");
+    assert_eq!(closed_with_evidence, closed, "every closed gap has evidence");
+    let (rate_rows, _) = read_table(&find(&out, "measure_rates"));
+    assert!(rate_rows >= 10 * 2, "{rate_rows} measure_rates rows");
+
+    // The same run again writes nothing twice (idempotent commits keyed by the run).
+    let again = block_on(run_caregaps(
+        &inputs,
+        None,
+        &out,
+        &directory,
+        &measures,
+        None,
+        as_of(),
+        &NoProgress,
+    ))
+    .unwrap();
+    assert_eq!(again.run_id, report.run_id);
+    let (rows_after, _) = read_table(&find(&out, "care_gaps"));
+    assert_eq!(rows_after, rows);
+}
+
+#[test]
+fn value_set_file_problems_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vsd.csv");
+    std::fs::write(&path, "Value Set Name,Code\nMammography,77067\n").unwrap();
+    let err = ValueSetDirectory::load(&[path.display().to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("vsd.csv") && err.contains("Code System"), "{err}");
+
+    let err = ValueSetDirectory::load(&["values.json".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("values.json"), "{err}");
+
+    // A directory missing a value set a definition names: the error names the file, field and value set.
+    std::fs::write(&path, "Value Set Name,Code System,Code\nMammography,CPT,77067\n").unwrap();
+    let small = ValueSetDirectory::load(&[path.display().to_string()]).unwrap();
+    let err = MeasureSet::load(&small, None, &["COL-E".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("COL-E.yaml") && err.contains("value set '"), "{err}");
+    // BCS-E needs more than mammography too (exclusions).
+    let err = MeasureSet::load(&small, None, &["BCS-E".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("BCS-E.yaml") && err.contains("exclusions"), "{err}");
+    let err = MeasureSet::load(&small, None, &["NOPE".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no measure 'NOPE'"), "{err}");
+}
+
+#[test]
+fn definition_problems_are_named() {
+    let directory = ValueSetDirectory::sample().unwrap();
+    let compile = |yaml: &str| {
+        let file = parse_file(yaml, "custom.yaml").map_err(|e| e.to_string())?;
+        MeasureSet::compile(&directory, &[("custom.yaml".into(), file)], &[])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let base = |numerator: &str| {
+        format!(
+            "measure:\n  id: X\n  name: X\n  population:\n    age: [18, 75]\n    product_lines: [commercial]\n    \
+             enrollment: {{from: 'MP:01-01'}}\n  rates:\n    - id: total\n      numerator: {numerator}\n"
+        )
+    };
+    assert!(compile(&base("{events: [Mammography]}")).is_ok());
+    let err = compile(&base("{events: [Mammograms]}")).unwrap_err();
+    assert!(
+        err.contains("custom.yaml")
+            && err.contains("rates[0].numerator.events[0]")
+            && err.contains("Mammograms"),
+        "{err}"
+    );
+    let err = compile(&base("{events: [Mammography], frm: 'MP:01-01'}")).unwrap_err();
+    assert!(
+        err.contains("numerator.frm") && err.contains("unknown key"),
+        "{err}"
+    );
+    let err = compile(&base("{events: [Mammography], from: 'last year'}")).unwrap_err();
+    assert!(
+        err.contains("numerator.from") && err.contains("date reference"),
+        "{err}"
+    );
+    let err = compile(&base("{ref: nothing}")).unwrap_err();
+    assert!(err.contains("no definition named 'nothing'"), "{err}");
+    let err = compile(&base("{anyof: []}")).unwrap_err();
+    assert!(err.contains("unknown criterion"), "{err}");
+    let err = compile("measure:\n  id: X\n  name: X\n  populaton: {}\n").unwrap_err();
+    assert!(err.contains("custom.yaml") && err.contains("populaton"), "{err}");
+}
+
+#[test]
+fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
+    let directory = ValueSetDirectory::sample().unwrap();
+    let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+    let mut b = MemberDataBuilder::new(&directory, &measures, as_of());
+    let spec = model::person_records();
+    let mut p = BatchBuilder::new(&spec, 1);
+    for c in &spec.columns {
+        match c.name {
+            "source_system" => p.text(Some("ehr")),
+            "source_record_id" => p.text(Some("1")),
+            "first_name" | "last_name" => p.text(Some("Test")),
+            "birth_date" => p.date(NaiveDate::from_ymd_opt(1960, 1, 1)),
+            "deceased_date" => p.date(None),
+            "updated_at" => p.timestamp(Some(chrono::Utc::now())),
+            _ => p.text(None),
+        };
+    }
+    p.end_row();
+    b.add_person_records(&p.finish().unwrap()).unwrap();
+
+    let spec = model::enrollment();
+    let mut e = BatchBuilder::new(&spec, 2);
+    let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
+    for (who, start, end) in [("1", d(2026, 5, 1), d(2026, 4, 1)), ("2", d(2026, 1, 1), None)] {
+        e.text(Some("ehr"))
+            .text(Some(who))
+            .text(None)
+            .date(start)
+            .date(end);
+        e.text(Some("commercial"))
+            .text(None)
+            .boolean(None)
+            .boolean(None)
+            .text(None)
+            .boolean(None);
+        e.end_row();
+    }
+    let bad = b.add_enrollment(&e.finish().unwrap(), 0).unwrap();
+    let reasons: Vec<_> = bad.iter().map(|q| q.reason).collect();
+    assert_eq!(
+        reasons,
+        [RejectReason::EndBeforeStart, RejectReason::UnknownPerson]
+    );
+
+    let spec = model::clinical_events();
+    let mut c = BatchBuilder::new(&spec, 4);
+    for (who, date, code) in [
+        ("1", d(2027, 1, 1), "77067"),
+        ("1", d(1950, 1, 1), "77067"),
+        ("9", d(2026, 1, 1), "77067"),
+        ("1", d(2026, 1, 1), "99213"),
+        ("1", d(2026, 2, 1), " 77067 "),
+    ] {
+        c.text(Some("ehr"))
+            .text(Some(who))
+            .text(None)
+            .date(date)
+            .date(None);
+        c.text(Some("CPT"))
+            .text(Some(code))
+            .text(None)
+            .float(None)
+            .text(None)
+            .text(None);
+        c.text(Some("outpatient"))
+            .integer(None)
+            .text(None)
+            .text(Some("claim"));
+        c.end_row();
+    }
+    let bad = b.add_events(&[(c.finish().unwrap(), 100)]).unwrap();
+    let got: Vec<_> = bad.iter().map(|q| (q.row_number, q.reason)).collect();
+    assert_eq!(
+        got,
+        [
+            (100, RejectReason::DateAfterAsOf),
+            (101, RejectReason::DateBeforeBirth),
+            (102, RejectReason::UnknownPerson)
+        ]
+    );
+    for q in &bad {
+        assert!(
+            !q.message.contains("77067") && !q.message.contains("2027"),
+            "reasons carry no values"
+        );
+    }
+    assert_eq!(b.counts.events_read, 5);
+    assert_eq!(
+        b.counts.events_matched, 4,
+        "the office visit is in no measure's value set"
+    );
+    let data = b.finish();
+    assert_eq!(data.events.len(), 1, "the mammogram with stray spaces matched");
+}
