@@ -3,6 +3,7 @@
     python benches/run.py generate [--members 1000000]     # synthetic lake: throughput and peak memory
     python benches/run.py identity [--records 1000000]     # identity resolution beside Splink 5 on DuckDB
     python benches/run.py febrl                            # identity accuracy on FEBRL3 and FEBRL4
+    python benches/run.py caregaps [--members 1000000]     # all eight measures beside COL-E + CBP in DuckDB SQL
     python benches/run.py all
 
 By default the release wheel is built (``maturin build --release``, the same build as the packaging check) and
@@ -122,6 +123,42 @@ def bench_identity(python: str, records: int, workdir: Path) -> dict:
     }
 
 
+def bench_caregaps(python: str, members: int, workdir: Path) -> dict:
+    """carelake care gaps (all eight measures) vs the COL-E and CBP logic as plain DuckDB SQL over the same Parquet.
+
+    Set-up (not timed): a synthetic lake with about 50 clinical events per member (visit scale 5), and identity
+    resolution. Anchor: DuckDB, same files, same run; the status counts of COL-E and CBP must agree.
+    """
+    lake, out = workdir / "caregaps_lake", workdir / "caregaps_out"
+    run_child(python, "child_generate.py", str(lake), str(members), "5")
+    run_child(python, "child_identity_carelake.py", str(lake), str(out))
+    ours, _, ours_peak = run_child(python, "child_caregaps_carelake.py", str(lake), str(out))
+    theirs, _, theirs_peak = run_child(python, "child_caregaps_duckdb.py", str(lake), str(out))
+    shutil.rmtree(lake, ignore_errors=True)
+    parity = {}
+    for key in ("COL-E.total", "CBP.total"):
+        r = ours["rates"][key]
+        mine = {s: r[s] for s in ("not_applicable", "excluded", "closed", "open") if r[s]}
+        parity[key] = "equal" if mine == theirs[key] else f"carelake {mine} / duckdb {theirs[key]}"
+    target = 20.0 * members / 1_000_000
+    return {
+        "benchmark": "caregaps",
+        "members": ours["members"],
+        "events": ours["events_read"],
+        "events_per_member": round(ours["events_read"] / max(ours["members"], 1), 1),
+        "care_gap_rows": ours["rows"],
+        "carelake_seconds_8_measures": round(ours["seconds"], 2),
+        "duckdb_seconds_col_e_cbp": round(theirs["seconds"], 2),
+        "speedup_vs_duckdb": round(theirs["seconds"] / ours["seconds"], 2),
+        "carelake_peak_rss_gib": round(ours_peak, 3),
+        "duckdb_peak_rss_gib": round(theirs_peak, 3),
+        "parity_col_e_cbp": parity,
+        "agreement_with_planted": round(ours["agreement"], 4) if ours["agreement"] is not None else None,
+        "anchor": f"DuckDB SQL for COL-E + CBP, same Parquet, same run (target >= 5x); time target {target:.1f} s, 4 GiB",
+        "ratio_to_time_target": round(ours["seconds"] / target, 3),
+    }
+
+
 def bench_febrl(python: str, workdir: Path) -> list[dict]:
     """carelake identity on FEBRL3 and FEBRL4; anchor: the 0.99 F1 target (and Splink's published 0.993/0.999)."""
     results = []
@@ -148,7 +185,7 @@ def bench_febrl(python: str, workdir: Path) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["generate", "identity", "febrl", "all"])
+    parser.add_argument("suite", choices=["generate", "identity", "febrl", "caregaps", "all"])
     parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
     parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
@@ -161,6 +198,8 @@ def main() -> int:
             results.append(bench_generate(python, args.members, Path(tmp)))
         if args.suite in ("identity", "all"):
             results.append(bench_identity(python, args.records, Path(tmp)))
+        if args.suite in ("caregaps", "all"):
+            results.append(bench_caregaps(python, args.members, Path(tmp)))
         if args.suite in ("febrl", "all"):
             results.extend(bench_febrl(python, Path(tmp)))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}

@@ -176,6 +176,7 @@ def generate(
     seed: int = 42,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
+    visit_scale: int = 1,
 ) -> GenerateSummary: ...
 def ingest(
     lake: str,

@@ -122,6 +122,7 @@ def generate(
     seed: int = 42,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
+    visit_scale: int = 1,
 ) -> GenerateSummary:
     """Generate a synthetic lake: every canonical input table as Delta, with ground truth.
 
@@ -131,11 +132,12 @@ def generate(
         seed: The same seed, members and ``as_of`` give the same lake.
         as_of: ISO date the data is as of (default today); its year is the measurement year.
         progress: Called as ``progress(event, task, units)`` while generating.
+        visit_scale: Multiplies everyday background visits (1: about 10 clinical events per member; 5: about 50).
 
     Returns:
         The tables written with their row counts and the wall time.
     """
-    return _native.generate(out, members, seed, as_of, progress)
+    return _native.generate(out, members, seed, as_of, progress, visit_scale)
 
 
 def ingest(

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--members", type=_positive, required=True, help="number of true people")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     gen.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
+    gen.add_argument(
+        "--visit-scale",
+        type=_positive,
+        default=1,
+        help="multiply everyday visits: 1 gives about 10 clinical events per member, 5 about 50 (default: 1)",
+    )
 
     ing = sub.add_parser(
         "ingest",
@@ -168,7 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     summary = api.generate(
-        args.out, args.members, seed=args.seed, as_of=args.as_of, progress=ProgressReporter("members")
+        args.out,
+        args.members,
+        seed=args.seed,
+        as_of=args.as_of,
+        progress=ProgressReporter("members"),
+        visit_scale=args.visit_scale,
     )
     for t in summary["tables"]:
         log("generate.table", table=t["table"], rows=t["rows"], location=t["location"])

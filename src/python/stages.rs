@@ -27,7 +27,7 @@ pub fn parse_as_of(as_of: Option<&str>) -> PyResult<NaiveDate> {
 
 /// Generate a synthetic lake (every canonical input table, plus ground truth) under `out`.
 #[pyfunction]
-#[pyo3(signature = (out, members, seed=42, as_of=None, progress=None))]
+#[pyo3(signature = (out, members, seed=42, as_of=None, progress=None, visit_scale=1))]
 pub fn generate<'py>(
     py: Python<'py>,
     out: String,
@@ -35,11 +35,13 @@ pub fn generate<'py>(
     seed: u64,
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
+    visit_scale: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = GenerateOptions {
         members,
         seed,
         as_of: parse_as_of(as_of.as_deref())?,
+        visit_scale,
     };
     let summary = PyProgress::run(py, progress, |p| {
         let location = Location::parse(&out)?;

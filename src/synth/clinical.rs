@@ -33,6 +33,7 @@ pub fn plant_clinical(
     keys: &PersonKeys,
     rng: &mut Rng,
     as_of: NaiveDate,
+    visit_scale: u32,
     sinks: ClinicalSinks<'_>,
 ) {
     let my = as_of.year();
@@ -59,7 +60,7 @@ pub fn plant_clinical(
         person_id: person.person_id(),
     };
 
-    background(&mut ev, rng, age);
+    background(&mut ev, rng, age, visit_scale as i64);
 
     // Person-level exclusions (common to most measures).
     let hospice = rng.chance(if age >= 66 { 0.012 } else { 0.002 });
@@ -153,15 +154,16 @@ fn adult_prevalence(age: i32, by_band: [f64; 3]) -> f64 {
 }
 
 /// Everyday visits and labs that are not about any measure (they make the haystack).
-fn background(ev: &mut Events<'_>, rng: &mut Rng, age: i32) {
+fn background(ev: &mut Events<'_>, rng: &mut Rng, age: i32, scale: i64) {
     let my = ev.as_of.year();
-    let visits_per_year = if age >= 65 {
-        3
-    } else if age >= 40 {
-        2
-    } else {
-        1
-    };
+    let visits_per_year = scale
+        * if age >= 65 {
+            3
+        } else if age >= 40 {
+            2
+        } else {
+            1
+        };
     for year in (my - 2)..=my {
         let n = rng.range(0, visits_per_year * 2 - 1);
         for _ in 0..n {

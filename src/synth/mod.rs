@@ -49,6 +49,8 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// The date the data is "as of": events up to it, appointments after it; its year is the measurement year.
     pub as_of: NaiveDate,
+    /// Multiplies the everyday background visits (1 = about 10 events per member; benchmarks use 5 for about 50).
+    pub visit_scale: u32,
 }
 
 /// What was generated.
@@ -106,6 +108,7 @@ pub fn generate_chunk(
             &keys,
             &mut person_rng,
             opts.as_of,
+            opts.visit_scale,
             ClinicalSinks {
                 enrollment,
                 events,
@@ -133,6 +136,12 @@ pub fn generate(
     opts: &GenerateOptions,
     progress: &dyn Progress,
 ) -> CoreResult<GenerateSummary> {
+    if !(1..=20).contains(&opts.visit_scale) {
+        return Err(CoreError::Config(format!(
+            "visit_scale must be between 1 and 20, got {}",
+            opts.visit_scale
+        )));
+    }
     if opts.members == 0 || opts.members > MAX_MEMBERS {
         return Err(CoreError::Config(format!(
             "members must be between 1 and {MAX_MEMBERS}, got {}",
@@ -142,10 +151,11 @@ pub fn generate(
     let started = Instant::now();
     let specs = generated_tables();
     let run_key = format!(
-        "generate/seed={}/members={}/as_of={}/v{}",
+        "generate/seed={}/members={}/as_of={}/visits={}/v{}",
         opts.seed,
         opts.members,
         opts.as_of,
+        opts.visit_scale,
         crate::VERSION
     );
 

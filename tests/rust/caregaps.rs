@@ -31,6 +31,7 @@ fn synthetic_lake_agrees_with_the_planted_scenarios() {
             members: 3000,
             seed: 7,
             as_of: as_of(),
+            visit_scale: 1,
         },
         &NoProgress,
     )

@@ -1,0 +1,27 @@
+"""Benchmark child: carelake care gaps (all eight measures) on a resolved synthetic lake. Args: LAKE OUT."""
+
+import sys
+import time
+
+import carelake
+from _child import report
+
+lake, out = sys.argv[1], sys.argv[2]
+started = time.perf_counter()
+result = carelake.caregaps(lake, out, value_sets="sample", as_of="2026-11-23")
+seconds = time.perf_counter() - started
+agreement = carelake.evaluate_caregaps(out, lake)
+compared = sum(a["compared"] for a in agreement.values())
+agreed = sum(a["agreed"] for a in agreement.values())
+report(
+    {
+        "seconds": seconds,
+        "members": result["members"],
+        "events_read": result["events_read"],
+        "events_matched": result["events_matched"],
+        "rows": result["rows"],
+        "rates": {f"{r['measure']}.{r['rate']}": r for r in result["rates"]},
+        "agreement": agreed / compared if compared else None,
+        "compared": compared,
+    }
+)
