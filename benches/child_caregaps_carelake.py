@@ -20,6 +20,7 @@ report(
         "events_read": result["events_read"],
         "events_matched": result["events_matched"],
         "rows": result["rows"],
+        "phase_seconds": dict(result["phase_seconds"]),
         "rates": {f"{r['measure']}.{r['rate']}": r for r in result["rates"]},
         "agreement": agreed / compared if compared else None,
         "compared": compared,

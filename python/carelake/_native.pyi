@@ -53,12 +53,19 @@ class WriteOutcome(TypedDict):
     files: int
     already_committed: bool
 
+class CareGapsSettings(TypedDict):
+    value_sets: list[str]
+    measures: list[str]
+    measures_dir: str | None
+    year: int | None
+
 class ConfigCheck(TypedDict):
     lake: str
     output: str
     as_of: str | None
     inputs: dict[str, str | None]
     columns: dict[str, dict[str, str]]
+    caregaps: CareGapsSettings | None
 
 class BlockingRuleReport(TypedDict):
     rule: str
@@ -122,6 +129,7 @@ class CareGapsReport(TypedDict):
     rows: int
     quarantined: dict[str, int]
     output: str
+    phase_seconds: list[tuple[str, float]]
     rates: list[RateSummary]
     value_set_files: list[ValueSetFileInfo]
 

@@ -251,6 +251,21 @@ def _run(args: argparse.Namespace) -> int:
         columns=checked["columns"]["person_records"],
     )
     _print_identity(resolved)
+    gaps = checked["caregaps"]
+    if gaps is not None:
+        print()
+        report = api.caregaps(
+            checked["lake"],
+            checked["output"],
+            value_sets=gaps["value_sets"],
+            year=gaps["year"],
+            measures_dir=gaps["measures_dir"],
+            measures=gaps["measures"] or None,
+            as_of=as_of,
+            progress=ProgressReporter("rows"),
+            columns=checked["columns"],
+        )
+        _print_caregaps(report)
     return 0
 
 

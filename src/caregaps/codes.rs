@@ -52,6 +52,26 @@ pub fn normalize_code(system: &str, code: &str) -> Option<String> {
     (!String::is_empty(&out)).then_some(out)
 }
 
+/// Whether `code` is already in its normalized form (the common case: checked without allocating).
+pub fn is_normalized(system: &str, code: &str) -> bool {
+    let b = code.as_bytes();
+    if b.is_empty() || b[0] == b' ' || b[b.len() - 1] == b' ' {
+        return false;
+    }
+    match system {
+        "ICD10CM" | "ICD10PCS" | "ICD9CM" | "ICD9PCS" => {
+            b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        }
+        "NDC" => b.len() == 11 && b.iter().all(u8::is_ascii_digit),
+        "UBREV" => b.len() >= 4 || !b.iter().all(u8::is_ascii_digit),
+        "POS" => b.len() >= 2 || !b.iter().all(u8::is_ascii_digit),
+        "LOINC" | "SNOMED" | "RXNORM" => !b.contains(&b' '),
+        _ => b
+            .iter()
+            .all(|c| !c.is_ascii_whitespace() && !c.is_ascii_lowercase()),
+    }
+}
+
 /// NDC to the 11-digit 5-4-2 form: hyphenated 4-4-2, 5-3-2 and 5-4-1 codes are zero-padded in the short segment.
 fn normalize_ndc(code: &str) -> String {
     let parts: Vec<&str> = code.split(['-', ' ']).filter(|p| !p.is_empty()).collect();
@@ -110,5 +130,18 @@ mod tests {
         assert_eq!(normalize_code("CPT-II", "3044f ").as_deref(), Some("3044F"));
         assert_eq!(normalize_code("LOINC", "4548-4").as_deref(), Some("4548-4"));
         assert_eq!(normalize_code("CPT", "   "), None);
+        for (system, code) in [
+            ("ICD10CM", "E119"),
+            ("ICD10CM", "E11.9"),
+            ("NDC", "00071015523"),
+            ("NDC", "0071-0155-23"),
+            ("UBREV", "115"),
+            ("HCPCS", "g0121"),
+            ("LOINC", "4548-4"),
+            ("CPT", " 77067"),
+        ] {
+            let normalized = normalize_code(system, code).unwrap();
+            assert_eq!(is_normalized(system, code), normalized == code, "{system} {code}");
+        }
     }
 }

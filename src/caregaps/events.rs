@@ -72,6 +72,21 @@ impl Vocabulary {
         if self.ids.is_empty() {
             return 0;
         }
+        // Values already in key form (the common case) are looked up without building the key.
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        if text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !matches!(
+                text,
+                "emergency" | "er" | "emergency_department" | "acute_inpatient"
+            )
+            && !matches!(text, "inpatient_acute" | "virtual" | "telephone" | "e_visit")
+        {
+            return 0;
+        }
         self.ids.get(&Self::key(text)).copied().unwrap_or(0)
     }
 }

@@ -13,7 +13,7 @@ use arrow::array::{Array, AsArray, Date32Array, Float64Array, Int64Array, Record
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use rayon::prelude::*;
 
-use super::codes::normalize_code;
+use super::codes::{is_normalized, normalize_code};
 use super::enrollment::{ProductLine, Span};
 use super::evaluate::MemberData;
 use super::events::{data_source_name, EvidenceStore, MemberEvent, ValueSetId, Vocabulary};
@@ -27,7 +27,7 @@ use crate::model::{self, text_column};
 /// Code -> value sets, per code system, for the value sets the measures use.
 #[derive(Debug, Default)]
 pub struct CodeIndex {
-    by_system: HashMap<String, HashMap<String, Vec<(ValueSetId, u32)>>>,
+    by_system: HashMap<String, foldhash::HashMap<String, Vec<(ValueSetId, u32)>>>,
 }
 
 impl CodeIndex {
@@ -37,7 +37,8 @@ impl CodeIndex {
         for (id, &dir_index) in measures.value_sets.iter().enumerate() {
             id_of.insert(dir_index, id as ValueSetId);
         }
-        let mut by_system: HashMap<String, HashMap<String, Vec<(ValueSetId, u32)>>> = HashMap::new();
+        let mut by_system: HashMap<String, foldhash::HashMap<String, Vec<(ValueSetId, u32)>>> =
+            HashMap::new();
         for (ci, code) in directory.codes.iter().enumerate() {
             if let Some(&id) = id_of.get(&code.value_set) {
                 let entry = by_system
@@ -56,8 +57,8 @@ impl CodeIndex {
     /// The value sets of a code (as recorded: formatting is normalized here).
     pub fn lookup(&self, system: &str, code: &str) -> Option<&[(ValueSetId, u32)]> {
         let codes = self.by_system.get(system)?;
-        if let Some(hit) = codes.get(code) {
-            return Some(hit);
+        if is_normalized(system, code) {
+            return codes.get(code).map(Vec::as_slice);
         }
         let normalized = normalize_code(system, code)?;
         codes.get(&normalized).map(Vec::as_slice)
@@ -77,12 +78,12 @@ pub struct LoadCounts {
 
 /// Accumulates members, spans and matched events; [`MemberDataBuilder::finish`] groups and sorts them.
 #[derive(Debug)]
-pub struct MemberDataBuilder<'a> {
+pub struct MemberDataBuilder {
     index: CodeIndex,
-    vocabulary: &'a Vocabulary,
+    vocabulary: Vocabulary,
     as_of_day: i32,
-    members: HashMap<String, u32>,
-    records: HashMap<String, HashMap<String, u32>>,
+    members: foldhash::HashMap<String, u32>,
+    records: HashMap<String, foldhash::HashMap<String, u32>>,
     data: MemberData,
     events: Vec<(u32, MemberEvent)>,
     spans: Vec<(u32, Span)>,
@@ -113,14 +114,14 @@ type Rejected = Vec<(u32, &'static str, RejectReason)>;
 /// What matching one events batch gives: (member, event) pairs, their evidence, rejected rows, rows matched.
 type MatchedBatch = (Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64);
 
-impl<'a> MemberDataBuilder<'a> {
+impl MemberDataBuilder {
     /// A builder for the measures' value sets.
-    pub fn new(directory: &ValueSetDirectory, measures: &'a MeasureSet, as_of: chrono::NaiveDate) -> Self {
+    pub fn new(directory: &ValueSetDirectory, measures: &MeasureSet, as_of: chrono::NaiveDate) -> Self {
         MemberDataBuilder {
             index: CodeIndex::new(directory, measures),
-            vocabulary: &measures.vocabulary,
+            vocabulary: measures.vocabulary.clone(),
             as_of_day: model::values::date_to_days(as_of),
-            members: HashMap::new(),
+            members: Default::default(),
             records: HashMap::new(),
             data: MemberData::default(),
             events: Vec::new(),
@@ -352,6 +353,17 @@ impl<'a> MemberDataBuilder<'a> {
                 continue;
             }
             let vocab = |a: Option<&StringArray>| text_at(a, i).map_or(0, |t| self.vocabulary.get(t));
+            let (setting_id, taxonomy_id, modifier_id) = (vocab(setting), vocab(taxonomy), vocab(modifier));
+            let days_supply = if supply.is_valid(i) {
+                supply.value(i).clamp(0, i32::MAX as i64) as i32
+            } else {
+                0
+            };
+            let result = if value.is_valid(i) {
+                value.value(i)
+            } else {
+                f64::NAN
+            };
             let ev = evidence.push(
                 sets[0].1,
                 text_at(source, i).and_then(data_source_name),
@@ -364,19 +376,11 @@ impl<'a> MemberDataBuilder<'a> {
                         date: d,
                         end: e,
                         value_set,
-                        setting: vocab(setting),
-                        taxonomy: vocab(taxonomy),
-                        modifier: vocab(modifier),
-                        days_supply: if supply.is_valid(i) {
-                            supply.value(i).clamp(0, i32::MAX as i64) as i32
-                        } else {
-                            0
-                        },
-                        value: if value.is_valid(i) {
-                            value.value(i)
-                        } else {
-                            f64::NAN
-                        },
+                        setting: setting_id,
+                        taxonomy: taxonomy_id,
+                        modifier: modifier_id,
+                        days_supply,
+                        value: result,
                         evidence: ev,
                     },
                 ));

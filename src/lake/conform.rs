@@ -431,6 +431,10 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
             }
             Arc::new(out.finish())
         }
+        // Fast path for enumerations: every value already canonical, so the column is kept as it is.
+        CanonicalType::Text if text.iter().all(|v| v.is_none_or(|v| column.allowed.contains(&v))) => {
+            Arc::new(text.clone())
+        }
         CanonicalType::Text => {
             let canonical: HashMap<String, &str> = column
                 .allowed
@@ -438,9 +442,13 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
                 .map(|a| (enum_key(a), *a))
                 .chain(enum_aliases())
                 .collect();
+            let allowed = &column.allowed;
             parse_into!(
                 StringBuilder::with_capacity(n, n * 8),
-                |v: &str| canonical.get(&enum_key(v)).copied(),
+                |v: &str| match allowed.iter().find(|a| **a == v) {
+                    Some(a) => Some(*a),
+                    None => canonical.get(&enum_key(v)).copied(),
+                },
                 RejectReason::NotAllowed
             )
         }

@@ -42,6 +42,11 @@ impl std::fmt::Debug for TableReader {
 impl TableReader {
     /// Open a table for reading.
     pub async fn open(source: &TableSource) -> CoreResult<Self> {
+        Self::open_columns(source, None).await
+    }
+
+    /// Open a table for reading only some of its columns (all when None); a missing column is a schema error.
+    pub async fn open_columns(source: &TableSource, columns: Option<&[&str]>) -> CoreResult<Self> {
         register_cloud_stores();
         // One partition, files in table order: rows come out in a stable order, so quarantine row numbers and
         // everything computed from a read are reproducible. (Kernels parallelize after the read.)
@@ -60,6 +65,19 @@ impl TableReader {
             TableFormat::Delta => open_delta(&ctx, source).await?,
             TableFormat::Parquet => (open_parquet(&ctx, location).await?, None),
             TableFormat::Csv => (open_csv(&ctx, location).await?, None),
+        };
+        let frame = match columns {
+            None => frame,
+            Some(names) => {
+                for name in names {
+                    if frame.schema().as_arrow().field_with_name(name).is_err() {
+                        return Err(CoreError::schema(&source.name, name, "column not found"));
+                    }
+                }
+                frame
+                    .select_columns(names)
+                    .map_err(|e| CoreError::storage(format!("selecting columns of '{}'", source.name), e))?
+            }
         };
         let schema = plain_schema(frame.schema().as_arrow());
         let stream = frame

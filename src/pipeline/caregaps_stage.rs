@@ -15,8 +15,9 @@ use crate::caregaps::output::{care_gap_batches, measure_rates_batch, rate_counts
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{detect, write_batches, Location, QuarantinedRow, TableReader, WriteMode};
+use crate::lake::{detect, write_batches, ConformPlan, Location, QuarantinedRow, TableReader, WriteMode};
 use crate::model;
+use arrow::record_batch::RecordBatch;
 
 /// Counts of one measure rate over all product lines (the summary printed by the command line).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,18 +67,61 @@ pub struct CareGapsReport {
     pub value_set_files: Vec<ValueSetFile>,
     /// Where the outputs are.
     pub output: String,
+    /// Wall seconds of each phase (members, enrollment, events, evaluate, write), in order.
+    pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// Read a whole table at `location` (None when there is none).
+/// Read some columns of a whole table at `location` (None when there is none).
 async fn read_optional(
     location: &Location,
     name: &str,
-) -> CoreResult<Option<Vec<arrow::record_batch::RecordBatch>>> {
+    columns: &[&str],
+) -> CoreResult<Option<Vec<RecordBatch>>> {
     match detect(location, name).await {
-        Ok(source) => Ok(Some(TableReader::open(&source).await?.collect().await?)),
+        Ok(source) => Ok(Some(
+            TableReader::open_columns(&source, Some(columns))
+                .await?
+                .collect()
+                .await?,
+        )),
         Err(CoreError::Input(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Conform and match event batches as they arrive, 16 at a time in parallel; returns the builder and the rows
+/// quarantined (by the schema check or by the matcher).
+fn match_events(
+    mut builder: MemberDataBuilder,
+    plan: &ConformPlan,
+    batches: std::sync::mpsc::Receiver<(RecordBatch, i64)>,
+) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
+    use rayon::prelude::*;
+    let mut quarantined = Vec::new();
+    let mut pending: Vec<(RecordBatch, i64)> = Vec::new();
+    let mut flush =
+        |pending: &mut Vec<(RecordBatch, i64)>, builder: &mut MemberDataBuilder| -> CoreResult<()> {
+            let conformed = pending
+                .par_iter()
+                .map(|(batch, offset)| plan.conform(batch, *offset).map(|c| (c, *offset)))
+                .collect::<CoreResult<Vec<_>>>()?;
+            let mut good = Vec::with_capacity(conformed.len());
+            for (c, offset) in conformed {
+                quarantined.extend(c.quarantined);
+                good.push((c.batch, offset));
+            }
+            quarantined.extend(builder.add_events(&good)?);
+            pending.clear();
+            Ok(())
+        };
+    for item in batches {
+        pending.push(item);
+        if pending.len() >= 16 {
+            flush(&mut pending, &mut builder)?;
+        }
+    }
+    flush(&mut pending, &mut builder)?;
+    Ok((builder, quarantined))
 }
 
 /// Run the care-gap stage. `identity` is where identity_xref and member_profile are (default: `output`).
@@ -100,14 +144,30 @@ pub async fn run_caregaps(
             as_of.year()
         )));
     }
+    let mut phases: Vec<(String, f64)> = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &str| {
+        phases.push((name.to_string(), clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     let mut builder = MemberDataBuilder::new(directory, measures, as_of);
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     let mut described = serde_json::Map::new();
 
     // Members.
     let identity = identity.cloned().unwrap_or_else(|| output.clone());
-    let profiles = read_optional(&identity.join("member_profile"), "member_profile").await?;
-    let xref = read_optional(&identity.join("identity_xref"), "identity_xref").await?;
+    let profiles = read_optional(
+        &identity.join("member_profile"),
+        "member_profile",
+        &["member_id", "birth_date", "sex", "deceased_date"],
+    )
+    .await?;
+    let xref = read_optional(
+        &identity.join("identity_xref"),
+        "identity_xref",
+        &["source_system", "source_record_id", "member_id"],
+    )
+    .await?;
     let members_from = match (profiles, xref) {
         (Some(profiles), Some(xref)) => {
             for b in &profiles {
@@ -142,6 +202,7 @@ pub async fn run_caregaps(
         }
     };
 
+    lap("members");
     // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
     if let Some(mut stream) = open_input(inputs, "enrollment").await? {
         described.insert("enrollment".into(), stream.describe());
@@ -153,34 +214,33 @@ pub async fn run_caregaps(
         }
     }
 
-    // Clinical events, matched in parallel a few batches at a time.
+    lap("enrollment");
+    // Clinical events: this thread reads (the Parquet decoding); a worker conforms and matches batches in
+    // parallel meanwhile, so reading and matching overlap.
     let mut events: Option<InputStream> = open_input(inputs, "clinical_events").await?;
     if let Some(stream) = events.as_mut() {
         described.insert("clinical_events".into(), stream.describe());
         progress.start("caregaps.events", 0);
-        let mut pending = Vec::new();
-        let mut offset = 0i64;
-        loop {
-            let next = stream.next().await?;
-            let done = next.is_none();
-            if let Some((batch, bad)) = next {
-                quarantined.extend(bad);
-                progress.advance(batch.num_rows() as u64);
-                pending.push((batch, offset));
-                offset = stream.rows_read() as i64;
-            }
-            if pending.len() >= 32 || (done && !pending.is_empty()) {
-                quarantined.extend(builder.add_events(&pending)?);
-                pending.clear();
-            }
-            if done {
-                break;
+        let plan = stream.plan().clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(16);
+        let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
+        while let Some((batch, offset)) = stream.next_raw().await? {
+            progress.advance(batch.num_rows() as u64);
+            if tx.send((batch, offset)).is_err() {
+                break; // the worker stopped on an error; join below reports it
             }
         }
+        drop(tx);
+        let (returned, bad) = worker
+            .join()
+            .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
+        builder = returned;
+        quarantined.extend(bad);
         progress.finish();
     }
     let load = builder.counts.clone();
     let data = builder.finish();
+    lap("events");
 
     let files: Vec<_> = directory
         .files
@@ -198,6 +258,7 @@ pub async fn run_caregaps(
     );
 
     let (rows, engine) = evaluate_all(measures, &data, year, progress);
+    lap("evaluate");
     let cx = RowContext {
         measures,
         data: &data,
@@ -222,6 +283,7 @@ pub async fn run_caregaps(
         )
         .await?;
     }
+    lap("write");
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     for q in &quarantined {
         *by_reason
@@ -291,6 +353,7 @@ pub async fn run_caregaps(
         rates,
         value_set_files: directory.files.clone(),
         output: output.redacted(),
+        phase_seconds: phases,
     };
     let rows_quarantined = quarantined.len() as u64;
     record_run(

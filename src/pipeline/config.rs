@@ -28,6 +28,26 @@ pub struct PipelineConfig {
     /// Per-table overrides: an explicit location and a column mapping.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// The care-gap stage (run after identity when present).
+    #[serde(default)]
+    pub caregaps: Option<CareGapsConfig>,
+}
+
+/// Settings of the care-gap stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CareGapsConfig {
+    /// Value-set files (NCQA VSD / MLD as .xlsx or .csv), or `sample`.
+    pub value_sets: Vec<String>,
+    /// Measure ids to run (default: all defined).
+    #[serde(default)]
+    pub measures: Vec<String>,
+    /// A folder of extra measure definition files.
+    #[serde(default)]
+    pub measures_dir: Option<String>,
+    /// Measurement year (default: the as-of date's year).
+    #[serde(default)]
+    pub year: Option<i32>,
 }
 
 /// Where one canonical input comes from and how its columns are named there.
@@ -72,6 +92,13 @@ impl PipelineConfig {
         }
         Location::parse(&self.lake).map_err(|e| CoreError::Config(format!("{origin}: lake: {e}")))?;
         Location::parse(&self.output).map_err(|e| CoreError::Config(format!("{origin}: output: {e}")))?;
+        if let Some(gaps) = &self.caregaps {
+            if gaps.value_sets.is_empty() {
+                return Err(CoreError::Config(format!(
+                    "{origin}: caregaps.value_sets: name your Value Set Directory file(s), or 'sample'"
+                )));
+            }
+        }
         for (table, source) in &self.sources {
             let Some(spec) = canonical_input(table) else {
                 return Err(CoreError::Config(format!(

@@ -111,6 +111,22 @@ impl InputStream {
         Ok(Some((conformed.batch, conformed.quarantined)))
     }
 
+    /// The next batch as stored (not yet conformed) and the number of rows read before it, for callers that
+    /// conform on other threads with [`InputStream::plan`]; None at the end.
+    pub async fn next_raw(&mut self) -> CoreResult<Option<(arrow::record_batch::RecordBatch, i64)>> {
+        let Some(batch) = self.reader.next_batch().await? else {
+            return Ok(None);
+        };
+        let offset = self.rows_read;
+        self.rows_read += batch.num_rows() as i64;
+        Ok(Some((batch, offset)))
+    }
+
+    /// The conform plan of this input.
+    pub fn plan(&self) -> &ConformPlan {
+        &self.plan
+    }
+
     /// Rows read so far.
     pub fn rows_read(&self) -> u64 {
         self.rows_read as u64

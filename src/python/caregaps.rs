@@ -71,6 +71,7 @@ pub fn caregaps<'py>(
     d.set_item("rows", r.rows)?;
     d.set_item("quarantined", r.quarantined.clone())?;
     d.set_item("output", &r.output)?;
+    d.set_item("phase_seconds", r.phase_seconds.to_vec())?;
     let rates = PyList::empty(py);
     for s in &r.rates {
         let x = PyDict::new(py);

@@ -142,6 +142,15 @@ pub fn validate_config<'py>(
                 tables.push((table.to_string(), found.map(|s| s.describe().to_string())));
             }
         }
+        if let Some(gaps) = &config.caregaps {
+            // The value sets and measure definitions must load and compile, as the run would.
+            let directory = crate::caregaps::ValueSetDirectory::load(&gaps.value_sets)?;
+            crate::caregaps::MeasureSet::load(
+                &directory,
+                gaps.measures_dir.as_deref().map(std::path::Path::new),
+                &gaps.measures,
+            )?;
+        }
         Ok((config, tables))
     })?;
     let (config, tables) = checked;
@@ -159,5 +168,16 @@ pub fn validate_config<'py>(
         mappings.set_item(table, config.mapping(table))?;
     }
     d.set_item("columns", mappings)?;
+    match &config.caregaps {
+        Some(g) => {
+            let x = PyDict::new(py);
+            x.set_item("value_sets", g.value_sets.clone())?;
+            x.set_item("measures", g.measures.clone())?;
+            x.set_item("measures_dir", g.measures_dir.clone())?;
+            x.set_item("year", g.year)?;
+            d.set_item("caregaps", x)?;
+        }
+        None => d.set_item("caregaps", py.None())?,
+    }
     Ok(d)
 }

@@ -69,7 +69,9 @@ def test_generate_is_deterministic_for_a_seed(tmp_path) -> None:
 
 def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     config = tmp_path / "pipeline.yml"
-    config.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'out'}\nas_of: 2026-11-23\n")
+    config.write_text(
+        f"lake: {small_lake}\noutput: {tmp_path / 'out'}\nas_of: 2026-11-23\ncaregaps:\n  value_sets: [sample]\n"
+    )
     out = _run("validate", "--config", str(config))
     assert out.returncode == 0, out.stderr
     assert "person_records" in out.stdout
@@ -77,8 +79,13 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     assert not (tmp_path / "out").exists()
     out = _run("run", "--config", str(config))
     assert out.returncode == 0, out.stderr
-    assert sorted(read_delta(tmp_path / "out" / "runs")["stage"].to_pylist()) == ["identity", "ingest"]
+    assert sorted(read_delta(tmp_path / "out" / "runs")["stage"].to_pylist()) == ["caregaps", "identity", "ingest"]
     assert read_delta(tmp_path / "out" / "member_profile").num_rows > 0
+    assert read_delta(tmp_path / "out" / "care_gaps").num_rows > 0
+    bad = tmp_path / "bad.yml"
+    bad.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'o2'}\ncaregaps:\n  value_sets: [sample]\n  measures: [XYZ]\n")
+    out = _run("validate", "--config", str(bad))
+    assert out.returncode == 2 and "XYZ" in out.stderr
 
 
 @pytest.mark.parametrize("engine", ["spark"])

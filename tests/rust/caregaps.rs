@@ -49,17 +49,20 @@ fn synthetic_lake_agrees_with_the_planted_scenarios() {
     .unwrap();
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
-    let report = block_on(run_caregaps(
-        &inputs,
-        None,
-        &out,
-        &directory,
-        &measures,
-        None,
-        as_of(),
-        &NoProgress,
-    ))
-    .unwrap();
+    let run = || {
+        block_on(run_caregaps(
+            &inputs,
+            None,
+            &out,
+            &directory,
+            &measures,
+            None,
+            as_of(),
+            &NoProgress,
+        ))
+        .unwrap()
+    };
+    let report = run();
     assert_eq!(report.members_from, "identity");
     assert_eq!(report.year, 2026);
     assert!(report.rows > 2000, "{} rows", report.rows);
@@ -115,17 +118,7 @@ fn synthetic_lake_agrees_with_the_planted_scenarios() {
     assert!(rate_rows >= 10 * 2, "{rate_rows} measure_rates rows");
 
     // The same run again writes nothing twice (idempotent commits keyed by the run).
-    let again = block_on(run_caregaps(
-        &inputs,
-        None,
-        &out,
-        &directory,
-        &measures,
-        None,
-        as_of(),
-        &NoProgress,
-    ))
-    .unwrap();
+    let again = run();
     assert_eq!(again.run_id, report.run_id);
     let (rows_after, _) = read_table(&find(&out, "care_gaps"));
     assert_eq!(rows_after, rows);
@@ -210,21 +203,14 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
     let mut b = MemberDataBuilder::new(&directory, &measures, as_of());
-    let spec = model::person_records();
-    let mut p = BatchBuilder::new(&spec, 1);
-    for c in &spec.columns {
-        match c.name {
-            "source_system" => p.text(Some("ehr")),
-            "source_record_id" => p.text(Some("1")),
-            "first_name" | "last_name" => p.text(Some("Test")),
-            "birth_date" => p.date(NaiveDate::from_ymd_opt(1960, 1, 1)),
-            "deceased_date" => p.date(None),
-            "updated_at" => p.timestamp(Some(chrono::Utc::now())),
-            _ => p.text(None),
-        };
-    }
-    p.end_row();
-    b.add_person_records(&p.finish().unwrap()).unwrap();
+    let person = common::one_person_record(
+        "ehr",
+        "1",
+        NaiveDate::from_ymd_opt(1960, 1, 1).unwrap(),
+        None,
+        None,
+    );
+    b.add_person_records(&person).unwrap();
 
     let spec = model::enrollment();
     let mut e = BatchBuilder::new(&spec, 2);

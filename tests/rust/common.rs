@@ -42,3 +42,29 @@ pub fn find(lake: &Location, table: &str) -> TableSource {
 pub fn schema_of(spec: &TableSpec) -> arrow::datatypes::SchemaRef {
     spec.arrow_schema()
 }
+
+/// A conformed person_records batch of one record (synthetic name; the given birth, sex and death dates).
+pub fn one_person_record(
+    system: &str,
+    id: &str,
+    birth: chrono::NaiveDate,
+    sex: Option<&str>,
+    deceased: Option<chrono::NaiveDate>,
+) -> RecordBatch {
+    let spec = _native::model::person_records();
+    let mut p = _native::model::BatchBuilder::new(&spec, 1);
+    for c in &spec.columns {
+        match c.name {
+            "source_system" => p.text(Some(system)),
+            "source_record_id" => p.text(Some(id)),
+            "first_name" | "last_name" => p.text(Some("Test")),
+            "birth_date" => p.date(Some(birth)),
+            "deceased_date" => p.date(deceased),
+            "sex" => p.text(sex),
+            "updated_at" => p.timestamp(Some(chrono::Utc::now())),
+            _ => p.text(None),
+        };
+    }
+    p.end_row();
+    p.finish().unwrap()
+}

@@ -15,7 +15,7 @@ fn synthetic(chunks: u64, seed: u64) -> (Vec<RecordBatch>, Vec<String>) {
         members: chunks * 4096,
         seed,
         as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-            visit_scale: 1,
+        visit_scale: 1,
     };
     let sampler = PopulationSampler::default();
     let mut records = Vec::new();

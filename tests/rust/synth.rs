@@ -19,7 +19,7 @@ fn opts(members: u64, seed: u64) -> GenerateOptions {
         members,
         seed,
         as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-            visit_scale: 1,
+        visit_scale: 1,
     }
 }
 

@@ -158,25 +158,8 @@ impl Scenario {
         let (dir, measures) = fixtures();
         let as_of = d(YEAR, 12, 31);
         let mut b = MemberDataBuilder::new(dir, measures, as_of);
-        let spec = model::person_records();
-        let mut p = BatchBuilder::new(&spec, 1);
-        for c in &spec.columns {
-            match c.name {
-                "source_system" => p.text(Some("ehr")),
-                "source_record_id" => p.text(Some("1")),
-                "first_name" | "last_name" => p.text(Some("Test")),
-                "birth_date" => p.date(Some(self.birth)),
-                "deceased_date" => p.date(self.deceased),
-                "sex" => p.text(Some(self.sex)),
-                "updated_at" => p.timestamp(Some(chrono::Utc::now())),
-                _ => match c.ty {
-                    model::CanonicalType::Text => p.text(None),
-                    _ => panic!("unexpected column {}", c.name),
-                },
-            };
-        }
-        p.end_row();
-        b.add_person_records(&p.finish().unwrap()).unwrap();
+        let person = super::common::one_person_record("ehr", "1", self.birth, Some(self.sex), self.deceased);
+        b.add_person_records(&person).unwrap();
         let spec = model::enrollment();
         let mut e = BatchBuilder::new(&spec, self.spans.len());
         for s in &self.spans {

@@ -2,6 +2,8 @@
 //! gaps, each exclusion, each numerator arm, same-day readings, missing results, the two-unilateral-mastectomy
 //! case and members without events. All run against the shipped sample value sets, measurement year 2026.
 
+#[path = "../common.rs"]
+mod common;
 mod harness;
 
 use _native::caregaps::Status::{Closed, Excluded, NotApplicable, Open};
