@@ -140,6 +140,8 @@ def bench_caregaps(python: str, members: int, workdir: Path) -> dict:
         r = ours["rates"][key]
         mine = {s: r[s] for s in ("not_applicable", "excluded", "closed", "open") if r[s]}
         parity[key] = "equal" if mine == theirs[key] else f"carelake {mine} / duckdb {theirs[key]}"
+    if any(v != "equal" for v in parity.values()):
+        raise RuntimeError(f"carelake and the DuckDB SQL disagree on the same rules: {parity}")
     target = 20.0 * members / 1_000_000
     return {
         "benchmark": "caregaps",

@@ -375,6 +375,24 @@ mod tests {
     }
 
     #[test]
+    fn sample_covers_every_code_the_reference_lists() {
+        // The public example codes of shared/reference/hedis-measures.md, sections 1-9.
+        let listed = "Z51.5 G9473 G9479 Q5003 Q5010 S9126 T2042 T2046 0115 0125 0135 0145 0155 0235 0650 0659 \
+            77061 77062 77063 77065 77066 77067 Z90.13 Z90.11 Z90.12 0HTV0ZZ 19303 19307 19318 F64.0 \
+            45378 45398 G0105 G0121 45330 45350 G0104 74261 74263 82270 82274 G0328 81528 C18.0 C18.9 C19 C20 \
+            C21.2 C21.8 C78.5 Z85.038 Z85.048 44150 44158 44210 44212 88142 88175 G0123 G0124 G0141 G0143 \
+            G0144 G0145 G0146 G0147 G0148 P3000 P3001 Q0091 87624 87625 G0476 Z90.710 Z90.712 Q51.5 4548-4 \
+            4549-2 17856-6 97506-0 3044F 3051F 3052F 3046F 83036 83037 E10.9 E11.9 E13.9 3074F 3075F 3077F \
+            3078F 3079F 3080F 8480-6 8462-4 85354-9 I10 2022F 2023F 2024F 2025F 2026F 2033F 3072F 92002 92004 \
+            92012 92014 92250 92229 48642-3 48643-1 62238-1 98979-8 9318-7 14959-1 14957-5 82043 2161-8 82570 \
+            N18.6 Z99.2";
+        let dir = ValueSetDirectory::sample().unwrap();
+        for code in listed.split_whitespace() {
+            assert!(dir.codes.iter().any(|c| c.code == code), "{code} is not in the sample");
+        }
+    }
+
+    #[test]
     fn csv_columns_by_header_in_any_order() {
         let text = "Code System,Code,Value Set Name,Value Set Version\nICD-10-CM,E11.9,Diabetes,2026\n";
         let mut dir = ValueSetDirectory::default();
