@@ -27,7 +27,8 @@ use crate::model::{self, text_column};
 /// Code -> value sets, per code system, for the value sets the measures use.
 #[derive(Debug, Default)]
 pub struct CodeIndex {
-    by_system: HashMap<String, foldhash::HashMap<String, Vec<(ValueSetId, u32)>>>,
+    /// A dozen code systems at most: a linear scan beats hashing the system name on every row.
+    by_system: Vec<(String, foldhash::HashMap<String, Vec<(ValueSetId, u32)>>)>,
 }
 
 impl CodeIndex {
@@ -51,12 +52,14 @@ impl CodeIndex {
                 }
             }
         }
-        CodeIndex { by_system }
+        CodeIndex {
+            by_system: by_system.into_iter().collect(),
+        }
     }
 
     /// The value sets of a code (as recorded: formatting is normalized here).
     pub fn lookup(&self, system: &str, code: &str) -> Option<&[(ValueSetId, u32)]> {
-        let codes = self.by_system.get(system)?;
+        let (_, codes) = self.by_system.iter().find(|(s, _)| s == system)?;
         if is_normalized(system, code) {
             return codes.get(code).map(Vec::as_slice);
         }

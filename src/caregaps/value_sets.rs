@@ -388,7 +388,10 @@ mod tests {
             N18.6 Z99.2";
         let dir = ValueSetDirectory::sample().unwrap();
         for code in listed.split_whitespace() {
-            assert!(dir.codes.iter().any(|c| c.code == code), "{code} is not in the sample");
+            assert!(
+                dir.codes.iter().any(|c| c.code == code),
+                "{code} is not in the sample"
+            );
         }
     }
 
