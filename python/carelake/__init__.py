@@ -9,6 +9,7 @@ from carelake._native import __version__
 from carelake.api import (
     caregaps,
     conform,
+    count_pairs,
     evaluate_caregaps,
     evaluate_identity,
     generate,
@@ -25,6 +26,7 @@ __all__ = [
     "__version__",
     "caregaps",
     "conform",
+    "count_pairs",
     "evaluate_caregaps",
     "evaluate_identity",
     "exceptions",

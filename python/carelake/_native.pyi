@@ -167,6 +167,22 @@ def identity(
     columns: Mapping[str, str] | None = None,
 ) -> IdentityReport: ...
 def evaluate_identity(out: str, truth: str) -> IdentityEvaluation: ...
+
+class RulePairCount(TypedDict):
+    rule: str
+    pairs: int
+    oversized_blocks: int
+    records_in_oversized_blocks: int
+    largest_block: int
+
+class PairCounts(TypedDict):
+    records: int
+    quarantined: int
+    rules: list[RulePairCount]
+
+def count_pairs(
+    records: str, settings: str | None = None, columns: Mapping[str, str] | None = None
+) -> PairCounts: ...
 def read_table(uri: str, table: str | None = None) -> _ArrowStreamResult: ...
 def write_delta(
     uri: str,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         IdentityEvaluation,
         IdentityReport,
         IngestReport,
+        PairCounts,
         ProgressCallback,
         RateAgreement,
         WriteOutcome,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "caregaps",
     "conform",
+    "count_pairs",
     "evaluate_caregaps",
     "evaluate_identity",
     "generate",
@@ -305,3 +307,28 @@ def sample_value_sets() -> str:
 def measure_definitions() -> dict[str, str]:
     """The built-in measure definition files, ``{file name: YAML text}``; copy one to start a new measure."""
     return _native.measure_definitions()
+
+
+def count_pairs(
+    records: str,
+    *,
+    settings: Mapping[str, object] | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> PairCounts:
+    """Count the candidate pairs each blocking rule would generate, before running identity resolution.
+
+    Nothing is compared or written; use it to check that a rule does not explode (oversized blocks are skipped and
+    reported, as the full run would).
+
+    Args:
+        records: The ``person_records`` table.
+        settings: Identity settings (``blocking`` rules and caps), as for :func:`identity`.
+        columns: Canonical column name -> source column name.
+
+    Returns:
+        Usable and quarantined record counts, and per rule the pairs, oversized blocks and the largest block.
+    """
+    import json
+
+    encoded = json.dumps(settings) if settings is not None else None
+    return _native.count_pairs(records, encoded, columns)

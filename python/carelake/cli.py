@@ -93,7 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Block, compare, train a Fellegi-Sunter model, cluster, and keep member ids stable across runs.",
     )
     ident.add_argument("--records", required=True, help="the person_records table (Delta, Parquet or CSV)")
-    ident.add_argument("--out", required=True, help="where identity_xref, identity_links and identity_changes go")
+    ident.add_argument("--out", default=None, help="where identity_xref, identity_links and identity_changes go")
+    ident.add_argument(
+        "--count-pairs",
+        action="store_true",
+        help="only count the candidate pairs per blocking rule (compares and writes nothing; --out not needed)",
+    )
     ident.add_argument("--previous", default=None, help="previous identity_xref (default: the one in --out)")
     ident.add_argument("--model", default=None, help="reuse a saved identity_model.json instead of training")
     ident.add_argument("--truth", default=None, help="ground-truth table: also report precision, recall and F1")
@@ -198,6 +203,16 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _identity(args: argparse.Namespace) -> int:
+    if args.count_pairs:
+        counts = api.count_pairs(args.records)
+        print(f"{counts['records']:,} usable person records ({counts['quarantined']:,} quarantined)")
+        print(f"  {'blocking rule':<28} {'pairs':>14} {'oversized blocks':>17} {'largest block':>14}")
+        for r in counts["rules"]:
+            print(f"  {r['rule']:<28} {r['pairs']:>14,} {r['oversized_blocks']:>17,} {r['largest_block']:>14,}")
+        print(f"  total (before removing pairs found by several rules): {sum(r['pairs'] for r in counts['rules']):,}")
+        return 0
+    if args.out is None:
+        raise ConfigError("carelake identity needs --out (or --count-pairs)")
     report = api.identity(
         args.records,
         args.out,

@@ -24,11 +24,14 @@ use crate::lake::conform::rows_as_json;
 use crate::lake::{QuarantinedRow, RejectReason};
 use crate::model::{self, text_column};
 
+/// Normalized code -> (value set, index of the code in the directory), within one code system.
+type CodesOfSystem = foldhash::HashMap<String, Vec<(ValueSetId, u32)>>;
+
 /// Code -> value sets, per code system, for the value sets the measures use.
 #[derive(Debug, Default)]
 pub struct CodeIndex {
     /// A dozen code systems at most: a linear scan beats hashing the system name on every row.
-    by_system: Vec<(String, foldhash::HashMap<String, Vec<(ValueSetId, u32)>>)>,
+    by_system: Vec<(String, CodesOfSystem)>,
 }
 
 impl CodeIndex {

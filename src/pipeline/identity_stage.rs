@@ -251,6 +251,29 @@ async fn save_model(output: &Location, model: &MatchModel) -> CoreResult<()> {
     Ok(())
 }
 
+/// Count the candidate pairs each blocking rule would generate over the person_records, without comparing or
+/// writing anything: (usable records, quarantined records, one report per rule).
+pub async fn count_identity_pairs(
+    inputs: &InputSet,
+    config: &IdentityConfig,
+) -> CoreResult<(u64, u64, Vec<RuleReport>)> {
+    let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
+        CoreError::Input(format!(
+            "table 'person_records' not found in lake {}",
+            inputs.lake
+        ))
+    })?;
+    let mut batches = Vec::new();
+    let mut quarantined = 0u64;
+    while let Some((batch, bad)) = stream.next().await? {
+        batches.push(batch);
+        quarantined += bad.len() as u64;
+    }
+    let records = prepare(&batches)?;
+    let reports = crate::identity::blocking::count_pairs(&records, &config.blocking)?;
+    Ok((records.len() as u64, quarantined, reports))
+}
+
 /// Read a saved model (`identity_model.json`).
 pub async fn load_model(location: &Location) -> CoreResult<MatchModel> {
     let (store, path) = location.object_store()?;

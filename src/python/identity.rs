@@ -9,7 +9,9 @@ use super::stages::parse_as_of;
 use crate::error::CoreError;
 use crate::identity::resolve::IdentityConfig;
 use crate::lake::{block_on, Location};
-use crate::pipeline::identity_stage::{evaluate_identity as run_evaluate, load_model, run_identity};
+use crate::pipeline::identity_stage::{
+    count_identity_pairs, evaluate_identity as run_evaluate, load_model, run_identity,
+};
 use crate::pipeline::ingest::{InputOverride, InputSet};
 
 /// Resolve person records into members; writes identity_xref, identity_links, identity_changes and the model.
@@ -95,5 +97,47 @@ pub fn evaluate_identity<'py>(py: Python<'py>, out: String, truth: String) -> Py
         x.set_item("false_negatives", s.false_negatives)?;
         d.set_item(name, x)?;
     }
+    Ok(d)
+}
+
+/// The candidate pairs each blocking rule would generate, counted without comparing or writing anything.
+#[pyfunction]
+#[pyo3(signature = (records, settings=None, columns=None))]
+pub fn count_pairs<'py>(
+    py: Python<'py>,
+    records: String,
+    settings: Option<String>,
+    columns: Option<std::collections::HashMap<String, String>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (usable, quarantined, reports) = run_detached(py, || {
+        let config: IdentityConfig = match &settings {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| CoreError::Config(format!("identity settings: {e}")))?,
+            None => IdentityConfig::default(),
+        };
+        let mut inputs = InputSet::lake(Location::parse(&records)?);
+        inputs.overrides.insert(
+            "person_records".into(),
+            InputOverride {
+                uri: Some(records.clone()),
+                columns: columns.unwrap_or_default(),
+            },
+        );
+        block_on(count_identity_pairs(&inputs, &config))
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("records", usable)?;
+    d.set_item("quarantined", quarantined)?;
+    let rules = PyList::empty(py);
+    for rule in &reports {
+        let x = PyDict::new(py);
+        x.set_item("rule", &rule.rule)?;
+        x.set_item("pairs", rule.pairs)?;
+        x.set_item("oversized_blocks", rule.oversized_blocks)?;
+        x.set_item("records_in_oversized_blocks", rule.records_in_oversized_blocks)?;
+        x.set_item("largest_block", rule.largest_block)?;
+        rules.append(x)?;
+    }
+    d.set_item("rules", rules)?;
     Ok(d)
 }

@@ -21,7 +21,7 @@ pub mod _native {
         CarelakeError, ConfigError, ConflictError, InputError, InternalError, SchemaError, StorageError,
     };
     #[pymodule_export]
-    use super::identity::{evaluate_identity, identity};
+    use super::identity::{count_pairs, evaluate_identity, identity};
     #[pymodule_export]
     use super::lake::{conform, read_table, write_delta};
     #[pymodule_export]

@@ -103,6 +103,13 @@ def test_example_pipeline_config_is_valid() -> None:
     assert out.returncode == 0, out.stderr
 
 
+def test_identity_count_pairs_writes_nothing(tmp_path, small_lake) -> None:
+    out = _run("identity", "--records", str(small_lake / "person_records"), "--count-pairs")
+    assert out.returncode == 0, out.stderr
+    assert "blocking rule" in out.stdout and "total" in out.stdout
+    assert _run("identity", "--records", str(small_lake / "person_records")).returncode == 2
+
+
 def test_identity_command_reports_accuracy(tmp_path, small_lake) -> None:
     out = _run(
         "identity",
