@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audience;
 pub mod caregaps;
 pub mod error;
 pub mod identity;

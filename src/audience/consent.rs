@@ -1,0 +1,397 @@
+//! The consent ledger: the latest consent decision per member, channel and purpose, and the basis each purpose
+//! needs before carelake may reach out.
+//!
+//! Events are applied in time order: an opt-in or opt-out for one purpose sets that purpose; one for `all` sets
+//! every purpose (a later purpose-specific opt-in re-opens that purpose only). An inbound reply whose keyword is a
+//! revocation per se (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL, UNSUBSCRIBE) revokes every purpose on that channel:
+//! carelake does not know which program the reply was about, so it takes the stricter reading (the FCC's
+//! "revoke-all" rule is delayed to 2027, not repealed). Every revocation captured by the as-of date is honored in
+//! that run, well inside the 10-business-day limit.
+
+use std::fmt;
+
+/// An outreach channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// Text message.
+    Sms,
+    /// Phone call (live or prerecorded).
+    Voice,
+    /// Email.
+    Email,
+    /// Postal mail.
+    Mail,
+    /// Paid-media audiences (hashed identifiers only).
+    Ads,
+}
+
+impl Channel {
+    /// All channels.
+    pub const ALL: [Channel; 5] = [
+        Channel::Sms,
+        Channel::Voice,
+        Channel::Email,
+        Channel::Mail,
+        Channel::Ads,
+    ];
+
+    /// Parse the canonical value (`sms`, `voice`, `email`, `mail`, `ads`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "sms" => Channel::Sms,
+            "voice" => Channel::Voice,
+            "email" => Channel::Email,
+            "mail" => Channel::Mail,
+            "ads" => Channel::Ads,
+            _ => return None,
+        })
+    }
+
+    /// The canonical value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Voice => "voice",
+            Channel::Email => "email",
+            Channel::Mail => "mail",
+            Channel::Ads => "ads",
+        }
+    }
+
+    /// Whether the TCPA governs the channel (calls and texts to phones).
+    pub fn is_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Voice)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why carelake reaches out; decides which consent and rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Purpose {
+    /// Appointment reminders, pre-visit instructions, follow-up (healthcare messages).
+    CareReminders,
+    /// Recall for preventive care and open care gaps (healthcare messages).
+    CareGaps,
+    /// Marketing (needs written consent and, under HIPAA, the patient's authorization).
+    Marketing,
+    /// Billing (never under the healthcare exemption).
+    Billing,
+}
+
+impl Purpose {
+    /// All purposes.
+    pub const ALL: [Purpose; 4] = [
+        Purpose::CareReminders,
+        Purpose::CareGaps,
+        Purpose::Marketing,
+        Purpose::Billing,
+    ];
+
+    /// Parse the canonical value; `all` is not a purpose (see [`ConsentScope`]).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "care_reminders" => Purpose::CareReminders,
+            "care_gaps" => Purpose::CareGaps,
+            "marketing" => Purpose::Marketing,
+            "billing" => Purpose::Billing,
+            _ => return None,
+        })
+    }
+
+    /// The canonical value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::CareReminders => "care_reminders",
+            Purpose::CareGaps => "care_gaps",
+            Purpose::Marketing => "marketing",
+            Purpose::Billing => "billing",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The legal basis recorded with a consent, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Basis {
+    /// No basis recorded.
+    None,
+    /// Prior express consent (may be oral; giving the number for that purpose).
+    PriorExpress,
+    /// Prior express written consent.
+    Written,
+}
+
+impl Basis {
+    /// Parse the canonical value (`none`, `prior_express`, `written`); a missing basis is `None`.
+    pub fn parse(text: Option<&str>) -> Option<Self> {
+        Some(match text {
+            None | Some("none") => Basis::None,
+            Some("prior_express") => Basis::PriorExpress,
+            Some("written") => Basis::Written,
+            _ => return None,
+        })
+    }
+}
+
+/// The least basis a purpose needs on a channel (defaults from the TCPA and HIPAA; configurable later).
+pub fn required_basis(channel: Channel, purpose: Purpose) -> Basis {
+    match (channel, purpose) {
+        // Telemarketing by call or text, and marketing anywhere (HIPAA authorization), need written consent.
+        (_, Purpose::Marketing) => Basis::Written,
+        (c, _) if c.is_phone() => Basis::PriorExpress,
+        // Email and mail: no TCPA basis, but an opt-in must exist and opt-outs are honored.
+        _ => Basis::None,
+    }
+}
+
+/// Which purposes a consent event covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentScope {
+    /// One purpose.
+    Purpose(Purpose),
+    /// Every purpose.
+    All,
+}
+
+/// One consent or revocation of a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsentEvent {
+    /// Channel.
+    pub channel: Channel,
+    /// Purposes covered.
+    pub scope: ConsentScope,
+    /// Opt-in (true) or opt-out (false).
+    pub opt_in: bool,
+    /// Legal basis of an opt-in.
+    pub basis: Basis,
+    /// When it was captured (microseconds since the epoch, UTC).
+    pub at: i64,
+}
+
+/// Reply keywords that revoke consent per se (47 CFR 64.1200(a)(12)); compared after trimming, upper-casing and
+/// removing spaces and punctuation.
+pub const REVOCATION_KEYWORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "QUIT",
+    "END",
+    "REVOKE",
+    "OPTOUT",
+    "CANCEL",
+    "UNSUBSCRIBE",
+];
+
+/// Whether an inbound reply's keyword is a revocation per se.
+pub fn is_revocation(keyword: &str) -> bool {
+    let key: String = keyword
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    REVOCATION_KEYWORDS.contains(&key.as_str())
+}
+
+/// The outcome of a consent check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentDecision {
+    /// Allowed, with the basis on record.
+    Allowed(Basis),
+    /// The member opted out (or replied STOP) at this time.
+    OptedOut(i64),
+    /// No opt-in on record.
+    NoConsent,
+    /// An opt-in exists but with a weaker basis than the purpose needs.
+    InsufficientBasis(Basis),
+}
+
+impl ConsentDecision {
+    /// The suppression rule id of a refusal (None when allowed).
+    pub fn rule(self) -> Option<&'static str> {
+        match self {
+            ConsentDecision::Allowed(_) => None,
+            ConsentDecision::OptedOut(_) => Some("CONSENT_OPTED_OUT"),
+            ConsentDecision::NoConsent => Some("CONSENT_NONE"),
+            ConsentDecision::InsufficientBasis(_) => Some("CONSENT_BASIS_INSUFFICIENT"),
+        }
+    }
+}
+
+/// The consent state of one member: per channel and purpose, the latest opt-in/opt-out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberConsents {
+    /// (channel, purpose) -> (opt_in, basis, at), indexed by channel then purpose.
+    state: [[Option<(bool, Basis, i64)>; 4]; 5],
+}
+
+impl MemberConsents {
+    /// Build from events in any order (applied by time; at equal times an opt-out wins).
+    pub fn from_events(events: &mut [ConsentEvent]) -> Self {
+        events.sort_by_key(|e| (e.at, !e.opt_in));
+        let mut out = MemberConsents::default();
+        for e in events.iter() {
+            out.apply(e);
+        }
+        out
+    }
+
+    /// Apply one event (events must come in time order).
+    pub fn apply(&mut self, e: &ConsentEvent) {
+        let row = &mut self.state[e.channel as usize];
+        let value = Some((e.opt_in, e.basis, e.at));
+        match e.scope {
+            ConsentScope::Purpose(p) => row[p.index()] = value,
+            ConsentScope::All => row.iter_mut().for_each(|slot| *slot = value),
+        }
+    }
+
+    /// Revoke every purpose on a channel (a STOP reply) at `at`.
+    pub fn revoke_channel(&mut self, channel: Channel, at: i64) {
+        self.apply(&ConsentEvent {
+            channel,
+            scope: ConsentScope::All,
+            opt_in: false,
+            basis: Basis::None,
+            at,
+        });
+    }
+
+    /// May carelake reach the member on `channel` for `purpose`?
+    pub fn decide(&self, channel: Channel, purpose: Purpose) -> ConsentDecision {
+        match self.state[channel as usize][purpose.index()] {
+            None => ConsentDecision::NoConsent,
+            Some((false, _, at)) => ConsentDecision::OptedOut(at),
+            Some((true, basis, _)) if basis >= required_basis(channel, purpose) => {
+                ConsentDecision::Allowed(basis)
+            }
+            Some((true, basis, _)) => ConsentDecision::InsufficientBasis(basis),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(channel: Channel, scope: ConsentScope, opt_in: bool, basis: Basis, at: i64) -> ConsentEvent {
+        ConsentEvent {
+            channel,
+            scope,
+            opt_in,
+            basis,
+            at,
+        }
+    }
+
+    #[test]
+    fn latest_event_wins_and_all_covers_every_purpose() {
+        let gaps = ConsentScope::Purpose(Purpose::CareGaps);
+        let mut events = vec![
+            event(Channel::Sms, gaps, true, Basis::PriorExpress, 10),
+            event(Channel::Sms, ConsentScope::All, false, Basis::None, 20),
+        ];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::OptedOut(20)
+        );
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::Billing),
+            ConsentDecision::OptedOut(20)
+        );
+        assert_eq!(
+            c.decide(Channel::Email, Purpose::CareGaps),
+            ConsentDecision::NoConsent
+        );
+        // A later purpose-specific opt-in re-opens that purpose only.
+        events.push(event(Channel::Sms, gaps, true, Basis::Written, 30));
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::Allowed(Basis::Written)
+        );
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareReminders),
+            ConsentDecision::OptedOut(20)
+        );
+    }
+
+    #[test]
+    fn opt_out_wins_a_tie_and_stop_revokes_the_channel() {
+        let all = ConsentScope::All;
+        let mut events = vec![
+            event(Channel::Sms, all, true, Basis::Written, 5),
+            event(Channel::Sms, all, false, Basis::None, 5),
+        ];
+        let mut c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::OptedOut(5)
+        );
+        let mut events = vec![event(Channel::Voice, all, true, Basis::Written, 1)];
+        c = MemberConsents::from_events(&mut events);
+        c.revoke_channel(Channel::Voice, 9);
+        assert_eq!(
+            c.decide(Channel::Voice, Purpose::CareReminders),
+            ConsentDecision::OptedOut(9)
+        );
+    }
+
+    #[test]
+    fn marketing_needs_written_consent_and_phones_need_prior_express() {
+        let mut events = vec![event(
+            Channel::Sms,
+            ConsentScope::All,
+            true,
+            Basis::PriorExpress,
+            1,
+        )];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::Allowed(Basis::PriorExpress)
+        );
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::Marketing),
+            ConsentDecision::InsufficientBasis(Basis::PriorExpress)
+        );
+        let mut events = vec![event(Channel::Voice, ConsentScope::All, true, Basis::None, 1)];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Voice, Purpose::CareGaps).rule(),
+            Some("CONSENT_BASIS_INSUFFICIENT")
+        );
+        let mut events = vec![event(Channel::Email, ConsentScope::All, true, Basis::None, 1)];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Email, Purpose::CareGaps),
+            ConsentDecision::Allowed(Basis::None)
+        );
+    }
+
+    #[test]
+    fn revocation_keywords() {
+        for k in [
+            "STOP",
+            "stop",
+            " Stop ",
+            "opt out",
+            "OPT-OUT",
+            "Unsubscribe",
+            "cancel",
+            "STOPALL",
+        ] {
+            assert!(is_revocation(k), "{k}");
+        }
+        for k in ["HELP", "YES", "stopped", "please stop calling"] {
+            assert!(!is_revocation(k), "{k}");
+        }
+    }
+}

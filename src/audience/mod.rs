@@ -1,0 +1,19 @@
+//! Audiences and reverse ETL: who hears what, when and how, within consent and the law.
+//!
+//! This module holds the policy engine, pure functions over small typed values so they can be tested alone and
+//! run per member in parallel:
+//! - [`consent`]: the consent ledger (latest decision per member, channel and purpose; STOP-style replies revoke)
+//!   and the consent basis each purpose needs;
+//! - [`quiet_hours`]: allowed local hours (federal 8am-9pm, stricter states 8am-8pm) and the next send window in
+//!   the recipient's time zone and in UTC;
+//! - [`caps`]: frequency caps (the healthcare exemption's one a day and three a week, the states' three per
+//!   24 hours on one subject);
+//! - [`channel`]: the channel chosen by preference, reachability and consent, with fallback, and the rule that
+//!   left a member out when none remains.
+//!
+//! The defaults follow `shared/reference/outreach-compliance.md`; every rule has an id that suppressions record.
+
+pub mod caps;
+pub mod channel;
+pub mod consent;
+pub mod quiet_hours;
