@@ -9,11 +9,14 @@
 //! - [`caps`]: frequency caps (the healthcare exemption's one a day and three a week, the states' three per
 //!   24 hours on one subject);
 //! - [`channel`]: the channel chosen by preference, reachability and consent, with fallback, and the rule that
-//!   left a member out when none remains.
+//!   left a member out when none remains;
+//! - [`destinations`]: per-destination field allowlists (minimum necessary), hashed identifiers and neutral
+//!   audience names for ad platforms.
 //!
 //! The defaults follow `shared/reference/outreach-compliance.md`; every rule has an id that suppressions record.
 
 pub mod caps;
 pub mod channel;
 pub mod consent;
+pub mod destinations;
 pub mod quiet_hours;
