@@ -13,10 +13,15 @@
 //! - [`destinations`]: per-destination field allowlists (minimum necessary), hashed identifiers and neutral
 //!   audience names for ad platforms.
 //!
+//! [`definition`] checks the audiences and destinations of the pipeline file; [`policy`] combines the rules into
+//! one decision per member (send on a channel in a window, or suppress with the rule that did it).
+//!
 //! The defaults follow `shared/reference/outreach-compliance.md`; every rule has an id that suppressions record.
 
 pub mod caps;
 pub mod channel;
 pub mod consent;
+pub mod definition;
 pub mod destinations;
+pub mod policy;
 pub mod quiet_hours;

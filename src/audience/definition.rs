@@ -1,0 +1,297 @@
+//! Audience and destination definitions (the `audiences:` and `destinations:` sections of the pipeline file),
+//! checked on load with errors that name the audience or destination and the field.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::consent::{Channel, Purpose};
+use super::destinations::{check_ads_audience_name, check_fields, DestinationKind};
+use crate::error::{CoreError, CoreResult};
+
+/// One audience as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceConfig {
+    /// Audience name (used in outputs, and as the ad audience's name: keep it neutral).
+    pub name: String,
+    /// A SQL SELECT over the output tables yielding `member_id` plus personalization fields.
+    pub sql: String,
+    /// Why: care_reminders, care_gaps, marketing or billing (decides consent and rules).
+    pub purpose: String,
+    /// Channels in order of preference (the member's own preference goes first when offered).
+    pub channels: Vec<String>,
+    /// Destinations (names from the `destinations` section).
+    pub destinations: Vec<String>,
+    /// Audiences whose members are left out of this one.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Higher wins: a member in several audiences with a priority goes only to the highest.
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// Share of members held out (0-1), split by a stable hash of member and audience.
+    #[serde(default)]
+    pub holdout: f64,
+}
+
+/// One destination as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    /// Kind: sms, email, voice, crm, file_drop, ads_meta, ads_google.
+    pub kind: String,
+    /// Payload fields sent (must be allowed for the kind).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Where a file drop writes its CSV files.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// A checked audience.
+#[derive(Debug, Clone)]
+pub struct Audience {
+    /// Name.
+    pub name: String,
+    /// SQL.
+    pub sql: String,
+    /// Purpose.
+    pub purpose: Purpose,
+    /// Channels in order.
+    pub channels: Vec<Channel>,
+    /// Destination names.
+    pub destinations: Vec<String>,
+    /// Excluded audiences.
+    pub exclude: Vec<String>,
+    /// Priority.
+    pub priority: Option<i32>,
+    /// Holdout share.
+    pub holdout: f64,
+}
+
+/// A checked destination.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Name (the outreach table is `outreach_<name>`).
+    pub name: String,
+    /// Kind.
+    pub kind: DestinationKind,
+    /// Payload fields.
+    pub fields: Vec<String>,
+    /// File-drop path.
+    pub path: Option<String>,
+}
+
+fn bad(what: &str, name: &str, field: &str, message: impl std::fmt::Display) -> CoreError {
+    CoreError::Config(format!("{what} '{name}': {field}: {message}"))
+}
+
+/// Check destinations and audiences together (audiences refer to destinations and to each other).
+pub fn check(
+    audiences: &[AudienceConfig],
+    destinations: &BTreeMap<String, DestinationConfig>,
+) -> CoreResult<(Vec<Audience>, Vec<Destination>)> {
+    let mut checked_destinations = Vec::new();
+    for (name, d) in destinations {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(bad(
+                "destination",
+                name,
+                "name",
+                "use lower-case letters, digits and _ (it names a table)",
+            ));
+        }
+        let kind = DestinationKind::parse(&d.kind).ok_or_else(|| {
+            bad(
+                "destination",
+                name,
+                "kind",
+                format!(
+                    "'{}' is not one of sms, email, voice, crm, file_drop, ads_meta, ads_google",
+                    d.kind
+                ),
+            )
+        })?;
+        check_fields(name, kind, &d.fields)?;
+        if kind == DestinationKind::FileDrop && d.path.is_none() {
+            return Err(bad(
+                "destination",
+                name,
+                "path",
+                "a file_drop needs a path (folder or volume)",
+            ));
+        }
+        checked_destinations.push(Destination {
+            name: name.clone(),
+            kind,
+            fields: d.fields.clone(),
+            path: d.path.clone(),
+        });
+    }
+    let names: Vec<&str> = audiences.iter().map(|a| a.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, a) in audiences.iter().enumerate() {
+        if a.name.trim().is_empty() {
+            return Err(bad("audience", &format!("#{i}"), "name", "must not be empty"));
+        }
+        if names[..i].contains(&a.name.as_str()) {
+            return Err(bad("audience", &a.name, "name", "defined twice"));
+        }
+        let purpose = Purpose::parse(&a.purpose).ok_or_else(|| {
+            bad(
+                "audience",
+                &a.name,
+                "purpose",
+                "use care_reminders, care_gaps, marketing or billing",
+            )
+        })?;
+        let mut channels = Vec::new();
+        for c in &a.channels {
+            channels.push(
+                Channel::parse(c)
+                    .ok_or_else(|| bad("audience", &a.name, "channels", format!("unknown channel '{c}'")))?,
+            );
+        }
+        if channels.is_empty() {
+            return Err(bad("audience", &a.name, "channels", "name at least one channel"));
+        }
+        if a.destinations.is_empty() {
+            return Err(bad(
+                "audience",
+                &a.name,
+                "destinations",
+                "name at least one destination",
+            ));
+        }
+        for d in &a.destinations {
+            let Some(dest) = checked_destinations.iter().find(|x| &x.name == d) else {
+                return Err(bad(
+                    "audience",
+                    &a.name,
+                    "destinations",
+                    format!("unknown destination '{d}'"),
+                ));
+            };
+            if dest.kind.is_ads() {
+                check_ads_audience_name(d, &a.name)?;
+            }
+        }
+        for x in &a.exclude {
+            if !names.contains(&x.as_str()) || x == &a.name {
+                return Err(bad(
+                    "audience",
+                    &a.name,
+                    "exclude",
+                    format!("'{x}' is not another audience"),
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&a.holdout) {
+            return Err(bad(
+                "audience",
+                &a.name,
+                "holdout",
+                "must be at least 0 and below 1",
+            ));
+        }
+        if !a.sql.trim_start().to_lowercase().starts_with("select")
+            && !a.sql.trim_start().to_lowercase().starts_with("with")
+        {
+            return Err(bad(
+                "audience",
+                &a.name,
+                "sql",
+                "must be a SELECT (or WITH ... SELECT) statement",
+            ));
+        }
+        out.push(Audience {
+            name: a.name.clone(),
+            sql: a.sql.clone(),
+            purpose,
+            channels,
+            destinations: a.destinations.clone(),
+            exclude: a.exclude.clone(),
+            priority: a.priority,
+            holdout: a.holdout,
+        });
+    }
+    Ok((out, checked_destinations))
+}
+
+/// Whether a member is held out of an audience: a stable hash of (audience, member) below the share.
+pub fn held_out(audience: &str, member_id: &str, share: f64) -> bool {
+    if share <= 0.0 {
+        return false;
+    }
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(audience.as_bytes());
+    h.update([0]);
+    h.update(member_id.as_bytes());
+    let digest = h.finalize();
+    let x = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    (x as f64 / u64::MAX as f64) < share
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> CoreResult<(Vec<Audience>, Vec<Destination>)> {
+        #[derive(Deserialize)]
+        struct Doc {
+            audiences: Vec<AudienceConfig>,
+            destinations: BTreeMap<String, DestinationConfig>,
+        }
+        let doc: Doc = serde_yaml::from_str(yaml).map_err(|e| CoreError::Config(e.to_string()))?;
+        check(&doc.audiences, &doc.destinations)
+    }
+
+    const BASE: &str = "destinations:\n  text: {kind: sms, fields: [phone, first_name, message_topic]}\n  meta: {kind: ads_meta, fields: [hashed_email]}\naudiences:\n";
+
+    #[test]
+    fn a_valid_pair_of_audiences() {
+        let yaml = format!(
+            "{BASE}  - {{name: colorectal_recall, sql: 'select member_id from care_gaps', purpose: care_gaps, channels: [sms], destinations: [text], holdout: 0.1}}\n  - {{name: spring_wellness, sql: 'select member_id from member_profile', purpose: marketing, channels: [ads], destinations: [meta], exclude: [colorectal_recall]}}\n"
+        );
+        let (a, d) = parse(&yaml).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_audience_and_field() {
+        let cases = [
+            ("{name: x, sql: 'select 1', purpose: fun, channels: [sms], destinations: [text]}", "purpose"),
+            ("{name: x, sql: 'select 1', purpose: care_gaps, channels: [fax], destinations: [text]}", "fax"),
+            ("{name: x, sql: 'select 1', purpose: care_gaps, channels: [sms], destinations: [pager]}", "pager"),
+            ("{name: x, sql: 'delete from t', purpose: care_gaps, channels: [sms], destinations: [text]}", "SELECT"),
+            ("{name: diabetes recall, sql: 'select 1', purpose: care_gaps, channels: [ads], destinations: [meta]}", "diabetes"),
+            ("{name: x, sql: 'select 1', purpose: care_gaps, channels: [sms], destinations: [text], holdout: 1.5}", "holdout"),
+            ("{name: x, sql: 'select 1', purpose: care_gaps, channels: [sms], destinations: [text], exclude: [y]}", "exclude"),
+        ];
+        for (audience, word) in cases {
+            let err = parse(&format!("{BASE}  - {audience}\n")).unwrap_err().to_string();
+            assert!(err.contains(word), "{audience}: {err}");
+        }
+        let err = parse("destinations:\n  t: {kind: sms, fields: [measure]}\naudiences: []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'t'") && err.contains("measure"), "{err}");
+    }
+
+    #[test]
+    fn holdout_is_stable_and_close_to_its_share() {
+        let n = 20_000;
+        let held = (0..n)
+            .filter(|i| held_out("recall", &format!("MBR-{i}"), 0.1))
+            .count();
+        assert!((1_800..2_200).contains(&held), "{held}");
+        assert_eq!(held_out("recall", "MBR-7", 0.1), held_out("recall", "MBR-7", 0.1));
+        assert!(!held_out("recall", "MBR-7", 0.0));
+    }
+}

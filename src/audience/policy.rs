@@ -1,0 +1,306 @@
+//! The policy decision for one member in one audience: send (on which channel, in which window) or suppress
+//! (with the rule that did it). Rules apply in a fixed order so the recorded rule is the first that bites:
+//! deceased, do-not-contact, holdout, channel (reachability and consent), time zone, quiet hours and caps.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::caps::{earliest_allowed, FrequencyCap, SentMessage};
+use super::channel::{choose_channel, Reachability};
+use super::consent::{Basis, Channel, MemberConsents};
+use super::definition::{held_out, Audience};
+use super::quiet_hours::{allowed_hours, next_window, SendWindow};
+
+/// What the policy knows about a member.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberContext<'a> {
+    /// carelake member id.
+    pub member_id: &'a str,
+    /// A death is on record.
+    pub deceased: bool,
+    /// The member asked never to be contacted (an opt-out of every channel and purpose counts too).
+    pub do_not_contact: bool,
+    /// State of the address (two letters).
+    pub state: Option<&'a str>,
+    /// Time zone of the address.
+    pub time_zone: Option<Tz>,
+    /// Where the member can be reached.
+    pub reach: Reachability,
+    /// Preferred channel.
+    pub preferred: Option<Channel>,
+    /// Consents.
+    pub consents: &'a MemberConsents,
+    /// Messages already sent.
+    pub history: &'a [SentMessage],
+}
+
+/// The outcome for one member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Send on this channel.
+    Send {
+        /// Channel.
+        channel: Channel,
+        /// Consent basis on record.
+        basis: Basis,
+        /// The send window (phone channels; None: no quiet hours apply).
+        window: Option<SendWindow>,
+        /// The local date the message goes out on (part of the idempotency key).
+        local_send_date: NaiveDate,
+    },
+    /// Leave the member out.
+    Suppress {
+        /// Rule id (e.g. CONSENT_OPTED_OUT, QUIET_HOURS_FL, CAP_HEALTHCARE_1_PER_DAY).
+        rule: String,
+        /// Readable detail (rules and channels only, no patient values).
+        detail: String,
+    },
+}
+
+fn suppress(rule: &str, detail: impl Into<String>) -> Decision {
+    Decision::Suppress {
+        rule: rule.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Decide for one member of `audience` at `now`.
+pub fn decide(
+    audience: &Audience,
+    member: &MemberContext<'_>,
+    caps: &[FrequencyCap],
+    now: DateTime<Utc>,
+) -> Decision {
+    if member.deceased {
+        return suppress("DECEASED", "a date of death is on record");
+    }
+    if member.do_not_contact {
+        return suppress("DO_NOT_CONTACT", "the member asked not to be contacted");
+    }
+    if held_out(&audience.name, member.member_id, audience.holdout) {
+        return suppress(
+            "HOLDOUT",
+            format!("in the audience's {:.0}% holdout group", audience.holdout * 100.0),
+        );
+    }
+    let choice = match choose_channel(
+        &audience.channels,
+        member.preferred,
+        member.reach,
+        member.consents,
+        audience.purpose,
+    ) {
+        Ok(c) => c,
+        Err(refused) => {
+            let detail = refused
+                .iter()
+                .map(|(c, r)| format!("{c}: {r}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return suppress(refused[0].1, format!("no channel allowed ({detail})"));
+        }
+    };
+    if !choice.channel.is_phone() {
+        let local = member
+            .time_zone
+            .map_or(now.date_naive(), |tz| now.with_timezone(&tz).date_naive());
+        return Decision::Send {
+            channel: choice.channel,
+            basis: choice.basis,
+            window: None,
+            local_send_date: local,
+        };
+    }
+    let Some(tz) = member.time_zone else {
+        return suppress(
+            "TIME_ZONE_UNKNOWN",
+            format!(
+                "no time zone for the address, so quiet hours cannot be kept on {}",
+                choice.channel
+            ),
+        );
+    };
+    let hours = allowed_hours(member.state);
+    let mut window = next_window(now, &tz, hours);
+    // Move past frequency caps: the first window in which no cap blocks the message (a few days at most).
+    let mut clear = false;
+    for _ in 0..16 {
+        match earliest_allowed(
+            caps,
+            member.history,
+            choice.channel,
+            &audience.name,
+            member.state,
+            window.utc_start,
+        ) {
+            None => {
+                return suppress(
+                    "CAP_ZERO",
+                    format!("a frequency cap allows no {} message", choice.channel),
+                )
+            }
+            Some(t) if t < window.utc_end => {
+                window = next_window(t, &tz, hours);
+                clear = true;
+                break;
+            }
+            Some(t) => window = next_window(t, &tz, hours),
+        }
+    }
+    if !clear {
+        return suppress(
+            "CAP_NO_WINDOW",
+            format!(
+                "frequency caps leave no {} window in the next days",
+                choice.channel
+            ),
+        );
+    }
+    Decision::Send {
+        channel: choice.channel,
+        basis: choice.basis,
+        window: Some(window),
+        local_send_date: window.local_start.date(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::caps::default_caps;
+    use super::super::consent::{ConsentEvent, ConsentScope, Purpose};
+    use super::super::quiet_hours::{is_allowed, parse_zone};
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn audience(holdout: f64) -> Audience {
+        Audience {
+            name: "colorectal_recall".into(),
+            sql: "select member_id from care_gaps".into(),
+            purpose: Purpose::CareGaps,
+            channels: vec![Channel::Sms, Channel::Email],
+            destinations: vec!["text".into()],
+            exclude: Vec::new(),
+            priority: None,
+            holdout,
+        }
+    }
+
+    fn opted_in(channels: &[Channel]) -> MemberConsents {
+        let mut events: Vec<ConsentEvent> = channels
+            .iter()
+            .map(|c| ConsentEvent {
+                channel: *c,
+                scope: ConsentScope::All,
+                opt_in: true,
+                basis: Basis::PriorExpress,
+                at: 0,
+            })
+            .collect();
+        MemberConsents::from_events(&mut events)
+    }
+
+    fn member<'a>(consents: &'a MemberConsents, history: &'a [SentMessage]) -> MemberContext<'a> {
+        MemberContext {
+            member_id: "MBR-1",
+            deceased: false,
+            do_not_contact: false,
+            state: Some("FL"),
+            time_zone: parse_zone("America/New_York"),
+            reach: Reachability {
+                phone: true,
+                email: true,
+                mail: true,
+            },
+            preferred: None,
+            consents,
+            history,
+        }
+    }
+
+    #[test]
+    fn sends_inside_the_state_window_after_caps() {
+        let consents = opted_in(&[Channel::Sms]);
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap(); // 21:00 in New York
+        let history = vec![SentMessage {
+            at: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+            channel: Channel::Sms,
+            subject: Some("other".into()),
+        }];
+        let d = decide(&audience(0.0), &member(&consents, &history), &default_caps(), now);
+        let Decision::Send {
+            channel,
+            window: Some(w),
+            ..
+        } = d
+        else {
+            panic!("{d:?}")
+        };
+        assert_eq!(channel, Channel::Sms);
+        // Next morning 8:00 is less than 24 h after the last text (15:00 UTC): the window starts at 15:00 UTC.
+        assert!(w.utc_start > Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap());
+        assert_eq!(w.rule, "QUIET_HOURS_FL");
+        assert!(is_allowed(
+            w.utc_start,
+            &parse_zone("America/New_York").unwrap(),
+            allowed_hours(Some("FL"))
+        ));
+    }
+
+    #[test]
+    fn suppression_rules_in_order() {
+        let consents = opted_in(&[Channel::Sms]);
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        let rule = |m: &MemberContext<'_>, a: &Audience| match decide(a, m, &default_caps(), now) {
+            Decision::Suppress { rule, .. } => rule,
+            other => panic!("{other:?}"),
+        };
+        let mut m = member(&consents, &[]);
+        m.deceased = true;
+        assert_eq!(rule(&m, &audience(0.0)), "DECEASED");
+        let mut m = member(&consents, &[]);
+        m.time_zone = None;
+        assert_eq!(rule(&m, &audience(0.0)), "TIME_ZONE_UNKNOWN");
+        let none = MemberConsents::default();
+        assert_eq!(rule(&member(&none, &[]), &audience(0.0)), "CONSENT_NONE");
+        // A holdout of 99.99% holds this member out.
+        assert_eq!(rule(&member(&consents, &[]), &audience(0.9999)), "HOLDOUT");
+    }
+
+    #[test]
+    fn windows_always_respect_quiet_hours_and_caps() {
+        let consents = opted_in(&[Channel::Sms, Channel::Voice]);
+        let caps = default_caps();
+        let tz = parse_zone("America/Chicago").unwrap();
+        let mut history: Vec<SentMessage> = Vec::new();
+        let mut now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        for step in 0..300 {
+            let mut m = member(&consents, &history);
+            m.time_zone = Some(tz);
+            m.state = Some(if step % 2 == 0 { "OK" } else { "TX" });
+            let Decision::Send {
+                window: Some(w),
+                channel,
+                ..
+            } = decide(&audience(0.0), &m, &caps, now)
+            else {
+                panic!("expected a send");
+            };
+            assert!(is_allowed(w.utc_start, &tz, allowed_hours(m.state)));
+            assert!(super::super::caps::exceeded(
+                &caps,
+                &history,
+                channel,
+                "colorectal_recall",
+                m.state,
+                w.utc_start
+            )
+            .is_none());
+            history.push(SentMessage {
+                at: w.utc_start,
+                channel,
+                subject: Some("colorectal_recall".into()),
+            });
+            now += Duration::minutes(391);
+        }
+    }
+}
