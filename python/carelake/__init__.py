@@ -7,6 +7,7 @@ already lives (Delta tables on local disk or object storage, or Spark on Databri
 from carelake import exceptions
 from carelake._native import __version__
 from carelake.api import (
+    audiences,
     caregaps,
     conform,
     count_pairs,
@@ -24,6 +25,7 @@ from carelake.api import (
 
 __all__ = [
     "__version__",
+    "audiences",
     "caregaps",
     "conform",
     "count_pairs",

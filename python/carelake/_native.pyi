@@ -66,6 +66,7 @@ class ConfigCheck(TypedDict):
     inputs: dict[str, str | None]
     columns: dict[str, dict[str, str]]
     caregaps: CareGapsSettings | None
+    audiences: list[str]
 
 class BlockingRuleReport(TypedDict):
     rule: str
@@ -141,6 +142,28 @@ class RateAgreement(TypedDict):
     missing: int
     unplanted: int
 
+class AudienceSummary(TypedDict):
+    name: str
+    selected: int
+    members: int
+    suppressed: dict[str, int]
+    changes: dict[str, tuple[int, int]]
+
+class AudienceReport(TypedDict):
+    run_id: str
+    dry_run: bool
+    output: str
+    audiences: list[AudienceSummary]
+    sample: list[tuple[str, str, str, str | None]]
+
+def audiences(
+    config: str | PathLike[str],
+    lake: str | None = None,
+    out: str | None = None,
+    as_of: str | None = None,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> AudienceReport: ...
 def caregaps(
     lake: str,
     out: str,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from carelake._native import (
         ArrowStreamExportable,
+        AudienceReport,
         CareGapsReport,
         ConfigCheck,
         GenerateSummary,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "audiences",
     "caregaps",
     "conform",
     "count_pairs",
@@ -332,3 +334,34 @@ def count_pairs(
 
     encoded = json.dumps(settings) if settings is not None else None
     return _native.count_pairs(records, encoded, columns)
+
+
+def audiences(
+    config: str | PathLike[str],
+    *,
+    lake: str | None = None,
+    out: str | None = None,
+    as_of: str | None = None,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> AudienceReport:
+    """Run the audiences of a pipeline file: SQL, consent and policy, and change sets per destination.
+
+    Writes ``audience_members``, ``audience_events``, ``suppressions`` and ``outreach_<destination>`` under the
+    output folder (nothing with ``dry_run``).
+
+    Args:
+        config: The pipeline YAML file with ``audiences`` and ``destinations``.
+        lake: The lake (default: the file's ``lake``).
+        out: The output folder with member_profile and care_gaps (default: the file's ``output``).
+        as_of: ISO as-of date; sends are planned from noon UTC of that day (default: the file's, else today).
+        dry_run: Compute counts and a sample, write nothing.
+        progress: Called as ``progress(event, task, units)``.
+
+    Returns:
+        Per audience: members selected and kept, suppressions by rule, upserts and deletes per destination.
+
+    Raises:
+        ConfigError: An audience or destination is invalid, or an audience's SQL fails or lacks member_id.
+    """
+    return _native.audiences(config, lake, out, as_of, dry_run, progress)

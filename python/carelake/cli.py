@@ -20,7 +20,7 @@ from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaEr
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from carelake._native import CareGapsReport, IdentityReport, IngestReport, RateAgreement
+    from carelake._native import AudienceReport, CareGapsReport, IdentityReport, IngestReport, RateAgreement
 
 USER_ERRORS = (SchemaError, ConfigError, InputError)
 
@@ -129,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: today)")
     gaps.add_argument("--truth", action="store_true", help="synthetic lake: also report agreement with planted scenarios")
 
+    aud = sub.add_parser(
+        "audiences",
+        help="audiences and change sets per outreach tool, within consent, quiet hours and caps",
+        description=(
+            "Run each audience's SQL over the output tables, apply consent, opt-outs, quiet hours in local time, "
+            "frequency caps and channel choice, and write change sets per destination (reverse ETL)."
+        ),
+    )
+    aud.add_argument("--config", required=True, type=Path, help="pipeline YAML file with audiences and destinations")
+    aud.add_argument("--lake", default=None, help="lake (default: the config's)")
+    aud.add_argument("--out", default=None, help="output folder (default: the config's)")
+    aud.add_argument("--as-of", type=_iso_date, default=None, help="as-of date (default: config, else today)")
+    aud.add_argument("--dry-run", action="store_true", help="show counts and a sample, write nothing")
+
     run = sub.add_parser(
         "run",
         help="run the whole pipeline from a config file",
@@ -154,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     handlers = {
+        "audiences": _audiences,
         "caregaps": _caregaps,
         "demo": _demo,
         "generate": _generate,
@@ -245,6 +260,14 @@ def _caregaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audiences(args: argparse.Namespace) -> int:
+    report = api.audiences(
+        args.config, lake=args.lake, out=args.out, as_of=args.as_of, dry_run=args.dry_run, progress=ProgressReporter("audiences")
+    )
+    _print_audiences(report)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.engine == "spark":
         raise ConfigError("the spark engine is not available in this build yet; use --engine native")
@@ -281,6 +304,9 @@ def _run(args: argparse.Namespace) -> int:
             columns=checked["columns"],
         )
         _print_caregaps(report)
+    if checked["audiences"]:
+        print()
+        _print_audiences(api.audiences(args.config, as_of=as_of, progress=ProgressReporter("audiences")))
     return 0
 
 
@@ -314,6 +340,11 @@ def _demo(args: argparse.Namespace) -> int:
     )
     _print_caregaps(gaps)
     _print_caregap_agreement(api.evaluate_caregaps(str(output), str(lake)))
+    print()
+    config = out / "pipeline.yml"
+    config.write_text(_demo_config(lake, output, summary["as_of"]))
+    _print_audiences(api.audiences(str(config), as_of=summary["as_of"], progress=ProgressReporter("audiences")))
+    print(f"  audiences and destinations: {config}")
     print("\nRead the outputs back (Delta tables with table and column comments):")
     print(f"  python -c \"import carelake, pyarrow as pa; print(pa.table(carelake.read_table('{output}', 'member_profile')))\"")
     print(
@@ -323,6 +354,44 @@ def _demo(args: argparse.Namespace) -> int:
     )
     print(f"\nDone in {time.monotonic() - started:.1f} s, as of {summary['as_of']}.")
     return 0
+
+
+def _demo_config(lake: Path, output: Path, as_of: str) -> str:
+    """The demo's pipeline file: a preventive-care recall and an appointment reminder, plus destinations."""
+    return f"""# carelake demo pipeline (written by `carelake demo`)
+version: 1
+lake: {lake}
+output: {output}
+as_of: {as_of}
+caregaps:
+  value_sets: [sample]
+destinations:
+  texts: {{kind: sms, fields: [phone, first_name, preferred_language, message_topic, due_date, appointment_at]}}
+  emails: {{kind: email, fields: [email, first_name, message_topic, due_date, appointment_at]}}
+  calls: {{kind: voice, fields: [phone, first_name, preferred_language, appointment_at]}}
+  care_team: {{kind: crm, fields: [first_name, last_name, phone, email, measure, gap_reason, due_date]}}
+audiences:
+  - name: preventive_recall
+    purpose: care_gaps
+    sql: >-
+      select member_id, min(measure) as measure, 'preventive screening' as message_topic,
+             cast(min(due_date) as varchar) as due_date, min(reason) as gap_reason
+      from care_gaps where status = 'open' and measure in ('COL-E', 'BCS-E') group by member_id
+    channels: [sms, email]
+    destinations: [texts, emails, care_team]
+    holdout: 0.05
+  - name: appointment_reminders
+    purpose: care_reminders
+    priority: 10
+    sql: >-
+      select member_id, 'appointment' as message_topic, cast(min(start_at) as varchar) as appointment_at
+      from appointments
+      where status in ('booked', 'confirmed')
+        and start_at >= timestamp '{as_of} 00:00:00' and start_at < timestamp '{as_of} 00:00:00' + interval '8 days'
+      group by member_id
+    channels: [sms, voice, email]
+    destinations: [texts, calls, emails]
+"""
 
 
 def _print_tables(title: str, tables: list) -> None:
@@ -399,6 +468,21 @@ def _print_caregap_agreement(agreement: dict[str, RateAgreement]) -> None:
     worst = sorted(agreement.items(), key=lambda kv: kv[1]["accuracy"])[:3]
     detail = ", ".join(f"{k} {a['accuracy']:.3f}" for k, a in worst)
     print(f"  agreement with planted scenarios: {agreed:,} of {compared:,} rows ({share:.2%}); lowest: {detail}")
+
+
+def _print_audiences(report: AudienceReport) -> None:
+    title = "Audiences (dry run: nothing written)" if report["dry_run"] else f"Audiences (run {report['run_id']})"
+    print(title)
+    for a in report["audiences"]:
+        rules = sorted(a["suppressed"].items(), key=lambda kv: -kv[1])[:3]
+        why = ", ".join(f"{k} {v:,}" for k, v in rules) or "none"
+        print(f"  {a['name']:<24} selected {a['selected']:>8,}  kept {a['members']:>8,}  suppressed: {why}")
+        for dest, (ups, dels) in sorted(a["changes"].items()):
+            print(f"    -> {dest:<20} {ups:>8,} upserts {dels:>8,} deletes")
+    for audience, member, channel, start in report["sample"]:
+        print(f"  sample: {audience} {member} {channel} {start or ''}")
+    if not report["dry_run"]:
+        print(f"  outputs: {report['output']}/audience_members, audience_events, suppressions, outreach_<destination>")
 
 
 def _print_config(checked: dict) -> None:

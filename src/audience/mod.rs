@@ -23,5 +23,6 @@ pub mod channel;
 pub mod consent;
 pub mod definition;
 pub mod destinations;
+pub mod ledger;
 pub mod policy;
 pub mod quiet_hours;

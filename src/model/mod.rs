@@ -3,6 +3,7 @@
 //! Every table has a [`TableSpec`]: its columns, their canonical Arrow types, whether each is required or a key,
 //! and the comments that end up on the Delta table for Genie and SQL users.
 
+mod audience_outputs;
 mod builder;
 mod caregaps_outputs;
 mod columns;
@@ -12,6 +13,7 @@ mod outputs;
 mod spec;
 pub mod values;
 
+pub use audience_outputs::{audience_events, audience_members, outreach, suppressions};
 pub use builder::BatchBuilder;
 pub use caregaps_outputs::{care_gaps, measure_rates};
 pub use columns::text_column;

@@ -31,6 +31,12 @@ pub struct PipelineConfig {
     /// The care-gap stage (run after identity when present).
     #[serde(default)]
     pub caregaps: Option<CareGapsConfig>,
+    /// Audiences (run after care gaps when present).
+    #[serde(default)]
+    pub audiences: Vec<crate::audience::definition::AudienceConfig>,
+    /// Destinations the audiences write change sets for.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, crate::audience::definition::DestinationConfig>,
 }
 
 /// Settings of the care-gap stage.
@@ -92,6 +98,12 @@ impl PipelineConfig {
         }
         Location::parse(&self.lake).map_err(|e| CoreError::Config(format!("{origin}: lake: {e}")))?;
         Location::parse(&self.output).map_err(|e| CoreError::Config(format!("{origin}: output: {e}")))?;
+        crate::audience::definition::check(&self.audiences, &self.destinations).map_err(|e| {
+            CoreError::Config(format!(
+                "{origin}: {}",
+                e.to_string().trim_start_matches("config error: ")
+            ))
+        })?;
         if let Some(gaps) = &self.caregaps {
             if gaps.value_sets.is_empty() {
                 return Err(CoreError::Config(format!(
@@ -142,6 +154,18 @@ impl PipelineConfig {
     /// The explicit location of a table, if configured.
     pub fn source_uri(&self, table: &str) -> Option<&str> {
         self.sources.get(table).and_then(|s| s.uri.as_deref())
+    }
+}
+
+impl PipelineConfig {
+    /// The checked audiences and destinations.
+    pub fn audiences(
+        &self,
+    ) -> CoreResult<(
+        Vec<crate::audience::definition::Audience>,
+        Vec<crate::audience::definition::Destination>,
+    )> {
+        crate::audience::definition::check(&self.audiences, &self.destinations)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The native engine: configuration, stages, outputs and the run log.
 
+pub mod audience_stage;
 pub mod caregaps_eval;
 pub mod caregaps_stage;
 pub mod config;

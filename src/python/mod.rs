@@ -25,7 +25,7 @@ pub mod _native {
     #[pymodule_export]
     use super::lake::{conform, read_table, write_delta};
     #[pymodule_export]
-    use super::stages::{generate, ingest, validate_config};
+    use super::stages::{audiences, generate, ingest, validate_config};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

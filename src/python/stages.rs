@@ -179,5 +179,80 @@ pub fn validate_config<'py>(
         }
         None => d.set_item("caregaps", py.None())?,
     }
+    d.set_item(
+        "audiences",
+        config
+            .audiences
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(d)
+}
+
+/// Run the audiences of a pipeline file: SQL, policy, change sets per destination (or only count, with dry_run).
+#[pyfunction]
+#[pyo3(signature = (config, lake=None, out=None, as_of=None, dry_run=false, progress=None))]
+pub fn audiences<'py>(
+    py: Python<'py>,
+    config: PathBuf,
+    lake: Option<String>,
+    out: Option<String>,
+    as_of: Option<String>,
+    dry_run: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let r = PyProgress::run(py, progress, |p| {
+        let cfg = PipelineConfig::from_file(&config)?;
+        let (audiences, destinations) = cfg.audiences()?;
+        if audiences.is_empty() {
+            return Err(CoreError::Config(format!(
+                "{}: no audiences configured",
+                config.display()
+            )));
+        }
+        let as_of = match as_of.as_deref() {
+            Some(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| CoreError::Config(format!("as_of must be an ISO date, got '{s}'")))?,
+            None => cfg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+        };
+        let lake = Location::parse(lake.as_deref().unwrap_or(&cfg.lake))?;
+        let output = Location::parse(out.as_deref().unwrap_or(&cfg.output))?;
+        let mut inputs = InputSet::lake(lake);
+        for table in CANONICAL_INPUTS {
+            inputs.overrides.insert(
+                table.to_string(),
+                InputOverride {
+                    uri: cfg.source_uri(table).map(str::to_string),
+                    columns: cfg.mapping(table),
+                },
+            );
+        }
+        block_on(crate::pipeline::audience_stage::run_audiences(
+            &inputs,
+            &output,
+            &audiences,
+            &destinations,
+            as_of,
+            dry_run,
+            p,
+        ))
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("run_id", &r.run_id)?;
+    d.set_item("dry_run", r.dry_run)?;
+    d.set_item("output", &r.output)?;
+    let list = PyList::empty(py);
+    for a in &r.audiences {
+        let x = PyDict::new(py);
+        x.set_item("name", &a.name)?;
+        x.set_item("selected", a.selected)?;
+        x.set_item("members", a.members)?;
+        x.set_item("suppressed", a.suppressed.clone())?;
+        x.set_item("changes", a.changes.clone())?;
+        list.append(x)?;
+    }
+    d.set_item("audiences", list)?;
+    d.set_item("sample", r.sample.clone())?;
     Ok(d)
 }

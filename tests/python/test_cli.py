@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_command_has_help() -> None:
-    for command in ["demo", "generate", "ingest", "identity", "caregaps", "run", "validate"]:
+    for command in ["demo", "generate", "ingest", "identity", "caregaps", "audiences", "run", "validate"]:
         out = _run(command, "--help")
         assert out.returncode == 0, command
         assert "usage: carelake" in out.stdout

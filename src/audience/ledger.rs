@@ -1,0 +1,163 @@
+//! The consent ledger and outreach history of every member, built from conformed `consents` and
+//! `communications` batches (Arrow in), with each row's member already resolved.
+//!
+//! Consents apply in time order; an inbound reply whose keyword is a revocation per se revokes its channel; only
+//! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
+//! messages that were queued, delivered or replied to count against frequency caps.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use chrono::{DateTime, Utc};
+
+use super::caps::SentMessage;
+use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
+use crate::error::{CoreError, CoreResult};
+use crate::model::text_column;
+
+/// Per member: consents and the messages already sent.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    consents: HashMap<String, Vec<ConsentEvent>>,
+    revocations: HashMap<String, Vec<(Channel, i64)>>,
+    history: HashMap<String, Vec<SentMessage>>,
+    /// Rows left out because their member is unknown.
+    pub unknown_member_rows: u64,
+}
+
+fn timestamps<'a>(
+    batch: &'a RecordBatch,
+    table: &str,
+    column: &str,
+) -> CoreResult<&'a arrow::array::TimestampMicrosecondArray> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .ok_or_else(|| CoreError::schema(table, column, "missing or not a timestamp"))
+}
+
+fn optional<'a>(batch: &'a RecordBatch, column: &str) -> Option<&'a StringArray> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_string_opt::<i32>())
+}
+
+impl Ledger {
+    /// Add a conformed consents batch; `member` gives each row's member id (None: unknown).
+    pub fn add_consents(
+        &mut self,
+        batch: &RecordBatch,
+        member: &[Option<String>],
+        as_of: i64,
+    ) -> CoreResult<()> {
+        let t = "consents";
+        let (channel, purpose, status) = (
+            text_column(batch, t, "channel")?,
+            text_column(batch, t, "purpose")?,
+            text_column(batch, t, "status")?,
+        );
+        let basis = optional(batch, "basis");
+        let at = timestamps(batch, t, "captured_at")?;
+        for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
+            let Some(m) = m else {
+                self.unknown_member_rows += 1;
+                continue;
+            };
+            if at.value(i) > as_of {
+                continue; // captured after the as-of time: a later run honors it
+            }
+            let (Some(channel), Some(b)) = (
+                Channel::parse(channel.value(i)),
+                Basis::parse(basis.filter(|b| b.is_valid(i)).map(|b| b.value(i))),
+            ) else {
+                return Err(CoreError::Internal(
+                    "a conformed consent row has an unknown channel or basis".into(),
+                ));
+            };
+            let scope = match purpose.value(i) {
+                "all" => ConsentScope::All,
+                p => ConsentScope::Purpose(
+                    Purpose::parse(p)
+                        .ok_or_else(|| CoreError::Internal("unknown conformed purpose".into()))?,
+                ),
+            };
+            self.consents.entry(m.clone()).or_default().push(ConsentEvent {
+                channel,
+                scope,
+                opt_in: status.value(i) == "opt_in",
+                basis: b,
+                at: at.value(i),
+            });
+        }
+        Ok(())
+    }
+
+    /// Add a conformed communications batch (revocations from inbound replies, history from outbound messages).
+    pub fn add_communications(
+        &mut self,
+        batch: &RecordBatch,
+        member: &[Option<String>],
+        as_of: i64,
+    ) -> CoreResult<()> {
+        let t = "communications";
+        let (channel, direction, status) = (
+            text_column(batch, t, "channel")?,
+            text_column(batch, t, "direction")?,
+            text_column(batch, t, "status")?,
+        );
+        let (keyword, audience) = (optional(batch, "body_keyword"), optional(batch, "audience"));
+        let at = timestamps(batch, t, "sent_at")?;
+        for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
+            let Some(m) = m else {
+                self.unknown_member_rows += 1;
+                continue;
+            };
+            if at.value(i) > as_of {
+                continue;
+            }
+            let Some(channel) = Channel::parse(channel.value(i)) else {
+                continue;
+            };
+            if direction.value(i) == "inbound" {
+                let kw = keyword.filter(|k| k.is_valid(i)).map(|k| k.value(i));
+                if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
+                    self.revocations
+                        .entry(m.clone())
+                        .or_default()
+                        .push((channel, at.value(i)));
+                }
+            } else if matches!(status.value(i), "queued" | "delivered" | "replied") {
+                let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
+                    continue;
+                };
+                self.history.entry(m.clone()).or_default().push(SentMessage {
+                    at: sent,
+                    channel,
+                    subject: audience.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The consents of a member, with revocations applied in time order.
+    pub fn consents_of(&self, member_id: &str) -> MemberConsents {
+        let mut events = self.consents.get(member_id).cloned().unwrap_or_default();
+        for (channel, at) in self.revocations.get(member_id).into_iter().flatten() {
+            events.push(ConsentEvent {
+                channel: *channel,
+                scope: ConsentScope::All,
+                opt_in: false,
+                basis: Basis::None,
+                at: *at,
+            });
+        }
+        MemberConsents::from_events(&mut events)
+    }
+
+    /// The messages already sent to a member.
+    pub fn history_of(&self, member_id: &str) -> &[SentMessage] {
+        self.history.get(member_id).map_or(&[], Vec::as_slice)
+    }
+}

@@ -1,0 +1,118 @@
+"""Audiences end to end on a small synthetic lake: consent and opt-outs, quiet hours, idempotent reruns,
+minimum-necessary payloads, hashed identifiers for ads, dry runs and clear configuration errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import carelake
+from carelake.exceptions import ConfigError
+from conftest import AS_OF, read_delta
+
+CONFIG = """
+version: 1
+lake: {lake}
+output: {out}
+as_of: {as_of}
+destinations:
+  texts: {{kind: sms, fields: [phone, first_name, message_topic, due_date]}}
+  mail_house: {{kind: email, fields: [email, first_name, message_topic]}}
+  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone]}}
+audiences:
+  - name: preventive_recall
+    purpose: care_gaps
+    sql: >-
+      select member_id, 'screening' as message_topic, cast(min(due_date) as varchar) as due_date
+      from care_gaps where status = 'open' group by member_id
+    channels: [sms, email]
+    destinations: [texts, mail_house]
+  - name: seasonal_outreach
+    purpose: care_reminders
+    sql: select member_id from member_profile
+    channels: [ads]
+    destinations: [seasonal_media]
+    exclude: [preventive_recall]
+"""
+
+
+@pytest.fixture(scope="module")
+def pipeline(small_lake, tmp_path_factory):
+    out = tmp_path_factory.mktemp("aud")
+    carelake.identity(str(small_lake / "person_records"), str(out), as_of=AS_OF)
+    carelake.caregaps(str(small_lake), str(out), as_of=AS_OF)
+    config = out / "pipeline.yml"
+    config.write_text(CONFIG.format(lake=small_lake, out=out, as_of=AS_OF))
+    return small_lake, out, config
+
+
+def test_audiences_respect_consent_quiet_hours_and_minimum_necessary(pipeline) -> None:
+    lake, out, config = pipeline
+    dry = carelake.audiences(config, dry_run=True)
+    assert dry["dry_run"] and not (out / "audience_members").exists()
+    report = carelake.audiences(config)
+    recall = next(a for a in report["audiences"] if a["name"] == "preventive_recall")
+    assert recall["selected"] > 0 and recall["members"] > 0
+    assert sum(recall["suppressed"].values()) > 0
+    texts = read_delta(out / "outreach_texts").to_pylist()
+    assert texts and all(r["op"] == "upsert" for r in texts)
+    # Minimum necessary: only the configured, allowed fields; never a diagnosis or measure.
+    for r in texts:
+        assert set(json.loads(r["payload"])) <= {"phone", "first_name", "message_topic", "due_date"}
+    # Ads get hashes only.
+    for r in read_delta(out / "outreach_seasonal_media").to_pylist():
+        payload = json.loads(r["payload"])
+        assert set(payload) <= {"hashed_email", "hashed_phone"}
+        assert all(len(v) == 64 and all(c in "0123456789abcdef" for c in v) for v in payload.values())
+    # Quiet hours: every phone window starts between 8:00 and 21:00 local.
+    profile = {r["member_id"]: r for r in read_delta(out / "member_profile").to_pylist()}
+    members = read_delta(out / "audience_members").to_pylist()
+    for m in members:
+        if m["channel"] == "sms":
+            start = m["window_start_utc"].replace(tzinfo=timezone.utc)
+            local = start.astimezone(ZoneInfo(profile[m["member_id"]]["time_zone"]))
+            assert 8 <= local.hour < 21, m
+    # Opted out of sms (latest consent, or a STOP reply): never in the sms change set.
+    consents = read_delta(lake / "consents").to_pylist()
+    xref = {(r["source_system"], r["source_record_id"]): r["member_id"] for r in read_delta(out / "identity_xref").to_pylist()}
+    as_of = datetime.fromisoformat(AS_OF + "T12:00:00+00:00")
+    latest: dict[str, tuple] = {}
+    for c in consents:
+        member = xref.get((c["source_system"], c["source_record_id"]))
+        at = c["captured_at"].replace(tzinfo=timezone.utc)
+        if member and c["channel"] == "sms" and c["purpose"] in ("all", "care_gaps") and at <= as_of:
+            if member not in latest or at >= latest[member][0]:
+                latest[member] = (at, c["status"])
+    opted_out = {m for m, (_, status) in latest.items() if status == "opt_out"}
+    sent = {r["member_id"] for r in texts}
+    assert not (sent & opted_out)
+    suppressed = read_delta(out / "suppressions").to_pylist()
+    assert {"CONSENT_NONE"} <= {s["rule"] for s in suppressed}
+
+
+def test_rerun_emits_nothing_new(pipeline) -> None:
+    _, out, config = pipeline
+    carelake.audiences(config)
+    before = read_delta(out / "outreach_texts").num_rows
+    again = carelake.audiences(config)
+    assert all(not a["changes"] for a in again["audiences"])
+    assert read_delta(out / "outreach_texts").num_rows == before
+
+
+def test_bad_audiences_are_named(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+    bad = tmp_path / "bad.yml"
+    bad.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("from member_profile", "from no_such_table"))
+    with pytest.raises(ConfigError, match="seasonal_outreach"):
+        carelake.audiences(bad, dry_run=True)
+    named = tmp_path / "named.yml"
+    named.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("name: seasonal_outreach", "name: diabetes_outreach").replace("[preventive_recall]\n", "[preventive_recall]\n"))
+    with pytest.raises(ConfigError, match="diabetes"):
+        carelake.audiences(named, dry_run=True)
+    no_member = tmp_path / "nomember.yml"
+    no_member.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("select member_id from member_profile", "select first_name from member_profile"))
+    with pytest.raises(ConfigError, match="member_id"):
+        carelake.audiences(no_member, dry_run=True)
