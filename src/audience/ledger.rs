@@ -22,6 +22,8 @@ pub struct Ledger {
     consents: HashMap<String, Vec<ConsentEvent>>,
     revocations: HashMap<String, Vec<(Channel, i64)>>,
     history: HashMap<String, Vec<SentMessage>>,
+    /// Latest outbound status per (member, audience): (time, failed?).
+    delivery: HashMap<(String, String), (i64, bool)>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -127,7 +129,18 @@ impl Ledger {
                         .or_default()
                         .push((channel, at.value(i)));
                 }
-            } else if matches!(status.value(i), "queued" | "delivered" | "replied") {
+            } else {
+                if let Some(a) = audience.filter(|a| a.is_valid(i)) {
+                    let key = (m.clone(), a.value(i).to_string());
+                    let entry = self.delivery.entry(key).or_insert((i64::MIN, false));
+                    if at.value(i) >= entry.0 {
+                        *entry = (at.value(i), status.value(i) == "failed");
+                    }
+                }
+            }
+            if direction.value(i) == "outbound"
+                && matches!(status.value(i), "queued" | "delivered" | "replied")
+            {
                 let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                     continue;
                 };
@@ -154,6 +167,13 @@ impl Ledger {
             });
         }
         MemberConsents::from_events(&mut events)
+    }
+
+    /// Whether the latest outbound message of an audience to a member failed (the row is sent again).
+    pub fn last_send_failed(&self, member_id: &str, audience: &str) -> bool {
+        self.delivery
+            .get(&(member_id.to_string(), audience.to_string()))
+            .is_some_and(|(_, failed)| *failed)
     }
 
     /// The messages already sent to a member.

@@ -24,7 +24,7 @@ use crate::audience::caps::default_caps;
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
 use crate::audience::definition::{Audience, Destination};
-use crate::audience::destinations::{hashed_email, hashed_phone};
+use crate::audience::destinations::{hashed_email, hashed_phone, DestinationKind};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::quiet_hours::parse_zone;
@@ -287,6 +287,36 @@ struct Membership {
     row_hash: String,
 }
 
+/// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
+/// file with the same rows).
+async fn write_file_drop(
+    folder: &Location,
+    destination: &str,
+    run: &str,
+    batch: &RecordBatch,
+) -> CoreResult<()> {
+    use object_store::ObjectStoreExt;
+    let mut bytes = Vec::new();
+    {
+        let mut writer = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut bytes);
+        writer.write(batch)?;
+    }
+    let location = folder.join(&format!("{destination}-{run}.csv"));
+    if let Some(dir) = folder.local_path() {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            CoreError::storage(format!("creating the file-drop folder {}", folder.redacted()), e)
+        })?;
+    }
+    let (store, path) = location.object_store()?;
+    store
+        .put(&path, object_store::PutPayload::from(bytes))
+        .await
+        .map_err(|e| CoreError::storage(format!("writing the file drop {}", location.redacted()), e))?;
+    Ok(())
+}
+
 /// Run the audiences; with `dry_run`, compute everything and write nothing.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_audiences(
@@ -533,7 +563,8 @@ pub async fn run_audiences(
     let mut changes: BTreeMap<String, Vec<Change<'_>>> = BTreeMap::new();
     for m in &memberships {
         let key = (m.audience.clone(), m.destination.clone(), m.member_id.clone());
-        if previous.get(&key) != Some(&m.row_hash) {
+        // New or changed rows, and rows whose last send failed (retried until they succeed).
+        if previous.get(&key) != Some(&m.row_hash) || ledger.last_send_failed(&m.member_id, &m.audience) {
             changes.entry(m.destination.clone()).or_default().push((
                 m.audience.clone(),
                 m.member_id.clone(),
@@ -633,13 +664,18 @@ pub async fn run_audiences(
                 .date(Some(as_of));
             b.end_row();
         }
+        let batch = b.finish()?;
+        let drop_folder = d.path.as_deref().filter(|_| d.kind == DestinationKind::FileDrop);
+        if let (Some(folder), false) = (drop_folder, rows.is_empty()) {
+            write_file_drop(&Location::parse(folder)?, &d.name, &run, &batch).await?;
+        }
         write_batches(
             &output.join(spec.name),
             spec.arrow_schema(),
             spec.comment,
             WriteMode::Append,
             Some(&format!("{}/{run}", spec.name)),
-            [b.finish()?],
+            [batch],
         )
         .await?;
     }

@@ -22,6 +22,7 @@ destinations:
   texts: {{kind: sms, fields: [phone, first_name, message_topic, due_date]}}
   mail_house: {{kind: email, fields: [email, first_name, message_topic]}}
   seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone]}}
+  vendor_files: {{kind: file_drop, path: {out}/drops, fields: [first_name, message_topic]}}
 audiences:
   - name: preventive_recall
     purpose: care_gaps
@@ -29,7 +30,7 @@ audiences:
       select member_id, 'screening' as message_topic, cast(min(due_date) as varchar) as due_date
       from care_gaps where status = 'open' group by member_id
     channels: [sms, email]
-    destinations: [texts, mail_house]
+    destinations: [texts, mail_house, vendor_files]
   - name: seasonal_outreach
     purpose: care_reminders
     sql: select member_id from member_profile
@@ -59,6 +60,8 @@ def test_audiences_respect_consent_quiet_hours_and_minimum_necessary(pipeline) -
     assert sum(recall["suppressed"].values()) > 0
     texts = read_delta(out / "outreach_texts").to_pylist()
     assert texts and all(r["op"] == "upsert" for r in texts)
+    drops = list((out / "drops").glob("vendor_files-*.csv"))
+    assert len(drops) == 1 and "idempotency_key" in drops[0].read_text().splitlines()[0]
     # Minimum necessary: only the configured, allowed fields; never a diagnosis or measure.
     for r in texts:
         assert set(json.loads(r["payload"])) <= {"phone", "first_name", "message_topic", "due_date"}
@@ -116,3 +119,25 @@ def test_bad_audiences_are_named(pipeline, tmp_path) -> None:
     no_member.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("select member_id from member_profile", "select first_name from member_profile"))
     with pytest.raises(ConfigError, match="member_id"):
         carelake.audiences(no_member, dry_run=True)
+
+
+def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
+    lake, out, config = pipeline
+    carelake.audiences(config)
+    member = read_delta(out / "outreach_texts").to_pylist()[0]["member_id"]
+    feedback = tmp_path / "communications.csv"
+    feedback.write_text(
+        "message_id,member_id,channel,direction,audience,template,sent_at,status,body_keyword\n"
+        f"M1,{member},sms,outbound,preventive_recall,recall_v1,{AS_OF}T10:00:00Z,failed,\n"
+    )
+    retry = tmp_path / "retry.yml"
+    retry.write_text(
+        CONFIG.format(lake=lake, out=out, as_of=AS_OF)
+        + f"sources:\n  communications:\n    uri: {feedback}\n"
+    )
+    report = carelake.audiences(retry)
+    recall = next(a for a in report["audiences"] if a["name"] == "preventive_recall")
+    assert recall["changes"].get("texts", (0, 0))[0] >= 1
+    latest_run = report["run_id"]
+    rows = [r for r in read_delta(out / "outreach_texts").to_pylist() if r["run_id"] == latest_run]
+    assert member in {r["member_id"] for r in rows}
