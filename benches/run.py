@@ -4,6 +4,7 @@
     python benches/run.py identity [--records 1000000]     # identity resolution beside Splink 5 on DuckDB
     python benches/run.py febrl                            # identity accuracy on FEBRL3 and FEBRL4
     python benches/run.py caregaps [--members 1000000]     # all eight measures beside COL-E + CBP in DuckDB SQL
+    python benches/run.py audiences [--members 1000000]    # five audiences, policy and diff
     python benches/run.py all
 
 By default the release wheel is built (``maturin build --release``, the same build as the packaging check) and
@@ -161,6 +162,31 @@ def bench_caregaps(python: str, members: int, workdir: Path) -> dict:
     }
 
 
+def bench_audiences(python: str, members: int, workdir: Path) -> dict:
+    """Five audiences with policy and diff (set-up not timed: lake, identity, care gaps); anchor: 15 s per 10M."""
+    lake, out = workdir / "audience_lake", workdir / "audience_out"
+    run_child(python, "child_generate.py", str(lake), str(members))
+    run_child(python, "child_identity_carelake.py", str(lake), str(out))
+    run_child(python, "child_caregaps_carelake.py", str(lake), str(out))
+    result, _, peak = run_child(python, "child_audiences.py", str(lake), str(out), "2026-11-23")
+    shutil.rmtree(lake, ignore_errors=True)
+    target = 15.0 * members / 10_000_000
+    return {
+        "benchmark": "audiences",
+        "members": members,
+        "audiences": 5,
+        "selected": result["selected"],
+        "kept": result["kept"],
+        "upserts": result["upserts"],
+        "seconds": round(result["seconds"], 2),
+        "rerun_seconds": round(result["rerun_seconds"], 2),
+        "rerun_upserts": result["rerun_upserts"],
+        "peak_rss_gib": round(peak, 3),
+        "anchor": f"target {target:.1f} s (15 s per 10M members), 6 GiB",
+        "ratio_to_target": round(result["seconds"] / target, 3),
+    }
+
+
 def bench_febrl(python: str, workdir: Path) -> list[dict]:
     """carelake identity on FEBRL3 and FEBRL4; anchor: the 0.99 F1 target (and Splink's published 0.993/0.999)."""
     results = []
@@ -187,7 +213,7 @@ def bench_febrl(python: str, workdir: Path) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["generate", "identity", "febrl", "caregaps", "all"])
+    parser.add_argument("suite", choices=["generate", "identity", "febrl", "caregaps", "audiences", "all"])
     parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
     parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
@@ -202,6 +228,8 @@ def main() -> int:
             results.append(bench_identity(python, args.records, Path(tmp)))
         if args.suite in ("caregaps", "all"):
             results.append(bench_caregaps(python, args.members, Path(tmp)))
+        if args.suite in ("audiences", "all"):
+            results.append(bench_audiences(python, args.members, Path(tmp)))
         if args.suite in ("febrl", "all"):
             results.extend(bench_febrl(python, Path(tmp)))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}

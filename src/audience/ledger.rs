@@ -169,11 +169,12 @@ impl Ledger {
         MemberConsents::from_events(&mut events)
     }
 
-    /// Whether the latest outbound message of an audience to a member failed (the row is sent again).
-    pub fn last_send_failed(&self, member_id: &str, audience: &str) -> bool {
+    /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
+    /// row is sent again.
+    pub fn failed_after(&self, member_id: &str, audience: &str, since: i64) -> bool {
         self.delivery
             .get(&(member_id.to_string(), audience.to_string()))
-            .is_some_and(|(_, failed)| *failed)
+            .is_some_and(|(at, failed)| *failed && *at > since)
     }
 
     /// The messages already sent to a member.

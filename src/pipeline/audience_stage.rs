@@ -525,7 +525,7 @@ pub async fn run_audiences(
     }
 
     // Diff against the previous state.
-    let previous: HashMap<(String, String, String), String> = {
+    let previous: HashMap<(String, String, String), (String, i64)> = {
         let mut p = HashMap::new();
         for b in read_table_at(&output.join("audience_members"), "audience_members")
             .await?
@@ -538,10 +538,17 @@ pub async fn run_audiences(
                 text_column(&b, t, "member_id")?,
                 text_column(&b, t, "row_hash")?,
             );
+            let emitted = b
+                .column_by_name("emitted_at")
+                .and_then(|c| {
+                    c.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
+                        .cloned()
+                })
+                .ok_or_else(|| CoreError::schema(t, "emitted_at", "missing or not a timestamp"))?;
             for i in 0..b.num_rows() {
                 p.insert(
                     (a.value(i).into(), d.value(i).into(), m.value(i).into()),
-                    h.value(i).to_string(),
+                    (h.value(i).to_string(), emitted.value(i)),
                 );
             }
         }
@@ -561,10 +568,19 @@ pub async fn run_audiences(
         .map(|m| (m.audience.clone(), m.destination.clone(), m.member_id.clone()))
         .collect();
     let mut changes: BTreeMap<String, Vec<Change<'_>>> = BTreeMap::new();
+    let mut emitted_at: HashMap<(String, String, String), i64> = HashMap::new();
     for m in &memberships {
         let key = (m.audience.clone(), m.destination.clone(), m.member_id.clone());
-        // New or changed rows, and rows whose last send failed (retried until they succeed).
-        if previous.get(&key) != Some(&m.row_hash) || ledger.last_send_failed(&m.member_id, &m.audience) {
+        // New or changed rows, and rows whose send failed after they were last emitted (retried once per
+        // failure report, so re-running the same as-of date emits nothing new).
+        let retry = |at: i64| ledger.failed_after(&m.member_id, &m.audience, at);
+        let unchanged = previous
+            .get(&key)
+            .filter(|(hash, at)| hash == &m.row_hash && !retry(*at));
+        if let Some((_, at)) = unchanged {
+            emitted_at.insert(key, *at);
+        } else {
+            emitted_at.insert(key, as_of_micros);
             changes.entry(m.destination.clone()).or_default().push((
                 m.audience.clone(),
                 m.member_id.clone(),
@@ -691,6 +707,10 @@ pub async fn run_audiences(
         else {
             continue;
         };
+        let emitted = emitted_at
+            .get(&(m.audience.clone(), m.destination.clone(), m.member_id.clone()))
+            .copied()
+            .and_then(DateTime::<Utc>::from_timestamp_micros);
         let audience = audiences.iter().find(|a| a.name == m.audience).expect("audience");
         b.text(Some(&m.audience))
             .text(Some(&m.destination))
@@ -709,6 +729,7 @@ pub async fn run_audiences(
             .text(window.map(|w| w.rule))
             .date(Some(*local_send_date))
             .text(Some(&m.row_hash))
+            .timestamp(emitted)
             .text(Some(&run));
         b.end_row();
     }

@@ -13,6 +13,8 @@ import carelake
 from carelake.exceptions import ConfigError
 from conftest import AS_OF, read_delta
 
+NEXT_DAY = "2026-11-24"
+
 CONFIG = """
 version: 1
 lake: {lake}
@@ -128,14 +130,14 @@ def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
     feedback = tmp_path / "communications.csv"
     feedback.write_text(
         "message_id,member_id,channel,direction,audience,template,sent_at,status,body_keyword\n"
-        f"M1,{member},sms,outbound,preventive_recall,recall_v1,{AS_OF}T10:00:00Z,failed,\n"
+        f"M1,{member},sms,outbound,preventive_recall,recall_v1,{AS_OF}T18:00:00Z,failed,\n"
     )
     retry = tmp_path / "retry.yml"
     retry.write_text(
         CONFIG.format(lake=lake, out=out, as_of=AS_OF)
         + f"sources:\n  communications:\n    uri: {feedback}\n"
     )
-    report = carelake.audiences(retry)
+    report = carelake.audiences(retry, as_of=NEXT_DAY)
     recall = next(a for a in report["audiences"] if a["name"] == "preventive_recall")
     assert recall["changes"].get("texts", (0, 0))[0] >= 1
     latest_run = report["run_id"]
