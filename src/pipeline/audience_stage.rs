@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::ingest::{open_input, InputSet};
 use super::progress::Progress;
-use super::run_log::{record_run, run_id, RunRecord};
+use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::audience::caps::default_caps;
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
@@ -29,7 +29,7 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::quiet_hours::parse_zone;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{detect, write_batches, Location, TableReader, WriteMode};
+use crate::lake::{detect, Location, TableReader, WriteMode};
 use crate::model::{self, text_column, BatchBuilder};
 
 /// Counts for one audience.
@@ -685,15 +685,7 @@ pub async fn run_audiences(
         if let (Some(folder), false) = (drop_folder, rows.is_empty()) {
             write_file_drop(&Location::parse(folder)?, &d.name, &run, &batch).await?;
         }
-        write_batches(
-            &output.join(spec.name),
-            spec.arrow_schema(),
-            spec.comment,
-            WriteMode::Append,
-            Some(&format!("{}/{run}", spec.name)),
-            [batch],
-        )
-        .await?;
+        write_output(output, &spec, WriteMode::Append, &run, [batch]).await?;
     }
     let spec = model::audience_members();
     let mut b = BatchBuilder::new(&spec, memberships.len());
@@ -733,15 +725,7 @@ pub async fn run_audiences(
             .text(Some(&run));
         b.end_row();
     }
-    write_batches(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
-        WriteMode::Overwrite,
-        Some(&format!("{}/{run}", spec.name)),
-        [b.finish()?],
-    )
-    .await?;
+    write_output(output, &spec, WriteMode::Overwrite, &run, [b.finish()?]).await?;
     let spec = model::audience_events();
     let mut b = BatchBuilder::new(&spec, events.len());
     for (a, d, m, e) in &events {
@@ -753,15 +737,7 @@ pub async fn run_audiences(
             .date(Some(as_of));
         b.end_row();
     }
-    write_batches(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
-        WriteMode::Append,
-        Some(&format!("{}/{run}", spec.name)),
-        [b.finish()?],
-    )
-    .await?;
+    write_output(output, &spec, WriteMode::Append, &run, [b.finish()?]).await?;
     let spec = model::suppressions();
     let mut b = BatchBuilder::new(&spec, suppressions.len());
     for (a, m, rule, detail) in &suppressions {
@@ -773,15 +749,7 @@ pub async fn run_audiences(
             .date(Some(as_of));
         b.end_row();
     }
-    write_batches(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
-        WriteMode::Append,
-        Some(&format!("{}/{run}", spec.name)),
-        [b.finish()?],
-    )
-    .await?;
+    write_output(output, &spec, WriteMode::Append, &run, [b.finish()?]).await?;
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();
     record_run(
         output,

@@ -8,14 +8,14 @@ use serde_json::json;
 
 use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
 use super::progress::Progress;
-use super::run_log::{record_run, run_id, RunRecord};
+use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
 use crate::caregaps::output::{care_gap_batches, measure_rates_batch, rate_counts, RowContext};
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{detect, write_batches, ConformPlan, Location, QuarantinedRow, TableReader, WriteMode};
+use crate::lake::{detect, ConformPlan, Location, QuarantinedRow, TableReader, WriteMode};
 use crate::model;
 use arrow::record_batch::RecordBatch;
 
@@ -273,15 +273,7 @@ pub async fn run_caregaps(
         (model::care_gaps(), gap_batches),
         (model::measure_rates(), vec![rates_batch]),
     ] {
-        write_batches(
-            &output.join(spec.name),
-            spec.arrow_schema(),
-            spec.comment,
-            WriteMode::Overwrite,
-            Some(&format!("{}/{run}", spec.name)),
-            batches,
-        )
-        .await?;
+        write_output(output, &spec, WriteMode::Overwrite, &run, batches).await?;
     }
     lap("write");
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
@@ -292,12 +284,11 @@ pub async fn run_caregaps(
     }
     if !quarantined.is_empty() {
         let spec = model::quarantine();
-        write_batches(
-            &output.join(spec.name),
-            spec.arrow_schema(),
-            spec.comment,
+        write_output(
+            output,
+            &spec,
             WriteMode::Append,
-            Some(&format!("quarantine/{run}")),
+            &run,
             [quarantine_batch(&run, &quarantined)?],
         )
         .await?;

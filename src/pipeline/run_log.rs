@@ -52,6 +52,26 @@ pub fn run_id(stage: &str, as_of: NaiveDate, inputs: &serde_json::Value, setting
     format!("{stage}-{}", &digest[..16])
 }
 
+/// Write one output table of a stage run to `<output>/<table>`, keyed by the run (a retried run writes nothing
+/// twice).
+pub async fn write_output(
+    output: &Location,
+    spec: &crate::model::TableSpec,
+    mode: WriteMode,
+    run: &str,
+    batches: impl IntoIterator<Item = arrow::record_batch::RecordBatch>,
+) -> CoreResult<WriteOutcome> {
+    write_batches(
+        &output.join(spec.name),
+        spec.arrow_schema(),
+        spec.comment,
+        mode,
+        Some(&format!("{}/{run}", spec.name)),
+        batches,
+    )
+    .await
+}
+
 /// Append a run to `<output>/runs` (once per run id and status).
 pub async fn record_run(output: &Location, run: &RunRecord) -> CoreResult<WriteOutcome> {
     let spec = model::runs();
