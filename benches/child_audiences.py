@@ -60,6 +60,7 @@ report(
     {
         "seconds": seconds,
         "rerun_seconds": rerun,
+        "phase_seconds": dict(first["phase_seconds"]),
         "selected": sum(a["selected"] for a in first["audiences"]),
         "kept": sum(a["members"] for a in first["audiences"]),
         "upserts": sum(u for a in first["audiences"] for u, _ in a["changes"].values()),

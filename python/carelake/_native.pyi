@@ -155,6 +155,7 @@ class AudienceReport(TypedDict):
     output: str
     audiences: list[AudienceSummary]
     sample: list[tuple[str, str, str, str | None]]
+    phase_seconds: list[tuple[str, float]]
 
 def audiences(
     config: str | PathLike[str],

@@ -60,6 +60,8 @@ pub struct AudienceReport {
     pub sample: Vec<(String, String, String, Option<String>)>,
     /// Where the outputs are.
     pub output: String,
+    /// Wall seconds of each phase (load, sql, policy, diff, write), in order.
+    pub phase_seconds: Vec<(String, f64)>,
 }
 
 async fn read_table_at(location: &Location, name: &str) -> CoreResult<Option<Vec<RecordBatch>>> {
@@ -330,6 +332,12 @@ pub async fn run_audiences(
 ) -> CoreResult<AudienceReport> {
     let started = Utc::now();
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
+    let mut phases: Vec<(String, f64)> = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &str| {
+        phases.push((name.to_string(), clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     let ctx = SessionContext::new();
     let profile_batches = read_table_at(&output.join("member_profile"), "member_profile")
         .await?
@@ -382,6 +390,7 @@ pub async fn run_audiences(
         register(&ctx, table, batches)?;
     }
 
+    lap("load");
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
     let mut selected: Vec<Vec<(String, BTreeMap<String, String>)>> = Vec::new();
@@ -399,6 +408,7 @@ pub async fn run_audiences(
     }
     progress.finish();
 
+    lap("sql");
     // Exclusions and priority.
     let sets: Vec<HashSet<&str>> = selected
         .iter()
@@ -524,6 +534,7 @@ pub async fn run_audiences(
         summaries.push(summary);
     }
 
+    lap("policy");
     // Diff against the previous state.
     let previous: HashMap<(String, String, String), (String, i64)> = {
         let mut p = HashMap::new();
@@ -641,14 +652,17 @@ pub async fn run_audiences(
             (m.audience.clone(), m.member_id.clone(), channel, start)
         })
         .collect();
-    let report = AudienceReport {
+    lap("diff");
+    let mut report = AudienceReport {
         run_id: run.clone(),
         dry_run,
         audiences: summaries,
         sample,
         output: output.redacted(),
+        phase_seconds: Vec::new(),
     };
     if dry_run {
+        report.phase_seconds = phases;
         return Ok(report);
     }
 
@@ -750,6 +764,8 @@ pub async fn run_audiences(
         b.end_row();
     }
     write_output(output, &spec, WriteMode::Append, &run, [b.finish()?]).await?;
+    lap("write");
+    report.phase_seconds = phases;
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();
     record_run(
         output,
