@@ -115,12 +115,13 @@ fn resolve_members(
     ))
 }
 
-/// One member's contact data from member_profile.
-#[derive(Debug, Clone, Default)]
+/// One member's row in member_profile (by position: the strings stay in the Arrow batches) and the values policy
+/// reads for every member.
+#[derive(Debug, Clone, Copy, Default)]
 struct Profile {
-    fields: BTreeMap<&'static str, String>,
+    batch: u32,
+    row: u32,
     deceased: bool,
-    state: Option<String>,
     time_zone: Option<chrono_tz::Tz>,
     reach: Reachability,
     preferred: Option<Channel>,
@@ -140,9 +141,31 @@ const PROFILE_FIELDS: [&str; 11] = [
     "time_zone",
 ];
 
-fn profiles(batches: &[RecordBatch]) -> CoreResult<HashMap<String, Profile>> {
-    let mut out = HashMap::new();
-    for b in batches {
+/// member_profile indexed by member id, its text columns kept as Arrow arrays.
+#[derive(Debug, Default)]
+struct Profiles {
+    texts: Vec<Vec<Option<StringArray>>>,
+    by_member: HashMap<String, Profile>,
+}
+
+impl Profiles {
+    fn get(&self, member_id: &str) -> Option<&Profile> {
+        self.by_member.get(member_id)
+    }
+
+    /// A profile text field (one of PROFILE_FIELDS), if present.
+    fn field(&self, p: &Profile, name: &str) -> Option<&str> {
+        let column = PROFILE_FIELDS.iter().position(|f| *f == name)?;
+        let array = self.texts[p.batch as usize][column].as_ref()?;
+        let row = p.row as usize;
+        array.is_valid(row).then(|| array.value(row))
+    }
+}
+
+fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
+    let mut out = Profiles::default();
+    let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::new();
+    for (bi, b) in batches.iter().enumerate() {
         let ids = text_column(b, "member_profile", "member_id")?;
         let flag = |n: &str| b.column_by_name(n).and_then(|c| c.as_boolean_opt().cloned());
         let (phone, email, mail) = (
@@ -154,22 +177,27 @@ fn profiles(batches: &[RecordBatch]) -> CoreResult<HashMap<String, Profile>> {
         let preferred = b
             .column_by_name("preferred_channel")
             .and_then(|c| c.as_string_opt::<i32>().cloned());
-        let texts: Vec<(&'static str, Option<StringArray>)> = PROFILE_FIELDS
+        let texts: Vec<Option<StringArray>> = PROFILE_FIELDS
             .iter()
             .map(|f| {
-                (
-                    *f,
-                    b.column_by_name(f)
-                        .and_then(|c| c.as_string_opt::<i32>().cloned()),
-                )
+                b.column_by_name(f)
+                    .and_then(|c| c.as_string_opt::<i32>().cloned())
             })
             .collect();
+        let zone_column = texts[PROFILE_FIELDS.len() - 1].clone();
         for i in 0..b.num_rows() {
             let on = |a: &Option<arrow::array::BooleanArray>| {
                 a.as_ref().is_some_and(|a| a.is_valid(i) && a.value(i))
             };
-            let mut p = Profile {
+            let time_zone = zone_column.as_ref().filter(|z| z.is_valid(i)).and_then(|z| {
+                let name = z.value(i);
+                *zones.entry(name.to_string()).or_insert_with(|| parse_zone(name))
+            });
+            let p = Profile {
+                batch: bi as u32,
+                row: i as u32,
                 deceased: deceased.is_some_and(|d| d.is_valid(i)),
+                time_zone,
                 reach: Reachability {
                     phone: on(&phone),
                     email: on(&email),
@@ -179,17 +207,10 @@ fn profiles(batches: &[RecordBatch]) -> CoreResult<HashMap<String, Profile>> {
                     .as_ref()
                     .filter(|a| a.is_valid(i))
                     .and_then(|a| Channel::parse(a.value(i))),
-                ..Profile::default()
             };
-            for (name, a) in &texts {
-                if let Some(a) = a.as_ref().filter(|a| a.is_valid(i)) {
-                    p.fields.insert(name, a.value(i).to_string());
-                }
-            }
-            p.state = p.fields.get("state").cloned();
-            p.time_zone = p.fields.get("time_zone").and_then(|z| parse_zone(z));
-            out.insert(ids.value(i).to_string(), p);
+            out.by_member.insert(ids.value(i).to_string(), p);
         }
+        out.texts.push(texts);
     }
     Ok(out)
 }
@@ -241,17 +262,18 @@ fn selected_rows(
 fn payload(
     destination: &Destination,
     fields: &BTreeMap<String, String>,
+    profiles: &Profiles,
     profile: &Profile,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for f in &destination.fields {
         let value = match f.as_str() {
-            "hashed_email" => profile.fields.get("email").and_then(|e| hashed_email(e)),
-            "hashed_phone" => profile.fields.get("phone").and_then(|p| hashed_phone(p)),
+            "hashed_email" => profiles.field(profile, "email").and_then(hashed_email),
+            "hashed_phone" => profiles.field(profile, "phone").and_then(hashed_phone),
             name => fields
                 .get(name)
                 .cloned()
-                .or_else(|| profile.fields.get(name).cloned()),
+                .or_else(|| profiles.field(profile, name).map(str::to_string)),
         };
         if let Some(v) = value {
             out.insert(f.clone(), v);
@@ -469,7 +491,7 @@ pub async fn run_audiences(
                     member_id: member,
                     deceased: profile.deceased,
                     do_not_contact: false,
-                    state: profile.state.as_deref(),
+                    state: profiles.field(profile, "state"),
                     time_zone: profile.time_zone,
                     reach: profile.reach,
                     preferred: profile.preferred,
@@ -492,7 +514,7 @@ pub async fn run_audiences(
                     let Decision::Send { channel, .. } = &decision else {
                         unreachable!("sends only")
                     };
-                    let profile = &profiles[&member];
+                    let profile = profiles.get(&member).expect("decided members have profiles");
                     let mut sent = false;
                     for dname in &a.destinations {
                         let dest = destinations
@@ -502,7 +524,7 @@ pub async fn run_audiences(
                         if dest.kind.channel().is_some_and(|c| c != *channel) {
                             continue;
                         }
-                        let body = payload(dest, fields, profile);
+                        let body = payload(dest, fields, &profiles, profile);
                         let text =
                             serde_json::to_string(&body).map_err(|e| CoreError::Internal(e.to_string()))?;
                         let row_hash = sha(&[&member, &text]);
