@@ -482,7 +482,10 @@ def _print_audiences(report: AudienceReport) -> None:
     for audience, member, channel, start in report["sample"]:
         print(f"  sample: {audience} {member} {channel} {start or ''}")
     if not report["dry_run"]:
-        print(f"  outputs: {report['output']}/audience_members, audience_events, suppressions, outreach_<destination>")
+        print(
+            f"  outputs: {report['output']}/audience_members, audience_events, suppressions, sync_runs, "
+            "outreach_<destination>"
+        )
 
 
 def _print_config(checked: dict) -> None:

@@ -83,3 +83,26 @@ pub fn outreach(destination: &str) -> TableSpec {
         ],
     }
 }
+
+/// One row per run, audience and destination, in the style of Hightouch's sync_runs.
+pub fn sync_runs() -> TableSpec {
+    TableSpec {
+        name: "sync_runs",
+        comment: "Audiences: one row per run, audience and destination with the planned adds, changes and removes of its change set (the sync log in the warehouse, as Hightouch's sync_runs).",
+        person_key: false,
+        columns: vec![
+            C::key("run_id", T::Text, "Run."),
+            C::key("audience", T::Text, "Audience name."),
+            C::key("destination", T::Text, "Destination name."),
+            C::required("destination_kind", T::Text, "Kind: sms, email, voice, crm, file_drop, ads_meta, ads_google."),
+            C::required("members", T::Integer, "Members of the audience in this destination after the run."),
+            C::required("planned_add", T::Integer, "Upserts of members new to the destination."),
+            C::required("planned_change", T::Integer, "Upserts of members whose payload changed or whose last send failed."),
+            C::required("planned_remove", T::Integer, "Deletes of members who left (only rows carelake sent before)."),
+            C::required("status", T::Text, "succeeded (the change set was written)."),
+            C::required("started_at", T::Timestamp, "When the run started (UTC)."),
+            C::required("finished_at", T::Timestamp, "When the change sets were written (UTC)."),
+            C::required("as_of", T::Date, "As-of date of the run."),
+        ],
+    }
+}

@@ -13,7 +13,7 @@ mod outputs;
 mod spec;
 pub mod values;
 
-pub use audience_outputs::{audience_events, audience_members, outreach, suppressions};
+pub use audience_outputs::{audience_events, audience_members, outreach, suppressions, sync_runs};
 pub use builder::BatchBuilder;
 pub use caregaps_outputs::{care_gaps, measure_rates};
 pub use columns::text_column;

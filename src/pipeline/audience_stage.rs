@@ -786,6 +786,48 @@ pub async fn run_audiences(
         b.end_row();
     }
     write_output(output, &spec, WriteMode::Append, &run, [b.finish()?]).await?;
+    let spec = model::sync_runs();
+    let mut b = BatchBuilder::new(&spec, 16);
+    let finished = Utc::now();
+    for a in audiences {
+        for dname in &a.destinations {
+            let dest = destinations
+                .iter()
+                .find(|d| &d.name == dname)
+                .expect("checked destination");
+            let members = memberships
+                .iter()
+                .filter(|m| m.audience == a.name && &m.destination == dname)
+                .count();
+            let (mut add, mut change, mut remove) = (0i64, 0i64, 0i64);
+            for (audience, member, op, _) in changes.get(dname).map(Vec::as_slice).unwrap_or(&[]) {
+                if audience != &a.name {
+                    continue;
+                }
+                match *op {
+                    "delete" => remove += 1,
+                    _ if previous.contains_key(&(audience.clone(), dname.clone(), member.clone())) => {
+                        change += 1
+                    }
+                    _ => add += 1,
+                }
+            }
+            b.text(Some(&run))
+                .text(Some(&a.name))
+                .text(Some(dname))
+                .text(Some(dest.kind.name()))
+                .integer(Some(members as i64))
+                .integer(Some(add))
+                .integer(Some(change))
+                .integer(Some(remove))
+                .text(Some("succeeded"))
+                .timestamp(Some(started))
+                .timestamp(Some(finished))
+                .date(Some(as_of));
+            b.end_row();
+        }
+    }
+    write_output(output, &spec, WriteMode::Append, &run, [b.finish()?]).await?;
     lap("write");
     report.phase_seconds = phases;
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();

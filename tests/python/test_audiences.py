@@ -62,6 +62,9 @@ def test_audiences_respect_consent_quiet_hours_and_minimum_necessary(pipeline) -
     assert sum(recall["suppressed"].values()) > 0
     texts = read_delta(out / "outreach_texts").to_pylist()
     assert texts and all(r["op"] == "upsert" for r in texts)
+    runs = read_delta(out / "sync_runs").to_pylist()
+    texts_run = next(r for r in runs if r["audience"] == "preventive_recall" and r["destination"] == "texts")
+    assert texts_run["planned_add"] == len(texts) and texts_run["planned_remove"] == 0
     drops = list((out / "drops").glob("vendor_files-*.csv"))
     assert len(drops) == 1 and "idempotency_key" in drops[0].read_text().splitlines()[0]
     # Minimum necessary: only the configured, allowed fields; never a diagnosis or measure.
