@@ -1,0 +1,156 @@
+"""Entry points for Databricks ``python_wheel_task`` jobs (and any scheduler): one per stage, one for the whole
+pipeline.
+
+Every entry point takes the job parameters ``--config`` (the pipeline YAML, e.g. on a Unity Catalog volume),
+``--as-of``, ``--catalog`` and ``--schema`` (where the output tables are registered), and ``--dry-run``. Stages run on
+the native engine and write Delta under the config's ``output`` (a volume or external location); with a Spark
+session available (as in a Databricks job), each output table is then registered in ``catalog.schema`` so SQL users
+and Genie see it with its comments. Exit codes follow the command line: 0 ok, 2 bad input or config, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from carelake import api
+from carelake._progress import ProgressReporter, log, setup_logging
+from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+STAGE_TABLES = {
+    "identity": ["identity_xref", "member_profile", "identity_links", "identity_changes"],
+    "caregaps": ["care_gaps", "measure_rates"],
+    "audiences": ["audience_members", "audience_events", "suppressions", "sync_runs"],
+}
+
+
+def _parser(stage: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"carelake-{stage}-job", description=f"carelake {stage} job (native engine)")
+    p.add_argument("--config", required=True, help="pipeline YAML file")
+    p.add_argument("--as-of", default=None, help="as-of date (default: the config's, else today)")
+    p.add_argument("--catalog", default=None, help="Unity Catalog catalog to register the outputs in")
+    p.add_argument("--schema", default=None, help="schema to register the outputs in")
+    p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    return p
+
+
+def register_tables(output: str, tables: list[str], catalog: str | None, schema: str | None) -> list[str]:
+    """Register Delta outputs as external tables in ``catalog.schema`` when a Spark session is available.
+
+    Returns the names registered (none without Spark or without catalog and schema).
+    """
+    if not (catalog and schema):
+        return []
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        log("register.skipped", reason="no pyspark in this environment")
+        return []
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    done = []
+    for table in tables:
+        location = f"{output.rstrip('/')}/{table}"
+        name = f"`{catalog}`.`{schema}`.`{table}`"
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{location}'")
+        done.append(f"{catalog}.{schema}.{table}")
+    return done
+
+
+def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namespace, dict], list[str]]) -> int:
+    args = _parser(stage).parse_args(argv)
+    setup_logging()
+    try:
+        checked = api.validate_config(args.config)
+        as_of = args.as_of or checked["as_of"]
+        args.as_of = as_of
+        tables = body(args, checked)
+        if not args.dry_run:
+            registered = register_tables(checked["output"], tables, args.catalog, args.schema)
+            log(f"{stage}.registered", tables=len(registered))
+        return 0
+    except (SchemaError, ConfigError, InputError) as e:
+        log("error", kind=type(e).__name__, message=str(e))
+        print(f"carelake {stage}: {e}", file=sys.stderr)
+        return 2
+    except CarelakeError as e:
+        log("error", kind=type(e).__name__, message=str(e))
+        print(f"carelake {stage}: {e}", file=sys.stderr)
+        return 1
+
+
+def _identity(args: argparse.Namespace, checked: dict) -> list[str]:
+    if args.dry_run:
+        return []  # validate_config has opened every input and checked its columns
+    api.ingest(checked["lake"], checked["output"], as_of=args.as_of, progress=ProgressReporter("tables"))
+    api.identity(
+        f"{checked['lake']}/person_records",
+        checked["output"],
+        as_of=args.as_of,
+        progress=ProgressReporter("steps"),
+        columns=checked["columns"]["person_records"],
+    )
+    return STAGE_TABLES["identity"] + ["quarantine", "runs"]
+
+
+def _caregaps(args: argparse.Namespace, checked: dict) -> list[str]:
+    gaps = checked["caregaps"]
+    if gaps is None:
+        raise ConfigError(f"{args.config}: no caregaps section")
+    if args.dry_run:
+        return []
+    api.caregaps(
+        checked["lake"],
+        checked["output"],
+        value_sets=gaps["value_sets"],
+        year=gaps["year"],
+        measures_dir=gaps["measures_dir"],
+        measures=gaps["measures"] or None,
+        as_of=args.as_of,
+        progress=ProgressReporter("rows"),
+        columns=checked["columns"],
+    )
+    return STAGE_TABLES["caregaps"]
+
+
+def _audiences(args: argparse.Namespace, checked: dict) -> list[str]:
+    if not checked["audiences"]:
+        raise ConfigError(f"{args.config}: no audiences configured")
+    api.audiences(args.config, as_of=args.as_of, dry_run=args.dry_run, progress=ProgressReporter("audiences"))
+    return STAGE_TABLES["audiences"]
+
+
+def identity(argv: Sequence[str] | None = None) -> int:
+    """Entry point ``carelake-identity-job``: ingest and identity resolution."""
+    return _run("identity", argv, _identity)
+
+
+def caregaps(argv: Sequence[str] | None = None) -> int:
+    """Entry point ``carelake-caregaps-job``: HEDIS-style care gaps."""
+    return _run("caregaps", argv, _caregaps)
+
+
+def audiences(argv: Sequence[str] | None = None) -> int:
+    """Entry point ``carelake-audiences-job``: audiences and change sets."""
+    return _run("audiences", argv, _audiences)
+
+
+def pipeline(argv: Sequence[str] | None = None) -> int:
+    """Entry point ``carelake-pipeline-job``: every configured stage in order."""
+
+    def body(args: argparse.Namespace, checked: dict) -> list[str]:
+        tables = _identity(args, checked)
+        if checked["caregaps"] is not None:
+            tables += _caregaps(args, checked)
+        if checked["audiences"]:
+            tables += _audiences(args, checked)
+        return tables
+
+    return _run("pipeline", argv, body)
+
+
+if __name__ == "__main__":
+    sys.exit(pipeline())
