@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING
 
 from carelake import __version__, api
 from carelake._progress import ProgressReporter, log, setup_logging
-from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaError
+from carelake.exceptions import CarelakeError, ConfigError
+from carelake.jobs import caregaps_stage, identity_stage, report_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from carelake._native import AudienceReport, CareGapsReport, IdentityReport, IngestReport, RateAgreement
-
-USER_ERRORS = (SchemaError, ConfigError, InputError)
-
 
 def _iso_date(text: str) -> str:
     try:
@@ -179,14 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except USER_ERRORS as e:
-        log("error", kind=type(e).__name__, message=str(e))
-        print(f"carelake: {e}", file=sys.stderr)
-        return 2
     except CarelakeError as e:
-        log("error", kind=type(e).__name__, message=str(e))
-        print(f"carelake: {e}", file=sys.stderr)
-        return 1
+        return report_error(e, "carelake")
     except KeyboardInterrupt:
         print("carelake: interrupted", file=sys.stderr)
         return 130
@@ -277,33 +269,13 @@ def _run(args: argparse.Namespace) -> int:
         _print_config(checked)
         print("Dry run: nothing written.")
         return 0
-    report = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
-    _print_ingest(report)
-    records = next(t["location"] for t in report["tables"] if t["table"] == "person_records")
+    ingested, resolved = identity_stage(checked, as_of)
+    _print_ingest(ingested)
     print()
-    resolved = api.identity(
-        records,
-        checked["output"],
-        as_of=as_of,
-        progress=ProgressReporter("steps"),
-        columns=checked["columns"]["person_records"],
-    )
     _print_identity(resolved)
-    gaps = checked["caregaps"]
-    if gaps is not None:
+    if checked["caregaps"] is not None:
         print()
-        report = api.caregaps(
-            checked["lake"],
-            checked["output"],
-            value_sets=gaps["value_sets"],
-            year=gaps["year"],
-            measures_dir=gaps["measures_dir"],
-            measures=gaps["measures"] or None,
-            as_of=as_of,
-            progress=ProgressReporter("rows"),
-            columns=checked["columns"],
-        )
-        _print_caregaps(report)
+        _print_caregaps(caregaps_stage(checked, as_of))
     if checked["audiences"]:
         print()
         _print_audiences(api.audiences(args.config, as_of=as_of, progress=ProgressReporter("audiences")))

@@ -21,6 +21,10 @@ from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaEr
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from carelake._native import CareGapsReport, IdentityReport, IngestReport
+
+USER_ERRORS = (SchemaError, ConfigError, InputError)
+
 STAGE_TABLES = {
     "identity": ["identity_xref", "member_profile", "identity_links", "identity_changes"],
     "caregaps": ["care_gaps", "measure_rates"],
@@ -60,6 +64,43 @@ def register_tables(output: str, tables: list[str], catalog: str | None, schema:
     return done
 
 
+def report_error(error: CarelakeError, prefix: str) -> int:
+    """Log and print an error; return its exit code (2 for bad input or config, 1 otherwise)."""
+    log("error", kind=type(error).__name__, message=str(error))
+    print(f"{prefix}: {error}", file=sys.stderr)
+    return 2 if isinstance(error, USER_ERRORS) else 1
+
+
+def identity_stage(checked: dict, as_of: str | None) -> tuple[IngestReport, IdentityReport]:
+    """Ingest every input of a checked config, then resolve its person_records (with the config's mapping)."""
+    ingested = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
+    records = next(t["location"] for t in ingested["tables"] if t["table"] == "person_records")
+    resolved = api.identity(
+        records,
+        checked["output"],
+        as_of=as_of,
+        progress=ProgressReporter("steps"),
+        columns=checked["columns"]["person_records"],
+    )
+    return ingested, resolved
+
+
+def caregaps_stage(checked: dict, as_of: str | None) -> CareGapsReport:
+    """The care-gap stage of a checked config (its ``caregaps`` section must be there)."""
+    gaps = checked["caregaps"]
+    return api.caregaps(
+        checked["lake"],
+        checked["output"],
+        value_sets=gaps["value_sets"],
+        year=gaps["year"],
+        measures_dir=gaps["measures_dir"],
+        measures=gaps["measures"] or None,
+        as_of=as_of,
+        progress=ProgressReporter("rows"),
+        columns=checked["columns"],
+    )
+
+
 def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namespace, dict], list[str]]) -> int:
     args = _parser(stage).parse_args(argv)
     setup_logging()
@@ -72,27 +113,14 @@ def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namesp
             registered = register_tables(checked["output"], tables, args.catalog, args.schema)
             log(f"{stage}.registered", tables=len(registered))
         return 0
-    except (SchemaError, ConfigError, InputError) as e:
-        log("error", kind=type(e).__name__, message=str(e))
-        print(f"carelake {stage}: {e}", file=sys.stderr)
-        return 2
     except CarelakeError as e:
-        log("error", kind=type(e).__name__, message=str(e))
-        print(f"carelake {stage}: {e}", file=sys.stderr)
-        return 1
+        return report_error(e, f"carelake {stage}")
 
 
 def _identity(args: argparse.Namespace, checked: dict) -> list[str]:
     if args.dry_run:
         return []  # validate_config has opened every input and checked its columns
-    api.ingest(checked["lake"], checked["output"], as_of=args.as_of, progress=ProgressReporter("tables"))
-    api.identity(
-        f"{checked['lake']}/person_records",
-        checked["output"],
-        as_of=args.as_of,
-        progress=ProgressReporter("steps"),
-        columns=checked["columns"]["person_records"],
-    )
+    identity_stage(checked, args.as_of)
     return STAGE_TABLES["identity"] + ["quarantine", "runs"]
 
 
@@ -102,17 +130,7 @@ def _caregaps(args: argparse.Namespace, checked: dict) -> list[str]:
         raise ConfigError(f"{args.config}: no caregaps section")
     if args.dry_run:
         return []
-    api.caregaps(
-        checked["lake"],
-        checked["output"],
-        value_sets=gaps["value_sets"],
-        year=gaps["year"],
-        measures_dir=gaps["measures_dir"],
-        measures=gaps["measures"] or None,
-        as_of=args.as_of,
-        progress=ProgressReporter("rows"),
-        columns=checked["columns"],
-    )
+    caregaps_stage(checked, args.as_of)
     return STAGE_TABLES["caregaps"]
 
 

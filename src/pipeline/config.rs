@@ -158,6 +158,21 @@ impl PipelineConfig {
 }
 
 impl PipelineConfig {
+    /// The inputs of a run: `lake` with every configured location and column mapping.
+    pub fn input_set(&self, lake: Location) -> super::ingest::InputSet {
+        let mut inputs = super::ingest::InputSet::lake(lake);
+        for table in CANONICAL_INPUTS {
+            inputs.overrides.insert(
+                table.to_string(),
+                super::ingest::InputOverride {
+                    uri: self.source_uri(table).map(str::to_string),
+                    columns: self.mapping(table),
+                },
+            );
+        }
+        inputs
+    }
+
     /// The checked audiences and destinations.
     pub fn audiences(
         &self,

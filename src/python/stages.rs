@@ -127,16 +127,7 @@ pub fn validate_config<'py>(
         let config = PipelineConfig::from_file(&path)?;
         let mut tables = Vec::new();
         if check_sources {
-            let mut inputs = InputSet::lake(config.lake()?);
-            for table in CANONICAL_INPUTS {
-                inputs.overrides.insert(
-                    table.to_string(),
-                    InputOverride {
-                        uri: config.source_uri(table).map(str::to_string),
-                        columns: config.mapping(table),
-                    },
-                );
-            }
+            let inputs = config.input_set(config.lake()?);
             for table in CANONICAL_INPUTS {
                 let found = block_on(open_input(&inputs, table))?;
                 tables.push((table.to_string(), found.map(|s| s.describe().to_string())));
@@ -218,16 +209,7 @@ pub fn audiences<'py>(
         };
         let lake = Location::parse(lake.as_deref().unwrap_or(&cfg.lake))?;
         let output = Location::parse(out.as_deref().unwrap_or(&cfg.output))?;
-        let mut inputs = InputSet::lake(lake);
-        for table in CANONICAL_INPUTS {
-            inputs.overrides.insert(
-                table.to_string(),
-                InputOverride {
-                    uri: cfg.source_uri(table).map(str::to_string),
-                    columns: cfg.mapping(table),
-                },
-            );
-        }
+        let inputs = cfg.input_set(lake);
         block_on(crate::pipeline::audience_stage::run_audiences(
             &inputs,
             &output,
