@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
 use super::caps::SentMessage;
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use crate::error::{CoreError, CoreResult};
-use crate::model::text_column;
+use crate::model::{optional_text_column, text_column, text_value};
 
 /// Per member: consents and the messages already sent.
 #[derive(Debug, Default)]
@@ -39,12 +39,6 @@ fn timestamps<'a>(
         .ok_or_else(|| CoreError::schema(table, column, "missing or not a timestamp"))
 }
 
-fn optional<'a>(batch: &'a RecordBatch, column: &str) -> Option<&'a StringArray> {
-    batch
-        .column_by_name(column)
-        .and_then(|c| c.as_string_opt::<i32>())
-}
-
 impl Ledger {
     /// Add a conformed consents batch; `member` gives each row's member id (None: unknown).
     pub fn add_consents(
@@ -59,7 +53,7 @@ impl Ledger {
             text_column(batch, t, "purpose")?,
             text_column(batch, t, "status")?,
         );
-        let basis = optional(batch, "basis");
+        let basis = optional_text_column(batch, "basis");
         let at = timestamps(batch, t, "captured_at")?;
         for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
@@ -71,7 +65,7 @@ impl Ledger {
             }
             let (Some(channel), Some(b)) = (
                 Channel::parse(channel.value(i)),
-                Basis::parse(basis.filter(|b| b.is_valid(i)).map(|b| b.value(i))),
+                Basis::parse(text_value(basis, i)),
             ) else {
                 return Err(CoreError::Internal(
                     "a conformed consent row has an unknown channel or basis".into(),
@@ -108,7 +102,10 @@ impl Ledger {
             text_column(batch, t, "direction")?,
             text_column(batch, t, "status")?,
         );
-        let (keyword, audience) = (optional(batch, "body_keyword"), optional(batch, "audience"));
+        let (keyword, audience) = (
+            optional_text_column(batch, "body_keyword"),
+            optional_text_column(batch, "audience"),
+        );
         let at = timestamps(batch, t, "sent_at")?;
         for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
@@ -122,7 +119,7 @@ impl Ledger {
                 continue;
             };
             if direction.value(i) == "inbound" {
-                let kw = keyword.filter(|k| k.is_valid(i)).map(|k| k.value(i));
+                let kw = text_value(keyword, i);
                 if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
                     self.revocations
                         .entry(m.clone())
@@ -147,7 +144,7 @@ impl Ledger {
                 self.history.entry(m.clone()).or_default().push(SentMessage {
                     at: sent,
                     channel,
-                    subject: audience.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string()),
+                    subject: text_value(audience, i).map(str::to_string),
                 });
             }
         }

@@ -22,7 +22,7 @@ use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::conform::rows_as_json;
 use crate::lake::{QuarantinedRow, RejectReason};
-use crate::model::{self, text_column};
+use crate::model::{self, optional_text_column, text_column, text_value};
 
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
 type CodesOfSystem = foldhash::HashMap<String, Vec<(ValueSetId, u32)>>;
@@ -104,16 +104,6 @@ fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResul
         .ok_or_else(|| CoreError::schema(table, name, "missing or not a date"))
 }
 
-fn optional_text<'b>(batch: &'b RecordBatch, name: &str) -> Option<&'b StringArray> {
-    batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>())
-}
-
-fn text_at(a: Option<&StringArray>, i: usize) -> Option<&str> {
-    a.filter(|a| a.is_valid(i))
-        .map(|a| a.value(i))
-        .filter(|s| !s.is_empty())
-}
-
 /// Rows of one batch that failed a check: (row index in the batch, column, reason).
 type Rejected = Vec<(u32, &'static str, RejectReason)>;
 
@@ -163,12 +153,12 @@ impl MemberDataBuilder {
         let ids = text_column(batch, "member_profile", "member_id")?;
         let birth = date_column(batch, "member_profile", "birth_date")?;
         let deceased = date_column(batch, "member_profile", "deceased_date")?;
-        let sex = optional_text(batch, "sex");
+        let sex = optional_text_column(batch, "sex");
         for i in 0..batch.num_rows() {
             self.add_member(
                 ids.value(i),
                 birth.is_valid(i).then(|| birth.value(i)),
-                text_at(sex, i),
+                text_value(sex, i),
                 deceased.is_valid(i).then(|| deceased.value(i)),
             );
         }
@@ -198,13 +188,13 @@ impl MemberDataBuilder {
         let rec = text_column(batch, "person_records", "source_record_id")?;
         let birth = date_column(batch, "person_records", "birth_date")?;
         let deceased = date_column(batch, "person_records", "deceased_date")?;
-        let sex = optional_text(batch, "sex");
+        let sex = optional_text_column(batch, "sex");
         for i in 0..batch.num_rows() {
             let id = format!("{}:{}", sys.value(i), rec.value(i));
             let m = self.add_member(
                 &id,
                 birth.is_valid(i).then(|| birth.value(i)),
-                text_at(sex, i),
+                text_value(sex, i),
                 deceased.is_valid(i).then(|| deceased.value(i)),
             );
             self.records
@@ -233,9 +223,9 @@ impl MemberDataBuilder {
         let end = date_column(batch, table, "end_date")?;
         let line = text_column(batch, table, "product_line")?;
         let (member, sys, rec) = (
-            optional_text(batch, "member_id"),
-            optional_text(batch, "source_system"),
-            optional_text(batch, "source_record_id"),
+            optional_text_column(batch, "member_id"),
+            optional_text_column(batch, "source_system"),
+            optional_text_column(batch, "source_record_id"),
         );
         let flag = |name: &str| {
             batch
@@ -247,11 +237,12 @@ impl MemberDataBuilder {
             flag("pharmacy_benefit"),
             flag("long_term_institution"),
         );
-        let snp = optional_text(batch, "snp_type");
+        let snp = optional_text_column(batch, "snp_type");
         let mut rejected: Rejected = Vec::new();
         for i in 0..batch.num_rows() {
             self.counts.enrollment_read += 1;
-            let Some(m) = self.member_of(text_at(member, i), text_at(sys, i), text_at(rec, i)) else {
+            let Some(m) = self.member_of(text_value(member, i), text_value(sys, i), text_value(rec, i))
+            else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };
@@ -277,7 +268,7 @@ impl MemberDataBuilder {
                     product_line,
                     medical: get(&medical).unwrap_or(true),
                     pharmacy: get(&pharmacy).unwrap_or(true),
-                    institutional: text_at(snp, i) == Some("I-SNP") || get(&lti) == Some(true),
+                    institutional: text_value(snp, i) == Some("I-SNP") || get(&lti) == Some(true),
                 },
             ));
         }
@@ -320,16 +311,16 @@ impl MemberDataBuilder {
             .and_then(|c| c.as_primitive_opt::<Int64Type>())
             .ok_or_else(|| CoreError::schema(table, "days_supply", "missing or not a whole number"))?;
         let (member, sys, rec) = (
-            optional_text(batch, "member_id"),
-            optional_text(batch, "source_system"),
-            optional_text(batch, "source_record_id"),
+            optional_text_column(batch, "member_id"),
+            optional_text_column(batch, "source_system"),
+            optional_text_column(batch, "source_record_id"),
         );
         let (modifier, taxonomy, setting, claim, source) = (
-            optional_text(batch, "modifier"),
-            optional_text(batch, "provider_taxonomy"),
-            optional_text(batch, "setting"),
-            optional_text(batch, "claim_id"),
-            optional_text(batch, "data_source"),
+            optional_text_column(batch, "modifier"),
+            optional_text_column(batch, "provider_taxonomy"),
+            optional_text_column(batch, "setting"),
+            optional_text_column(batch, "claim_id"),
+            optional_text_column(batch, "data_source"),
         );
         let mut events = Vec::new();
         let mut evidence = EvidenceStore::default();
@@ -340,7 +331,8 @@ impl MemberDataBuilder {
                 continue;
             };
             matched += 1;
-            let Some(m) = self.member_of(text_at(member, i), text_at(sys, i), text_at(rec, i)) else {
+            let Some(m) = self.member_of(text_value(member, i), text_value(sys, i), text_value(rec, i))
+            else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };
@@ -358,7 +350,7 @@ impl MemberDataBuilder {
                 rejected.push((i as u32, "end_date", RejectReason::EndBeforeStart));
                 continue;
             }
-            let vocab = |a: Option<&StringArray>| text_at(a, i).map_or(0, |t| self.vocabulary.get(t));
+            let vocab = |a: Option<&StringArray>| text_value(a, i).map_or(0, |t| self.vocabulary.get(t));
             let (setting_id, taxonomy_id, modifier_id) = (vocab(setting), vocab(taxonomy), vocab(modifier));
             let days_supply = if supply.is_valid(i) {
                 supply.value(i).clamp(0, i32::MAX as i64) as i32
@@ -372,8 +364,8 @@ impl MemberDataBuilder {
             };
             let ev = evidence.push(
                 sets[0].1,
-                text_at(source, i).and_then(data_source_name),
-                text_at(claim, i),
+                text_value(source, i).and_then(data_source_name),
+                text_value(claim, i),
             );
             for &(value_set, _) in sets {
                 events.push((

@@ -11,6 +11,6 @@ pub mod source;
 pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason};
 pub use delta_write::{write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome};
 pub use location::Location;
-pub use read::{read_all, BlockingTableReader, TableReader};
+pub use read::{read_all, read_table, read_table_if_present, BlockingTableReader, TableReader};
 pub use runtime::block_on;
 pub use source::{detect, find_in_lake, TableFormat, TableSource};

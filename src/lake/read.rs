@@ -155,6 +155,29 @@ impl RecordBatchReader for BlockingTableReader {
     }
 }
 
+/// Read all of the table at `location` (`name` names it in errors); only `columns` when given.
+pub async fn read_table(
+    location: &Location,
+    name: &str,
+    columns: Option<&[&str]>,
+) -> CoreResult<Vec<RecordBatch>> {
+    let source = super::source::detect(location, name).await?;
+    TableReader::open_columns(&source, columns).await?.collect().await
+}
+
+/// [`read_table`], or None when there is no table at `location` (an optional input or a first run).
+pub async fn read_table_if_present(
+    location: &Location,
+    name: &str,
+    columns: Option<&[&str]>,
+) -> CoreResult<Option<Vec<RecordBatch>>> {
+    match read_table(location, name, columns).await {
+        Ok(batches) => Ok(Some(batches)),
+        Err(CoreError::Input(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Open a table and read all of it (blocking).
 pub fn read_all(source: &TableSource) -> CoreResult<(SchemaRef, Vec<RecordBatch>)> {
     block_on(async {

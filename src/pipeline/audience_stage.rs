@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::identity_stage::{read_xref, record_key};
 use super::ingest::{open_input, InputSet};
 use super::progress::Progress;
 use super::run_log::{record_run, run_id, write_output, RunRecord};
@@ -29,8 +30,8 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::quiet_hours::parse_zone;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{detect, Location, TableReader, WriteMode};
-use crate::model::{self, text_column, BatchBuilder};
+use crate::lake::{read_table_if_present, Location, WriteMode};
+use crate::model::{self, optional_text_column, text_column, text_value, BatchBuilder};
 
 /// Counts for one audience.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -64,14 +65,6 @@ pub struct AudienceReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-async fn read_table_at(location: &Location, name: &str) -> CoreResult<Option<Vec<RecordBatch>>> {
-    match detect(location, name).await {
-        Ok(source) => Ok(Some(TableReader::open(&source).await?.collect().await?)),
-        Err(CoreError::Input(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatch>) -> CoreResult<()> {
     let Some(schema) = batches.first().map(RecordBatch::schema) else {
         return Ok(());
@@ -84,17 +77,16 @@ fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatch>) -> Core
 /// Replace a batch's member_id column with the resolved member of each row; returns the batch and the members.
 fn resolve_members(
     batch: &RecordBatch,
-    xref: &HashMap<(String, String), String>,
+    xref: &HashMap<String, String>,
 ) -> CoreResult<(RecordBatch, Vec<Option<String>>)> {
-    let col = |n: &str| batch.column_by_name(n).and_then(|c| c.as_string_opt::<i32>());
+    let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
     let resolved: Vec<Option<String>> = (0..batch.num_rows())
-        .map(|i| {
-            let get = |a: Option<&StringArray>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string());
-            get(member).or_else(|| {
-                let key = (get(sys)?, get(rec)?);
-                xref.get(&key).cloned()
-            })
+        .map(|i| match text_value(member, i) {
+            Some(m) => Some(m.to_string()),
+            None => xref
+                .get(&record_key(text_value(sys, i)?, text_value(rec, i)?))
+                .cloned(),
         })
         .collect();
     let index = batch
@@ -361,7 +353,7 @@ pub async fn run_audiences(
         clock = std::time::Instant::now();
     };
     let ctx = SessionContext::new();
-    let profile_batches = read_table_at(&output.join("member_profile"), "member_profile")
+    let profile_batches = read_table_if_present(&output.join("member_profile"), "member_profile", None)
         .await?
         .ok_or_else(|| {
             CoreError::Input(format!(
@@ -372,25 +364,11 @@ pub async fn run_audiences(
     let profiles = profiles(&profile_batches)?;
     register(&ctx, "member_profile", profile_batches)?;
     for table in ["care_gaps", "measure_rates"] {
-        if let Some(b) = read_table_at(&output.join(table), table).await? {
+        if let Some(b) = read_table_if_present(&output.join(table), table, None).await? {
             register(&ctx, table, b)?;
         }
     }
-    let mut xref: HashMap<(String, String), String> = HashMap::new();
-    for b in read_table_at(&output.join("identity_xref"), "identity_xref")
-        .await?
-        .unwrap_or_default()
-    {
-        let t = "identity_xref";
-        let (s, r, m) = (
-            text_column(&b, t, "source_system")?,
-            text_column(&b, t, "source_record_id")?,
-            text_column(&b, t, "member_id")?,
-        );
-        for i in 0..b.num_rows() {
-            xref.insert((s.value(i).into(), r.value(i).into()), m.value(i).into());
-        }
-    }
+    let xref = read_xref(&output.join("identity_xref")).await?;
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();
@@ -560,7 +538,7 @@ pub async fn run_audiences(
     // Diff against the previous state.
     let previous: HashMap<(String, String, String), (String, i64)> = {
         let mut p = HashMap::new();
-        for b in read_table_at(&output.join("audience_members"), "audience_members")
+        for b in read_table_if_present(&output.join("audience_members"), "audience_members", None)
             .await?
             .unwrap_or_default()
         {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::CoreResult;
-use crate::lake::{detect, Location, TableReader};
+use crate::lake::{read_table, Location};
 use crate::model::text_column;
 
 /// Agreement for one measure rate.
@@ -37,11 +37,6 @@ impl RateAgreement {
     }
 }
 
-async fn read(location: &Location, name: &str) -> CoreResult<Vec<arrow::record_batch::RecordBatch>> {
-    let source = detect(location, name).await?;
-    TableReader::open(&source).await?.collect().await
-}
-
 /// Compare `<output>/care_gaps` with `<lake>/truth_care_gaps`; keys are `MEASURE.rate`. `identity` holds
 /// identity_xref (default: `output`).
 pub async fn evaluate_caregaps(
@@ -49,7 +44,7 @@ pub async fn evaluate_caregaps(
     lake: &Location,
     identity: Option<&Location>,
 ) -> CoreResult<BTreeMap<String, RateAgreement>> {
-    let truth_records = read(&lake.join("truth_person_records"), "truth_person_records").await?;
+    let truth_records = read_table(&lake.join("truth_person_records"), "truth_person_records", None).await?;
     let mut person_of_record: HashMap<(String, String), String> = HashMap::new();
     for b in &truth_records {
         let t = "truth_person_records";
@@ -64,7 +59,7 @@ pub async fn evaluate_caregaps(
     }
     let mut votes: HashMap<String, HashMap<String, u32>> = HashMap::new();
     let identity = identity.unwrap_or(output);
-    for b in &read(&identity.join("identity_xref"), "identity_xref").await? {
+    for b in &read_table(&identity.join("identity_xref"), "identity_xref", None).await? {
         let t = "identity_xref";
         let (s, r, m) = (
             text_column(b, t, "source_system")?,
@@ -91,7 +86,7 @@ pub async fn evaluate_caregaps(
         .collect();
 
     let mut planted: HashMap<(String, String, String), String> = HashMap::new();
-    for b in &read(&lake.join("truth_care_gaps"), "truth_care_gaps").await? {
+    for b in &read_table(&lake.join("truth_care_gaps"), "truth_care_gaps", None).await? {
         let t = "truth_care_gaps";
         let (p, m, r, s) = (
             text_column(b, t, "person_id")?,
@@ -108,7 +103,7 @@ pub async fn evaluate_caregaps(
     }
     let mut out: BTreeMap<String, RateAgreement> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
-    for b in &read(&output.join("care_gaps"), "care_gaps").await? {
+    for b in &read_table(&output.join("care_gaps"), "care_gaps", None).await? {
         let t = "care_gaps";
         let (member, measure, rate, status) = (
             text_column(b, t, "member_id")?,

@@ -15,7 +15,7 @@ use crate::caregaps::output::{care_gap_batches, measure_rates_batch, rate_counts
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{detect, ConformPlan, Location, QuarantinedRow, TableReader, WriteMode};
+use crate::lake::{read_table_if_present, ConformPlan, Location, QuarantinedRow, WriteMode};
 use crate::model;
 use arrow::record_batch::RecordBatch;
 
@@ -69,24 +69,6 @@ pub struct CareGapsReport {
     pub output: String,
     /// Wall seconds of each phase (members, enrollment, events, evaluate, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
-}
-
-/// Read some columns of a whole table at `location` (None when there is none).
-async fn read_optional(
-    location: &Location,
-    name: &str,
-    columns: &[&str],
-) -> CoreResult<Option<Vec<RecordBatch>>> {
-    match detect(location, name).await {
-        Ok(source) => Ok(Some(
-            TableReader::open_columns(&source, Some(columns))
-                .await?
-                .collect()
-                .await?,
-        )),
-        Err(CoreError::Input(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Conform and match event batches as they arrive, 16 at a time in parallel; returns the builder and the rows
@@ -156,16 +138,16 @@ pub async fn run_caregaps(
 
     // Members.
     let identity = identity.cloned().unwrap_or_else(|| output.clone());
-    let profiles = read_optional(
+    let profiles = read_table_if_present(
         &identity.join("member_profile"),
         "member_profile",
-        &["member_id", "birth_date", "sex", "deceased_date"],
+        Some(&["member_id", "birth_date", "sex", "deceased_date"]),
     )
     .await?;
-    let xref = read_optional(
+    let xref = read_table_if_present(
         &identity.join("identity_xref"),
         "identity_xref",
-        &["source_system", "source_record_id", "member_id"],
+        Some(&["source_system", "source_record_id", "member_id"]),
     )
     .await?;
     let members_from = match (profiles, xref) {

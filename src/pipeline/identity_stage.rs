@@ -20,7 +20,7 @@ use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::identity::resolve::{resolve, IdentityConfig, Resolution};
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
 use crate::identity::survivorship::member_profiles;
-use crate::lake::{write_batches, Location, TableReader, WriteMode};
+use crate::lake::{read_table, read_table_if_present, write_batches, Location, WriteMode};
 use crate::model::{self, level_column, text_column, weight_column, BatchBuilder};
 
 /// What the identity stage did.
@@ -50,19 +50,16 @@ pub struct IdentityReport {
 
 const KEY_SEPARATOR: char = '\u{1f}';
 
-fn record_key(system: &str, id: &str) -> String {
+/// The key of a source record in maps: source system and record id joined by a unit separator.
+pub(crate) fn record_key(system: &str, id: &str) -> String {
     format!("{system}{KEY_SEPARATOR}{id}")
 }
 
-/// Read the previous xref (record key -> member id), if there is one.
-async fn previous_xref(location: &Location) -> CoreResult<HashMap<String, String>> {
-    let parent = location.clone();
-    let source = match crate::lake::detect(&parent, "identity_xref").await {
-        Ok(s) => s,
-        Err(CoreError::Input(_)) => return Ok(HashMap::new()),
-        Err(e) => return Err(e),
-    };
-    let batches = TableReader::open(&source).await?.collect().await?;
+/// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
+pub(crate) async fn read_xref(location: &Location) -> CoreResult<HashMap<String, String>> {
+    let batches = read_table_if_present(location, "identity_xref", None)
+        .await?
+        .unwrap_or_default();
     let mut out = HashMap::new();
     for b in &batches {
         let col = |name: &str| text_column(b, "identity_xref", name);
@@ -116,7 +113,7 @@ pub async fn run_identity(
     }
     let resolution = resolve(&records, config, model, progress)?;
     let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
-    let previous = previous_xref(&previous_location).await?;
+    let previous = read_xref(&previous_location).await?;
     let keys: Vec<String> = (0..records.len())
         .map(|i| record_key(records.source_system.value(i), records.source_record_id.value(i)))
         .collect();
@@ -373,13 +370,9 @@ fn changes_batch(run: &str, changes: &[MemberChange]) -> CoreResult<RecordBatch>
 /// Accuracy of the identity outputs in `output` against a ground-truth table with `source_system`,
 /// `source_record_id` and `person_id` (as the synthetic generator writes in `truth_person_records`).
 pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResult<Evaluation> {
-    let read = |location: Location, name: &'static str| async move {
-        let source = crate::lake::detect(&location, name).await?;
-        TableReader::open(&source).await?.collect().await
-    };
-    let truth_batches = read(truth.clone(), "truth").await?;
-    let xref = read(output.join("identity_xref"), "identity_xref").await?;
-    let links = read(output.join("identity_links"), "identity_links").await?;
+    let truth_batches = read_table(truth, "truth", None).await?;
+    let xref = read_table(&output.join("identity_xref"), "identity_xref", None).await?;
+    let links = read_table(&output.join("identity_links"), "identity_links", None).await?;
     let text = text_column;
     let mut person: HashMap<String, String> = HashMap::new();
     for b in &truth_batches {
