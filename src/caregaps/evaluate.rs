@@ -6,7 +6,6 @@
 //! or proportion of days covered). A member outside the age/sex band or without the denominator condition gets
 //! no row; one inside it gets a row per rate with status open, closed, excluded or not_applicable.
 
-use chrono::Datelike;
 use rayon::prelude::*;
 
 use super::criteria::{age_on, resolve, Hit, Subject};
@@ -523,9 +522,4 @@ fn adherence_row(
         out.closed_through = Some(end);
     }
     out
-}
-
-/// Measurement year of an as-of date.
-pub fn measurement_year(as_of: chrono::NaiveDate) -> i32 {
-    as_of.year()
 }

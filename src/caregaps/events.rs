@@ -42,6 +42,22 @@ impl MemberEvent {
     }
 }
 
+/// Setting spellings folded into the canonical value definitions use (key form -> canonical).
+const ALIASES: [(&str, &str); 8] = [
+    ("emergency", "ed"),
+    ("er", "ed"),
+    ("emergency_department", "ed"),
+    ("acute_inpatient", "inpatient"),
+    ("inpatient_acute", "inpatient"),
+    ("virtual", "telehealth"),
+    ("telephone", "telehealth"),
+    ("e_visit", "telehealth"),
+];
+
+fn alias(key: &str) -> Option<&'static str> {
+    ALIASES.iter().find(|(from, _)| *from == key).map(|(_, to)| *to)
+}
+
 /// Strings that filters compare against (settings, taxonomies, modifiers), as small ids. Id 0 means
 /// unknown or absent; lookups never insert, so values no definition names all map to 0.
 #[derive(Debug, Clone, Default)]
@@ -53,11 +69,9 @@ impl Vocabulary {
     /// The key a value is compared on: trimmed, lower case, with common aliases folded.
     pub fn key(text: &str) -> String {
         let k = text.trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        match k.as_str() {
-            "emergency" | "er" | "emergency_department" => "ed".into(),
-            "acute_inpatient" | "inpatient_acute" => "inpatient".into(),
-            "virtual" | "telephone" | "e_visit" => "telehealth".into(),
-            _ => k,
+        match alias(&k) {
+            Some(canonical) => canonical.into(),
+            None => k,
         }
     }
 
@@ -76,15 +90,10 @@ impl Vocabulary {
         if let Some(&id) = self.ids.get(text) {
             return id;
         }
-        if text
+        let key_form = text
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            && !matches!(
-                text,
-                "emergency" | "er" | "emergency_department" | "acute_inpatient"
-            )
-            && !matches!(text, "inpatient_acute" | "virtual" | "telephone" | "e_visit")
-        {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if key_form && alias(text).is_none() {
             return 0;
         }
         self.ids.get(&Self::key(text)).copied().unwrap_or(0)
