@@ -767,34 +767,40 @@ pub async fn run_audiences(
     let spec = model::sync_runs();
     let mut b = BatchBuilder::new(&spec, 16);
     let finished = Utc::now();
+    // Members and (add, change, remove) per (audience, destination), counted in one pass each.
+    let mut members_of: HashMap<(&str, &str), i64> = HashMap::new();
+    for m in &memberships {
+        *members_of
+            .entry((m.audience.as_str(), m.destination.as_str()))
+            .or_default() += 1;
+    }
+    let mut planned: HashMap<(&str, &str), (i64, i64, i64)> = HashMap::new();
+    for (dname, rows) in &changes {
+        for (audience, member, op, _) in rows {
+            let counts = planned.entry((audience.as_str(), dname.as_str())).or_default();
+            match *op {
+                "delete" => counts.2 += 1,
+                _ if previous.contains_key(&(audience.clone(), dname.clone(), member.clone())) => {
+                    counts.1 += 1
+                }
+                _ => counts.0 += 1,
+            }
+        }
+    }
     for a in audiences {
         for dname in &a.destinations {
             let dest = destinations
                 .iter()
                 .find(|d| &d.name == dname)
                 .expect("checked destination");
-            let members = memberships
-                .iter()
-                .filter(|m| m.audience == a.name && &m.destination == dname)
-                .count();
-            let (mut add, mut change, mut remove) = (0i64, 0i64, 0i64);
-            for (audience, member, op, _) in changes.get(dname).map(Vec::as_slice).unwrap_or(&[]) {
-                if audience != &a.name {
-                    continue;
-                }
-                match *op {
-                    "delete" => remove += 1,
-                    _ if previous.contains_key(&(audience.clone(), dname.clone(), member.clone())) => {
-                        change += 1
-                    }
-                    _ => add += 1,
-                }
-            }
+            let key = (a.name.as_str(), dname.as_str());
+            let members = members_of.get(&key).copied().unwrap_or(0);
+            let (add, change, remove) = planned.get(&key).copied().unwrap_or_default();
             b.text(Some(&run))
                 .text(Some(&a.name))
                 .text(Some(dname))
                 .text(Some(dest.kind.name()))
-                .integer(Some(members as i64))
+                .integer(Some(members))
                 .integer(Some(add))
                 .integer(Some(change))
                 .integer(Some(remove))

@@ -11,7 +11,7 @@ use super::progress::Progress;
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
-use crate::caregaps::output::{care_gap_batches, measure_rates_batch, rate_counts, RowContext};
+use crate::caregaps::output::{care_gap_batches, measure_rates_batch, RowContext};
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
@@ -276,42 +276,37 @@ pub async fn run_caregaps(
         .await?;
     }
 
-    let mut rates = Vec::new();
-    let counts = rate_counts(&rows, measures);
-    for (mi, measure) in measures.measures.iter().enumerate() {
-        for (ri, rate) in measure.rates.iter().enumerate() {
-            let mut s = RateSummary {
-                measure: measure.id.clone(),
-                rate: rate.id.clone(),
-                eligible: 0,
-                not_applicable: 0,
-                excluded: 0,
-                closed: 0,
-                open: 0,
-                rate_value: None,
-                higher_is_better: rate.higher_is_better,
-            };
-            for ((m, r, _, stratum), c) in &counts {
-                if *m as usize == mi && *r as usize == ri && stratum == "all" {
-                    s.eligible += c.eligible;
-                    s.not_applicable += c.not_applicable;
-                    s.excluded += c.excluded;
-                    s.closed += c.closed;
-                    s.open += c.open;
-                }
-            }
-            // Rows without a product line (no enrollment at all) are not in measure_rates but are in the summary.
-            let no_line = rows
-                .iter()
-                .filter(|g| g.measure as usize == mi && g.rate as usize == ri && g.product_line.is_none())
-                .count() as u64;
-            s.eligible += no_line;
-            s.not_applicable += no_line;
-            let denominator = s.closed + s.open;
-            let numerator = if rate.higher_is_better { s.closed } else { s.open };
-            s.rate_value = (denominator > 0).then(|| numerator as f64 / denominator as f64);
-            rates.push(s);
+    // One pass over the rows: every row counts, including those without a product line (not in measure_rates).
+    let mut first_rate = Vec::with_capacity(measures.measures.len());
+    let mut rates: Vec<RateSummary> = Vec::new();
+    for measure in &measures.measures {
+        first_rate.push(rates.len());
+        rates.extend(measure.rates.iter().map(|rate| RateSummary {
+            measure: measure.id.clone(),
+            rate: rate.id.clone(),
+            eligible: 0,
+            not_applicable: 0,
+            excluded: 0,
+            closed: 0,
+            open: 0,
+            rate_value: None,
+            higher_is_better: rate.higher_is_better,
+        }));
+    }
+    for row in &rows {
+        let s = &mut rates[first_rate[row.measure as usize] + row.rate as usize];
+        s.eligible += 1;
+        match row.status {
+            Status::NotApplicable => s.not_applicable += 1,
+            Status::Excluded => s.excluded += 1,
+            Status::Closed => s.closed += 1,
+            Status::Open => s.open += 1,
         }
+    }
+    for s in &mut rates {
+        let denominator = s.closed + s.open;
+        let numerator = if s.higher_is_better { s.closed } else { s.open };
+        s.rate_value = (denominator > 0).then(|| numerator as f64 / denominator as f64);
     }
     let open = rows.iter().filter(|r| r.status == Status::Open).count();
     let report = CareGapsReport {
