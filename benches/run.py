@@ -5,6 +5,9 @@
     python benches/run.py febrl                            # identity accuracy on FEBRL3 and FEBRL4
     python benches/run.py caregaps [--members 1000000]     # all eight measures beside COL-E + CBP in DuckDB SQL
     python benches/run.py audiences [--members 1000000]    # five audiences, policy and diff
+    python benches/run.py spark [--pairs 5000000] [--members 200000]
+                                                           # Jaro-Winkler in mapInArrow vs rapidfuzz UDFs;
+                                                           # identity on Spark local[2] vs the native engine
     python benches/run.py all
 
 By default the release wheel is built (``maturin build --release``, the same build as the packaging check) and
@@ -49,7 +52,8 @@ def bench_python(installed: bool) -> str:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb", "splink==5.0.0", "recordlinkage"],
+            [str(python), "-m", "pip", "install", "--quiet", "pyarrow", "deltalake", "duckdb", "splink==5.0.0", "recordlinkage",
+             "pyspark>=4,<5", "pandas>=2.2,<3", "rapidfuzz>=3"],
             check=True,
         )
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheels[-1])], check=True)
@@ -187,6 +191,44 @@ def bench_audiences(python: str, members: int, workdir: Path) -> dict:
     }
 
 
+def bench_spark_jaro_winkler(python: str, pairs: int) -> dict:
+    """Jaro-Winkler comparisons per second inside Spark (local[2]); anchor: rapidfuzz in an Arrow UDF."""
+    result, _, peak = run_child(python, "child_spark_jw.py", str(pairs))
+    rate = lambda s: round(pairs / s)  # noqa: E731
+    return {
+        "benchmark": "spark_jaro_winkler",
+        "pairs": pairs,
+        "carelake_pairs_per_second": rate(result["carelake_seconds"]),
+        "rapidfuzz_loop_pairs_per_second": rate(result["rapidfuzz_loop_seconds"]),
+        "rapidfuzz_cpdist_pairs_per_second": rate(result["rapidfuzz_cpdist_seconds"]),
+        "speedup_vs_rapidfuzz_loop": round(result["rapidfuzz_loop_seconds"] / result["carelake_seconds"], 2),
+        "speedup_vs_rapidfuzz_cpdist": round(result["rapidfuzz_cpdist_seconds"] / result["carelake_seconds"], 2),
+        "score_sum_difference": result["score_sum_difference"],
+        "driver_peak_rss_gib": round(peak, 3),
+        "anchor": "rapidfuzz 3 JaroWinkler in Arrow UDFs (per-pair loop; cpdist), same pairs, same run; target 3x",
+    }
+
+
+def bench_spark_identity(python: str, members: int, workdir: Path) -> dict:
+    """Identity resolution on Spark local[2] vs the native engine, same lake, same run; where Spark's time goes."""
+    lake = workdir / "spark_lake"
+    run_child(python, "child_generate.py", str(lake), str(members))
+    result, _, peak = run_child(python, "child_spark_identity.py", str(lake), str(workdir / "spark_identity"))
+    shutil.rmtree(lake, ignore_errors=True)
+    return {
+        "benchmark": "spark_identity",
+        "members": members,
+        "records": result["records"],
+        "native_seconds": round(result["native_seconds"], 2),
+        "spark_seconds": round(result["spark_seconds"], 2),
+        "spark_to_native": round(result["spark_seconds"] / result["native_seconds"], 2),
+        "spark_phases": {k: round(v, 2) for k, v in result["phases"].items()},
+        "same_outputs": result["same_outputs"],
+        "driver_peak_rss_gib": round(peak, 3),
+        "anchor": "the native engine on the same lake, same run (ratio: Spark / native time)",
+    }
+
+
 def bench_febrl(python: str, workdir: Path) -> list[dict]:
     """carelake identity on FEBRL3 and FEBRL4; anchor: the 0.99 F1 target (and Splink's published 0.993/0.999)."""
     results = []
@@ -213,7 +255,8 @@ def bench_febrl(python: str, workdir: Path) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["generate", "identity", "febrl", "caregaps", "audiences", "all"])
+    parser.add_argument("suite", choices=["generate", "identity", "febrl", "caregaps", "audiences", "spark", "all"])
+    parser.add_argument("--pairs", type=int, default=5_000_000, help="spark: name pairs for Jaro-Winkler")
     parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
     parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
@@ -230,6 +273,9 @@ def main() -> int:
             results.append(bench_caregaps(python, args.members, Path(tmp)))
         if args.suite in ("audiences", "all"):
             results.append(bench_audiences(python, args.members, Path(tmp)))
+        if args.suite in ("spark", "all"):
+            results.append(bench_spark_jaro_winkler(python, args.pairs))
+            results.append(bench_spark_identity(python, min(args.members, 200_000), Path(tmp)))
         if args.suite in ("febrl", "all"):
             results.extend(bench_febrl(python, Path(tmp)))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "build": "installed" if args.installed else "release"}

@@ -29,3 +29,18 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s requirements-dev.txt "$STAMP"; then
 fi
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
+
+# The Spark engine's tests run local PySpark, which needs a Java runtime (17 or 21). A fresh Debian machine has
+# none: install Debian's headless OpenJDK 17 (as root, or through sudo when it asks no password).
+if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+    echo "carelake: installing a Java runtime for the Spark engine's tests (openjdk-17-jre-headless)" >&2
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then
+        if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+            echo "carelake: Java 17 is needed (apt-get install openjdk-17-jre-headless) and this user cannot install it" >&2
+            exit 1
+        fi
+    fi
+    $SUDO apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >&2
+fi

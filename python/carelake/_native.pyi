@@ -207,6 +207,36 @@ class PairCounts(TypedDict):
 def count_pairs(
     records: str, settings: str | None = None, columns: Mapping[str, str] | None = None
 ) -> PairCounts: ...
+def identity_prepare_batch(batch: Any, columns: Mapping[str, str] | None = None) -> Any:
+    """Conform and normalize one pyarrow RecordBatch of person_records (Spark engine kernel)."""
+
+def identity_blocking_keys(batch: Any, settings: str | None = None) -> Any:
+    """Blocking keys (rule, block_key, record_key) of one batch of prepared records (Spark engine kernel)."""
+
+def identity_blocking_rules(settings: str | None = None) -> list[tuple[str, int]]:
+    """The blocking rules as (name, block-size cap), in priority order."""
+
+def identity_compare_batch(batch: Any) -> Any:
+    """Packed comparison vectors of one batch of candidate pairs (Spark engine kernel)."""
+
+def jaro_winkler(left: Any, right: Any) -> Any:
+    """Jaro-Winkler similarity of two string arrays, row by row, as a pyarrow array."""
+
+def identity_from_pairs(
+    records: ArrowStreamExportable,
+    compared: ArrowStreamExportable,
+    blocking: str,
+    out: str,
+    source: str,
+    previous: str | None = None,
+    model: str | None = None,
+    settings: str | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> IdentityReport:
+    """The Spark engine's driver step: train, score, cluster and write from compared pairs."""
+
 def read_table(uri: str, table: str | None = None) -> _ArrowStreamResult: ...
 def write_delta(
     uri: str,

@@ -2,8 +2,9 @@
 pipeline.
 
 Every entry point takes the job parameters ``--config`` (the pipeline YAML, e.g. on a Unity Catalog volume),
-``--as-of``, ``--catalog`` and ``--schema`` (where the output tables are registered), and ``--dry-run``. Stages run on
-the native engine and write Delta under the config's ``output`` (a volume or external location); with a Spark
+``--as-of``, ``--catalog`` and ``--schema`` (where the output tables are registered), ``--dry-run`` and ``--engine``
+(identity resolution on the native engine or spread over the job's Spark cluster). Stages write Delta under the
+config's ``output`` (a volume or external location); with a Spark
 session available (as in a Databricks job), each output table is then registered in ``catalog.schema`` so SQL users
 and Genie see it with its comments. Exit codes follow the command line: 0 ok, 2 bad input or config, 1 otherwise.
 """
@@ -33,12 +34,18 @@ STAGE_TABLES = {
 
 
 def _parser(stage: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"carelake-{stage}-job", description=f"carelake {stage} job (native engine)")
+    p = argparse.ArgumentParser(prog=f"carelake-{stage}-job", description=f"carelake {stage} job")
     p.add_argument("--config", required=True, help="pipeline YAML file")
     p.add_argument("--as-of", default=None, help="as-of date (default: the config's, else today)")
     p.add_argument("--catalog", default=None, help="Unity Catalog catalog to register the outputs in")
     p.add_argument("--schema", default=None, help="schema to register the outputs in")
     p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    p.add_argument(
+        "--engine",
+        choices=["native", "spark"],
+        default="native",
+        help="identity on the native engine or on Spark (same outputs; default: native)",
+    )
     return p
 
 
@@ -71,17 +78,22 @@ def report_error(error: CarelakeError, prefix: str) -> int:
     return 2 if isinstance(error, USER_ERRORS) else 1
 
 
-def identity_stage(checked: dict, as_of: str | None) -> tuple[IngestReport, IdentityReport]:
-    """Ingest every input of a checked config, then resolve its person_records (with the config's mapping)."""
+def identity_stage(checked: dict, as_of: str | None, engine: str = "native") -> tuple[IngestReport, IdentityReport]:
+    """Ingest every input of a checked config, then resolve its person_records (with the config's mapping) on
+    the native engine or on Spark (same outputs)."""
     ingested = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
     records = next(t["location"] for t in ingested["tables"] if t["table"] == "person_records")
-    resolved = api.identity(
-        records,
-        checked["output"],
-        as_of=as_of,
-        progress=ProgressReporter("steps"),
-        columns=checked["columns"]["person_records"],
-    )
+    options = {
+        "as_of": as_of,
+        "progress": ProgressReporter("steps"),
+        "columns": checked["columns"]["person_records"],
+    }
+    if engine == "spark":
+        from carelake import spark as carelake_spark
+
+        resolved = carelake_spark.identity(carelake_spark.get_session(), records, checked["output"], **options)
+    else:
+        resolved = api.identity(records, checked["output"], **options)
     return ingested, resolved
 
 
@@ -120,7 +132,7 @@ def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namesp
 def _identity(args: argparse.Namespace, checked: dict) -> list[str]:
     if args.dry_run:
         return []  # validate_config has opened every input and checked its columns
-    identity_stage(checked, args.as_of)
+    identity_stage(checked, args.as_of, args.engine)
     return STAGE_TABLES["identity"] + ["quarantine", "runs"]
 
 

@@ -100,7 +100,7 @@ impl Default for BlockingConfig {
 }
 
 /// What one rule produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleReport {
     /// Rule name.
     pub rule: String,
@@ -303,12 +303,20 @@ pub fn block(
         pairs.rule.push((p & 0xFF) as u8);
     }
     // new_pairs so far counted pairs per rule including repeats found by earlier rules; recount exactly.
-    let mut first_found = vec![0u64; config.rules.len()];
-    for r in &pairs.rule {
-        first_found[*r as usize] += 1;
+    count_new_pairs(&pairs.rule, &mut reports);
+    Ok((pairs, reports))
+}
+
+/// Set each rule's `new_pairs` to the number of pairs it found first (`first_rule` holds, per pair, the index
+/// of the first rule that found it).
+pub fn count_new_pairs(first_rule: &[u8], reports: &mut [RuleReport]) {
+    let mut first_found = vec![0u64; reports.len()];
+    for &r in first_rule {
+        if let Some(n) = first_found.get_mut(r as usize) {
+            *n += 1;
+        }
     }
     for (report, n) in reports.iter_mut().zip(first_found) {
         report.new_pairs = n;
     }
-    Ok((pairs, reports))
 }

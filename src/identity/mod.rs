@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod cluster;
 pub mod compare;
+pub mod distributed;
 pub mod evaluate;
 pub mod model;
 pub mod nicknames;

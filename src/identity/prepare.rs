@@ -9,7 +9,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, Int32Builder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::compute::concat;
-use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, TimestampMicrosecondType};
 use rayon::prelude::*;
 
 use super::normalize::{
@@ -77,6 +77,134 @@ impl PreparedRecords {
     /// The value of a string column at a row, None when null.
     pub fn get(column: &StringArray, row: usize) -> Option<&str> {
         (!column.is_null(row)).then(|| column.value(row))
+    }
+}
+
+/// Column names of [`PreparedRecords::to_batch`], in order (the last two are Int32 and Int64, the rest text).
+pub const PREPARED_COLUMNS: [&str; 20] = [
+    "source_system",
+    "source_record_id",
+    "first",
+    "first_formal",
+    "last",
+    "middle_initial",
+    "suffix",
+    "first_soundex",
+    "last_soundex",
+    "sex",
+    "ssn",
+    "phone",
+    "email",
+    "address_number",
+    "street",
+    "zip",
+    "member_number",
+    "mrn",
+    "birth_date",
+    "updated_at",
+];
+
+fn prepared_type(index: usize) -> DataType {
+    match index {
+        18 => DataType::Int32,
+        19 => DataType::Int64,
+        _ => DataType::Utf8,
+    }
+}
+
+/// The Arrow schema of prepared records, each column name preceded by `prefix`.
+pub fn prepared_schema(prefix: &str) -> Schema {
+    Schema::new(
+        PREPARED_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Field::new(format!("{prefix}{name}"), prepared_type(i), true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl PreparedRecords {
+    fn from_columns(columns: &[ArrayRef]) -> Self {
+        let s = |i: usize| columns[i].as_string::<i32>().clone();
+        PreparedRecords {
+            source_system: s(0),
+            source_record_id: s(1),
+            first: s(2),
+            first_formal: s(3),
+            last: s(4),
+            middle_initial: s(5),
+            suffix: s(6),
+            first_soundex: s(7),
+            last_soundex: s(8),
+            sex: s(9),
+            ssn: s(10),
+            phone: s(11),
+            email: s(12),
+            address_number: s(13),
+            street: s(14),
+            zip: s(15),
+            member_number: s(16),
+            mrn: s(17),
+            birth_date: columns[18].as_primitive::<arrow::datatypes::Int32Type>().clone(),
+            updated_at: columns[19].as_primitive::<arrow::datatypes::Int64Type>().clone(),
+        }
+    }
+
+    /// The records as one Arrow batch with [`prepared_schema`]`("")`, for engines that move them between
+    /// processes (the Spark engine's blocking and comparison steps).
+    pub fn to_batch(&self) -> CoreResult<RecordBatch> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.source_system.clone()),
+            Arc::new(self.source_record_id.clone()),
+            Arc::new(self.first.clone()),
+            Arc::new(self.first_formal.clone()),
+            Arc::new(self.last.clone()),
+            Arc::new(self.middle_initial.clone()),
+            Arc::new(self.suffix.clone()),
+            Arc::new(self.first_soundex.clone()),
+            Arc::new(self.last_soundex.clone()),
+            Arc::new(self.sex.clone()),
+            Arc::new(self.ssn.clone()),
+            Arc::new(self.phone.clone()),
+            Arc::new(self.email.clone()),
+            Arc::new(self.address_number.clone()),
+            Arc::new(self.street.clone()),
+            Arc::new(self.zip.clone()),
+            Arc::new(self.member_number.clone()),
+            Arc::new(self.mrn.clone()),
+            Arc::new(self.birth_date.clone()),
+            Arc::new(self.updated_at.clone()),
+        ];
+        Ok(RecordBatch::try_new(Arc::new(prepared_schema("")), columns)?)
+    }
+
+    /// Records from the columns of `batch` named as [`prepared_schema`]`(prefix)`; a missing or mistyped
+    /// column is a schema error naming it.
+    pub fn from_batch(batch: &RecordBatch, prefix: &str) -> CoreResult<Self> {
+        let columns = PREPARED_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let full = format!("{prefix}{name}");
+                let column = batch
+                    .column_by_name(&full)
+                    .ok_or_else(|| CoreError::schema("prepared_records", &full, "missing from the batch"))?;
+                let wanted = prepared_type(i);
+                if column.data_type() == &wanted {
+                    Ok(column.clone())
+                } else if column.data_type() == &DataType::LargeUtf8 && wanted == DataType::Utf8 {
+                    // Spark sends large strings when asked to; the kernels read 32-bit offsets.
+                    Ok(arrow::compute::cast(column, &wanted)?)
+                } else {
+                    Err(CoreError::schema(
+                        "prepared_records",
+                        &full,
+                        format!("is {} but must be {wanted}", column.data_type()),
+                    ))
+                }
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        Ok(Self::from_columns(&columns))
     }
 }
 
@@ -183,44 +311,15 @@ fn prepare_batch(batch: &RecordBatch) -> CoreResult<Vec<ArrayRef>> {
 /// Normalize conformed `person_records` batches (in parallel) into one column-wise set.
 pub fn prepare(batches: &[RecordBatch]) -> CoreResult<PreparedRecords> {
     let parts: Vec<Vec<ArrayRef>> = batches.par_iter().map(prepare_batch).collect::<CoreResult<_>>()?;
-    let width = 20;
-    let columns: Vec<ArrayRef> = (0..width)
+    let columns: Vec<ArrayRef> = (0..PREPARED_COLUMNS.len())
         .map(|c| {
             let pieces: Vec<&dyn Array> = parts.iter().map(|p| p[c].as_ref()).collect();
             if pieces.is_empty() {
-                Ok(arrow::array::new_empty_array(if c == 18 {
-                    &arrow::datatypes::DataType::Int32
-                } else if c == 19 {
-                    &arrow::datatypes::DataType::Int64
-                } else {
-                    &arrow::datatypes::DataType::Utf8
-                }))
+                Ok(arrow::array::new_empty_array(&prepared_type(c)))
             } else {
                 concat(&pieces)
             }
         })
         .collect::<Result<_, _>>()?;
-    let s = |i: usize| columns[i].as_string::<i32>().clone();
-    Ok(PreparedRecords {
-        source_system: s(0),
-        source_record_id: s(1),
-        first: s(2),
-        first_formal: s(3),
-        last: s(4),
-        middle_initial: s(5),
-        suffix: s(6),
-        first_soundex: s(7),
-        last_soundex: s(8),
-        sex: s(9),
-        ssn: s(10),
-        phone: s(11),
-        email: s(12),
-        address_number: s(13),
-        street: s(14),
-        zip: s(15),
-        member_number: s(16),
-        mrn: s(17),
-        birth_date: columns[18].as_primitive::<arrow::datatypes::Int32Type>().clone(),
-        updated_at: columns[19].as_primitive::<arrow::datatypes::Int64Type>().clone(),
-    })
+    Ok(PreparedRecords::from_columns(&columns))
 }

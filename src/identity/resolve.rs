@@ -60,6 +60,32 @@ pub struct Resolution {
     pub candidate_pairs: u64,
 }
 
+/// Candidate pairs with their comparison vectors and the blocking report: the part of a resolution that
+/// grows with the pair count, which the Spark engine computes on its executors.
+#[derive(Debug, Default)]
+pub struct ComparedPairs {
+    /// Candidate pairs, sorted by (left, right).
+    pub pairs: CandidatePairs,
+    /// Comparison vector of each pair, in the same order.
+    pub vectors: Vec<Levels>,
+    /// Blocking report per rule.
+    pub blocking: Vec<RuleReport>,
+}
+
+/// Block and compare on this machine.
+pub fn block_and_compare(records: &PreparedRecords, config: &IdentityConfig) -> CoreResult<ComparedPairs> {
+    let (pairs, blocking) = block(records, &config.blocking)?;
+    let vectors: Vec<Levels> = (0..pairs.len())
+        .into_par_iter()
+        .map(|p| compare_pair(records, pairs.left[p] as usize, pairs.right[p] as usize))
+        .collect();
+    Ok(ComparedPairs {
+        pairs,
+        vectors,
+        blocking,
+    })
+}
+
 /// Resolve prepared records into clusters. With `model`, reuse it; otherwise train one on these records.
 pub fn resolve(
     records: &PreparedRecords,
@@ -68,13 +94,24 @@ pub fn resolve(
     progress: &dyn Progress,
 ) -> CoreResult<Resolution> {
     progress.start("identity", 7);
-    let (pairs, report) = block(records, &config.blocking)?;
-    progress.advance(1);
-    let vectors: Vec<Levels> = (0..pairs.len())
-        .into_par_iter()
-        .map(|p| compare_pair(records, pairs.left[p] as usize, pairs.right[p] as usize))
-        .collect();
-    progress.advance(1);
+    let compared = block_and_compare(records, config)?;
+    progress.advance(2);
+    resolve_compared(records, compared, config, model, progress)
+}
+
+/// Train (unless `model` is given), score and cluster pairs already blocked and compared.
+pub fn resolve_compared(
+    records: &PreparedRecords,
+    compared: ComparedPairs,
+    config: &IdentityConfig,
+    model: Option<MatchModel>,
+    progress: &dyn Progress,
+) -> CoreResult<Resolution> {
+    let ComparedPairs {
+        pairs,
+        vectors,
+        blocking,
+    } = compared;
     let model = match model {
         Some(m) => {
             m.validate()?;
@@ -100,7 +137,7 @@ pub fn resolve(
         model,
         links,
         clusters,
-        blocking: report,
+        blocking,
         candidate_pairs: pairs.len() as u64,
     })
 }

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use chrono::{NaiveDate, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
+use rayon::prelude::*;
 use serde_json::json;
 
 use super::ingest::{open_input, quarantine_batch, InputSet};
@@ -14,13 +15,17 @@ use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::blocking::RuleReport;
 use crate::identity::compare::COMPARISONS;
+use crate::identity::distributed::pairs_from_batches;
 use crate::identity::evaluate::{evaluate, Evaluation};
 use crate::identity::model::MatchModel;
 use crate::identity::prepare::{prepare, PreparedRecords};
-use crate::identity::resolve::{resolve, IdentityConfig, Resolution};
+use crate::identity::resolve::{
+    block_and_compare, resolve_compared, ComparedPairs, IdentityConfig, Resolution,
+};
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
 use crate::identity::survivorship::member_profiles;
 use crate::lake::{read_table, read_table_if_present, write_batches, Location, WriteMode};
+use crate::lake::{ColumnMapping, ConformPlan, QuarantinedRow};
 use crate::model::{self, level_column, text_column, weight_column, BatchBuilder};
 
 /// What the identity stage did.
@@ -95,6 +100,163 @@ pub async fn run_identity(
         batches.push(batch);
         quarantined.extend(bad);
     }
+    let conformed = ConformedRecords::new(&batches, quarantined, stream.rows_read())?;
+    progress.start("identity", 7);
+    let compared = block_and_compare(&conformed.records, config)?;
+    progress.advance(2);
+    let run = IdentityRun {
+        described,
+        output,
+        previous,
+        config,
+        model,
+        as_of,
+        started,
+    };
+    finish_identity(run, conformed, compared, progress).await
+}
+
+/// Resolve person records whose candidate pairs were blocked and compared elsewhere (by the Spark engine's
+/// executors), then train, score, cluster and write exactly as [`run_identity`] does.
+///
+/// `raw` are the person_records rows as stored (conformed here with `columns`), `compared` batches carry
+/// `left_key`, `right_key` (record keys, left < right), `rule` (index of the first rule that found the pair)
+/// and `levels` (see [`crate::identity::distributed::pack_levels`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_identity_from_pairs(
+    raw: &[RecordBatch],
+    columns: &ColumnMapping,
+    compared: &[RecordBatch],
+    blocking: Vec<RuleReport>,
+    described: serde_json::Value,
+    output: &Location,
+    previous: Option<&Location>,
+    config: &IdentityConfig,
+    model: Option<MatchModel>,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> CoreResult<IdentityReport> {
+    let started = Utc::now();
+    let spec = model::person_records();
+    let Some(first) = raw.first() else {
+        return Err(CoreError::Input(
+            "identity resolution needs person records; the input is empty".into(),
+        ));
+    };
+    let plan = ConformPlan::new(&spec, &first.schema(), columns)?;
+    let mut batches = Vec::with_capacity(raw.len());
+    let mut quarantined = Vec::new();
+    let mut offset = 0i64;
+    for batch in raw {
+        let out = plan.conform(batch, offset)?;
+        offset += batch.num_rows() as i64;
+        batches.push(out.batch);
+        quarantined.extend(out.quarantined);
+    }
+    let conformed = ConformedRecords::new(&batches, quarantined, offset as u64)?;
+    progress.start("identity", 7);
+    let compared = pairs_from_batches(&conformed.keys, compared, blocking)?;
+    progress.advance(2);
+    let run = IdentityRun {
+        described,
+        output,
+        previous,
+        config,
+        model,
+        as_of,
+        started,
+    };
+    finish_identity(run, conformed, compared, progress).await
+}
+
+/// Conformed person records in the order both engines resolve them in: sorted by record key, so that the
+/// training sample, tie breaks and cluster numbers do not depend on how the input files were laid out.
+struct ConformedRecords {
+    /// All usable rows, conformed, sorted by record key.
+    rows: RecordBatch,
+    /// Their record keys, sorted.
+    keys: Vec<String>,
+    /// Their normalized fields, row for row.
+    records: PreparedRecords,
+    /// Rows that failed to conform.
+    quarantined: Vec<QuarantinedRow>,
+    /// Rows read.
+    rows_read: u64,
+}
+
+impl ConformedRecords {
+    fn new(batches: &[RecordBatch], quarantined: Vec<QuarantinedRow>, rows_read: u64) -> CoreResult<Self> {
+        let all = arrow::compute::concat_batches(&model::person_records().arrow_schema(), batches)?;
+        let system = text_column(&all, "person_records", "source_system")?;
+        let id = text_column(&all, "person_records", "source_record_id")?;
+        let mut keyed: Vec<(String, u32)> = (0..all.num_rows())
+            .into_par_iter()
+            .map(|i| (record_key(system.value(i), id.value(i)), i as u32))
+            .collect();
+        keyed.par_sort_unstable();
+        let order = UInt32Array::from_iter_values(keyed.iter().map(|(_, i)| *i));
+        let rows = arrow::compute::take_record_batch(&all, &order)?;
+        let keys: Vec<String> = keyed.into_iter().map(|(k, _)| k).collect();
+        // Prepare in slices so the normalizers run on every core.
+        let slices: Vec<RecordBatch> = (0..rows.num_rows())
+            .step_by(PREPARE_SLICE)
+            .map(|at| rows.slice(at, PREPARE_SLICE.min(rows.num_rows() - at)))
+            .collect();
+        let records = prepare(&slices)?;
+        if records.len() < 2 {
+            return Err(CoreError::Input(format!(
+                "identity resolution needs at least two usable person records; {} usable, {} quarantined",
+                records.len(),
+                quarantined.len()
+            )));
+        }
+        Ok(ConformedRecords {
+            rows,
+            keys,
+            records,
+            quarantined,
+            rows_read,
+        })
+    }
+}
+
+const PREPARE_SLICE: usize = 65_536;
+
+/// What a run resolves against, besides its records and pairs.
+struct IdentityRun<'a> {
+    described: serde_json::Value,
+    output: &'a Location,
+    previous: Option<&'a Location>,
+    config: &'a IdentityConfig,
+    model: Option<MatchModel>,
+    as_of: NaiveDate,
+    started: chrono::DateTime<Utc>,
+}
+
+/// Everything after blocking and comparison, shared by both engines: train or reuse the model, score, cluster,
+/// keep member ids stable, write the outputs and record the run.
+async fn finish_identity(
+    run: IdentityRun<'_>,
+    conformed: ConformedRecords,
+    compared: ComparedPairs,
+    progress: &dyn Progress,
+) -> CoreResult<IdentityReport> {
+    let IdentityRun {
+        described,
+        output,
+        previous,
+        config,
+        model,
+        as_of,
+        started,
+    } = run;
+    let ConformedRecords {
+        rows: all_records,
+        keys,
+        records,
+        quarantined,
+        rows_read,
+    } = conformed;
     let settings = serde_json::to_string(config).unwrap_or_default();
     let run = run_id(
         "identity",
@@ -102,21 +264,9 @@ pub async fn run_identity(
         &json!({"person_records": described}),
         &settings,
     );
-
-    let records = prepare(&batches)?;
-    if records.len() < 2 {
-        return Err(CoreError::Input(format!(
-            "identity resolution needs at least two usable person records; {} usable, {} quarantined",
-            records.len(),
-            quarantined.len()
-        )));
-    }
-    let resolution = resolve(&records, config, model, progress)?;
+    let resolution = resolve_compared(&records, compared, config, model, progress)?;
     let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
     let previous = read_xref(&previous_location).await?;
-    let keys: Vec<String> = (0..records.len())
-        .map(|i| record_key(records.source_system.value(i), records.source_record_id.value(i)))
-        .collect();
     let ids = assign_member_ids(
         &keys,
         &resolution.clusters.of_record,
@@ -125,7 +275,6 @@ pub async fn run_identity(
     );
 
     let xref = xref_batch(&run, &records, &resolution, &ids.of_cluster)?;
-    let all_records = arrow::compute::concat_batches(&model::person_records().arrow_schema(), &batches)?;
     let profiles = member_profiles(
         &run,
         &all_records,
@@ -193,7 +342,7 @@ pub async fn run_identity(
     }
     let report = IdentityReport {
         run_id: run.clone(),
-        records: stream.rows_read(),
+        records: rows_read,
         quarantined: quarantined.len() as u64,
         members: resolution.clusters.count as u64,
         candidate_pairs: resolution.candidate_pairs,

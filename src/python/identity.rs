@@ -10,7 +10,7 @@ use crate::error::CoreError;
 use crate::identity::resolve::IdentityConfig;
 use crate::lake::{block_on, Location};
 use crate::pipeline::identity_stage::{
-    count_identity_pairs, evaluate_identity as run_evaluate, load_model, run_identity,
+    count_identity_pairs, evaluate_identity as run_evaluate, load_model, run_identity, IdentityReport,
 };
 use crate::pipeline::ingest::{InputOverride, InputSet};
 
@@ -31,11 +31,7 @@ pub fn identity<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
     let r = PyProgress::run(py, progress, |p| {
-        let config: IdentityConfig = match &settings {
-            Some(json) => serde_json::from_str(json)
-                .map_err(|e| CoreError::Config(format!("identity settings: {e}")))?,
-            None => IdentityConfig::default(),
-        };
+        let config = identity_config(settings.as_deref())?;
         let location = Location::parse(&records)?;
         let mut inputs = InputSet::lake(location);
         inputs.overrides.insert(
@@ -55,6 +51,21 @@ pub fn identity<'py>(
             run_identity(&inputs, &output, previous.as_ref(), &config, model, as_of, p).await
         })
     })?;
+    report_dict(py, &r)
+}
+
+/// Identity settings from their JSON text (the config file's `identity:` section), defaults when absent.
+pub(super) fn identity_config(settings: Option<&str>) -> Result<IdentityConfig, CoreError> {
+    match settings {
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| CoreError::Config(format!("identity settings: {e}")))
+        }
+        None => Ok(IdentityConfig::default()),
+    }
+}
+
+/// The identity report as the dict `identity()` returns.
+pub(super) fn report_dict<'py>(py: Python<'py>, r: &IdentityReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("run_id", &r.run_id)?;
     d.set_item("records", r.records)?;
@@ -110,11 +121,7 @@ pub fn count_pairs<'py>(
     columns: Option<std::collections::HashMap<String, String>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (usable, quarantined, reports) = run_detached(py, || {
-        let config: IdentityConfig = match &settings {
-            Some(json) => serde_json::from_str(json)
-                .map_err(|e| CoreError::Config(format!("identity settings: {e}")))?,
-            None => IdentityConfig::default(),
-        };
+        let config = identity_config(settings.as_deref())?;
         let mut inputs = InputSet::lake(Location::parse(&records)?);
         inputs.overrides.insert(
             "person_records".into(),

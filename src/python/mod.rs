@@ -5,6 +5,7 @@ mod errors;
 mod identity;
 mod lake;
 mod progress;
+mod spark;
 mod stages;
 
 use pyo3::prelude::*;
@@ -24,6 +25,11 @@ pub mod _native {
     use super::identity::{count_pairs, evaluate_identity, identity};
     #[pymodule_export]
     use super::lake::{conform, read_table, write_delta};
+    #[pymodule_export]
+    use super::spark::{
+        identity_blocking_keys, identity_blocking_rules, identity_compare_batch, identity_from_pairs,
+        identity_prepare_batch, jaro_winkler,
+    };
     #[pymodule_export]
     use super::stages::{audiences, generate, ingest, validate_config};
 

@@ -88,13 +88,6 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     assert out.returncode == 2 and "XYZ" in out.stderr
 
 
-@pytest.mark.parametrize("engine", ["spark"])
-def test_unavailable_engine_is_a_config_error(tmp_path, small_lake, engine) -> None:
-    config = tmp_path / "pipeline.yml"
-    config.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'out'}\n")
-    assert _run("run", "--config", str(config), "--engine", engine).returncode == 2
-
-
 def test_example_pipeline_config_is_valid() -> None:
     from pathlib import Path
 

@@ -1,0 +1,14 @@
+"""The Spark engine: carelake's Rust kernels inside PySpark, with Spark doing the joins and shuffles.
+
+Identity resolution runs its record-sized and pair-sized work on the executors (``mapInArrow`` over the same
+normalizers, blocking keys and comparisons as the native engine; blocks are formed by a Spark join with the
+block-size cap as the skew guard), and its last step (training, scoring, clustering, stable ids, survivorship,
+writes) on the driver through the same code as the native engine, so both engines give the same tables.
+
+PySpark is an optional dependency (``pip install carelake[spark]``); Databricks runtimes have it.
+"""
+
+from carelake.spark.identity import identity
+from carelake.spark.session import get_session, read_lake_table
+
+__all__ = ["get_session", "identity", "read_lake_table"]

@@ -1,0 +1,225 @@
+"""Identity resolution on Spark.
+
+Executors: conform and normalize the records, emit each record's blocking keys, and compare candidate pairs,
+all inside ``mapInArrow`` through the Rust kernels. Spark: size the blocks, drop those over the cap (the skew
+guard: no block above the cap is ever joined, so no task sees more than cap x cap / 2 pairs from one key), join
+the rest into pairs, keep each pair once with the first rule that found it, and bring both sides' normalized
+fields to the pair. Driver: train (unless a model is given), score, cluster, keep member ids stable and write
+the identity tables, through the same code as the native engine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from carelake import _native
+from carelake.spark.session import read_lake_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from carelake.api import IdentityReport, ProgressCallback
+
+# The normalized columns the kernels exchange (PREPARED_COLUMNS in src/identity/prepare.rs).
+PREPARED_COLUMNS = [
+    "source_system",
+    "source_record_id",
+    "first",
+    "first_formal",
+    "last",
+    "middle_initial",
+    "suffix",
+    "first_soundex",
+    "last_soundex",
+    "sex",
+    "ssn",
+    "phone",
+    "email",
+    "address_number",
+    "street",
+    "zip",
+    "member_number",
+    "mrn",
+    "birth_date",
+    "updated_at",
+]
+
+
+def _ddl(name: str) -> str:
+    kind = {"birth_date": "int", "updated_at": "bigint"}.get(name, "string")
+    return f"{name} {kind}"
+
+
+PREPARED_SCHEMA = "record_key string, " + ", ".join(_ddl(c) for c in PREPARED_COLUMNS)
+KEYS_SCHEMA = "rule int, block_key bigint, record_key string"
+COMPARED_SCHEMA = "left_key string, right_key string, rule int, levels bigint"
+
+
+def _prepare(columns: Mapping[str, str] | None):  # noqa: ANN202 - a mapInArrow function
+    mapping = dict(columns) if columns else None
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from carelake import _native as kernels
+
+        for batch in batches:
+            yield kernels.identity_prepare_batch(batch, mapping)
+
+    return run
+
+
+def _blocking_keys(settings: str | None):  # noqa: ANN202 - a mapInArrow function
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from carelake import _native as kernels
+
+        for batch in batches:
+            yield kernels.identity_blocking_keys(batch, settings)
+
+    return run
+
+
+def _compare(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    from carelake import _native as kernels
+
+    for batch in batches:
+        yield kernels.identity_compare_batch(batch)
+
+
+def prepared_records(records: DataFrame, columns: Mapping[str, str] | None = None) -> DataFrame:
+    """Conformed, normalized person records with their ``record_key`` (rows that fail to conform are left out
+    here and quarantined by the driver)."""
+    return records.mapInArrow(_prepare(columns), PREPARED_SCHEMA)
+
+
+def candidate_pairs(spark: SparkSession, prepared: DataFrame, settings: str | None) -> tuple[DataFrame, list[dict]]:
+    """Candidate pairs ``(left_key, right_key, rule)``, each once with the first rule that found it, and the
+    blocking report per rule (pairs, oversized blocks and the records in them, largest block kept)."""
+    from pyspark.sql import functions as F
+
+    rules = _native.identity_blocking_rules(settings)
+    keys = prepared.mapInArrow(_blocking_keys(settings), KEYS_SCHEMA)
+    caps = spark.createDataFrame([(i, cap) for i, (_, cap) in enumerate(rules)], "rule int, cap bigint")
+    sizes = (
+        keys.groupBy("rule", "block_key")
+        .agg(F.count("*").alias("size"))
+        .join(F.broadcast(caps), "rule")
+        .cache()
+    )
+    kept = F.col("size") <= F.col("cap")
+    pairs_of = F.col("size") * (F.col("size") - 1) / 2
+    report_rows = {
+        r["rule"]: r
+        for r in sizes.groupBy("rule")
+        .agg(
+            F.sum(F.when(kept & (F.col("size") > 1), pairs_of).otherwise(0)).cast("bigint").alias("pairs"),
+            F.sum(F.when(~kept, 1).otherwise(0)).cast("bigint").alias("oversized_blocks"),
+            F.sum(F.when(~kept, F.col("size")).otherwise(0)).cast("bigint").alias("records_in_oversized_blocks"),
+            F.max(F.when(kept & (F.col("size") > 1), F.col("size")).otherwise(0)).alias("largest_block"),
+        )
+        .collect()
+    }
+    report = []
+    for i, (name, _) in enumerate(rules):
+        row = report_rows.get(i)
+        report.append(
+            {
+                "rule": name,
+                "pairs": int(row["pairs"]) if row else 0,
+                "new_pairs": 0,  # counted by the driver from the pairs' first rules
+                "oversized_blocks": int(row["oversized_blocks"]) if row else 0,
+                "records_in_oversized_blocks": int(row["records_in_oversized_blocks"]) if row else 0,
+                "largest_block": int(row["largest_block"]) if row else 0,
+            }
+        )
+    blocks = sizes.where(kept & (F.col("size") > 1)).select("rule", "block_key")
+    members = keys.join(blocks, ["rule", "block_key"])
+    left = members.select("rule", "block_key", F.col("record_key").alias("left_key"))
+    right = members.select("rule", "block_key", F.col("record_key").alias("right_key"))
+    pairs = (
+        left.join(right, ["rule", "block_key"])
+        .where(F.col("left_key") < F.col("right_key"))
+        .groupBy("left_key", "right_key")
+        .agg(F.min("rule").alias("rule"))
+    )
+    return pairs, report
+
+
+def compared_pairs(pairs: DataFrame, prepared: DataFrame) -> DataFrame:
+    """Pairs with their packed comparison vectors, compared on the executors."""
+    from pyspark.sql import functions as F
+
+    def side(prefix: str, key: str) -> DataFrame:
+        return prepared.select(
+            F.col("record_key").alias(key), *[F.col(c).alias(f"{prefix}{c}") for c in PREPARED_COLUMNS]
+        )
+
+    joined = pairs.join(side("l_", "left_key"), "left_key").join(side("r_", "right_key"), "right_key")
+    return joined.mapInArrow(_compare, COMPARED_SCHEMA)
+
+
+def identity(
+    spark: SparkSession,
+    records: str | DataFrame,
+    out: str,
+    *,
+    previous: str | None = None,
+    model: str | None = None,
+    settings: Mapping[str, object] | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> IdentityReport:
+    """Resolve person records into members on Spark; same outputs as :func:`carelake.identity`.
+
+    Args:
+        spark: The session (see :func:`carelake.spark.get_session`).
+        records: The ``person_records`` table: a DataFrame, a Unity Catalog name, or a Delta/Parquet/CSV path.
+        out: Where the identity outputs go (Delta; a volume or external location on Databricks).
+        previous: The previous run's ``identity_xref``; default: the one already in ``out``.
+        model: A saved ``identity_model.json`` to reuse instead of training.
+        settings: Identity settings (``blocking``, ``training``, ``clustering``), as in the pipeline file.
+        as_of: ISO as-of date of the run (default today).
+        progress: Called as ``progress(event, task, units)`` for the driver's steps.
+        columns: Canonical column name -> source column name.
+
+    Returns:
+        The same report as :func:`carelake.identity`, plus ``phase_seconds``: prepare, block, compare (on the
+        executors), collect and resolve_and_write (on the driver).
+    """
+    encoded = json.dumps(settings) if settings is not None else None
+    source = records if isinstance(records, str) else "dataframe"
+    frame = read_lake_table(spark, records) if isinstance(records, str) else records
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[phase] = round(now - clock, 3)
+        clock = now
+
+    # Each phase is materialized before the next, so its time is its own (and nothing is computed twice).
+    prepared = prepared_records(frame, columns).cache()
+    try:
+        prepared.count()
+        lap("prepare")
+        pairs, report = candidate_pairs(spark, prepared, encoded)
+        pairs = pairs.cache()
+        pairs.count()
+        lap("block")
+        compared: pa.Table = compared_pairs(pairs, prepared).toArrow()
+        pairs.unpersist()
+        lap("compare")
+        raw: pa.Table = frame.toArrow()
+        lap("collect")
+    finally:
+        prepared.unpersist()
+    result = _native.identity_from_pairs(
+        raw, compared, json.dumps(report), out, source, previous, model, encoded, as_of, progress, columns
+    )
+    lap("resolve_and_write")
+    result["phase_seconds"] = phases  # type: ignore[typeddict-unknown-key]
+    return result

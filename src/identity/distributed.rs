@@ -1,0 +1,250 @@
+//! Arrow kernels for engines that spread identity resolution over many processes (the Spark engine).
+//!
+//! Each kernel takes and returns Arrow batches and keeps no state between calls, so an executor can run it on
+//! any slice of the data: normalize records, emit their blocking keys, compare the pairs a distributed join
+//! found. The driver then maps the pairs back onto the records it resolves ([`pairs_from_batches`]). The
+//! kernels call the same normalizers, keys and comparisons as the native engine, which is what makes the two
+//! engines' results equal.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int32Builder, Int64Array, Int64Builder, RecordBatch, StringArray,
+    StringBuilder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use rayon::prelude::*;
+
+use super::blocking::{count_new_pairs, key, BlockingConfig, CandidatePairs, RuleReport};
+use super::compare::{compare_pair, jaro_winkler, Levels, N_COMPARISONS};
+use super::prepare::{prepare, PreparedRecords};
+use super::resolve::ComparedPairs;
+use crate::error::{CoreError, CoreResult};
+use crate::lake::ConformPlan;
+use crate::pipeline::identity_stage::record_key;
+
+/// Pack a comparison vector into one integer, four bits a level (Spark moves one long instead of nine bytes).
+pub fn pack_levels(levels: &Levels) -> i64 {
+    levels
+        .iter()
+        .enumerate()
+        .fold(0i64, |acc, (k, &l)| acc | (i64::from(l & 0xF) << (4 * k)))
+}
+
+/// The comparison vector packed by [`pack_levels`].
+pub fn unpack_levels(packed: i64) -> Levels {
+    let mut levels = [0u8; N_COMPARISONS];
+    for (k, level) in levels.iter_mut().enumerate() {
+        *level = ((packed >> (4 * k)) & 0xF) as u8;
+    }
+    levels
+}
+
+/// Conform raw person_records rows with `plan` and normalize them: the prepared columns plus `record_key`.
+/// Rows that fail to conform are left out here; the driver conforms the same rows with the same plan and
+/// quarantines them with their reasons, so nothing is lost.
+pub fn prepare_records(plan: &ConformPlan, raw: &RecordBatch) -> CoreResult<RecordBatch> {
+    let conformed = plan.conform(raw, 0)?;
+    let records = prepare(&[conformed.batch])?;
+    let keys: StringArray = (0..records.len())
+        .map(|i| {
+            Some(record_key(
+                records.source_system.value(i),
+                records.source_record_id.value(i),
+            ))
+        })
+        .collect();
+    let prepared = records.to_batch()?;
+    let mut fields: Vec<Arc<Field>> = vec![Arc::new(Field::new("record_key", DataType::Utf8, false))];
+    fields.extend(prepared.schema().fields().iter().cloned());
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(keys)];
+    columns.extend(prepared.columns().iter().cloned());
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// The schema [`blocking_keys`] returns.
+pub fn blocking_keys_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("rule", DataType::Int32, false),
+        Field::new("block_key", DataType::Int64, false),
+        Field::new("record_key", DataType::Utf8, false),
+    ])
+}
+
+/// For every prepared record (as [`prepare_records`] returns them) and every blocking rule whose fields it
+/// has: `(rule index, block key, record key)`. Records sharing a rule and key form a block.
+pub fn blocking_keys(prepared: &RecordBatch, config: &BlockingConfig) -> CoreResult<RecordBatch> {
+    let records = PreparedRecords::from_batch(prepared, "")?;
+    let record_keys = crate::model::text_column(prepared, "prepared_records", "record_key")?;
+    let n = records.len();
+    let mut rule_out = Int32Builder::with_capacity(n * config.rules.len());
+    let mut key_out = Int64Builder::with_capacity(n * config.rules.len());
+    let mut record_out = StringBuilder::with_capacity(n * config.rules.len(), n * 24);
+    for (index, rule) in config.rules.iter().enumerate() {
+        for row in 0..n {
+            if let Some(k) = key(&records, row, &rule.fields) {
+                rule_out.append_value(index as i32);
+                // The bits of the 64-bit key, as Spark's signed long: only equality is ever asked of it.
+                key_out.append_value(k as i64);
+                record_out.append_value(record_keys.value(row));
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(blocking_keys_schema()),
+        vec![
+            Arc::new(rule_out.finish()),
+            Arc::new(key_out.finish()),
+            Arc::new(record_out.finish()),
+        ],
+    )?)
+}
+
+/// The schema [`compare_batch`] returns.
+pub fn compared_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("left_key", DataType::Utf8, false),
+        Field::new("right_key", DataType::Utf8, false),
+        Field::new("rule", DataType::Int32, false),
+        Field::new("levels", DataType::Int64, false),
+    ])
+}
+
+/// Compare candidate pairs: a batch with `left_key`, `right_key`, `rule` and each side's prepared columns
+/// prefixed `l_` and `r_`; returns the keys, the rule and the packed comparison vector.
+pub fn compare_batch(batch: &RecordBatch) -> CoreResult<RecordBatch> {
+    let left = PreparedRecords::from_batch(batch, "l_")?;
+    let right = PreparedRecords::from_batch(batch, "r_")?;
+    let n = left.len();
+    // One record set holding both sides: pair p compares row p with row n + p.
+    let both = left.to_batch()?;
+    let both = arrow::compute::concat_batches(&both.schema(), &[both.clone(), right.to_batch()?])?;
+    let both = PreparedRecords::from_batch(&both, "")?;
+    let levels: Vec<i64> = (0..n)
+        .into_par_iter()
+        .map(|p| pack_levels(&compare_pair(&both, p, n + p)))
+        .collect();
+    let text = |name: &str| -> CoreResult<ArrayRef> {
+        let column = crate::model::text_column(batch, "candidate_pairs", name)?;
+        Ok(Arc::new(column.clone()))
+    };
+    let rule = batch
+        .column_by_name("rule")
+        .and_then(|c| c.as_primitive_opt::<Int32Type>())
+        .ok_or_else(|| CoreError::schema("candidate_pairs", "rule", "missing or not a 32-bit integer"))?;
+    Ok(RecordBatch::try_new(
+        Arc::new(compared_schema()),
+        vec![
+            text("left_key")?,
+            text("right_key")?,
+            Arc::new(rule.clone()),
+            Arc::new(Int64Array::from(levels)),
+        ],
+    )?)
+}
+
+/// Jaro-Winkler similarity of two string columns, row by row (null when either side is null): the string
+/// kernel the name comparisons use, on its own for benchmarks against other implementations.
+pub fn jaro_winkler_batch(left: &StringArray, right: &StringArray) -> CoreResult<Float64Array> {
+    if left.len() != right.len() {
+        return Err(CoreError::Input(format!(
+            "jaro_winkler needs columns of equal length ({} and {})",
+            left.len(),
+            right.len()
+        )));
+    }
+    Ok((0..left.len())
+        .map(|i| (!left.is_null(i) && !right.is_null(i)).then(|| jaro_winkler(left.value(i), right.value(i))))
+        .collect())
+}
+
+/// Map compared pairs (by record key, as [`compare_batch`] returns them) onto records whose sorted keys are
+/// `keys`, sorted by (left, right) as native blocking leaves them. A key the driver does not hold, a pair
+/// out of order or a pair seen twice means the executors saw other data than the driver: an internal error.
+pub fn pairs_from_batches(
+    keys: &[String],
+    batches: &[RecordBatch],
+    mut blocking: Vec<RuleReport>,
+) -> CoreResult<ComparedPairs> {
+    let index = |key: &str| -> CoreResult<u32> {
+        keys.binary_search_by(|k| k.as_str().cmp(key))
+            .map(|i| i as u32)
+            .map_err(|_| {
+                CoreError::Internal(
+                    "a compared pair names a person record the driver does not hold; \
+                     was person_records changed during the run?"
+                        .into(),
+                )
+            })
+    };
+    let mut rows: Vec<(u32, u32, u8, i64)> = Vec::new();
+    for batch in batches {
+        let left = crate::model::text_column(batch, "compared_pairs", "left_key")?;
+        let right = crate::model::text_column(batch, "compared_pairs", "right_key")?;
+        let rule = batch
+            .column_by_name("rule")
+            .and_then(|c| c.as_primitive_opt::<Int32Type>())
+            .ok_or_else(|| CoreError::schema("compared_pairs", "rule", "missing or not a 32-bit integer"))?;
+        let levels = batch
+            .column_by_name("levels")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>())
+            .ok_or_else(|| {
+                CoreError::schema("compared_pairs", "levels", "missing or not a 64-bit integer")
+            })?;
+        for i in 0..batch.num_rows() {
+            let (l, r) = (index(left.value(i))?, index(right.value(i))?);
+            if l >= r {
+                return Err(CoreError::Internal(
+                    "a compared pair is not ordered by record key".into(),
+                ));
+            }
+            let rule = u8::try_from(rule.value(i))
+                .ok()
+                .filter(|r| usize::from(*r) < blocking.len())
+                .ok_or_else(|| CoreError::Internal("a compared pair has an invalid rule index".into()))?;
+            rows.push((l, r, rule, levels.value(i)));
+        }
+    }
+    rows.par_sort_unstable();
+    if rows.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
+        return Err(CoreError::Internal(
+            "a candidate pair was compared twice; pairs must be unique".into(),
+        ));
+    }
+    let mut pairs = CandidatePairs::default();
+    let mut vectors = Vec::with_capacity(rows.len());
+    for (l, r, rule, levels) in rows {
+        pairs.left.push(l);
+        pairs.right.push(r);
+        pairs.rule.push(rule);
+        vectors.push(unpack_levels(levels));
+    }
+    count_new_pairs(&pairs.rule, &mut blocking);
+    Ok(ComparedPairs {
+        pairs,
+        vectors,
+        blocking,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_pack_and_unpack() {
+        let levels: Levels = [1, 6, 0, 5, 2, 4, 3, 6, 1];
+        assert_eq!(unpack_levels(pack_levels(&levels)), levels);
+        assert_eq!(unpack_levels(0), [0; N_COMPARISONS]);
+    }
+
+    #[test]
+    fn jaro_winkler_nulls_and_lengths() {
+        let a = StringArray::from(vec![Some("MARTHA"), None]);
+        let b = StringArray::from(vec![Some("MARHTA"), Some("X")]);
+        let out = jaro_winkler_batch(&a, &b).unwrap();
+        assert!((out.value(0) - 0.961).abs() < 0.001);
+        assert!(out.is_null(1));
+        assert!(jaro_winkler_batch(&a, &StringArray::from(vec!["A"])).is_err());
+    }
+}

@@ -1,0 +1,150 @@
+//! Thin wrappers over the distributed identity kernels, called by the Spark engine inside `mapInArrow` on the
+//! executors, and over the driver's last step.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::{PyArray, PyRecordBatch, PyRecordBatchReader};
+
+use super::errors::run_detached;
+use super::identity::{identity_config, report_dict};
+use super::progress::PyProgress;
+use super::stages::parse_as_of;
+use crate::error::CoreError;
+use crate::identity::blocking::RuleReport;
+use crate::identity::distributed;
+use crate::lake::{block_on, ConformPlan, Location};
+use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs};
+
+/// Conform and normalize one batch of raw person_records: the prepared columns plus `record_key`.
+#[pyfunction]
+#[pyo3(signature = (batch, columns=None))]
+pub fn identity_prepare_batch(
+    py: Python<'_>,
+    batch: PyRecordBatch,
+    columns: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let batch = batch.into_inner();
+    let out = run_detached(py, move || {
+        let plan = ConformPlan::new(
+            &crate::model::person_records(),
+            &batch.schema(),
+            &columns.unwrap_or_default(),
+        )?;
+        distributed::prepare_records(&plan, &batch)
+    })?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// Blocking keys `(rule, block_key, record_key)` of one batch of prepared records.
+#[pyfunction]
+#[pyo3(signature = (batch, settings=None))]
+pub fn identity_blocking_keys(
+    py: Python<'_>,
+    batch: PyRecordBatch,
+    settings: Option<String>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let batch = batch.into_inner();
+    let out = run_detached(py, move || {
+        let config = identity_config(settings.as_deref())?;
+        distributed::blocking_keys(&batch, &config.blocking)
+    })?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// The blocking rules as `(name, block-size cap)`, in priority order.
+#[pyfunction]
+#[pyo3(signature = (settings=None))]
+pub fn identity_blocking_rules(settings: Option<String>) -> PyResult<Vec<(String, usize)>> {
+    let config = identity_config(settings.as_deref()).map_err(super::errors::to_py_err)?;
+    let global = config.blocking.max_block_size;
+    Ok(config
+        .blocking
+        .rules
+        .iter()
+        .map(|r| (r.name.clone(), r.max_block_size.map_or(global, |c| c.min(global))))
+        .collect())
+}
+
+/// Compare one batch of candidate pairs (both sides' prepared columns, prefixed `l_` and `r_`).
+#[pyfunction]
+pub fn identity_compare_batch(py: Python<'_>, batch: PyRecordBatch) -> PyResult<Bound<'_, PyAny>> {
+    let batch = batch.into_inner();
+    let out = run_detached(py, move || distributed::compare_batch(&batch))?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// Jaro-Winkler similarity of two string arrays, row by row.
+#[pyfunction]
+pub fn jaro_winkler(py: Python<'_>, left: PyArray, right: PyArray) -> PyResult<Bound<'_, PyAny>> {
+    let (left, _) = left.into_inner();
+    let (right, _) = right.into_inner();
+    let out = run_detached(py, move || {
+        let as_text = |a: &arrow::array::ArrayRef| {
+            arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8)
+                .map_err(CoreError::from)
+                .map(|a| arrow::array::AsArray::as_string::<i32>(&a).clone())
+        };
+        distributed::jaro_winkler_batch(&as_text(&left)?, &as_text(&right)?)
+    })?;
+    let field = arrow::datatypes::Field::new("jaro_winkler", arrow::datatypes::DataType::Float64, true);
+    let array = PyArray::new(std::sync::Arc::new(out), field.into());
+    let pyarrow: Py<PyAny> = array.to_pyarrow(py)?.unbind();
+    Ok(pyarrow.into_bound(py))
+}
+
+/// The driver's step of the Spark engine: conform the person records, map the compared pairs onto them, then
+/// train, score, cluster and write the outputs exactly as the native engine does.
+#[pyfunction]
+#[pyo3(signature = (records, compared, blocking, out, source, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn identity_from_pairs<'py>(
+    py: Python<'py>,
+    records: PyRecordBatchReader,
+    compared: PyRecordBatchReader,
+    blocking: String,
+    out: String,
+    source: String,
+    previous: Option<String>,
+    model: Option<String>,
+    settings: Option<String>,
+    as_of: Option<String>,
+    progress: Option<Py<PyAny>>,
+    columns: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let as_of = parse_as_of(as_of.as_deref())?;
+    let records = records.into_reader()?;
+    let compared = compared.into_reader()?;
+    let r = PyProgress::run(py, progress, move |p| {
+        let config = identity_config(settings.as_deref())?;
+        let blocking: Vec<RuleReport> = serde_json::from_str(&blocking)
+            .map_err(|e| CoreError::Config(format!("blocking report: {e}")))?;
+        let raw: Vec<_> = records.collect::<Result<_, _>>()?;
+        let compared: Vec<_> = compared.collect::<Result<_, _>>()?;
+        let output = Location::parse(&out)?;
+        let previous = previous.as_deref().map(Location::parse).transpose()?;
+        let described = serde_json::json!({"engine": "spark", "location": source});
+        block_on(async {
+            let model = match &model {
+                Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
+                None => None,
+            };
+            run_identity_from_pairs(
+                &raw,
+                &columns.unwrap_or_default(),
+                &compared,
+                blocking,
+                described,
+                &output,
+                previous.as_ref(),
+                &config,
+                model,
+                as_of,
+                p,
+            )
+            .await
+        })
+    })?;
+    report_dict(py, &r)
+}
