@@ -42,9 +42,55 @@ def test_jobs_load_as_typed_databricks_bundle_classes() -> None:
                 module, func = scripts[wheel["entry_point"]].split(":")
                 assert module == "carelake.jobs" and callable(getattr(carelake.jobs, func))
     nightly = _jobs()["carelake_nightly"]
-    order = [t["task_key"] for t in nightly["tasks"]]
-    assert order == ["identity", "caregaps", "audiences", "governance"]
-    assert all(t["depends_on"][0]["task_key"] == order[i] for i, t in enumerate(nightly["tasks"][1:]))
+    after = {t["task_key"]: {d["task_key"] for d in t.get("depends_on", [])} for t in nightly["tasks"]}
+    assert after == {
+        "identity": set(),
+        "caregaps": {"identity"},
+        "audiences": {"caregaps"},
+        "metric_views": {"caregaps"},
+        "governance": {"audiences", "metric_views"},
+    }
+    classic = _jobs()["carelake_nightly_classic"]["tasks"][0]["python_wheel_task"]["parameters"]
+    assert classic[-2:] == ["--engine", "spark"]
+
+
+def test_dashboard_and_genie_space() -> None:
+    import json
+
+    from databricks.bundles.dashboards import Dashboard
+    from databricks.bundles.genie_spaces import GenieSpace
+
+    analytics = yaml.safe_load((ROOT / "bundles" / "resources" / "analytics.yml").read_text())["resources"]
+    (spec,) = analytics["dashboards"].values()
+    Dashboard.from_dict(spec)
+    dashboard = json.loads((ROOT / "bundles" / "resources" / spec["file_path"]).read_text())
+    datasets = {d["name"]: "".join(d["queryLines"]) for d in dashboard["datasets"]}
+    widgets = [item["widget"] for page in dashboard["pages"] for item in page["layout"]]
+    assert {"gap_rates", "audience_sizes", "outreach_funnel", "suppressions_by_rule"} <= set(datasets)
+    for widget in widgets:
+        for query in widget["queries"]:
+            assert query["query"]["datasetName"] in datasets, widget["name"]
+            names = {f["name"] for f in query["query"]["fields"]}
+            for encoding in widget["spec"]["encodings"].values():
+                fields = encoding if isinstance(encoding, list) else [encoding]
+                for field in fields:
+                    assert field["fieldName"] in names, widget["name"]
+    for sql in datasets.values():
+        assert sql.count("(") == sql.count(")") and "SELECT" in sql
+    (genie,) = analytics["genie_spaces"].values()
+    GenieSpace.from_dict(genie)
+    space = genie["serialized_space"]
+    tables = [t["identifier"].rsplit(".", 1)[-1] for t in space["data_sources"]["tables"]]
+    assert "care_gaps" in tables and space["config"]["sample_questions"]
+    assert "certified" in "".join(space["instructions"]["text_instructions"][0]["content"])
+
+
+def test_metric_view_sql() -> None:
+    text = (ROOT / "jobs" / "sql" / "metric_views.sql").read_text()
+    assert "WITH METRICS" in text and "LANGUAGE YAML" in text
+    definition = yaml.safe_load(text.split("$$")[1])
+    assert definition["source"] == "measure_rates"
+    assert {m["name"] for m in definition["measures"]} >= {"closure_rate", "open_gaps", "denominator"}
 
 
 def test_governance_sql_statements() -> None:
