@@ -237,6 +237,32 @@ def identity_from_pairs(
 ) -> IdentityReport:
     """The Spark engine's driver step: train, score, cluster and write from compared pairs."""
 
+def caregaps_event_filter(
+    batch: Any,
+    value_sets: list[str],
+    measures_dir: str | None = None,
+    measures: list[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> Any:
+    """The rows of one raw clinical_events batch with a measure's value-set code, or failing to conform."""
+
+def caregaps_from_events(
+    lake: str,
+    out: str,
+    events: ArrowStreamExportable,
+    events_read: int,
+    source: str,
+    value_sets: list[str],
+    year: int | None = None,
+    identity: str | None = None,
+    measures_dir: str | None = None,
+    measures: list[str] | None = None,
+    as_of: str | None = None,
+    progress: ProgressCallback | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+) -> CareGapsReport:
+    """The Spark engine's care-gap driver step over the clinical events its executors kept."""
+
 def read_table(uri: str, table: str | None = None) -> _ArrowStreamResult: ...
 def write_delta(
     uri: str,

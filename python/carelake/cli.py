@@ -273,14 +273,17 @@ def _run(args: argparse.Namespace) -> int:
         print("Dry run: nothing written.")
         return 0
     if args.engine == "spark":
-        print("Engine: spark (identity on Spark executors; care gaps and audiences on the native kernels)\n")
+        print(
+            "Engine: spark (identity and the care-gap event scan on Spark executors; "
+            "audiences on the native kernels)\n"
+        )
     ingested, resolved = identity_stage(checked, as_of, args.engine)
     _print_ingest(ingested)
     print()
     _print_identity(resolved)
     if checked["caregaps"] is not None:
         print()
-        _print_caregaps(caregaps_stage(checked, as_of))
+        _print_caregaps(caregaps_stage(checked, as_of, args.engine))
     if checked["audiences"]:
         print()
         _print_audiences(api.audiences(args.config, as_of=as_of, progress=ProgressReporter("audiences")))

@@ -44,7 +44,7 @@ def _parser(stage: str) -> argparse.ArgumentParser:
         "--engine",
         choices=["native", "spark"],
         default="native",
-        help="identity on the native engine or on Spark (same outputs; default: native)",
+        help="native (one process) or spark (identity and the care-gap event scan on Spark; same outputs)",
     )
     return p
 
@@ -97,20 +97,23 @@ def identity_stage(checked: dict, as_of: str | None, engine: str = "native") -> 
     return ingested, resolved
 
 
-def caregaps_stage(checked: dict, as_of: str | None) -> CareGapsReport:
-    """The care-gap stage of a checked config (its ``caregaps`` section must be there)."""
+def caregaps_stage(checked: dict, as_of: str | None, engine: str = "native") -> CareGapsReport:
+    """The care-gap stage of a checked config (its ``caregaps`` section must be there), on either engine."""
     gaps = checked["caregaps"]
-    return api.caregaps(
-        checked["lake"],
-        checked["output"],
-        value_sets=gaps["value_sets"],
-        year=gaps["year"],
-        measures_dir=gaps["measures_dir"],
-        measures=gaps["measures"] or None,
-        as_of=as_of,
-        progress=ProgressReporter("rows"),
-        columns=checked["columns"],
-    )
+    options = {
+        "value_sets": gaps["value_sets"],
+        "year": gaps["year"],
+        "measures_dir": gaps["measures_dir"],
+        "measures": gaps["measures"] or None,
+        "as_of": as_of,
+        "progress": ProgressReporter("rows"),
+        "columns": checked["columns"],
+    }
+    if engine == "spark":
+        from carelake import spark as carelake_spark
+
+        return carelake_spark.caregaps(carelake_spark.get_session(), checked["lake"], checked["output"], **options)
+    return api.caregaps(checked["lake"], checked["output"], **options)
 
 
 def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namespace, dict], list[str]]) -> int:
@@ -142,7 +145,7 @@ def _caregaps(args: argparse.Namespace, checked: dict) -> list[str]:
         raise ConfigError(f"{args.config}: no caregaps section")
     if args.dry_run:
         return []
-    caregaps_stage(checked, args.as_of)
+    caregaps_stage(checked, args.as_of, args.engine)
     return STAGE_TABLES["caregaps"]
 
 

@@ -14,6 +14,7 @@ pub mod criteria;
 pub mod definition;
 pub mod enrollment;
 pub mod evaluate;
+pub mod event_filter;
 pub mod events;
 pub mod measures;
 pub mod member_data;

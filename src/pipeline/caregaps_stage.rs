@@ -106,10 +106,54 @@ fn match_events(
     Ok((builder, quarantined))
 }
 
+/// Where the stage's clinical events come from.
+#[derive(Debug)]
+pub enum EventSource {
+    /// The lake's clinical_events table, read here.
+    Lake,
+    /// Rows an engine's executors kept (see [`crate::caregaps::event_filter`]): raw rows as stored, plus how many
+    /// rows were read in all and a description of the table for the run log.
+    Prefiltered {
+        /// The rows kept, as stored.
+        batches: Vec<RecordBatch>,
+        /// Rows of the table in all (kept or not).
+        rows_read: u64,
+        /// The table's location and engine, for the run log.
+        described: serde_json::Value,
+    },
+}
+
 /// Run the care-gap stage. `identity` is where identity_xref and member_profile are (default: `output`).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_caregaps(
     inputs: &InputSet,
+    identity: Option<&Location>,
+    output: &Location,
+    directory: &ValueSetDirectory,
+    measures: &MeasureSet,
+    year: Option<i32>,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> CoreResult<CareGapsReport> {
+    run_caregaps_from(
+        inputs,
+        EventSource::Lake,
+        identity,
+        output,
+        directory,
+        measures,
+        year,
+        as_of,
+        progress,
+    )
+    .await
+}
+
+/// The care-gap stage with its clinical events from `events`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_caregaps_from(
+    inputs: &InputSet,
+    events: EventSource,
     identity: Option<&Location>,
     output: &Location,
     directory: &ValueSetDirectory,
@@ -199,7 +243,41 @@ pub async fn run_caregaps(
     lap("enrollment");
     // Clinical events: this thread reads (the Parquet decoding); a worker conforms and matches batches in
     // parallel meanwhile, so reading and matching overlap.
-    let mut events: Option<InputStream> = open_input(inputs, "clinical_events").await?;
+    let mut prefiltered = None;
+    let mut events: Option<InputStream> = match events {
+        EventSource::Lake => open_input(inputs, "clinical_events").await?,
+        EventSource::Prefiltered {
+            batches,
+            rows_read,
+            described: about,
+        } => {
+            described.insert("clinical_events".into(), about);
+            prefiltered = Some((batches, rows_read));
+            None
+        }
+    };
+    if let Some((batches, rows_read)) = prefiltered {
+        let kept: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if let Some(first) = batches.first() {
+            let spec = model::canonical_input("clinical_events")
+                .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
+            let plan = ConformPlan::new(&spec, &first.schema(), &inputs.mapping("clinical_events"))?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(batches.len());
+            let mut offset = 0i64;
+            for batch in batches {
+                let rows = batch.num_rows() as i64;
+                // The receiver lives until match_events returns, and the channel holds every batch.
+                let _ = tx.send((batch, offset));
+                offset += rows;
+            }
+            drop(tx);
+            let (returned, bad) = match_events(builder, &plan, rx)?;
+            builder = returned;
+            quarantined.extend(bad);
+        }
+        // Rows the executors dropped were read too: they matched no value set.
+        builder.counts.events_read += rows_read.saturating_sub(kept);
+    }
     if let Some(stream) = events.as_mut() {
         described.insert("clinical_events".into(), stream.describe());
         progress.start("caregaps.events", 0);

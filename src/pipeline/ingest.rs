@@ -57,7 +57,8 @@ impl InputSet {
         }
     }
 
-    fn mapping(&self, table: &str) -> ColumnMapping {
+    /// The column mapping given for `table` (empty when none).
+    pub(crate) fn mapping(&self, table: &str) -> ColumnMapping {
         self.overrides
             .get(table)
             .map(|o| o.columns.clone())

@@ -9,9 +9,10 @@ use super::errors::run_detached;
 use super::progress::PyProgress;
 use super::stages::parse_as_of;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
+use crate::error::CoreError;
 use crate::lake::{block_on, Location};
 use crate::pipeline::caregaps_eval::evaluate_caregaps as run_evaluate;
-use crate::pipeline::caregaps_stage::run_caregaps;
+use crate::pipeline::caregaps_stage::{run_caregaps, CareGapsReport};
 use crate::pipeline::ingest::{InputOverride, InputSet};
 
 /// Evaluate the measures for every member; writes care_gaps, measure_rates, quarantine and a runs row.
@@ -29,22 +30,12 @@ pub fn caregaps<'py>(
     measures: Option<Vec<String>>,
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
-    columns: Option<std::collections::HashMap<String, std::collections::HashMap<String, String>>>,
+    columns: Option<TableMappings>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
     let r = PyProgress::run(py, progress, |p| {
-        let directory = ValueSetDirectory::load(&value_sets)?;
-        let set = MeasureSet::load(&directory, measures_dir.as_deref(), &measures.unwrap_or_default())?;
-        let mut inputs = InputSet::lake(Location::parse(&lake)?);
-        for (table, mapping) in columns.unwrap_or_default() {
-            inputs.overrides.insert(
-                table,
-                InputOverride {
-                    uri: None,
-                    columns: mapping,
-                },
-            );
-        }
+        let (directory, set) = load_measures(&value_sets, measures_dir.as_deref(), measures)?;
+        let inputs = input_set(&lake, columns)?;
         let output = Location::parse(&out)?;
         let identity = identity.as_deref().map(Location::parse).transpose()?;
         block_on(run_caregaps(
@@ -58,6 +49,40 @@ pub fn caregaps<'py>(
             p,
         ))
     })?;
+    report_dict(py, &r)
+}
+
+/// Table -> (canonical column -> source column), as the pipeline file's `columns:` gives it.
+pub(super) type TableMappings = std::collections::HashMap<String, std::collections::HashMap<String, String>>;
+
+/// The value-set directory and the compiled measures.
+pub(super) fn load_measures(
+    value_sets: &[String],
+    measures_dir: Option<&std::path::Path>,
+    measures: Option<Vec<String>>,
+) -> Result<(ValueSetDirectory, MeasureSet), CoreError> {
+    let directory = ValueSetDirectory::load(value_sets)?;
+    let set = MeasureSet::load(&directory, measures_dir, &measures.unwrap_or_default())?;
+    Ok((directory, set))
+}
+
+/// The lake's inputs with the given column mappings.
+pub(super) fn input_set(lake: &str, columns: Option<TableMappings>) -> Result<InputSet, CoreError> {
+    let mut inputs = InputSet::lake(Location::parse(lake)?);
+    for (table, mapping) in columns.unwrap_or_default() {
+        inputs.overrides.insert(
+            table,
+            InputOverride {
+                uri: None,
+                columns: mapping,
+            },
+        );
+    }
+    Ok(inputs)
+}
+
+/// The care-gap report as the dict `caregaps()` returns.
+pub(super) fn report_dict<'py>(py: Python<'py>, r: &CareGapsReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("run_id", &r.run_id)?;
     d.set_item("year", r.year)?;

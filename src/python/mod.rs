@@ -27,8 +27,8 @@ pub mod _native {
     use super::lake::{conform, read_table, write_delta};
     #[pymodule_export]
     use super::spark::{
-        identity_blocking_keys, identity_blocking_rules, identity_compare_batch, identity_from_pairs,
-        identity_prepare_batch, jaro_winkler,
+        caregaps_event_filter, caregaps_from_events, identity_blocking_keys, identity_blocking_rules,
+        identity_compare_batch, identity_from_pairs, identity_prepare_batch, jaro_winkler,
     };
     #[pymodule_export]
     use super::stages::{audiences, generate, ingest, validate_config};

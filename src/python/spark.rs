@@ -1,20 +1,24 @@
-//! Thin wrappers over the distributed identity kernels, called by the Spark engine inside `mapInArrow` on the
-//! executors, and over the driver's last step.
+//! Thin wrappers over the kernels the Spark engine calls inside `mapInArrow` on its executors (identity's
+//! normalize, blocking keys and comparisons; care gaps' event filter), and over the driver's steps.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PyRecordBatch, PyRecordBatchReader};
 
+use super::caregaps::{input_set, load_measures, report_dict as caregaps_report_dict, TableMappings};
 use super::errors::run_detached;
 use super::identity::{identity_config, report_dict};
 use super::progress::PyProgress;
 use super::stages::parse_as_of;
+use crate::caregaps::event_filter::EventFilter;
 use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
 use crate::identity::distributed;
 use crate::lake::{block_on, ConformPlan, Location};
+use crate::pipeline::caregaps_stage::{run_caregaps_from, EventSource};
 use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs};
 
 /// Conform and normalize one batch of raw person_records: the prepared columns plus `record_key`.
@@ -147,4 +151,75 @@ pub fn identity_from_pairs<'py>(
         })
     })?;
     report_dict(py, &r)
+}
+
+/// Keep the rows of one raw clinical_events batch that carry a measure's value-set code or fail to conform.
+#[pyfunction]
+#[pyo3(signature = (batch, value_sets, measures_dir=None, measures=None, columns=None))]
+pub fn caregaps_event_filter(
+    py: Python<'_>,
+    batch: PyRecordBatch,
+    value_sets: Vec<String>,
+    measures_dir: Option<PathBuf>,
+    measures: Option<Vec<String>>,
+    columns: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let batch = batch.into_inner();
+    let out = run_detached(py, move || {
+        let key = serde_json::json!([value_sets, measures_dir, measures]).to_string();
+        let filter = EventFilter::cached(&key, || {
+            let (directory, set) = load_measures(&value_sets, measures_dir.as_deref(), measures)?;
+            Ok(EventFilter::new(&directory, &set))
+        })?;
+        filter.keep(&batch, &columns.unwrap_or_default())
+    })?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// The Spark engine's care-gap driver step: the stage over clinical events its executors kept.
+#[pyfunction]
+#[pyo3(signature = (lake, out, events, events_read, source, value_sets, year=None, identity=None, measures_dir=None, measures=None, as_of=None, progress=None, columns=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn caregaps_from_events<'py>(
+    py: Python<'py>,
+    lake: String,
+    out: String,
+    events: PyRecordBatchReader,
+    events_read: u64,
+    source: String,
+    value_sets: Vec<String>,
+    year: Option<i32>,
+    identity: Option<String>,
+    measures_dir: Option<PathBuf>,
+    measures: Option<Vec<String>>,
+    as_of: Option<String>,
+    progress: Option<Py<PyAny>>,
+    columns: Option<TableMappings>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let as_of = parse_as_of(as_of.as_deref())?;
+    let events = events.into_reader()?;
+    let r = PyProgress::run(py, progress, move |p| {
+        let (directory, set) = load_measures(&value_sets, measures_dir.as_deref(), measures)?;
+        let inputs = input_set(&lake, columns)?;
+        let batches: Vec<_> = events.collect::<Result<_, _>>()?;
+        let output = Location::parse(&out)?;
+        let identity = identity.as_deref().map(Location::parse).transpose()?;
+        let source = EventSource::Prefiltered {
+            batches,
+            rows_read: events_read,
+            described: serde_json::json!({"engine": "spark", "location": source}),
+        };
+        block_on(run_caregaps_from(
+            &inputs,
+            source,
+            identity.as_ref(),
+            &output,
+            &directory,
+            &set,
+            year,
+            as_of,
+            p,
+        ))
+    })?;
+    caregaps_report_dict(py, &r)
 }

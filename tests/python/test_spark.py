@@ -88,6 +88,9 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
         assert run.returncode == 0, run.stderr[-2000:]
         outputs[engine] = run.stdout
     assert "Engine: spark" in outputs["spark"]
+    runs = {r["stage"]: r["inputs"] for r in read_delta(tmp_path / "spark" / "runs").to_pylist()}
+    assert '"engine":"spark"' in runs["identity"].replace(" ", "")
+    assert '"engine":"spark"' in runs["caregaps"].replace(" ", "")
     for table in ("identity_xref", "member_profile", "care_gaps", "measure_rates"):
         a, b = read_delta(tmp_path / "native" / table), read_delta(tmp_path / "spark" / table)
         assert _rows(a) == _rows(b), table

@@ -76,9 +76,13 @@ fn jaro_long(a: &[u8], b: &[u8], window: usize) -> f64 {
     (m / a.len() as f64 + m / b.len() as f64 + (m - transpositions as f64 / 2.0) / m) / 3.0
 }
 
-/// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4).
+/// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4, boost only above a Jaro of 0.7 as in
+/// Winkler's definition, so weak matches that share an initial are not lifted into the "close" levels).
 pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     let j = jaro(a, b);
+    if j <= 0.7 {
+        return j;
+    }
     let prefix = a
         .bytes()
         .zip(b.bytes())
@@ -158,6 +162,11 @@ mod tests {
         assert_eq!(jaro_winkler("", ""), 1.0);
         assert_eq!(jaro_winkler("ABC", ""), 0.0);
         assert_eq!(jaro_winkler("SAME", "SAME"), 1.0);
+        // Below a Jaro of 0.7 the shared prefix adds nothing (rapidfuzz and Winkler agree).
+        assert_eq!(
+            jaro_winkler("ABCDEFGH", "ABCDWXYZQRST"),
+            jaro("ABCDEFGH", "ABCDWXYZQRST")
+        );
         let long_a = "A".repeat(70) + "B";
         let long_b = "A".repeat(70) + "C";
         assert!(jaro(&long_a, &long_b) > 0.9);
