@@ -5,7 +5,7 @@ in Arrow UDFs (a per-pair loop, as Splink-on-Spark users wrote it, and rapidfuzz
 
 Every contender scores the same cached DataFrame of name pairs (names with typos, nicknames and swaps from
 the synthetic generator's name lists) and the job sums the scores, so Spark runs every comparison. Each is
-timed twice; the faster run counts (the first warms the Python workers). A pass-through function that computes
+timed three times; the fastest run counts (the first warms the Python workers). A pass-through function that computes
 nothing measures Spark's own cost of moving the batches to Python and back; the time above it is the scoring.
 """
 
@@ -85,7 +85,7 @@ def rapidfuzz_cpdist(batches):
 
 def timed(frame, fn) -> tuple[float, float]:
     best, total = float("inf"), 0.0
-    for _ in range(2):
+    for _ in range(3):
         started = time.perf_counter()
         total = frame.mapInArrow(fn, "score double").agg(F.sum("score")).collect()[0][0]
         best = min(best, time.perf_counter() - started)
