@@ -31,16 +31,22 @@ export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 
 # The Spark engine's tests run local PySpark, which needs a Java runtime (17 or 21). A fresh Debian machine has
-# none: install Debian's headless OpenJDK 17 (as root, or through sudo when it asks no password).
-if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+# none: scripts/test calls this to install Debian's headless OpenJDK 17 (as root, or through sudo when it asks no
+# password). The demo runs the native engine and needs no Java.
+ensure_java() {
+    if command -v java >/dev/null 2>&1 || [ -n "${JAVA_HOME:-}" ]; then
+        return 0
+    fi
     echo "carelake: installing a Java runtime for the Spark engine's tests (openjdk-17-jre-headless)" >&2
-    SUDO=""
+    local sudo=""
     if [ "$(id -u)" != "0" ]; then
-        if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+        if sudo -n true 2>/dev/null; then
+            sudo="sudo -n"
+        else
             echo "carelake: Java 17 is needed (apt-get install openjdk-17-jre-headless) and this user cannot install it" >&2
-            exit 1
+            return 1
         fi
     fi
-    $SUDO apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >&2
-fi
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >&2
+}

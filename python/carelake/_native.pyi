@@ -210,6 +210,9 @@ def count_pairs(
 def identity_prepare_batch(batch: Any, columns: Mapping[str, str] | None = None) -> Any:
     """Conform and normalize one pyarrow RecordBatch of person_records (Spark engine kernel)."""
 
+def identity_prepared_columns() -> list[tuple[str, str]]:
+    """The prepared columns the identity kernels exchange, as (name, Spark SQL type)."""
+
 def identity_blocking_keys(batch: Any, settings: str | None = None) -> Any:
     """Blocking keys (rule, block_key, record_key) of one batch of prepared records (Spark engine kernel)."""
 

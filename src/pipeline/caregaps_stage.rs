@@ -123,35 +123,10 @@ pub enum EventSource {
     },
 }
 
-/// Run the care-gap stage. `identity` is where identity_xref and member_profile are (default: `output`).
+/// Run the care-gap stage with its clinical events from `events`. `identity` is where identity_xref and
+/// member_profile are (default: `output`).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_caregaps(
-    inputs: &InputSet,
-    identity: Option<&Location>,
-    output: &Location,
-    directory: &ValueSetDirectory,
-    measures: &MeasureSet,
-    year: Option<i32>,
-    as_of: NaiveDate,
-    progress: &dyn Progress,
-) -> CoreResult<CareGapsReport> {
-    run_caregaps_from(
-        inputs,
-        EventSource::Lake,
-        identity,
-        output,
-        directory,
-        measures,
-        year,
-        as_of,
-        progress,
-    )
-    .await
-}
-
-/// The care-gap stage with its clinical events from `events`.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_caregaps_from(
     inputs: &InputSet,
     events: EventSource,
     identity: Option<&Location>,

@@ -76,14 +76,25 @@ pub(crate) async fn read_xref(location: &Location) -> CoreResult<HashMap<String,
     Ok(out)
 }
 
-/// Run identity resolution over the lake's person_records and write the identity outputs under `output`.
+/// Where an identity run writes, what it keeps member ids stable against, and how it resolves.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityRun<'a> {
+    /// Where the outputs go.
+    pub output: &'a Location,
+    /// The previous identity_xref (default: the one already in `output`).
+    pub previous: Option<&'a Location>,
+    /// Blocking, training and clustering settings.
+    pub config: &'a IdentityConfig,
+    /// A model to reuse instead of training one.
+    pub model: Option<&'a MatchModel>,
+    /// As-of date of the run.
+    pub as_of: NaiveDate,
+}
+
+/// Run identity resolution over the lake's person_records and write the identity outputs.
 pub async fn run_identity(
     inputs: &InputSet,
-    output: &Location,
-    previous: Option<&Location>,
-    config: &IdentityConfig,
-    model: Option<MatchModel>,
-    as_of: NaiveDate,
+    run: IdentityRun<'_>,
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
@@ -93,7 +104,6 @@ pub async fn run_identity(
             inputs.lake
         ))
     })?;
-    let described = stream.describe();
     let mut batches = Vec::new();
     let mut quarantined = Vec::new();
     while let Some((batch, bad)) = stream.next().await? {
@@ -102,18 +112,9 @@ pub async fn run_identity(
     }
     let conformed = ConformedRecords::new(&batches, quarantined, stream.rows_read())?;
     progress.start("identity", 7);
-    let compared = block_and_compare(&conformed.records, config)?;
+    let compared = block_and_compare(&conformed.records, run.config)?;
     progress.advance(2);
-    let run = IdentityRun {
-        described,
-        output,
-        previous,
-        config,
-        model,
-        as_of,
-        started,
-    };
-    finish_identity(run, conformed, compared, progress).await
+    finish_identity(run, stream.describe(), started, conformed, compared, progress).await
 }
 
 /// Resolve person records whose candidate pairs were blocked and compared elsewhere (by the Spark engine's
@@ -121,19 +122,14 @@ pub async fn run_identity(
 ///
 /// `raw` are the person_records rows as stored (conformed here with `columns`), `compared` batches carry
 /// `left_key`, `right_key` (record keys, left < right), `rule` (index of the first rule that found the pair)
-/// and `levels` (see [`crate::identity::distributed::pack_levels`]).
-#[allow(clippy::too_many_arguments)]
+/// and `levels` (see [`crate::identity::distributed::pack_levels`]); `described` names the input in the run log.
 pub async fn run_identity_from_pairs(
     raw: &[RecordBatch],
     columns: &ColumnMapping,
     compared: &[RecordBatch],
     blocking: Vec<RuleReport>,
     described: serde_json::Value,
-    output: &Location,
-    previous: Option<&Location>,
-    config: &IdentityConfig,
-    model: Option<MatchModel>,
-    as_of: NaiveDate,
+    run: IdentityRun<'_>,
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
@@ -157,16 +153,7 @@ pub async fn run_identity_from_pairs(
     progress.start("identity", 7);
     let compared = pairs_from_batches(&conformed.keys, compared, blocking)?;
     progress.advance(2);
-    let run = IdentityRun {
-        described,
-        output,
-        previous,
-        config,
-        model,
-        as_of,
-        started,
-    };
-    finish_identity(run, conformed, compared, progress).await
+    finish_identity(run, described, started, conformed, compared, progress).await
 }
 
 /// Conformed person records in the order both engines resolve them in: sorted by record key, so that the
@@ -222,33 +209,22 @@ impl ConformedRecords {
 
 const PREPARE_SLICE: usize = 65_536;
 
-/// What a run resolves against, besides its records and pairs.
-struct IdentityRun<'a> {
-    described: serde_json::Value,
-    output: &'a Location,
-    previous: Option<&'a Location>,
-    config: &'a IdentityConfig,
-    model: Option<MatchModel>,
-    as_of: NaiveDate,
-    started: chrono::DateTime<Utc>,
-}
-
 /// Everything after blocking and comparison, shared by both engines: train or reuse the model, score, cluster,
 /// keep member ids stable, write the outputs and record the run.
 async fn finish_identity(
     run: IdentityRun<'_>,
+    described: serde_json::Value,
+    started: chrono::DateTime<Utc>,
     conformed: ConformedRecords,
     compared: ComparedPairs,
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let IdentityRun {
-        described,
         output,
         previous,
         config,
         model,
         as_of,
-        started,
     } = run;
     let ConformedRecords {
         rows: all_records,
@@ -264,7 +240,7 @@ async fn finish_identity(
         &json!({"person_records": described}),
         &settings,
     );
-    let resolution = resolve_compared(&records, compared, config, model, progress)?;
+    let resolution = resolve_compared(&records, compared, config, model.cloned(), progress)?;
     let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
     let previous = read_xref(&previous_location).await?;
     let ids = assign_member_ids(

@@ -12,7 +12,7 @@ use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::CoreError;
 use crate::lake::{block_on, Location};
 use crate::pipeline::caregaps_eval::evaluate_caregaps as run_evaluate;
-use crate::pipeline::caregaps_stage::{run_caregaps, CareGapsReport};
+use crate::pipeline::caregaps_stage::{run_caregaps, CareGapsReport, EventSource};
 use crate::pipeline::ingest::{InputOverride, InputSet};
 
 /// Evaluate the measures for every member; writes care_gaps, measure_rates, quarantine and a runs row.
@@ -32,19 +32,55 @@ pub fn caregaps<'py>(
     progress: Option<Py<PyAny>>,
     columns: Option<TableMappings>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let as_of = parse_as_of(as_of.as_deref())?;
-    let r = PyProgress::run(py, progress, |p| {
-        let (directory, set) = load_measures(&value_sets, measures_dir.as_deref(), measures)?;
-        let inputs = input_set(&lake, columns)?;
-        let output = Location::parse(&out)?;
-        let identity = identity.as_deref().map(Location::parse).transpose()?;
+    let args = CareGapsArgs {
+        lake,
+        out,
+        value_sets,
+        year,
+        identity,
+        measures_dir,
+        measures,
+        as_of,
+        columns,
+    };
+    run_stage(py, args, progress, || Ok(EventSource::Lake))
+}
+
+/// The arguments every care-gap entry point takes.
+pub(super) struct CareGapsArgs {
+    pub lake: String,
+    pub out: String,
+    pub value_sets: Vec<String>,
+    pub year: Option<i32>,
+    pub identity: Option<String>,
+    pub measures_dir: Option<PathBuf>,
+    pub measures: Option<Vec<String>>,
+    pub as_of: Option<String>,
+    pub columns: Option<TableMappings>,
+}
+
+/// Run the care-gap stage with events from `events` (called on the I/O side, without the GIL).
+pub(super) fn run_stage<'py>(
+    py: Python<'py>,
+    args: CareGapsArgs,
+    progress: Option<Py<PyAny>>,
+    events: impl FnOnce() -> Result<EventSource, CoreError> + Send,
+) -> PyResult<Bound<'py, PyDict>> {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let r = PyProgress::run(py, progress, move |p| {
+        let (directory, set) = load_measures(&args.value_sets, args.measures_dir.as_deref(), args.measures)?;
+        let inputs = input_set(&args.lake, args.columns)?;
+        let output = Location::parse(&args.out)?;
+        let identity = args.identity.as_deref().map(Location::parse).transpose()?;
+        let events = events()?;
         block_on(run_caregaps(
             &inputs,
+            events,
             identity.as_ref(),
             &output,
             &directory,
             &set,
-            year,
+            args.year,
             as_of,
             p,
         ))

@@ -11,6 +11,7 @@ use crate::identity::resolve::IdentityConfig;
 use crate::lake::{block_on, Location};
 use crate::pipeline::identity_stage::{
     count_identity_pairs, evaluate_identity as run_evaluate, load_model, run_identity, IdentityReport,
+    IdentityRun,
 };
 use crate::pipeline::ingest::{InputOverride, InputSet};
 
@@ -48,7 +49,14 @@ pub fn identity<'py>(
                 Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
                 None => None,
             };
-            run_identity(&inputs, &output, previous.as_ref(), &config, model, as_of, p).await
+            let run = IdentityRun {
+                output: &output,
+                previous: previous.as_ref(),
+                config: &config,
+                model: model.as_ref(),
+                as_of,
+            };
+            run_identity(&inputs, run, p).await
         })
     })?;
     report_dict(py, &r)

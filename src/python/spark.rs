@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PyRecordBatch, PyRecordBatchReader};
 
-use super::caregaps::{input_set, load_measures, report_dict as caregaps_report_dict, TableMappings};
+use super::caregaps::{load_measures, run_stage, CareGapsArgs, TableMappings};
 use super::errors::run_detached;
 use super::identity::{identity_config, report_dict};
 use super::progress::PyProgress;
@@ -18,8 +18,8 @@ use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
 use crate::identity::distributed;
 use crate::lake::{block_on, ConformPlan, Location};
-use crate::pipeline::caregaps_stage::{run_caregaps_from, EventSource};
-use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs};
+use crate::pipeline::caregaps_stage::EventSource;
+use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs, IdentityRun};
 
 /// Conform and normalize one batch of raw person_records: the prepared columns plus `record_key`.
 #[pyfunction]
@@ -39,6 +39,23 @@ pub fn identity_prepare_batch(
         distributed::prepare_records(&plan, &batch)
     })?;
     PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// The prepared columns the identity kernels exchange, as `(name, Spark SQL type)`, in order.
+#[pyfunction]
+pub fn identity_prepared_columns() -> Vec<(String, &'static str)> {
+    crate::identity::prepare::prepared_schema("")
+        .fields()
+        .iter()
+        .map(|f| {
+            let kind = match f.data_type() {
+                arrow::datatypes::DataType::Int32 => "int",
+                arrow::datatypes::DataType::Int64 => "bigint",
+                _ => "string",
+            };
+            (f.name().clone(), kind)
+        })
+        .collect()
 }
 
 /// Blocking keys `(rule, block_key, record_key)` of one batch of prepared records.
@@ -134,17 +151,20 @@ pub fn identity_from_pairs<'py>(
                 Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
                 None => None,
             };
+            let run = IdentityRun {
+                output: &output,
+                previous: previous.as_ref(),
+                config: &config,
+                model: model.as_ref(),
+                as_of,
+            };
             run_identity_from_pairs(
                 &raw,
                 &columns.unwrap_or_default(),
                 &compared,
                 blocking,
                 described,
-                &output,
-                previous.as_ref(),
-                &config,
-                model,
-                as_of,
+                run,
                 p,
             )
             .await
@@ -196,30 +216,23 @@ pub fn caregaps_from_events<'py>(
     progress: Option<Py<PyAny>>,
     columns: Option<TableMappings>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let as_of = parse_as_of(as_of.as_deref())?;
     let events = events.into_reader()?;
-    let r = PyProgress::run(py, progress, move |p| {
-        let (directory, set) = load_measures(&value_sets, measures_dir.as_deref(), measures)?;
-        let inputs = input_set(&lake, columns)?;
-        let batches: Vec<_> = events.collect::<Result<_, _>>()?;
-        let output = Location::parse(&out)?;
-        let identity = identity.as_deref().map(Location::parse).transpose()?;
-        let source = EventSource::Prefiltered {
-            batches,
+    let args = CareGapsArgs {
+        lake,
+        out,
+        value_sets,
+        year,
+        identity,
+        measures_dir,
+        measures,
+        as_of,
+        columns,
+    };
+    run_stage(py, args, progress, move || {
+        Ok(EventSource::Prefiltered {
+            batches: events.collect::<Result<_, _>>()?,
             rows_read: events_read,
             described: serde_json::json!({"engine": "spark", "location": source}),
-        };
-        block_on(run_caregaps_from(
-            &inputs,
-            source,
-            identity.as_ref(),
-            &output,
-            &directory,
-            &set,
-            year,
-            as_of,
-            p,
-        ))
-    })?;
-    caregaps_report_dict(py, &r)
+        })
+    })
 }

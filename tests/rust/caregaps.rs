@@ -9,8 +9,8 @@ use _native::caregaps::{MeasureSet, MemberDataBuilder, ValueSetDirectory};
 use _native::lake::{block_on, RejectReason};
 use _native::model::{self, BatchBuilder};
 use _native::pipeline::caregaps_eval::evaluate_caregaps;
-use _native::pipeline::caregaps_stage::run_caregaps;
-use _native::pipeline::identity_stage::run_identity;
+use _native::pipeline::caregaps_stage::{run_caregaps, EventSource};
+use _native::pipeline::identity_stage::{run_identity, IdentityRun};
 use _native::pipeline::ingest::InputSet;
 use _native::pipeline::progress::NoProgress;
 use _native::synth::{generate, GenerateOptions};
@@ -37,21 +37,20 @@ fn synthetic_lake_agrees_with_the_planted_scenarios() {
     )
     .unwrap();
     let inputs = InputSet::lake(lake.clone());
-    block_on(run_identity(
-        &inputs,
-        &out,
-        None,
-        &Default::default(),
-        None,
-        as_of(),
-        &NoProgress,
-    ))
-    .unwrap();
+    let run = IdentityRun {
+        output: &out,
+        previous: None,
+        config: &Default::default(),
+        model: None,
+        as_of: as_of(),
+    };
+    block_on(run_identity(&inputs, run, &NoProgress)).unwrap();
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
     let run = || {
         block_on(run_caregaps(
             &inputs,
+            EventSource::Lake,
             None,
             &out,
             &directory,

@@ -24,37 +24,10 @@ if TYPE_CHECKING:
 
     from carelake.api import IdentityReport, ProgressCallback
 
-# The normalized columns the kernels exchange (PREPARED_COLUMNS in src/identity/prepare.rs).
-PREPARED_COLUMNS = [
-    "source_system",
-    "source_record_id",
-    "first",
-    "first_formal",
-    "last",
-    "middle_initial",
-    "suffix",
-    "first_soundex",
-    "last_soundex",
-    "sex",
-    "ssn",
-    "phone",
-    "email",
-    "address_number",
-    "street",
-    "zip",
-    "member_number",
-    "mrn",
-    "birth_date",
-    "updated_at",
-]
-
-
-def _ddl(name: str) -> str:
-    kind = {"birth_date": "int", "updated_at": "bigint"}.get(name, "string")
-    return f"{name} {kind}"
-
-
-PREPARED_SCHEMA = "record_key string, " + ", ".join(_ddl(c) for c in PREPARED_COLUMNS)
+# The normalized columns the kernels exchange, as the Rust side defines them.
+PREPARED = _native.identity_prepared_columns()
+PREPARED_COLUMNS = [name for name, _ in PREPARED]
+PREPARED_SCHEMA = "record_key string, " + ", ".join(f"{name} {kind}" for name, kind in PREPARED)
 KEYS_SCHEMA = "rule int, block_key bigint, record_key string"
 COMPARED_SCHEMA = "left_key string, right_key string, rule int, levels bigint"
 
