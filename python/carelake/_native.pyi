@@ -164,7 +164,11 @@ def audiences(
     as_of: str | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    selected: list[ArrowStreamExportable] | None = None,
 ) -> AudienceReport: ...
+def audience_queries(config: str | PathLike[str]) -> list[tuple[str, str]]:
+    """The audiences of a pipeline file as (name, sql), in order."""
+
 def caregaps(
     lake: str,
     out: str,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from carelake import __version__, api
 from carelake._progress import ProgressReporter, log, setup_logging
 from carelake.exceptions import CarelakeError, ConfigError
-from carelake.jobs import caregaps_stage, identity_stage, report_error
+from carelake.jobs import audiences_stage, caregaps_stage, identity_stage, report_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -273,10 +273,7 @@ def _run(args: argparse.Namespace) -> int:
         print("Dry run: nothing written.")
         return 0
     if args.engine == "spark":
-        print(
-            "Engine: spark (identity and the care-gap event scan on Spark executors; "
-            "audiences on the native kernels)\n"
-        )
+        print("Engine: spark (identity, the care-gap event scan and audience SQL on Spark)\n")
     ingested, resolved = identity_stage(checked, as_of, args.engine)
     _print_ingest(ingested)
     print()
@@ -286,7 +283,7 @@ def _run(args: argparse.Namespace) -> int:
         _print_caregaps(caregaps_stage(checked, as_of, args.engine))
     if checked["audiences"]:
         print()
-        _print_audiences(api.audiences(args.config, as_of=as_of, progress=ProgressReporter("audiences")))
+        _print_audiences(audiences_stage(str(args.config), as_of, args.engine))
     return 0
 
 
@@ -355,7 +352,7 @@ audiences:
     purpose: care_gaps
     sql: >-
       select member_id, min(measure) as measure, 'preventive screening' as message_topic,
-             cast(min(due_date) as varchar) as due_date, min(reason) as gap_reason
+             cast(min(due_date) as string) as due_date, min(reason) as gap_reason
       from care_gaps where status = 'open' and measure in ('COL-E', 'BCS-E') group by member_id
     channels: [sms, email]
     destinations: [texts, emails, care_team]
@@ -364,7 +361,7 @@ audiences:
     purpose: care_reminders
     priority: 10
     sql: >-
-      select member_id, 'appointment' as message_topic, cast(min(start_at) as varchar) as appointment_at
+      select member_id, 'appointment' as message_topic, cast(min(start_at) as string) as appointment_at
       from appointments
       where status in ('booked', 'confirmed')
         and start_at >= timestamp '{as_of} 00:00:00' and start_at < timestamp '{as_of} 00:00:00' + interval '8 days'

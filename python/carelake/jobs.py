@@ -22,7 +22,7 @@ from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaEr
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from carelake._native import CareGapsReport, IdentityReport, IngestReport
+    from carelake._native import AudienceReport, CareGapsReport, IdentityReport, IngestReport
 
 USER_ERRORS = (SchemaError, ConfigError, InputError)
 
@@ -44,7 +44,7 @@ def _parser(stage: str) -> argparse.ArgumentParser:
         "--engine",
         choices=["native", "spark"],
         default="native",
-        help="native (one process) or spark (identity and the care-gap event scan on Spark; same outputs)",
+        help="native (one process) or spark (the kernels on Spark executors, audience SQL as Spark SQL; same outputs)",
     )
     return p
 
@@ -149,10 +149,20 @@ def _caregaps(args: argparse.Namespace, checked: dict) -> list[str]:
     return STAGE_TABLES["caregaps"]
 
 
+def audiences_stage(config: str, as_of: str | None, engine: str = "native", dry_run: bool = False) -> AudienceReport:
+    """The audiences of a pipeline file, their SQL run by DataFusion (native) or Spark SQL (spark)."""
+    options = {"as_of": as_of, "dry_run": dry_run, "progress": ProgressReporter("audiences")}
+    if engine == "spark":
+        from carelake import spark as carelake_spark
+
+        return carelake_spark.audiences(carelake_spark.get_session(), config, **options)
+    return api.audiences(config, **options)
+
+
 def _audiences(args: argparse.Namespace, checked: dict) -> list[str]:
     if not checked["audiences"]:
         raise ConfigError(f"{args.config}: no audiences configured")
-    api.audiences(args.config, as_of=args.as_of, dry_run=args.dry_run, progress=ProgressReporter("audiences"))
+    audiences_stage(args.config, args.as_of, args.engine, args.dry_run)
     return STAGE_TABLES["audiences"]
 
 

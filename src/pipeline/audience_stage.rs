@@ -207,6 +207,16 @@ fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
     Ok(out)
 }
 
+/// Where each audience's selected rows come from.
+#[derive(Debug)]
+pub enum AudienceSelection {
+    /// Run each audience's SQL here (DataFusion) over the output tables and the resolved inputs.
+    Sql,
+    /// The rows an engine already selected (the Spark engine runs the SQL as Spark SQL), one list of batches
+    /// per audience, in the order of the configuration.
+    Given(Vec<Vec<RecordBatch>>),
+}
+
 /// Rows an audience's SQL selected: member id -> personalization fields (as text).
 fn selected_rows(
     audience: &str,
@@ -333,17 +343,27 @@ async fn write_file_drop(
     Ok(())
 }
 
-/// Run the audiences; with `dry_run`, compute everything and write nothing.
+/// Run the audiences, their rows selected by `selection`; with `dry_run`, compute everything and write nothing.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_audiences(
     inputs: &InputSet,
     output: &Location,
     audiences: &[Audience],
     destinations: &[Destination],
+    selection: AudienceSelection,
     as_of: NaiveDate,
     dry_run: bool,
     progress: &dyn Progress,
 ) -> CoreResult<AudienceReport> {
+    if let AudienceSelection::Given(given) = &selection {
+        if given.len() != audiences.len() {
+            return Err(CoreError::Internal(format!(
+                "{} audiences configured but {} selections given",
+                audiences.len(),
+                given.len()
+            )));
+        }
+    }
     let started = Utc::now();
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
     let mut phases: Vec<(String, f64)> = Vec::new();
@@ -394,7 +414,14 @@ pub async fn run_audiences(
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
     let mut selected: Vec<Vec<(String, BTreeMap<String, String>)>> = Vec::new();
-    for a in audiences {
+    if let AudienceSelection::Given(given) = selection {
+        for (a, batches) in audiences.iter().zip(given) {
+            selected.push(selected_rows(&a.name, &batches)?);
+            progress.advance(1);
+        }
+    }
+    // With given selections every audience has its rows already, and no SQL runs here.
+    for a in audiences.iter().skip(selected.len()) {
         let frame = ctx
             .sql(&a.sql)
             .await

@@ -32,7 +32,7 @@ pub mod _native {
         jaro_winkler,
     };
     #[pymodule_export]
-    use super::stages::{audiences, generate, ingest, validate_config};
+    use super::stages::{audience_queries, audiences, generate, ingest, validate_config};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

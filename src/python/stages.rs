@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyRecordBatchReader;
 
 use super::errors::{run_detached, ConfigError};
 use super::progress::PyProgress;
 use crate::error::CoreError;
 use crate::lake::{block_on, Location};
 use crate::model::CANONICAL_INPUTS;
+use crate::pipeline::audience_stage::AudienceSelection;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::ingest::{ingest as run_ingest, open_input, InputOverride, InputSet};
 use crate::synth::{generate as run_generate, GenerateOptions};
@@ -181,9 +183,19 @@ pub fn validate_config<'py>(
     Ok(d)
 }
 
-/// Run the audiences of a pipeline file: SQL, policy, change sets per destination (or only count, with dry_run).
+/// The audiences of a pipeline file as `(name, sql)`, in order (the Spark engine runs the SQL as Spark SQL).
 #[pyfunction]
-#[pyo3(signature = (config, lake=None, out=None, as_of=None, dry_run=false, progress=None))]
+pub fn audience_queries(config: PathBuf) -> PyResult<Vec<(String, String)>> {
+    let cfg = PipelineConfig::from_file(&config).map_err(super::errors::to_py_err)?;
+    let (audiences, _) = cfg.audiences().map_err(super::errors::to_py_err)?;
+    Ok(audiences.into_iter().map(|a| (a.name, a.sql)).collect())
+}
+
+/// Run the audiences of a pipeline file: SQL, policy, change sets per destination (or only count, with dry_run).
+/// With `selected` (one Arrow stream per audience, in order), those rows stand for the audiences' SQL results.
+#[pyfunction]
+#[pyo3(signature = (config, lake=None, out=None, as_of=None, dry_run=false, progress=None, selected=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn audiences<'py>(
     py: Python<'py>,
     config: PathBuf,
@@ -192,8 +204,26 @@ pub fn audiences<'py>(
     as_of: Option<String>,
     dry_run: bool,
     progress: Option<Py<PyAny>>,
+    selected: Option<Vec<PyRecordBatchReader>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let r = PyProgress::run(py, progress, |p| {
+    let selected = selected
+        .map(|streams| {
+            streams
+                .into_iter()
+                .map(|s| s.into_reader())
+                .collect::<PyResult<Vec<_>>>()
+        })
+        .transpose()?;
+    let r = PyProgress::run(py, progress, move |p| {
+        let selection = match selected {
+            Some(readers) => AudienceSelection::Given(
+                readers
+                    .into_iter()
+                    .map(|r| r.collect::<Result<Vec<_>, _>>())
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => AudienceSelection::Sql,
+        };
         let cfg = PipelineConfig::from_file(&config)?;
         let (audiences, destinations) = cfg.audiences()?;
         if audiences.is_empty() {
@@ -215,6 +245,7 @@ pub fn audiences<'py>(
             &output,
             &audiences,
             &destinations,
+            selection,
             as_of,
             dry_run,
             p,

@@ -64,8 +64,49 @@ def test_spark_identity_keeps_member_ids_and_quarantines_like_native(spark, smal
     twin = (extra[1]["source_system"], rows.column("source_record_id")[1].as_py())
     assert xref[(extra[1]["source_system"], "spark-test-copy")] == xref[twin]
     quarantine = read_delta(Path(out) / "quarantine")
+    # Audience SQL runs as Spark SQL; a broken query is a config error naming the audience, not a crash.
+    config = tmp_path / "broken.yml"
+    config.write_text(
+        f"lake: {tmp_path}\noutput: {out}\naudiences:\n  - name: broken\n    purpose: care_gaps\n"
+        "    sql: select nothing from nowhere\n    channels: [sms]\n    destinations: [texts]\n"
+        "destinations:\n  texts: {kind: sms, fields: [phone]}\n"
+    )
+    with pytest.raises(carelake.exceptions.ConfigError, match="audience 'broken'"):
+        carelake_spark.audiences(spark, config, as_of=AS_OF)
     # The rerun is the same run (same input, settings and as-of date): its quarantine rows are not appended twice.
     assert quarantine.num_rows == 1 and quarantine.column("reason")[0].as_py()
+
+
+AUDIENCES = """
+destinations:
+  texts: {{kind: sms, fields: [phone, first_name, message_topic, due_date]}}
+  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone]}}
+audiences:
+  - name: preventive_recall
+    purpose: care_gaps
+    sql: >-
+      select member_id, 'screening' as message_topic, cast(min(due_date) as string) as due_date
+      from care_gaps where status = 'open' group by member_id
+    channels: [sms]
+    destinations: [texts]
+  - name: upcoming_visits
+    purpose: care_reminders
+    sql: >-
+      select member_id, 'appointment' as message_topic from appointments
+      where status in ('booked', 'confirmed') group by member_id
+    channels: [sms]
+    destinations: [texts]
+    priority: 2
+  - name: seasonal_outreach
+    purpose: care_reminders
+    sql: select member_id from member_profile
+    channels: [ads]
+    destinations: [seasonal_media]
+    exclude: [preventive_recall]
+"""
+
+# Columns that name the run or the moment it ran, not what it computed.
+RUN_COLUMNS = {"run_id", "emitted_at", "started_at", "finished_at"}
 
 
 def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_path: Path) -> None:
@@ -78,6 +119,7 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
         config = tmp_path / f"{engine}.yml"
         config.write_text(
             f"lake: {small_lake}\noutput: {tmp_path / engine}\nas_of: {AS_OF}\ncaregaps:\n  value_sets: [sample]\n"
+            + AUDIENCES.format()
         )
         run = subprocess.run(
             [sys.executable, "-m", "carelake.cli", "run", "--config", str(config), "--engine", engine],
@@ -91,6 +133,11 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
     runs = {r["stage"]: r["inputs"] for r in read_delta(tmp_path / "spark" / "runs").to_pylist()}
     assert '"engine":"spark"' in runs["identity"].replace(" ", "")
     assert '"engine":"spark"' in runs["caregaps"].replace(" ", "")
-    for table in ("identity_xref", "member_profile", "care_gaps", "measure_rates"):
+    tables = ["identity_xref", "member_profile", "care_gaps", "measure_rates"]
+    tables += ["audience_members", "suppressions", "outreach_texts", "sync_runs"]
+    for table in tables:
         a, b = read_delta(tmp_path / "native" / table), read_delta(tmp_path / "spark" / table)
+        a = a.drop_columns([c for c in a.column_names if c in RUN_COLUMNS])
+        b = b.drop_columns([c for c in b.column_names if c in RUN_COLUMNS])
+        assert a.num_rows > 0, table
         assert _rows(a) == _rows(b), table
