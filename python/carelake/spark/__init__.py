@@ -7,6 +7,7 @@ writes) on the driver through the same code as the native engine, so both engine
 gaps scan ``clinical_events`` on the executors, keeping only rows with a measure's value-set code, and evaluate
 the members on the driver. Audiences run their SQL as Spark SQL; policy and the diff run in the kernels.
 
+Use :func:`get_session` for a session with the Arrow settings the kernels need (the active one on Databricks).
 PySpark is an optional dependency (``pip install carelake[spark]``); Databricks runtimes have it.
 """
 
