@@ -23,7 +23,7 @@ destinations:
 audiences:
   - name: preventive_recall
     purpose: care_gaps
-    sql: select member_id, min(measure) as measure, 'screening' as message_topic, cast(min(due_date) as string) as due_date, min(reason) as gap_reason from care_gaps where status = 'open' and measure in ('COL-E', 'BCS-E', 'CCS-E') group by member_id
+    sql: select member_id, min(measure) as measure, 'screening' as message_topic, min(due_date) as due_date, min(reason) as gap_reason from care_gaps where status = 'open' and measure in ('COL-E', 'BCS-E', 'CCS-E') group by member_id
     channels: [sms, email]
     destinations: [texts, emails, care_team]
     holdout: 0.05
@@ -35,7 +35,7 @@ audiences:
   - name: appointment_reminders
     purpose: care_reminders
     priority: 10
-    sql: select member_id, 'appointment' as message_topic, cast(min(start_at) as string) as appointment_at from appointments where status in ('booked', 'confirmed') and start_at >= timestamp '{as_of} 00:00:00' and start_at < timestamp '{as_of} 00:00:00' + interval '8 days' group by member_id
+    sql: select member_id, 'appointment' as message_topic, min(start_at) as appointment_at from appointments where status in ('booked', 'confirmed') and start_at >= timestamp '{as_of} 00:00:00' and start_at < timestamp '{as_of} 00:00:00' + interval '8 days' group by member_id
     channels: [sms, voice, email]
     destinations: [texts, calls, emails]
   - name: annual_wellness

@@ -352,7 +352,7 @@ audiences:
     purpose: care_gaps
     sql: >-
       select member_id, min(measure) as measure, 'preventive screening' as message_topic,
-             cast(min(due_date) as string) as due_date, min(reason) as gap_reason
+             min(due_date) as due_date, min(reason) as gap_reason
       from care_gaps where status = 'open' and measure in ('COL-E', 'BCS-E') group by member_id
     channels: [sms, email]
     destinations: [texts, emails, care_team]
@@ -361,7 +361,7 @@ audiences:
     purpose: care_reminders
     priority: 10
     sql: >-
-      select member_id, 'appointment' as message_topic, cast(min(start_at) as string) as appointment_at
+      select member_id, 'appointment' as message_topic, min(start_at) as appointment_at
       from appointments
       where status in ('booked', 'confirmed')
         and start_at >= timestamp '{as_of} 00:00:00' and start_at < timestamp '{as_of} 00:00:00' + interval '8 days'

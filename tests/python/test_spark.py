@@ -85,7 +85,7 @@ audiences:
   - name: preventive_recall
     purpose: care_gaps
     sql: >-
-      select member_id, 'screening' as message_topic, cast(min(due_date) as string) as due_date
+      select member_id, 'screening' as message_topic, min(due_date) as due_date
       from care_gaps where status = 'open' group by member_id
     channels: [sms]
     destinations: [texts]

@@ -3,8 +3,9 @@ the per-destination diff run in the native kernels on the driver over the select
 
 The SQL sees the same tables as on the native engine: ``member_profile``, ``care_gaps`` and ``measure_rates``
 from the output, and ``appointments``, ``communications`` and ``consents`` from the lake with ``member_id``
-resolved through ``identity_xref`` (a row's own member_id when it has one). Write it in Spark SQL (for text,
-``cast(x as string)``, which DataFusion reads too).
+resolved through ``identity_xref`` (a row's own member_id when it has one). Write it in Spark SQL, and return
+dates and timestamps as they are: carelake turns the selected columns into text itself, the same way on both
+engines (a cast to text in SQL formats timestamps differently on DataFusion and Spark).
 """
 
 from __future__ import annotations
