@@ -7,6 +7,7 @@ use super::errors::run_detached;
 use super::progress::PyProgress;
 use super::stages::parse_as_of;
 use crate::error::CoreError;
+use crate::identity::model::MatchModel;
 use crate::identity::resolve::IdentityConfig;
 use crate::lake::{block_on, Location};
 use crate::pipeline::identity_stage::{
@@ -42,24 +43,50 @@ pub fn identity<'py>(
                 columns: columns.unwrap_or_default(),
             },
         );
-        let output = Location::parse(&out)?;
-        let previous = previous.as_deref().map(Location::parse).transpose()?;
         block_on(async {
-            let model = match &model {
-                Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
-                None => None,
-            };
-            let run = IdentityRun {
-                output: &output,
-                previous: previous.as_ref(),
-                config: &config,
-                model: model.as_ref(),
-                as_of,
-            };
-            run_identity(&inputs, run, p).await
+            let places = RunPlaces::open(&out, previous.as_deref(), model.as_deref()).await?;
+            run_identity(&inputs, places.run(&config, as_of), p).await
         })
     })?;
     report_dict(py, &r)
+}
+
+/// Where an identity run writes, the xref it keeps ids stable against, and the model it reuses, from the
+/// bindings' arguments.
+pub(super) struct RunPlaces {
+    output: Location,
+    previous: Option<Location>,
+    model: Option<MatchModel>,
+}
+
+impl RunPlaces {
+    /// Parse the locations and load the model when a path is given.
+    pub(super) async fn open(
+        out: &str,
+        previous: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let model = match model {
+            Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
+            None => None,
+        };
+        Ok(RunPlaces {
+            output: Location::parse(out)?,
+            previous: previous.map(Location::parse).transpose()?,
+            model,
+        })
+    }
+
+    /// The run over these places with `config` on `as_of`.
+    pub(super) fn run<'a>(&'a self, config: &'a IdentityConfig, as_of: chrono::NaiveDate) -> IdentityRun<'a> {
+        IdentityRun {
+            output: &self.output,
+            previous: self.previous.as_ref(),
+            config,
+            model: self.model.as_ref(),
+            as_of,
+        }
+    }
 }
 
 /// Identity settings from their JSON text (the config file's `identity:` section), defaults when absent.

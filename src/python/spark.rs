@@ -10,16 +10,16 @@ use pyo3_arrow::{PyArray, PyRecordBatch, PyRecordBatchReader};
 
 use super::caregaps::{load_measures, run_stage, CareGapsArgs, TableMappings};
 use super::errors::run_detached;
-use super::identity::{identity_config, report_dict};
+use super::identity::{identity_config, report_dict, RunPlaces};
 use super::progress::PyProgress;
 use super::stages::parse_as_of;
 use crate::caregaps::event_filter::EventFilter;
 use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
 use crate::identity::distributed;
-use crate::lake::{block_on, ConformPlan, Location};
+use crate::lake::{block_on, ConformPlan};
 use crate::pipeline::caregaps_stage::EventSource;
-use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs, IdentityRun};
+use crate::pipeline::identity_stage::run_identity_from_pairs;
 
 /// Conform and normalize one batch of raw person_records: the prepared columns plus `record_key`.
 #[pyfunction]
@@ -143,21 +143,10 @@ pub fn identity_from_pairs<'py>(
             .map_err(|e| CoreError::Config(format!("blocking report: {e}")))?;
         let raw: Vec<_> = records.collect::<Result<_, _>>()?;
         let compared: Vec<_> = compared.collect::<Result<_, _>>()?;
-        let output = Location::parse(&out)?;
-        let previous = previous.as_deref().map(Location::parse).transpose()?;
         let described = serde_json::json!({"engine": "spark", "location": source});
         block_on(async {
-            let model = match &model {
-                Some(uri) => Some(load_model(&Location::parse(uri)?).await?),
-                None => None,
-            };
-            let run = IdentityRun {
-                output: &output,
-                previous: previous.as_ref(),
-                config: &config,
-                model: model.as_ref(),
-                as_of,
-            };
+            let places = RunPlaces::open(&out, previous.as_deref(), model.as_deref()).await?;
+            let run = places.run(&config, as_of);
             run_identity_from_pairs(
                 &raw,
                 &columns.unwrap_or_default(),
