@@ -223,8 +223,11 @@ def identity_blocking_keys(batch: Any, settings: str | None = None) -> Any:
 def identity_blocking_rules(settings: str | None = None) -> list[tuple[str, int]]:
     """The blocking rules as (name, block-size cap), in priority order."""
 
-def identity_compare_batch(batch: Any) -> Any:
-    """Packed comparison vectors of one batch of candidate pairs (Spark engine kernel)."""
+def identity_compare_batch(batch: Any, model: str | None = None, settings: str | None = None) -> Any:
+    """Packed comparison vectors of one batch of candidate pairs; with a model, only possible links."""
+
+def identity_model_json(uri: str) -> str:
+    """The JSON text of a saved identity model, checked."""
 
 def jaro_winkler(left: Any, right: Any) -> Any:
     """Jaro-Winkler similarity of two string arrays, row by row, as a pyarrow array."""
@@ -241,6 +244,7 @@ def identity_from_pairs(
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
     columns: Mapping[str, str] | None = None,
+    scored: int | None = None,
 ) -> IdentityReport:
     """The Spark engine's driver step: train, score, cluster and write from compared pairs."""
 

@@ -9,14 +9,15 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int32Builder, Int64Array, Int64Builder, RecordBatch, StringArray,
-    StringBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Builder, Int64Array, Int64Builder,
+    RecordBatch, StringArray, StringBuilder,
 };
-use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema};
 use rayon::prelude::*;
 
 use super::blocking::{count_new_pairs, key, BlockingConfig, CandidatePairs, RuleReport};
 use super::compare::{compare_pair, jaro_winkler, Levels, N_COMPARISONS};
+use super::model::MatchModel;
 use super::prepare::{prepare, PreparedRecords};
 use super::resolve::ComparedPairs;
 use crate::error::{CoreError, CoreResult};
@@ -110,9 +111,21 @@ pub fn compared_schema() -> Schema {
     ])
 }
 
+/// How executors score compared pairs, when a model is given: pairs whose match probability is below `keep`
+/// can never become links, so they are dropped where they were compared instead of travelling to the driver.
+#[derive(Debug, Clone)]
+pub struct ExecutorScoring {
+    /// The model.
+    pub model: MatchModel,
+    /// Links below this probability are not kept (the identity settings' `keep_links_above`).
+    pub keep: f64,
+}
+
 /// Compare candidate pairs: a batch with `left_key`, `right_key`, `rule` and each side's prepared columns
-/// prefixed `l_` and `r_`; returns the keys, the rule and the packed comparison vector.
-pub fn compare_batch(batch: &RecordBatch) -> CoreResult<RecordBatch> {
+/// prefixed `l_` and `r_`; returns the keys, the rule and the packed comparison vector. With `scoring`, the
+/// batch also carries `l_tf_first` and `l_tf_last` (the left record's name frequencies among all records, null
+/// when the name is null) and only pairs at or above the keep threshold are returned.
+pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> CoreResult<RecordBatch> {
     let left = PreparedRecords::from_batch(batch, "l_")?;
     let right = PreparedRecords::from_batch(batch, "r_")?;
     let n = left.len();
@@ -120,10 +133,31 @@ pub fn compare_batch(batch: &RecordBatch) -> CoreResult<RecordBatch> {
     let both = left.to_batch()?;
     let both = arrow::compute::concat_batches(&both.schema(), &[both.clone(), right.to_batch()?])?;
     let both = PreparedRecords::from_batch(&both, "")?;
-    let levels: Vec<i64> = (0..n)
+    let levels: Vec<Levels> = (0..n)
         .into_par_iter()
-        .map(|p| pack_levels(&compare_pair(&both, p, n + p)))
+        .map(|p| compare_pair(&both, p, n + p))
         .collect();
+    let keep: Option<Vec<bool>> = match scoring {
+        None => None,
+        Some(s) => {
+            let frequency = |name: &str| -> CoreResult<&Float64Array> {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_primitive_opt::<Float64Type>())
+                    .ok_or_else(|| CoreError::schema("candidate_pairs", name, "missing or not a double"))
+            };
+            let (first, last) = (frequency("l_tf_first")?, frequency("l_tf_last")?);
+            let value = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
+            Some(
+                (0..n)
+                    .map(|p| {
+                        let weights = s.model.weights_with(&levels[p], value(first, p), value(last, p));
+                        s.model.total(&weights).1 >= s.keep
+                    })
+                    .collect(),
+            )
+        }
+    };
     let text = |name: &str| -> CoreResult<ArrayRef> {
         let column = crate::model::text_column(batch, "candidate_pairs", name)?;
         Ok(Arc::new(column.clone()))
@@ -132,15 +166,22 @@ pub fn compare_batch(batch: &RecordBatch) -> CoreResult<RecordBatch> {
         .column_by_name("rule")
         .and_then(|c| c.as_primitive_opt::<Int32Type>())
         .ok_or_else(|| CoreError::schema("candidate_pairs", "rule", "missing or not a 32-bit integer"))?;
-    Ok(RecordBatch::try_new(
+    let out = RecordBatch::try_new(
         Arc::new(compared_schema()),
         vec![
             text("left_key")?,
             text("right_key")?,
             Arc::new(rule.clone()),
-            Arc::new(Int64Array::from(levels)),
+            Arc::new(Int64Array::from_iter_values(levels.iter().map(pack_levels))),
         ],
-    )?)
+    )?;
+    match keep {
+        None => Ok(out),
+        Some(mask) => Ok(arrow::compute::filter_record_batch(
+            &out,
+            &BooleanArray::from(mask),
+        )?),
+    }
 }
 
 /// Jaro-Winkler similarity of two string columns, row by row (null when either side is null): the string
@@ -161,10 +202,14 @@ pub fn jaro_winkler_batch(left: &StringArray, right: &StringArray) -> CoreResult
 /// Map compared pairs (by record key, as [`compare_batch`] returns them) onto records whose sorted keys are
 /// `keys`, sorted by (left, right) as native blocking leaves them. A key the driver does not hold, a pair
 /// out of order or a pair seen twice means the executors saw other data than the driver: an internal error.
+///
+/// `scored` is the number of candidate pairs compared in all when the executors scored them and sent only
+/// those at or above the keep threshold (the blocking report then already counts each rule's new pairs).
 pub fn pairs_from_batches(
     keys: &[String],
     batches: &[RecordBatch],
     mut blocking: Vec<RuleReport>,
+    scored: Option<u64>,
 ) -> CoreResult<ComparedPairs> {
     let index = |key: &str| -> CoreResult<u32> {
         keys.binary_search_by(|k| k.as_str().cmp(key))
@@ -219,11 +264,15 @@ pub fn pairs_from_batches(
         pairs.rule.push(rule);
         vectors.push(unpack_levels(levels));
     }
-    count_new_pairs(&pairs.rule, &mut blocking);
+    if scored.is_none() {
+        count_new_pairs(&pairs.rule, &mut blocking);
+    }
+    let candidates = scored.unwrap_or(pairs.len() as u64);
     Ok(ComparedPairs {
         pairs,
         vectors,
         blocking,
+        candidates,
     })
 }
 

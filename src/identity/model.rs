@@ -316,6 +316,26 @@ impl MatchModel {
         levels: &Levels,
         tf: &TermFrequencies,
     ) -> [f32; N_COMPARISONS] {
+        let frequency = |col: &arrow::array::StringArray, table: &HashMap<&str, f64>| {
+            (!col.is_null(i))
+                .then(|| table.get(col.value(i)).copied())
+                .flatten()
+        };
+        self.weights_with(
+            levels,
+            frequency(&records.first, &tf.first),
+            frequency(&records.last, &tf.last),
+        )
+    }
+
+    /// Match weights given the term frequencies of the left record's first and last names (None: not known),
+    /// for engines that bring the frequencies to the pair instead of holding every record.
+    pub fn weights_with(
+        &self,
+        levels: &Levels,
+        first_frequency: Option<f64>,
+        last_frequency: Option<f64>,
+    ) -> [f32; N_COMPARISONS] {
         let mut w = [0f32; N_COMPARISONS];
         for (k, &l) in levels.iter().enumerate() {
             if l == 0 {
@@ -325,20 +345,24 @@ impl MatchModel {
             let m = c.m[l as usize - 1];
             let mut u = c.u[l as usize - 1];
             if l == 1 && (k == FIRST_NAME || k == LAST_NAME) {
-                let (col, table) = if k == FIRST_NAME {
-                    (&records.first, &tf.first)
+                let frequency = if k == FIRST_NAME {
+                    first_frequency
                 } else {
-                    (&records.last, &tf.last)
+                    last_frequency
                 };
-                if !col.is_null(i) {
-                    if let Some(f) = table.get(col.value(i)) {
-                        u = f.max(FLOOR);
-                    }
+                if let Some(f) = frequency {
+                    u = f.max(FLOOR);
                 }
             }
             w[k] = (m / u).log2() as f32;
         }
         w
+    }
+
+    /// The total match weight (prior included) and match probability of per-comparison weights.
+    pub fn total(&self, weights: &[f32; N_COMPARISONS]) -> (f64, f64) {
+        let total = self.prior_weight() + weights.iter().map(|w| f64::from(*w)).sum::<f64>();
+        (total, probability(total))
     }
 
     /// The prior as a match weight.

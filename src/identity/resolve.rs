@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::blocking::{block, BlockingConfig, CandidatePairs, RuleReport};
 use super::cluster::{cluster, ClusterConfig, Clusters};
 use super::compare::{compare_pair, Levels, N_COMPARISONS};
-use super::model::{probability, MatchModel, TermFrequencies, TrainingConfig};
+use super::model::{MatchModel, TermFrequencies, TrainingConfig};
 use super::prepare::PreparedRecords;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::pipeline::progress::Progress;
 
 /// All identity settings.
@@ -25,6 +25,9 @@ pub struct IdentityConfig {
     /// Links below this probability are not kept in identity_links.
     pub keep_links_above: Option<f64>,
 }
+
+/// Links below this match probability are not kept in identity_links unless the settings say otherwise.
+pub const DEFAULT_KEEP_LINKS_ABOVE: f64 = 0.01;
 
 /// One scored candidate pair.
 #[derive(Debug, Clone)]
@@ -70,6 +73,9 @@ pub struct ComparedPairs {
     pub vectors: Vec<Levels>,
     /// Blocking report per rule.
     pub blocking: Vec<RuleReport>,
+    /// Candidate pairs compared in all: more than `pairs` holds when the executors scored the pairs and sent
+    /// only those a link could come from.
+    pub candidates: u64,
 }
 
 /// Block and compare on this machine.
@@ -79,10 +85,12 @@ pub fn block_and_compare(records: &PreparedRecords, config: &IdentityConfig) -> 
         .into_par_iter()
         .map(|p| compare_pair(records, pairs.left[p] as usize, pairs.right[p] as usize))
         .collect();
+    let candidates = pairs.len() as u64;
     Ok(ComparedPairs {
         pairs,
         vectors,
         blocking,
+        candidates,
     })
 }
 
@@ -111,11 +119,17 @@ pub fn resolve_compared(
         pairs,
         vectors,
         blocking,
+        candidates,
     } = compared;
     let model = match model {
         Some(m) => {
             m.validate()?;
             m
+        }
+        None if candidates > pairs.len() as u64 => {
+            return Err(CoreError::Internal(
+                "pairs were scored before resolution, so a model must be given".into(),
+            ))
         }
         None => MatchModel::train(records, &pairs, &vectors, &config.blocking, &config.training)?,
     };
@@ -125,7 +139,7 @@ pub fn resolve_compared(
         &pairs,
         &vectors,
         &model,
-        config.keep_links_above.unwrap_or(0.01),
+        config.keep_links_above.unwrap_or(DEFAULT_KEEP_LINKS_ABOVE),
     );
     let edges: Vec<(u32, u32, f32, f32)> = links
         .iter()
@@ -138,7 +152,7 @@ pub fn resolve_compared(
         links,
         clusters,
         blocking,
-        candidate_pairs: pairs.len() as u64,
+        candidate_pairs: candidates,
     })
 }
 
@@ -150,14 +164,12 @@ fn score(
     keep: f64,
 ) -> Vec<ScoredPair> {
     let tf = TermFrequencies::from_records(records);
-    let prior = model.prior_weight();
     (0..pairs.len())
         .into_par_iter()
         .filter_map(|p| {
             let (i, j) = (pairs.left[p], pairs.right[p]);
             let weights = model.weights(records, i as usize, &vectors[p], &tf);
-            let total = prior + weights.iter().map(|w| f64::from(*w)).sum::<f64>();
-            let prob = probability(total);
+            let (total, prob) = model.total(&weights);
             (prob >= keep).then(|| ScoredPair {
                 left: i,
                 right: j,

@@ -123,11 +123,15 @@ pub async fn run_identity(
 /// `raw` are the person_records rows as stored (conformed here with `columns`), `compared` batches carry
 /// `left_key`, `right_key` (record keys, left < right), `rule` (index of the first rule that found the pair)
 /// and `levels` (see [`crate::identity::distributed::pack_levels`]); `described` names the input in the run log.
+/// `scored` is the count of all candidate pairs when the executors scored them with the run's model and sent
+/// only possible links (see [`crate::identity::distributed::pairs_from_batches`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_identity_from_pairs(
     raw: &[RecordBatch],
     columns: &ColumnMapping,
     compared: &[RecordBatch],
     blocking: Vec<RuleReport>,
+    scored: Option<u64>,
     described: serde_json::Value,
     run: IdentityRun<'_>,
     progress: &dyn Progress,
@@ -151,7 +155,7 @@ pub async fn run_identity_from_pairs(
     }
     let conformed = ConformedRecords::new(&batches, quarantined, offset as u64)?;
     progress.start("identity", 7);
-    let compared = pairs_from_batches(&conformed.keys, compared, blocking)?;
+    let compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
     progress.advance(2);
     finish_identity(run, described, started, conformed, compared, progress).await
 }

@@ -17,9 +17,10 @@ use crate::caregaps::event_filter::EventFilter;
 use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
 use crate::identity::distributed;
+use crate::identity::model::MatchModel;
 use crate::lake::{block_on, ConformPlan};
 use crate::pipeline::caregaps_stage::EventSource;
-use crate::pipeline::identity_stage::run_identity_from_pairs;
+use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs};
 
 /// Conform and normalize one batch of raw person_records: the prepared columns plus `record_key`.
 #[pyfunction]
@@ -88,12 +89,39 @@ pub fn identity_blocking_rules(settings: Option<String>) -> PyResult<Vec<(String
         .collect())
 }
 
-/// Compare one batch of candidate pairs (both sides' prepared columns, prefixed `l_` and `r_`).
+/// Compare one batch of candidate pairs (both sides' prepared columns, prefixed `l_` and `r_`); with a model
+/// (its JSON text), score them too and return only those at or above the settings' keep threshold.
 #[pyfunction]
-pub fn identity_compare_batch(py: Python<'_>, batch: PyRecordBatch) -> PyResult<Bound<'_, PyAny>> {
+#[pyo3(signature = (batch, model=None, settings=None))]
+pub fn identity_compare_batch(
+    py: Python<'_>,
+    batch: PyRecordBatch,
+    model: Option<String>,
+    settings: Option<String>,
+) -> PyResult<Bound<'_, PyAny>> {
     let batch = batch.into_inner();
-    let out = run_detached(py, move || distributed::compare_batch(&batch))?;
+    let out = run_detached(py, move || {
+        let scoring = match model {
+            Some(text) => Some(distributed::ExecutorScoring {
+                model: MatchModel::from_json(&text)?,
+                keep: identity_config(settings.as_deref())?
+                    .keep_links_above
+                    .unwrap_or(crate::identity::resolve::DEFAULT_KEEP_LINKS_ABOVE),
+            }),
+            None => None,
+        };
+        distributed::compare_batch(&batch, scoring.as_ref())
+    })?;
     PyRecordBatch::new(out).into_pyarrow(py)
+}
+
+/// The JSON text of a saved identity model (local path or object store), checked.
+#[pyfunction]
+pub fn identity_model_json(py: Python<'_>, uri: String) -> PyResult<String> {
+    run_detached(py, move || {
+        let model = block_on(load_model(&crate::lake::Location::parse(&uri)?))?;
+        Ok(model.to_json())
+    })
 }
 
 /// Jaro-Winkler similarity of two string arrays, row by row.
@@ -118,7 +146,7 @@ pub fn jaro_winkler(py: Python<'_>, left: PyArray, right: PyArray) -> PyResult<B
 /// The driver's step of the Spark engine: conform the person records, map the compared pairs onto them, then
 /// train, score, cluster and write the outputs exactly as the native engine does.
 #[pyfunction]
-#[pyo3(signature = (records, compared, blocking, out, source, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None))]
+#[pyo3(signature = (records, compared, blocking, out, source, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None, scored=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn identity_from_pairs<'py>(
     py: Python<'py>,
@@ -133,6 +161,7 @@ pub fn identity_from_pairs<'py>(
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
     columns: Option<HashMap<String, String>>,
+    scored: Option<u64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
     let records = records.into_reader()?;
@@ -152,6 +181,7 @@ pub fn identity_from_pairs<'py>(
                 &columns.unwrap_or_default(),
                 &compared,
                 blocking,
+                scored,
                 described,
                 run,
                 p,

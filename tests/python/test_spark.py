@@ -40,6 +40,16 @@ def test_identity_on_spark_equals_native(spark, small_lake: Path, tmp_path: Path
         b = read_delta(tmp_path / "spark" / table)
         assert a.schema == b.schema, table
         assert _rows(a) == _rows(b), table
+    # With the model given, the executors score the pairs and send only possible links: same tables again.
+    model = str(tmp_path / "native" / "identity_model.json")
+    again = carelake.identity(records, str(tmp_path / "native_model"), model=model, as_of=AS_OF)
+    scored = carelake_spark.identity(spark, records, str(tmp_path / "spark_model"), model=model, as_of=AS_OF)
+    for key in ("members", "candidate_pairs", "links", "blocking"):
+        assert scored[key] == again[key], key
+    for table in IDENTITY_TABLES:
+        a = read_delta(tmp_path / "native_model" / table)
+        b = read_delta(tmp_path / "spark_model" / table)
+        assert _rows(a) == _rows(b), table
 
 
 def test_spark_identity_keeps_member_ids_and_quarantines_like_native(spark, small_lake: Path, tmp_path: Path) -> None:

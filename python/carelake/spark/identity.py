@@ -54,11 +54,25 @@ def _blocking_keys(settings: str | None):  # noqa: ANN202 - a mapInArrow functio
     return run
 
 
-def _compare(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    from carelake import _native as kernels
+def _compare(model: str | None, settings: str | None):  # noqa: ANN202 - a mapInArrow function
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from carelake import _native as kernels
 
-    for batch in batches:
-        yield kernels.identity_compare_batch(batch)
+        for batch in batches:
+            yield kernels.identity_compare_batch(batch, model, settings)
+
+    return run
+
+
+def name_frequencies(prepared: DataFrame, column: str) -> DataFrame:
+    """Each value of a name column with its share of the records that have one (``tf_<column>``): the term
+    frequencies the model's exact-name weights use, computed as the native engine does."""
+    from pyspark.sql import functions as F
+
+    present = prepared.where(F.col(column).isNotNull())
+    total = present.count()
+    counts = present.groupBy(column).count()
+    return counts.select(column, (F.col("count") / F.lit(float(max(total, 1)))).alias(f"tf_{column}"))
 
 
 def prepared_records(records: DataFrame, columns: Mapping[str, str] | None = None) -> DataFrame:
@@ -120,17 +134,29 @@ def candidate_pairs(spark: SparkSession, prepared: DataFrame, settings: str | No
     return pairs, report
 
 
-def compared_pairs(pairs: DataFrame, prepared: DataFrame) -> DataFrame:
-    """Pairs with their packed comparison vectors, compared on the executors."""
+def compared_pairs(
+    pairs: DataFrame, prepared: DataFrame, model: str | None = None, settings: str | None = None
+) -> DataFrame:
+    """Pairs with their packed comparison vectors, compared on the executors. With a model (its JSON text) the
+    executors also score each pair and keep only those at or above the keep threshold."""
     from pyspark.sql import functions as F
 
-    def side(prefix: str, key: str) -> DataFrame:
-        return prepared.select(
-            F.col("record_key").alias(key), *[F.col(c).alias(f"{prefix}{c}") for c in PREPARED_COLUMNS]
+    left_fields = prepared
+    extra: list[str] = []
+    if model is not None:
+        for column in ("first", "last"):
+            left_fields = left_fields.join(F.broadcast(name_frequencies(prepared, column)), column, "left")
+        extra = ["tf_first", "tf_last"]
+
+    def side(frame: DataFrame, prefix: str, key: str, more: list[str]) -> DataFrame:
+        return frame.select(
+            F.col("record_key").alias(key), *[F.col(c).alias(f"{prefix}{c}") for c in PREPARED_COLUMNS + more]
         )
 
-    joined = pairs.join(side("l_", "left_key"), "left_key").join(side("r_", "right_key"), "right_key")
-    return joined.mapInArrow(_compare, COMPARED_SCHEMA)
+    joined = pairs.join(side(left_fields, "l_", "left_key", extra), "left_key").join(
+        side(prepared, "r_", "right_key", []), "right_key"
+    )
+    return joined.mapInArrow(_compare(model, settings), COMPARED_SCHEMA)
 
 
 def identity(
@@ -152,7 +178,9 @@ def identity(
         records: The ``person_records`` table: a DataFrame, a Unity Catalog name, or a Delta/Parquet/CSV path.
         out: Where the identity outputs go (Delta; a volume or external location on Databricks).
         previous: The previous run's ``identity_xref``; default: the one already in ``out``.
-        model: A saved ``identity_model.json`` to reuse instead of training.
+        model: A saved ``identity_model.json`` to reuse instead of training. With a model the executors also
+            score the pairs and send the driver only those that can become links (the way to run populations
+            whose candidate pairs do not fit the driver: train on a sample with the native engine first).
         settings: Identity settings (``blocking``, ``training``, ``clustering``), as in the pipeline file.
         as_of: ISO as-of date of the run (default today).
         progress: Called as ``progress(event, task, units)`` for the driver's steps.
@@ -181,17 +209,24 @@ def identity(
         lap("prepare")
         pairs, report = candidate_pairs(spark, prepared, encoded)
         pairs = pairs.cache()
-        pairs.count()
+        candidates = pairs.count()
         lap("block")
-        compared: pa.Table = compared_pairs(pairs, prepared).toArrow()
+        model_json = _native.identity_model_json(model) if model is not None else None
+        if model_json is not None:
+            # Scored on the executors: only possible links travel, so the driver counts each rule's pairs here.
+            found_first = {r["rule"]: r["count"] for r in pairs.groupBy("rule").count().collect()}
+            for i, rule in enumerate(report):
+                rule["new_pairs"] = int(found_first.get(i, 0))
+        compared: pa.Table = compared_pairs(pairs, prepared, model_json, encoded).toArrow()
         pairs.unpersist()
         lap("compare")
         raw: pa.Table = frame.toArrow()
         lap("collect")
     finally:
         prepared.unpersist()
+    scored = candidates if model_json is not None else None
     result = _native.identity_from_pairs(
-        raw, compared, json.dumps(report), out, source, previous, model, encoded, as_of, progress, columns
+        raw, compared, json.dumps(report), out, source, previous, model, encoded, as_of, progress, columns, scored
     )
     lap("resolve_and_write")
     result["phase_seconds"] = phases  # type: ignore[typeddict-unknown-key]
