@@ -81,13 +81,18 @@ def prepared_records(records: DataFrame, columns: Mapping[str, str] | None = Non
     return records.mapInArrow(_prepare(columns), PREPARED_SCHEMA)
 
 
-def candidate_pairs(spark: SparkSession, prepared: DataFrame, settings: str | None) -> tuple[DataFrame, list[dict]]:
-    """Candidate pairs ``(left_key, right_key, rule)``, each once with the first rule that found it, and the
-    blocking report per rule (pairs, oversized blocks and the records in them, largest block kept)."""
+def candidate_pairs(
+    spark: SparkSession, prepared: DataFrame, settings: str | None
+) -> tuple[DataFrame, list[dict], list[DataFrame]]:
+    """Candidate pairs ``(left_key, right_key, rule)``, each once with the first rule that found it, the
+    blocking report per rule (pairs, oversized blocks and the records in them, largest block kept), and the
+    cached frames the pairs are built from (blocking keys, block sizes: unpersist them once the pairs are
+    materialized)."""
     from pyspark.sql import functions as F
 
     rules = _native.identity_blocking_rules(settings)
-    keys = prepared.mapInArrow(_blocking_keys(settings), KEYS_SCHEMA)
+    # Cached: the block sizes and the pair join both read the keys, and the kernel should run once.
+    keys = prepared.mapInArrow(_blocking_keys(settings), KEYS_SCHEMA).cache()
     caps = spark.createDataFrame([(i, cap) for i, (_, cap) in enumerate(rules)], "rule int, cap bigint")
     sizes = (
         keys.groupBy("rule", "block_key")
@@ -131,7 +136,7 @@ def candidate_pairs(spark: SparkSession, prepared: DataFrame, settings: str | No
         .groupBy("left_key", "right_key")
         .agg(F.min("rule").alias("rule"))
     )
-    return pairs, report
+    return pairs, report, [keys, sizes]
 
 
 def compared_pairs(
@@ -207,9 +212,11 @@ def identity(
     try:
         prepared.count()
         lap("prepare")
-        pairs, report = candidate_pairs(spark, prepared, encoded)
+        pairs, report, cached = candidate_pairs(spark, prepared, encoded)
         pairs = pairs.cache()
         candidates = pairs.count()
+        for frame_used in cached:
+            frame_used.unpersist()
         lap("block")
         model_json = _native.identity_model_json(model) if model is not None else None
         if model_json is not None:
