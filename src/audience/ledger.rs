@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
@@ -33,10 +33,7 @@ fn timestamps<'a>(
     table: &str,
     column: &str,
 ) -> CoreResult<&'a arrow::array::TimestampMicrosecondArray> {
-    batch
-        .column_by_name(column)
-        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .ok_or_else(|| CoreError::schema(table, column, "missing or not a timestamp"))
+    crate::model::primitive_column::<TimestampMicrosecondType>(batch, table, column, "a timestamp")
 }
 
 impl Ledger {

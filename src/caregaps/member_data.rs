@@ -22,7 +22,7 @@ use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::conform::rows_as_json;
 use crate::lake::{QuarantinedRow, RejectReason};
-use crate::model::{self, optional_text_column, text_column, text_value};
+use crate::model::{self, optional_text_column, primitive_column, text_column, text_value};
 
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
 type CodesOfSystem = foldhash::HashMap<String, Vec<(ValueSetId, u32)>>;
@@ -98,10 +98,7 @@ pub struct MemberDataBuilder {
 }
 
 fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResult<&'b Date32Array> {
-    batch
-        .column_by_name(name)
-        .and_then(|c| c.as_primitive_opt::<Date32Type>())
-        .ok_or_else(|| CoreError::schema(table, name, "missing or not a date"))
+    primitive_column::<Date32Type>(batch, table, name, "a date")
 }
 
 /// Rows of one batch that failed a check: (row index in the batch, column, reason).
@@ -302,14 +299,9 @@ impl MemberDataBuilder {
         let end = date_column(batch, table, "end_date")?;
         let system = text_column(batch, table, "code_system")?;
         let code = text_column(batch, table, "code")?;
-        let value: &Float64Array = batch
-            .column_by_name("value_num")
-            .and_then(|c| c.as_primitive_opt::<Float64Type>())
-            .ok_or_else(|| CoreError::schema(table, "value_num", "missing or not a number"))?;
-        let supply: &Int64Array = batch
-            .column_by_name("days_supply")
-            .and_then(|c| c.as_primitive_opt::<Int64Type>())
-            .ok_or_else(|| CoreError::schema(table, "days_supply", "missing or not a whole number"))?;
+        let value: &Float64Array = primitive_column::<Float64Type>(batch, table, "value_num", "a number")?;
+        let supply: &Int64Array =
+            primitive_column::<Int64Type>(batch, table, "days_supply", "a whole number")?;
         let (member, sys, rec) = (
             optional_text_column(batch, "member_id"),
             optional_text_column(batch, "source_system"),

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Builder, Int64Array, Int64Builder,
-    RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Builder, Int64Array, Int64Builder, RecordBatch,
+    StringArray, StringBuilder,
 };
-use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
 use rayon::prelude::*;
 
 use super::blocking::{count_new_pairs, key, BlockingConfig, CandidatePairs, RuleReport};
@@ -22,6 +22,7 @@ use super::prepare::{prepare, PreparedRecords};
 use super::resolve::ComparedPairs;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::ConformPlan;
+use crate::model::{primitive_column, text_column};
 use crate::pipeline::identity_stage::record_key;
 
 /// Pack a comparison vector into one integer, four bits a level (Spark moves one long instead of nine bytes).
@@ -76,7 +77,7 @@ pub fn blocking_keys_schema() -> Schema {
 /// has: `(rule index, block key, record key)`. Records sharing a rule and key form a block.
 pub fn blocking_keys(prepared: &RecordBatch, config: &BlockingConfig) -> CoreResult<RecordBatch> {
     let records = PreparedRecords::from_batch(prepared, "")?;
-    let record_keys = crate::model::text_column(prepared, "prepared_records", "record_key")?;
+    let record_keys = text_column(prepared, "prepared_records", "record_key")?;
     let n = records.len();
     let mut rule_out = Int32Builder::with_capacity(n * config.rules.len());
     let mut key_out = Int64Builder::with_capacity(n * config.rules.len());
@@ -140,12 +141,8 @@ pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> 
     let keep: Option<Vec<bool>> = match scoring {
         None => None,
         Some(s) => {
-            let frequency = |name: &str| -> CoreResult<&Float64Array> {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_primitive_opt::<Float64Type>())
-                    .ok_or_else(|| CoreError::schema("candidate_pairs", name, "missing or not a double"))
-            };
+            let frequency =
+                |name: &str| primitive_column::<Float64Type>(batch, "candidate_pairs", name, "a double");
             let (first, last) = (frequency("l_tf_first")?, frequency("l_tf_last")?);
             let value = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
             Some(
@@ -159,13 +156,10 @@ pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> 
         }
     };
     let text = |name: &str| -> CoreResult<ArrayRef> {
-        let column = crate::model::text_column(batch, "candidate_pairs", name)?;
+        let column = text_column(batch, "candidate_pairs", name)?;
         Ok(Arc::new(column.clone()))
     };
-    let rule = batch
-        .column_by_name("rule")
-        .and_then(|c| c.as_primitive_opt::<Int32Type>())
-        .ok_or_else(|| CoreError::schema("candidate_pairs", "rule", "missing or not a 32-bit integer"))?;
+    let rule = primitive_column::<Int32Type>(batch, "candidate_pairs", "rule", "a 32-bit integer")?;
     let out = RecordBatch::try_new(
         Arc::new(compared_schema()),
         vec![
@@ -224,18 +218,10 @@ pub fn pairs_from_batches(
     };
     let mut rows: Vec<(u32, u32, u8, i64)> = Vec::new();
     for batch in batches {
-        let left = crate::model::text_column(batch, "compared_pairs", "left_key")?;
-        let right = crate::model::text_column(batch, "compared_pairs", "right_key")?;
-        let rule = batch
-            .column_by_name("rule")
-            .and_then(|c| c.as_primitive_opt::<Int32Type>())
-            .ok_or_else(|| CoreError::schema("compared_pairs", "rule", "missing or not a 32-bit integer"))?;
-        let levels = batch
-            .column_by_name("levels")
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>())
-            .ok_or_else(|| {
-                CoreError::schema("compared_pairs", "levels", "missing or not a 64-bit integer")
-            })?;
+        let left = text_column(batch, "compared_pairs", "left_key")?;
+        let right = text_column(batch, "compared_pairs", "right_key")?;
+        let rule = primitive_column::<Int32Type>(batch, "compared_pairs", "rule", "a 32-bit integer")?;
+        let levels = primitive_column::<Int64Type>(batch, "compared_pairs", "levels", "a 64-bit integer")?;
         for i in 0..batch.num_rows() {
             let (l, r) = (index(left.value(i))?, index(right.value(i))?);
             if l >= r {

@@ -17,6 +17,7 @@ use super::normalize::{
     record_number, sex_code, soundex, ssn_digits, zip5,
 };
 use crate::error::{CoreError, CoreResult};
+use crate::model::primitive_column;
 
 /// The normalized fields of all records, column-wise, in input order.
 #[derive(Debug, Clone)]
@@ -228,26 +229,18 @@ fn prepare_batch(batch: &RecordBatch) -> CoreResult<Vec<ArrayRef>> {
     let zip_in = text(batch, "postal_code")?;
     let member_in = text(batch, "member_number")?;
     let mrn_in = text(batch, "mrn")?;
-    let birth = batch
-        .column_by_name("birth_date")
-        .and_then(|c| c.as_primitive_opt::<Date32Type>())
-        .ok_or_else(|| {
-            CoreError::schema(
-                "person_records",
-                "birth_date",
-                "not a date in the conformed batch",
-            )
-        })?;
-    let updated = batch
-        .column_by_name("updated_at")
-        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .ok_or_else(|| {
-            CoreError::schema(
-                "person_records",
-                "updated_at",
-                "not a timestamp in the conformed batch",
-            )
-        })?;
+    let birth = primitive_column::<Date32Type>(
+        batch,
+        "person_records",
+        "birth_date",
+        "a date in the conformed batch",
+    )?;
+    let updated = primitive_column::<TimestampMicrosecondType>(
+        batch,
+        "person_records",
+        "updated_at",
+        "a timestamp in the conformed batch",
+    )?;
 
     let mut b: Vec<StringBuilder> = (0..16).map(|_| StringBuilder::with_capacity(n, n * 8)).collect();
     let mut birth_out = Int32Builder::with_capacity(n);

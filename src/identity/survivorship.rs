@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use chrono::{DateTime, NaiveDate};
 use rayon::prelude::*;
@@ -20,7 +20,8 @@ use rayon::prelude::*;
 use super::normalize::email_canonical;
 use super::prepare::PreparedRecords;
 use super::time_zone::time_zone;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
+use crate::model::primitive_column;
 use crate::model::values::days_to_date;
 use crate::model::{self, BatchBuilder};
 
@@ -91,12 +92,7 @@ pub fn member_profiles(
     member_ids: &[String],
     as_of: NaiveDate,
 ) -> CoreResult<RecordBatch> {
-    let dates = |name: &str| {
-        records
-            .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<Date32Type>())
-            .ok_or_else(|| CoreError::schema("person_records", name, "missing or not a date"))
-    };
+    let dates = |name: &str| primitive_column::<Date32Type>(records, "person_records", name, "a date");
     let c = Columns {
         source: text(records, "source_system")?,
         first: text(records, "first_name")?,
@@ -111,10 +107,12 @@ pub fn member_profiles(
         state: text(records, "state")?,
         language: text(records, "preferred_language")?,
         channel: text(records, "preferred_channel")?,
-        updated: records
-            .column_by_name("updated_at")
-            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-            .ok_or_else(|| CoreError::schema("person_records", "updated_at", "missing or not a timestamp"))?,
+        updated: primitive_column::<TimestampMicrosecondType>(
+            records,
+            "person_records",
+            "updated_at",
+            "a timestamp",
+        )?,
     };
     let email_raw = text(records, "email")?;
     // Group rows by cluster with a counting sort: rows of cluster k are order[offsets[k]..offsets[k + 1]].

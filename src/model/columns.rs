@@ -1,7 +1,8 @@
 //! Typed access to the columns of a batch, with a schema error naming the table and column when the column is
 //! missing or of another type.
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow::datatypes::ArrowPrimitiveType;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -11,6 +12,20 @@ pub fn text_column<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> Cor
         .column_by_name(column)
         .and_then(|c| c.as_string_opt::<i32>())
         .ok_or_else(|| CoreError::schema(table, column, "missing or not text"))
+}
+
+/// The column `column` of a batch of `table` as a primitive array of `T`; `what` names the type for the error
+/// ("a date", "a timestamp", ...).
+pub fn primitive_column<'a, T: ArrowPrimitiveType>(
+    batch: &'a RecordBatch,
+    table: &str,
+    column: &str,
+    what: &str,
+) -> CoreResult<&'a PrimitiveArray<T>> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| c.as_primitive_opt::<T>())
+        .ok_or_else(|| CoreError::schema(table, column, format!("missing or not {what}")))
 }
 
 /// The text column `column` of a batch, if it has one (optional canonical columns).

@@ -576,13 +576,13 @@ pub async fn run_audiences(
                 text_column(&b, t, "member_id")?,
                 text_column(&b, t, "row_hash")?,
             );
-            let emitted = b
-                .column_by_name("emitted_at")
-                .and_then(|c| {
-                    c.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>()
-                        .cloned()
-                })
-                .ok_or_else(|| CoreError::schema(t, "emitted_at", "missing or not a timestamp"))?;
+            let emitted = crate::model::primitive_column::<arrow::datatypes::TimestampMicrosecondType>(
+                &b,
+                t,
+                "emitted_at",
+                "a timestamp",
+            )?
+            .clone();
             for i in 0..b.num_rows() {
                 p.insert(
                     (a.value(i).into(), d.value(i).into(), m.value(i).into()),
