@@ -209,6 +209,28 @@ impl ConformPlan {
         self.target.clone()
     }
 
+    /// Conform a sequence of batches, numbering rows across them: the conforming batches, every quarantined row,
+    /// and the number of rows read.
+    pub fn conform_all<E>(
+        &self,
+        batches: impl IntoIterator<Item = Result<RecordBatch, E>>,
+    ) -> CoreResult<(Vec<RecordBatch>, Vec<QuarantinedRow>, u64)>
+    where
+        CoreError: From<E>,
+    {
+        let mut good = Vec::new();
+        let mut quarantined = Vec::new();
+        let mut offset = 0i64;
+        for batch in batches {
+            let batch = batch?;
+            let out = self.conform(&batch, offset)?;
+            offset += batch.num_rows() as i64;
+            good.push(out.batch);
+            quarantined.extend(out.quarantined);
+        }
+        Ok((good, quarantined, offset as u64))
+    }
+
     /// Conform one batch; `row_offset` is the number of rows read before it (for quarantine row numbers).
     pub fn conform(&self, batch: &RecordBatch, row_offset: i64) -> CoreResult<Conformed> {
         let rows = batch.num_rows();

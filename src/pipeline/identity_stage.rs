@@ -9,7 +9,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::ingest::{open_input, quarantine_batch, InputSet};
+use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
 use super::progress::Progress;
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
@@ -98,6 +98,19 @@ pub async fn run_identity(
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
+    let (stream, batches, quarantined) = read_person_records(inputs).await?;
+    let conformed = ConformedRecords::new(&batches, quarantined, stream.rows_read())?;
+    progress.start("identity", 7);
+    let compared = block_and_compare(&conformed.records, run.config)?;
+    progress.advance(2);
+    finish_identity(run, stream.describe(), started, conformed, compared, progress).await
+}
+
+/// Read and conform the lake's person_records whole: the finished stream (for its description and row count),
+/// the conforming batches and the quarantined rows.
+async fn read_person_records(
+    inputs: &InputSet,
+) -> CoreResult<(InputStream, Vec<RecordBatch>, Vec<QuarantinedRow>)> {
     let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
         CoreError::Input(format!(
             "table 'person_records' not found in lake {}",
@@ -110,11 +123,7 @@ pub async fn run_identity(
         batches.push(batch);
         quarantined.extend(bad);
     }
-    let conformed = ConformedRecords::new(&batches, quarantined, stream.rows_read())?;
-    progress.start("identity", 7);
-    let compared = block_and_compare(&conformed.records, run.config)?;
-    progress.advance(2);
-    finish_identity(run, stream.describe(), started, conformed, compared, progress).await
+    Ok((stream, batches, quarantined))
 }
 
 /// Resolve person records whose candidate pairs were blocked and compared elsewhere (by the Spark engine's
@@ -144,16 +153,8 @@ pub async fn run_identity_from_pairs(
         ));
     };
     let plan = ConformPlan::new(&spec, &first.schema(), columns)?;
-    let mut batches = Vec::with_capacity(raw.len());
-    let mut quarantined = Vec::new();
-    let mut offset = 0i64;
-    for batch in raw {
-        let out = plan.conform(batch, offset)?;
-        offset += batch.num_rows() as i64;
-        batches.push(out.batch);
-        quarantined.extend(out.quarantined);
-    }
-    let conformed = ConformedRecords::new(&batches, quarantined, offset as u64)?;
+    let (batches, quarantined, rows_read) = plan.conform_all(raw.iter().cloned().map(CoreResult::Ok))?;
+    let conformed = ConformedRecords::new(&batches, quarantined, rows_read)?;
     progress.start("identity", 7);
     let compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
     progress.advance(2);
@@ -180,17 +181,16 @@ impl ConformedRecords {
         let all = arrow::compute::concat_batches(&model::person_records().arrow_schema(), batches)?;
         let system = text_column(&all, "person_records", "source_system")?;
         let id = text_column(&all, "person_records", "source_record_id")?;
-        let unsorted: Vec<String> = (0..all.num_rows())
+        let mut unsorted: Vec<String> = (0..all.num_rows())
             .into_par_iter()
             .map(|i| record_key(system.value(i), id.value(i)))
             .collect();
         let order = key_order(&unsorted);
-        let rows = arrow::compute::take_record_batch(&all, &UInt32Array::from(order.clone()))?;
-        let mut unsorted: Vec<Option<String>> = unsorted.into_iter().map(Some).collect();
         let keys: Vec<String> = order
             .iter()
-            .map(|&i| unsorted[i as usize].take().unwrap_or_default())
+            .map(|&i| std::mem::take(&mut unsorted[i as usize]))
             .collect();
+        let rows = arrow::compute::take_record_batch(&all, &UInt32Array::from(order))?;
         // Prepare in slices so the normalizers run on every core.
         let slices: Vec<RecordBatch> = (0..rows.num_rows())
             .step_by(PREPARE_SLICE)
@@ -408,21 +408,10 @@ pub async fn count_identity_pairs(
     inputs: &InputSet,
     config: &IdentityConfig,
 ) -> CoreResult<(u64, u64, Vec<RuleReport>)> {
-    let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
-        CoreError::Input(format!(
-            "table 'person_records' not found in lake {}",
-            inputs.lake
-        ))
-    })?;
-    let mut batches = Vec::new();
-    let mut quarantined = 0u64;
-    while let Some((batch, bad)) = stream.next().await? {
-        batches.push(batch);
-        quarantined += bad.len() as u64;
-    }
+    let (_, batches, quarantined) = read_person_records(inputs).await?;
     let records = prepare(&batches)?;
     let reports = crate::identity::blocking::count_pairs(&records, &config.blocking)?;
-    Ok((records.len() as u64, quarantined, reports))
+    Ok((records.len() as u64, quarantined.len() as u64, reports))
 }
 
 /// Read a saved model (`identity_model.json`).

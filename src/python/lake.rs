@@ -85,16 +85,7 @@ pub fn conform(
         let spec = canonical_input(&table)
             .ok_or_else(|| CoreError::Config(format!("'{table}' is not a canonical input table")))?;
         let plan = lake::ConformPlan::new(&spec, &reader.schema(), &columns.unwrap_or_default())?;
-        let mut good = Vec::new();
-        let mut quarantined = Vec::new();
-        let mut offset = 0i64;
-        for batch in reader {
-            let batch = batch?;
-            let out = plan.conform(&batch, offset)?;
-            offset += batch.num_rows() as i64;
-            good.push(out.batch);
-            quarantined.extend(out.quarantined);
-        }
+        let (good, quarantined, _) = plan.conform_all(reader)?;
         Ok((good, plan.schema(), quarantine_batch("adhoc", &quarantined)?))
     })
     .map(|(good, schema, bad)| (PyTable::try_new(good, schema), bad))?;
