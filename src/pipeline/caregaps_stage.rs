@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
-use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
+use super::ingest::{open_input, quarantine_batch, InputSet};
 use super::progress::Progress;
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
@@ -76,7 +76,7 @@ pub struct CareGapsReport {
 fn match_events(
     mut builder: MemberDataBuilder,
     plan: &ConformPlan,
-    batches: std::sync::mpsc::Receiver<(RecordBatch, i64)>,
+    batches: impl IntoIterator<Item = (RecordBatch, i64)>,
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
     use rayon::prelude::*;
     let mut quarantined = Vec::new();
@@ -216,63 +216,61 @@ pub async fn run_caregaps(
     }
 
     lap("enrollment");
-    // Clinical events: this thread reads (the Parquet decoding); a worker conforms and matches batches in
-    // parallel meanwhile, so reading and matching overlap.
-    let mut prefiltered = None;
-    let mut events: Option<InputStream> = match events {
-        EventSource::Lake => open_input(inputs, "clinical_events").await?,
+    // Clinical events.
+    let matched = match events {
         EventSource::Prefiltered {
             batches,
             rows_read,
             described: about,
         } => {
             described.insert("clinical_events".into(), about);
-            prefiltered = Some((batches, rows_read));
-            None
+            let kept: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            let mut matched = match batches.first() {
+                Some(first) => {
+                    let spec = model::canonical_input("clinical_events")
+                        .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
+                    let plan = ConformPlan::new(&spec, &first.schema(), &inputs.mapping("clinical_events"))?;
+                    let mut at = 0i64;
+                    let numbered = batches.into_iter().map(|batch| {
+                        let offset = at;
+                        at += batch.num_rows() as i64;
+                        (batch, offset)
+                    });
+                    match_events(builder, &plan, numbered)?
+                }
+                None => (builder, Vec::new()),
+            };
+            // Rows the executors dropped were read too: they matched no value set.
+            matched.0.counts.events_read += rows_read.saturating_sub(kept);
+            matched
         }
+        // This thread reads (the Parquet decoding); a worker conforms and matches batches in parallel
+        // meanwhile, so reading and matching overlap.
+        EventSource::Lake => match open_input(inputs, "clinical_events").await? {
+            None => (builder, Vec::new()),
+            Some(mut stream) => {
+                described.insert("clinical_events".into(), stream.describe());
+                progress.start("caregaps.events", 0);
+                let plan = stream.plan().clone();
+                let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(16);
+                let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
+                while let Some((batch, offset)) = stream.next_raw().await? {
+                    progress.advance(batch.num_rows() as u64);
+                    if tx.send((batch, offset)).is_err() {
+                        break; // the worker stopped on an error; join below reports it
+                    }
+                }
+                drop(tx);
+                let matched = worker
+                    .join()
+                    .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
+                progress.finish();
+                matched
+            }
+        },
     };
-    if let Some((batches, rows_read)) = prefiltered {
-        let kept: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        if let Some(first) = batches.first() {
-            let spec = model::canonical_input("clinical_events")
-                .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
-            let plan = ConformPlan::new(&spec, &first.schema(), &inputs.mapping("clinical_events"))?;
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(batches.len());
-            let mut offset = 0i64;
-            for batch in batches {
-                let rows = batch.num_rows() as i64;
-                // The receiver lives until match_events returns, and the channel holds every batch.
-                let _ = tx.send((batch, offset));
-                offset += rows;
-            }
-            drop(tx);
-            let (returned, bad) = match_events(builder, &plan, rx)?;
-            builder = returned;
-            quarantined.extend(bad);
-        }
-        // Rows the executors dropped were read too: they matched no value set.
-        builder.counts.events_read += rows_read.saturating_sub(kept);
-    }
-    if let Some(stream) = events.as_mut() {
-        described.insert("clinical_events".into(), stream.describe());
-        progress.start("caregaps.events", 0);
-        let plan = stream.plan().clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(16);
-        let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
-        while let Some((batch, offset)) = stream.next_raw().await? {
-            progress.advance(batch.num_rows() as u64);
-            if tx.send((batch, offset)).is_err() {
-                break; // the worker stopped on an error; join below reports it
-            }
-        }
-        drop(tx);
-        let (returned, bad) = worker
-            .join()
-            .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
-        builder = returned;
-        quarantined.extend(bad);
-        progress.finish();
-    }
+    let (builder, bad) = matched;
+    quarantined.extend(bad);
     let load = builder.counts.clone();
     let data = builder.finish();
     lap("events");
