@@ -382,10 +382,14 @@ pub async fn run_audiences(
             ))
         })?;
     let profiles = profiles(&profile_batches)?;
-    register(&ctx, "member_profile", profile_batches)?;
-    for table in ["care_gaps", "measure_rates"] {
-        if let Some(b) = read_table_if_present(&output.join(table), table, None).await? {
-            register(&ctx, table, b)?;
+    // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
+    let run_sql = matches!(selection, AudienceSelection::Sql);
+    if run_sql {
+        register(&ctx, "member_profile", profile_batches)?;
+        for table in ["care_gaps", "measure_rates"] {
+            if let Some(b) = read_table_if_present(&output.join(table), table, None).await? {
+                register(&ctx, table, b)?;
+            }
         }
     }
     let xref = read_xref(&output.join("identity_xref")).await?;
@@ -397,6 +401,9 @@ pub async fn run_audiences(
             continue;
         };
         described.insert(table.into(), stream.describe());
+        if table == "appointments" && !run_sql {
+            continue; // only the SQL reads appointments
+        }
         let mut batches = Vec::new();
         while let Some((batch, _bad)) = stream.next().await? {
             let (batch, members) = resolve_members(&batch, &xref)?;
@@ -405,31 +412,34 @@ pub async fn run_audiences(
                 "communications" => ledger.add_communications(&batch, &members, as_of_micros)?,
                 _ => {}
             }
-            batches.push(batch);
+            if run_sql {
+                batches.push(batch);
+            }
         }
-        register(&ctx, table, batches)?;
+        if run_sql {
+            register(&ctx, table, batches)?;
+        }
     }
 
     lap("load");
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
-    let mut selected: Vec<Vec<(String, BTreeMap<String, String>)>> = Vec::new();
-    if let AudienceSelection::Given(given) = selection {
-        for (a, batches) in audiences.iter().zip(given) {
-            selected.push(selected_rows(&a.name, &batches)?);
-            progress.advance(1);
-        }
-    }
-    // With given selections every audience has its rows already, and no SQL runs here.
-    for a in audiences.iter().skip(selected.len()) {
-        let frame = ctx
-            .sql(&a.sql)
-            .await
-            .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?;
-        let batches = frame
-            .collect()
-            .await
-            .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?;
+    let mut selected: Vec<Vec<(String, BTreeMap<String, String>)>> = Vec::with_capacity(audiences.len());
+    let mut given = match selection {
+        AudienceSelection::Given(given) => given.into_iter(),
+        AudienceSelection::Sql => Vec::new().into_iter(),
+    };
+    for a in audiences {
+        let batches = match given.next() {
+            Some(batches) => batches,
+            None => ctx
+                .sql(&a.sql)
+                .await
+                .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?
+                .collect()
+                .await
+                .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?,
+        };
         selected.push(selected_rows(&a.name, &batches)?);
         progress.advance(1);
     }
