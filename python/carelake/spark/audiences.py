@@ -42,16 +42,21 @@ def register_views(spark: SparkSession, lake: str, out: str) -> list[str]:
     """Register the tables audience SQL reads as temporary views; returns their names."""
     from pathlib import Path
 
+    def present(folder: str, table: str) -> str | None:
+        # Object stores are not probed here: a missing table there fails when read, naming it.
+        location = f"{folder.rstrip('/')}/{table}"
+        return location if "://" in location or Path(location).exists() else None
+
     names = []
     for table in OUTPUT_TABLES:
-        location = f"{out.rstrip('/')}/{table}"
-        if "://" in location or Path(location).exists():
+        location = present(out, table)
+        if location is not None:
             read_lake_table(spark, location).createOrReplaceTempView(table)
             names.append(table)
     xref = read_lake_table(spark, f"{out.rstrip('/')}/identity_xref")
     for table in RESOLVED_INPUTS:
-        location = f"{lake.rstrip('/')}/{table}"
-        if "://" in location or Path(location).exists():
+        location = present(lake, table)
+        if location is not None:
             _resolved(read_lake_table(spark, location), xref).createOrReplaceTempView(table)
             names.append(table)
     return names

@@ -79,8 +79,11 @@ def caregaps(
     chosen = list(measures) if measures is not None else None
     folder = fspath(measures_dir) if measures_dir is not None else None
     mapping = (columns or {}).get("clinical_events")
-    source = events if isinstance(events, str) else (f"{lake.rstrip('/')}/clinical_events" if events is None else "dataframe")
-    frame = events if events is not None and not isinstance(events, str) else read_lake_table(spark, source)
+    if events is None or isinstance(events, str):
+        source = events or f"{lake.rstrip('/')}/clinical_events"
+        frame = read_lake_table(spark, source)
+    else:
+        source, frame = "dataframe", events
     # Check the value sets and measures on the driver first: a bad file fails here, once, with its message.
     _native.caregaps_event_filter(_empty_events(frame), files, folder, chosen, mapping)
     started = time.perf_counter()
