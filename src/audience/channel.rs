@@ -3,6 +3,7 @@
 //! When none is left, every refusal is returned so the suppression row can say why.
 
 use super::consent::{Basis, Channel, MemberConsents, Purpose};
+use super::rules::BasisTable;
 
 /// Where a member can be reached (from member_profile's contactability).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +56,7 @@ pub fn choose_channel(
     reach: Reachability,
     consents: &MemberConsents,
     purpose: Purpose,
+    basis: &BasisTable,
 ) -> Result<ChannelChoice, Vec<(Channel, &'static str)>> {
     let order = preferred
         .filter(|p| offered.contains(p))
@@ -66,7 +68,7 @@ pub fn choose_channel(
             refused.push((channel, unreachable_rule(channel)));
             continue;
         }
-        let decision = consents.decide(channel, purpose);
+        let decision = consents.decide_requiring(channel, purpose, basis.required(channel, purpose));
         match (decision.rule(), decision) {
             (None, super::consent::ConsentDecision::Allowed(basis)) => {
                 return Ok(ChannelChoice {
@@ -118,16 +120,40 @@ mod tests {
             (Channel::Email, true, Basis::None),
         ]);
         let offered = [Channel::Sms, Channel::Email];
-        let got = choose_channel(&offered, Some(Channel::Email), ALL_REACH, &c, Purpose::CareGaps).unwrap();
+        let got = choose_channel(
+            &offered,
+            Some(Channel::Email),
+            ALL_REACH,
+            &c,
+            Purpose::CareGaps,
+            &BasisTable::default(),
+        )
+        .unwrap();
         assert_eq!((got.channel, got.preferred), (Channel::Email, true));
-        let got = choose_channel(&offered, None, ALL_REACH, &c, Purpose::CareGaps).unwrap();
+        let got = choose_channel(
+            &offered,
+            None,
+            ALL_REACH,
+            &c,
+            Purpose::CareGaps,
+            &BasisTable::default(),
+        )
+        .unwrap();
         assert_eq!(got.channel, Channel::Sms);
         // No valid phone: falls back to email.
         let reach = Reachability {
             phone: false,
             ..ALL_REACH
         };
-        let got = choose_channel(&offered, Some(Channel::Sms), reach, &c, Purpose::CareGaps).unwrap();
+        let got = choose_channel(
+            &offered,
+            Some(Channel::Sms),
+            reach,
+            &c,
+            Purpose::CareGaps,
+            &BasisTable::default(),
+        )
+        .unwrap();
         assert_eq!((got.channel, got.preferred), (Channel::Email, false));
     }
 
@@ -144,6 +170,7 @@ mod tests {
             reach,
             &c,
             Purpose::CareGaps,
+            &BasisTable::default(),
         )
         .unwrap_err();
         assert_eq!(
@@ -175,9 +202,14 @@ mod tests {
                     let c = consents(&events);
                     let reach = Reachability { phone, ..ALL_REACH };
                     for purpose in Purpose::ALL {
-                        if let Ok(choice) =
-                            choose_channel(&[Channel::Sms, Channel::Email], None, reach, &c, purpose)
-                        {
+                        if let Ok(choice) = choose_channel(
+                            &[Channel::Sms, Channel::Email],
+                            None,
+                            reach,
+                            &c,
+                            purpose,
+                            &BasisTable::default(),
+                        ) {
                             assert!(matches!(
                                 c.decide(choice.channel, purpose),
                                 super::super::consent::ConsentDecision::Allowed(_)

@@ -139,9 +139,19 @@ impl Basis {
             _ => return None,
         })
     }
+
+    /// The canonical value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Basis::None => "none",
+            Basis::PriorExpress => "prior_express",
+            Basis::Written => "written",
+        }
+    }
 }
 
-/// The least basis a purpose needs on a channel (defaults from the TCPA and HIPAA; configurable later).
+/// The least basis a purpose needs on a channel under the TCPA and HIPAA (a pipeline file may ask for more:
+/// [`super::rules::OutreachRules`]).
 pub fn required_basis(channel: Channel, purpose: Purpose) -> Basis {
     match (channel, purpose) {
         // Telemarketing by call or text, and marketing anywhere (HIPAA authorization), need written consent.
@@ -263,14 +273,17 @@ impl MemberConsents {
         });
     }
 
-    /// May carelake reach the member on `channel` for `purpose`?
+    /// May carelake reach the member on `channel` for `purpose`, under the law's least basis?
     pub fn decide(&self, channel: Channel, purpose: Purpose) -> ConsentDecision {
+        self.decide_requiring(channel, purpose, required_basis(channel, purpose))
+    }
+
+    /// May carelake reach the member on `channel` for `purpose` when the purpose needs at least `required`?
+    pub fn decide_requiring(&self, channel: Channel, purpose: Purpose, required: Basis) -> ConsentDecision {
         match self.state[channel as usize][purpose.index()] {
             None => ConsentDecision::NoConsent,
             Some((false, _, at)) => ConsentDecision::OptedOut(at),
-            Some((true, basis, _)) if basis >= required_basis(channel, purpose) => {
-                ConsentDecision::Allowed(basis)
-            }
+            Some((true, basis, _)) if basis >= required => ConsentDecision::Allowed(basis),
             Some((true, basis, _)) => ConsentDecision::InsufficientBasis(basis),
         }
     }

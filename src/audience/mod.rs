@@ -10,6 +10,7 @@
 //!   24 hours on one subject);
 //! - [`channel`]: the channel chosen by preference, reachability and consent, with fallback, and the rule that
 //!   left a member out when none remains;
+//! - [`rules`]: the caps and consent bases a pipeline file adds (only ever stricter than the defaults);
 //! - [`destinations`]: per-destination field allowlists (minimum necessary), hashed identifiers and neutral
 //!   audience names for ad platforms.
 //!
@@ -26,3 +27,4 @@ pub mod destinations;
 pub mod ledger;
 pub mod policy;
 pub mod quiet_hours;
+pub mod rules;

@@ -37,6 +37,9 @@ pub struct PipelineConfig {
     /// Destinations the audiences write change sets for.
     #[serde(default)]
     pub destinations: BTreeMap<String, crate::audience::definition::DestinationConfig>,
+    /// Caps and consent bases added to the defaults (only ever stricter).
+    #[serde(default)]
+    pub outreach_rules: crate::audience::rules::OutreachRulesConfig,
 }
 
 /// Settings of the care-gap stage.
@@ -99,6 +102,12 @@ impl PipelineConfig {
         Location::parse(&self.lake).map_err(|e| CoreError::Config(format!("{origin}: lake: {e}")))?;
         Location::parse(&self.output).map_err(|e| CoreError::Config(format!("{origin}: output: {e}")))?;
         crate::audience::definition::check(&self.audiences, &self.destinations).map_err(|e| {
+            CoreError::Config(format!(
+                "{origin}: {}",
+                e.to_string().trim_start_matches("config error: ")
+            ))
+        })?;
+        self.outreach_rules.rules().map_err(|e| {
             CoreError::Config(format!(
                 "{origin}: {}",
                 e.to_string().trim_start_matches("config error: ")
@@ -181,6 +190,11 @@ impl PipelineConfig {
         Vec<crate::audience::definition::Destination>,
     )> {
         crate::audience::definition::check(&self.audiences, &self.destinations)
+    }
+
+    /// The outreach rules: the defaults with the file's additions.
+    pub fn outreach_rules(&self) -> CoreResult<crate::audience::rules::OutreachRules> {
+        self.outreach_rules.rules()
     }
 }
 

@@ -226,6 +226,7 @@ pub fn audiences<'py>(
         };
         let cfg = PipelineConfig::from_file(&config)?;
         let (audiences, destinations) = cfg.audiences()?;
+        let rules = cfg.outreach_rules()?;
         if audiences.is_empty() {
             return Err(CoreError::Config(format!(
                 "{}: no audiences configured",
@@ -245,6 +246,7 @@ pub fn audiences<'py>(
             &output,
             &audiences,
             &destinations,
+            &rules,
             selection,
             as_of,
             dry_run,
