@@ -20,6 +20,8 @@ use crate::model::{optional_text_column, text_column, text_value};
 #[derive(Debug, Default)]
 pub struct Ledger {
     consents: HashMap<String, Vec<ConsentEvent>>,
+    /// Latest do-not-contact request per member (an opt-out of every channel for every purpose).
+    do_not_contact: HashMap<String, i64>,
     revocations: HashMap<String, Vec<(Channel, i64)>>,
     history: HashMap<String, Vec<SentMessage>>,
     /// Latest outbound status per (member, audience): (time, failed?).
@@ -60,12 +62,20 @@ impl Ledger {
             if at.value(i) > as_of {
                 continue; // captured after the as-of time: a later run honors it
             }
-            let (Some(channel), Some(b)) = (
-                Channel::parse(channel.value(i)),
-                Basis::parse(text_value(basis, i)),
-            ) else {
+            let channels: &[Channel] = match channel.value(i) {
+                "all" => &Channel::ALL,
+                c => match Channel::ALL.iter().find(|x| x.name() == c) {
+                    Some(x) => std::slice::from_ref(x),
+                    None => {
+                        return Err(CoreError::Internal(
+                            "a conformed consent row has an unknown channel".into(),
+                        ))
+                    }
+                },
+            };
+            let Some(b) = Basis::parse(text_value(basis, i)) else {
                 return Err(CoreError::Internal(
-                    "a conformed consent row has an unknown channel or basis".into(),
+                    "a conformed consent row has an unknown basis".into(),
                 ));
             };
             let scope = match purpose.value(i) {
@@ -75,13 +85,21 @@ impl Ledger {
                         .ok_or_else(|| CoreError::Internal("unknown conformed purpose".into()))?,
                 ),
             };
-            self.consents.entry(m.clone()).or_default().push(ConsentEvent {
-                channel,
-                scope,
-                opt_in: status.value(i) == "opt_in",
-                basis: b,
-                at: at.value(i),
-            });
+            let opt_in = status.value(i) == "opt_in";
+            if !opt_in && channels.len() > 1 && scope == ConsentScope::All {
+                let latest = self.do_not_contact.entry(m.clone()).or_insert(i64::MIN);
+                *latest = (*latest).max(at.value(i));
+            }
+            let events = self.consents.entry(m.clone()).or_default();
+            for &channel in channels {
+                events.push(ConsentEvent {
+                    channel,
+                    scope,
+                    opt_in,
+                    basis: b,
+                    at: at.value(i),
+                });
+            }
         }
         Ok(())
     }
@@ -161,6 +179,19 @@ impl Ledger {
             });
         }
         MemberConsents::from_events(&mut events)
+    }
+
+    /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
+    /// any later opt-in lifts it, for what that opt-in covers.
+    pub fn do_not_contact(&self, member_id: &str) -> bool {
+        self.do_not_contact.get(member_id).is_some_and(|&since| {
+            !self
+                .consents
+                .get(member_id)
+                .into_iter()
+                .flatten()
+                .any(|e| e.opt_in && e.at > since)
+        })
     }
 
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the

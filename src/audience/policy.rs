@@ -5,11 +5,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::caps::{earliest_allowed, FrequencyCap, SentMessage};
+use super::caps::{earliest_allowed, exceeded, SentMessage};
 use super::channel::{choose_channel, Reachability};
 use super::consent::{Basis, Channel, MemberConsents};
 use super::definition::{held_out, Audience};
 use super::quiet_hours::{allowed_hours, next_window, SendWindow};
+use super::rules::OutreachRules;
 
 /// What the policy knows about a member.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +69,7 @@ fn suppress(rule: &str, detail: impl Into<String>) -> Decision {
 pub fn decide(
     audience: &Audience,
     member: &MemberContext<'_>,
-    caps: &[FrequencyCap],
+    rules: &OutreachRules,
     now: DateTime<Utc>,
 ) -> Decision {
     if member.deceased {
@@ -89,6 +90,7 @@ pub fn decide(
         member.reach,
         member.consents,
         audience.purpose,
+        &rules.basis,
     ) {
         Ok(c) => c,
         Err(refused) => {
@@ -101,6 +103,23 @@ pub fn decide(
         }
     };
     if !choice.channel.is_phone() {
+        // No quiet hours off the phone, but a plan's own caps (two emails a week, say) still apply.
+        if let Some(cap) = exceeded(
+            &rules.caps,
+            member.history,
+            choice.channel,
+            &audience.name,
+            member.state,
+            now,
+        ) {
+            return suppress(
+                &cap.rule,
+                format!(
+                    "{} already reached the cap of {} in its window",
+                    choice.channel, cap.max
+                ),
+            );
+        }
         let local = member
             .time_zone
             .map_or(now.date_naive(), |tz| now.with_timezone(&tz).date_naive());
@@ -126,7 +145,7 @@ pub fn decide(
     let mut clear = false;
     for _ in 0..16 {
         match earliest_allowed(
-            caps,
+            &rules.caps,
             member.history,
             choice.channel,
             &audience.name,
@@ -166,7 +185,6 @@ pub fn decide(
 
 #[cfg(test)]
 mod tests {
-    use super::super::caps::default_caps;
     use super::super::consent::{ConsentEvent, ConsentScope, Purpose};
     use super::super::quiet_hours::{is_allowed, parse_zone};
     use super::*;
@@ -226,7 +244,12 @@ mod tests {
             channel: Channel::Sms,
             subject: Some("other".into()),
         }];
-        let d = decide(&audience(0.0), &member(&consents, &history), &default_caps(), now);
+        let d = decide(
+            &audience(0.0),
+            &member(&consents, &history),
+            &OutreachRules::default(),
+            now,
+        );
         let Decision::Send {
             channel,
             window: Some(w),
@@ -250,7 +273,7 @@ mod tests {
     fn suppression_rules_in_order() {
         let consents = opted_in(&[Channel::Sms]);
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
-        let rule = |m: &MemberContext<'_>, a: &Audience| match decide(a, m, &default_caps(), now) {
+        let rule = |m: &MemberContext<'_>, a: &Audience| match decide(a, m, &OutreachRules::default(), now) {
             Decision::Suppress { rule, .. } => rule,
             other => panic!("{other:?}"),
         };
@@ -267,9 +290,61 @@ mod tests {
     }
 
     #[test]
+    fn configured_caps_and_bases_apply_off_the_phone_too() {
+        let consents = opted_in(&[Channel::Email]);
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        let mut email_only = audience(0.0);
+        email_only.channels = vec![Channel::Email];
+        let sent = |days: i64| SentMessage {
+            at: now - Duration::days(days),
+            channel: Channel::Email,
+            subject: None,
+        };
+        let history = vec![sent(1), sent(3)];
+        let m = member(&consents, &history);
+        let defaults = OutreachRules::default();
+        assert!(matches!(
+            decide(&email_only, &m, &defaults, now),
+            Decision::Send { .. }
+        ));
+        let rules = serde_yaml::from_str::<crate::audience::rules::OutreachRulesConfig>(
+            "frequency_caps: [{rule: CAP_EMAIL_2_PER_WEEK, max: 2, window_hours: 168, channels: [email]}]",
+        )
+        .unwrap()
+        .rules()
+        .unwrap();
+        let Decision::Suppress { rule, .. } = decide(&email_only, &m, &rules, now) else {
+            panic!("the email cap should bite");
+        };
+        assert_eq!(rule, "CAP_EMAIL_2_PER_WEEK");
+        assert!(matches!(
+            decide(&email_only, &member(&consents, &[sent(1), sent(9)]), &rules, now),
+            Decision::Send { .. }
+        ));
+        // The consent on record is prior express; a plan asking for written consent on email refuses it.
+        let written = serde_yaml::from_str::<crate::audience::rules::OutreachRulesConfig>(
+            "consent_basis: {care_gaps: {email: written}}",
+        )
+        .unwrap()
+        .rules()
+        .unwrap();
+        let Decision::Suppress { rule, .. } = decide(&email_only, &member(&consents, &[]), &written, now)
+        else {
+            panic!("the stricter basis should bite");
+        };
+        assert_eq!(rule, "CONSENT_BASIS_INSUFFICIENT");
+        let mut m = member(&consents, &[]);
+        m.do_not_contact = true;
+        let Decision::Suppress { rule, .. } = decide(&email_only, &m, &defaults, now) else {
+            panic!("do not contact");
+        };
+        assert_eq!(rule, "DO_NOT_CONTACT");
+    }
+
+    #[test]
     fn windows_always_respect_quiet_hours_and_caps() {
         let consents = opted_in(&[Channel::Sms, Channel::Voice]);
-        let caps = default_caps();
+        let rules = OutreachRules::default();
         let tz = parse_zone("America/Chicago").unwrap();
         let mut history: Vec<SentMessage> = Vec::new();
         let mut now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
@@ -281,13 +356,13 @@ mod tests {
                 window: Some(w),
                 channel,
                 ..
-            } = decide(&audience(0.0), &m, &caps, now)
+            } = decide(&audience(0.0), &m, &rules, now)
             else {
                 panic!("expected a send");
             };
             assert!(is_allowed(w.utc_start, &tz, allowed_hours(m.state)));
             assert!(super::super::caps::exceeded(
-                &caps,
+                &rules.caps,
                 &history,
                 channel,
                 "colorectal_recall",

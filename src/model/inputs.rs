@@ -179,8 +179,12 @@ pub fn consents() -> TableSpec {
             C::optional("source_system", T::Text, SOURCE_SYSTEM),
             C::optional("source_record_id", T::Text, SOURCE_RECORD_ID),
             C::optional("member_id", T::Text, MEMBER_ID),
-            C::key("channel", T::Text, "Channel the consent covers.")
-                .one_of(&["sms", "voice", "email", "mail", "ads"]),
+            C::key(
+                "channel",
+                T::Text,
+                "Channel the consent covers; all: every channel (an opt-out of all channels for all purposes is a do-not-contact request).",
+            )
+            .one_of(&["sms", "voice", "email", "mail", "ads", "all"]),
             C::key("purpose", T::Text, "Purpose the consent covers.")
                 .one_of(&["care_reminders", "care_gaps", "marketing", "billing", "all"]),
             C::key("status", T::Text, "opt_in or opt_out.").one_of(&["opt_in", "opt_out"]),

@@ -204,6 +204,15 @@ pub fn plant_engagement(
         let at = when(rng, 30, 700);
         consent("ads", "marketing", "opt_in", "written", None, at, "portal");
     }
+    // About one person in 400 asked the care team never to contact them (a do-not-contact request). Chosen by
+    // index, not drawn, so the rest of the generated data stays the same.
+    if person_tag % 400 == 17 {
+        let at = (as_of - Duration::days(30 + (person_tag % 300) as i64))
+            .and_hms_opt(15, 0, 0)
+            .expect("valid time")
+            .and_utc();
+        consent("all", "all", "opt_out", "none", None, at, "care_team");
+    }
 
     // Outreach history and replies.
     let mut m = 0u32;
