@@ -146,3 +146,46 @@ def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
     latest_run = report["run_id"]
     rows = [r for r in read_delta(out / "outreach_texts").to_pylist() if r["run_id"] == latest_run]
     assert member in {r["member_id"] for r in rows}
+
+
+EVERYONE = """
+version: 1
+lake: {lake}
+output: {out}
+as_of: {as_of}
+destinations:
+  mail_house: {{kind: email, fields: [email, first_name]}}
+audiences:
+  - name: wellness_newsletter
+    purpose: care_gaps
+    sql: select member_id from member_profile
+    channels: [email]
+    destinations: [mail_house]
+"""
+
+
+def test_do_not_contact_and_stricter_rules_from_the_pipeline_file(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+    base = EVERYONE.format(lake=lake, out=out, as_of=AS_OF)
+    config = tmp_path / "everyone.yml"
+    config.write_text(base)
+    plain = carelake.audiences(config, dry_run=True)["audiences"][0]
+    # The generator plants a do-not-contact request (channel all, purpose all, opt_out) for one person in 400.
+    requests = [c for c in read_delta(lake / "consents").to_pylist() if c["channel"] == "all"]
+    assert requests and plain["suppressed"].get("DO_NOT_CONTACT", 0) == len(requests)
+    # A plan may ask for more than the law (written consent for email about care gaps; the generator's email
+    # consents are prior express) and add caps of its own.
+    assert plain["members"] > 0
+    config.write_text(base + "outreach_rules:\n  consent_basis: {care_gaps: {email: written}}\n")
+    strict = carelake.audiences(config, dry_run=True)["audiences"][0]
+    insufficient = plain["suppressed"].get("CONSENT_BASIS_INSUFFICIENT", 0)
+    assert strict["members"] == 0 and strict["suppressed"]["CONSENT_BASIS_INSUFFICIENT"] == insufficient + plain["members"]
+    config.write_text(
+        base + "outreach_rules:\n  frequency_caps: [{rule: CAP_EMAIL_PAUSED, max: 0, window_hours: 24, channels: [email]}]\n"
+    )
+    paused = carelake.audiences(config, dry_run=True)["audiences"][0]
+    assert paused["members"] == 0 and paused["suppressed"]["CAP_EMAIL_PAUSED"] == plain["members"]
+    # Never less than the law: a weaker basis is refused, naming the field.
+    config.write_text(base + "outreach_rules:\n  consent_basis: {marketing: {sms: prior_express}}\n")
+    with pytest.raises(ConfigError, match=r"outreach_rules\.consent_basis\.marketing\.sms"):
+        carelake.audiences(config, dry_run=True)

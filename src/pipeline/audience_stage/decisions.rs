@@ -1,0 +1,169 @@
+//! The policy phase of the audience stage: for every member each audience selected, exclusions and priority
+//! across audiences, then the per-member policy decision; a send becomes one membership per destination that
+//! takes the chosen channel, with its minimum-necessary payload and the payload's hash.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use super::diff::Membership;
+use super::profiles::{payload, Profiles};
+use super::selection::SelectedRows;
+use super::write::sha;
+use super::{AudienceSummary, Suppression};
+use crate::audience::definition::{Audience, Destination};
+use crate::audience::ledger::Ledger;
+use crate::audience::policy::{decide, Decision, MemberContext};
+use crate::audience::rules::OutreachRules;
+use crate::error::{CoreError, CoreResult};
+
+/// What the policy phase decided.
+#[derive(Debug, Default)]
+pub(super) struct Decided {
+    pub(super) summaries: Vec<AudienceSummary>,
+    pub(super) memberships: Vec<Membership>,
+    pub(super) suppressions: Vec<Suppression>,
+}
+
+/// Everything the decisions read.
+pub(super) struct PolicyInputs<'a> {
+    pub(super) audiences: &'a [Audience],
+    pub(super) destinations: &'a [Destination],
+    pub(super) profiles: &'a Profiles,
+    pub(super) ledger: &'a Ledger,
+    pub(super) rules: &'a OutreachRules,
+    pub(super) now: DateTime<Utc>,
+}
+
+/// A member's outcome in one audience: memberships, or the suppression rule and detail.
+type Outcome = Result<Vec<Membership>, (String, String)>;
+
+impl PolicyInputs<'_> {
+    /// Decide for every selected member of every audience (members in parallel, results in selection order).
+    pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided> {
+        let sets: Vec<HashSet<&str>> = selected
+            .iter()
+            .map(|rows| rows.iter().map(|(m, _)| m.as_str()).collect())
+            .collect();
+        let mut out = Decided::default();
+        for (ai, a) in self.audiences.iter().enumerate() {
+            let mut summary = AudienceSummary {
+                name: a.name.clone(),
+                selected: selected[ai].len() as u64,
+                ..AudienceSummary::default()
+            };
+            let outcomes: Vec<CoreResult<Outcome>> = selected[ai]
+                .par_iter()
+                .map(|(member, fields)| {
+                    if let Some(refusal) = self.across_audiences(ai, member, &sets) {
+                        return Ok(Err(refusal));
+                    }
+                    self.decide_member(a, member, fields)
+                })
+                .collect();
+            for ((member, _), outcome) in selected[ai].iter().zip(outcomes) {
+                match outcome? {
+                    Err((rule, detail)) => {
+                        *summary.suppressed.entry(rule.clone()).or_default() += 1;
+                        out.suppressions.push(Suppression {
+                            audience: a.name.clone(),
+                            member_id: member.clone(),
+                            rule,
+                            detail,
+                        });
+                    }
+                    Ok(rows) => {
+                        summary.members += 1;
+                        out.memberships.extend(rows);
+                    }
+                }
+            }
+            out.summaries.push(summary);
+        }
+        Ok(out)
+    }
+
+    /// Exclusion by another audience, or a higher-priority audience that takes the member.
+    fn across_audiences(&self, ai: usize, member: &str, sets: &[HashSet<&str>]) -> Option<(String, String)> {
+        let audiences = self.audiences;
+        let a = &audiences[ai];
+        let excluded_by = a.exclude.iter().find(|x| {
+            audiences
+                .iter()
+                .position(|o| &o.name == *x)
+                .is_some_and(|oi| sets[oi].contains(member))
+        });
+        if let Some(x) = excluded_by {
+            return Some((
+                "EXCLUDED_BY_AUDIENCE".into(),
+                format!("in excluded audience '{x}'"),
+            ));
+        }
+        let p = a.priority?;
+        let higher = audiences.iter().enumerate().find(|(oi, o)| {
+            *oi != ai
+                && o.priority.is_some_and(|op| op > p || (op == p && *oi < ai))
+                && sets[*oi].contains(member)
+        });
+        higher.map(|(_, o)| ("LOWER_PRIORITY".into(), format!("goes to audience '{}'", o.name)))
+    }
+
+    /// The policy decision for one member, and its memberships when it is a send.
+    fn decide_member(
+        &self,
+        a: &Audience,
+        member: &str,
+        fields: &std::collections::BTreeMap<String, String>,
+    ) -> CoreResult<Outcome> {
+        let profiles = self.profiles;
+        let Some(profile) = profiles.get(member) else {
+            return Ok(Err(("UNKNOWN_MEMBER".into(), "no member_profile row".into())));
+        };
+        let consents = self.ledger.consents_of(member);
+        let context = MemberContext {
+            member_id: member,
+            deceased: profile.deceased,
+            do_not_contact: self.ledger.do_not_contact(member),
+            state: profiles.field(profile, "state"),
+            time_zone: profile.time_zone,
+            reach: profile.reach,
+            preferred: profile.preferred,
+            consents: &consents,
+            history: self.ledger.history_of(member),
+        };
+        let decision = decide(a, &context, self.rules, self.now);
+        let channel = match &decision {
+            Decision::Suppress { rule, detail } => return Ok(Err((rule.clone(), detail.clone()))),
+            Decision::Send { channel, .. } => *channel,
+        };
+        let mut rows = Vec::new();
+        for dname in &a.destinations {
+            let dest = self
+                .destinations
+                .iter()
+                .find(|d| &d.name == dname)
+                .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))?;
+            if dest.kind.channel().is_some_and(|c| c != channel) {
+                continue;
+            }
+            let body = payload(dest, fields, profiles, profile);
+            let text = serde_json::to_string(&body).map_err(|e| CoreError::Internal(e.to_string()))?;
+            rows.push(Membership {
+                audience: a.name.clone(),
+                destination: dname.clone(),
+                member_id: member.to_string(),
+                decision: decision.clone(),
+                row_hash: sha(&[member, &text]),
+                payload: text,
+            });
+        }
+        if rows.is_empty() {
+            return Ok(Err((
+                "NO_DESTINATION_FOR_CHANNEL".into(),
+                format!("no destination of the audience takes {channel}"),
+            )));
+        }
+        Ok(Ok(rows))
+    }
+}
