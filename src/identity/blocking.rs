@@ -93,6 +93,9 @@ impl Default for BlockingConfig {
                     &[BirthYear, FirstSoundex, LastSoundex],
                 ),
                 rule("address+zip", &[Address, Zip]),
+                // Catches names entered the wrong way round (or changed) at the same address when the ZIP is
+                // missing or foreign.
+                rule("birth_date+address", &[BirthDate, Address]),
             ],
             max_block_size: 1_000,
         }

@@ -98,3 +98,58 @@ fn the_trained_model_round_trips_through_json() {
     assert_eq!(again.clusters.of_record, result.clusters.of_record);
     assert!(MatchModel::from_json(&json.replace("\"format\": 1", "\"format\": 99")).is_err());
 }
+
+/// Conformed person records with the given (first, last, member number).
+fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
+    let spec = _native::model::person_records();
+    let mut p = _native::model::BatchBuilder::new(&spec, rows.len());
+    for (k, (first, last, number)) in rows.iter().enumerate() {
+        let id = format!("R{k}");
+        for c in &spec.columns {
+            match c.name {
+                "source_system" => p.text(Some("ehr")),
+                "source_record_id" => p.text(Some(&id)),
+                "first_name" => p.text(Some(first)),
+                "last_name" => p.text(Some(last)),
+                "member_number" => p.text(Some(number)),
+                "birth_date" => p.date(NaiveDate::from_ymd_opt(1950, 3, 4)),
+                "deceased_date" => p.date(None),
+                "updated_at" => p.timestamp(Some(chrono::Utc::now())),
+                _ => p.text(None),
+            };
+        }
+        p.end_row();
+    }
+    p.finish().unwrap()
+}
+
+#[test]
+fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
+    use _native::identity::compare::{compare_pair, COMPARISONS};
+    let records = prepare(&[named_records(&[
+        ("Ashleigh", "Quilliam", "6408479"),
+        ("Quilliam", "Ashleigh", "6408579"),
+        ("Quillam", "Ashleigh", "6408479"),
+        ("Ashleigh", "Quilliam", "6408479"),
+        ("Ann", "Lee", "12345"),
+        ("Lee", "Ann", "12346"),
+    ])])
+    .unwrap();
+    let level = |i, j, k: usize| {
+        let l = compare_pair(&records, i, j)[k];
+        COMPARISONS[k].levels[l as usize - 1]
+    };
+    assert_eq!(level(0, 1, 0), "swapped_with_last_name");
+    assert_eq!(level(0, 1, 1), "swapped_with_first_name");
+    assert_eq!(
+        level(0, 2, 0),
+        "swapped_with_last_name",
+        "a typo in a swapped name still counts"
+    );
+    assert_eq!(level(0, 3, 0), "exact");
+    assert_eq!(level(0, 1, 8), "one_edit");
+    assert_eq!(level(0, 3, 8), "exact");
+    // Short numbers: one edit apart is simply different.
+    assert_eq!(level(4, 5, 8), "different");
+    assert_eq!(level(4, 5, 0), "swapped_with_last_name");
+}

@@ -32,6 +32,7 @@ pub const COMPARISONS: [ComparisonSpec; N_COMPARISONS] = [
         levels: &[
             "exact",
             "nickname",
+            "swapped_with_last_name",
             "jaro_winkler_0.92",
             "jaro_winkler_0.80",
             "initial",
@@ -43,6 +44,7 @@ pub const COMPARISONS: [ComparisonSpec; N_COMPARISONS] = [
         levels: &[
             "exact",
             "token_overlap",
+            "swapped_with_first_name",
             "jaro_winkler_0.92",
             "jaro_winkler_0.80",
             "different",
@@ -81,7 +83,7 @@ pub const COMPARISONS: [ComparisonSpec; N_COMPARISONS] = [
     },
     ComparisonSpec {
         name: "member_number",
-        levels: &["exact", "different"],
+        levels: &["exact", "one_edit", "different"],
     },
 ];
 
@@ -104,25 +106,38 @@ fn birth(r: &PreparedRecords, i: usize) -> Option<NaiveDate> {
         .flatten()
 }
 
+/// Whether the given and family names were entered the wrong way round (each close to the other's), while
+/// they do not already agree the right way round.
+fn names_swapped(r: &PreparedRecords, i: usize, j: usize) -> bool {
+    let (Some((fa, fb)), Some((la, lb))) = (both(&r.first, i, j), both(&r.last, i, j)) else {
+        return false;
+    };
+    let close = |x: &str, y: &str| x == y || (x.len() > 1 && y.len() > 1 && jaro_winkler(x, y) >= 0.92);
+    fa != fb && la != lb && close(fa, lb) && close(la, fb)
+}
+
 /// Compare records `i` and `j`.
 pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
     let mut v = [0u8; N_COMPARISONS];
+    let swapped = names_swapped(r, i, j);
     v[0] = match (both(&r.first, i, j), both(&r.first_formal, i, j)) {
         (Some((a, b)), Some((fa, fb))) => {
             if a == b {
                 1
             } else if fa == fb || are_name_variants(a, b) {
                 2
+            } else if swapped {
+                3
             } else {
                 let s = jaro_winkler(a, b);
                 if s >= 0.92 {
-                    3
-                } else if s >= 0.80 {
                     4
-                } else if a.as_bytes()[0] == b.as_bytes()[0] && (a.len() == 1 || b.len() == 1) {
+                } else if s >= 0.80 {
                     5
-                } else {
+                } else if a.as_bytes()[0] == b.as_bytes()[0] && (a.len() == 1 || b.len() == 1) {
                     6
+                } else {
+                    7
                 }
             }
         }
@@ -131,14 +146,15 @@ pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
     v[1] = match both(&r.last, i, j) {
         Some((a, b)) if a == b => 1,
         Some((a, b)) if a.split(' ').any(|t| t.len() > 1 && b.split(' ').any(|u| u == t)) => 2,
+        Some(_) if swapped => 3,
         Some((a, b)) => {
             let s = jaro_winkler(a, b);
             if s >= 0.92 {
-                3
-            } else if s >= 0.80 {
                 4
-            } else {
+            } else if s >= 0.80 {
                 5
+            } else {
+                6
             }
         }
         None => 0,
@@ -199,6 +215,15 @@ pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
         (None, None, None) => 0,
         _ => 6,
     };
-    v[8] = both(&r.member_number, i, j).map_or(0, |(a, b)| if a == b { 1 } else { 2 });
+    // A one-character slip in a long member number (a keying error) is weaker evidence than an exact match.
+    v[8] = both(&r.member_number, i, j).map_or(0, |(a, b)| {
+        if a == b {
+            1
+        } else if a.len() >= 6 && b.len() >= 6 && damerau_levenshtein(a, b) == 1 {
+            2
+        } else {
+            3
+        }
+    });
     v
 }
