@@ -139,11 +139,7 @@ impl PolicyInputs<'_> {
         };
         let mut rows = Vec::new();
         for dname in &a.destinations {
-            let dest = self
-                .destinations
-                .iter()
-                .find(|d| &d.name == dname)
-                .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))?;
+            let dest = super::destination(self.destinations, dname)?;
             if dest.kind.channel().is_some_and(|c| c != channel) {
                 continue;
             }

@@ -77,6 +77,14 @@ struct Suppression {
     detail: String,
 }
 
+/// The configured destination of this name (audience definitions are checked against them on load).
+fn destination<'a>(destinations: &'a [Destination], name: &str) -> CoreResult<&'a Destination> {
+    destinations
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
+}
+
 /// Run the audiences, their rows selected by `selection`; with `dry_run`, compute everything and write nothing.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_audiences(

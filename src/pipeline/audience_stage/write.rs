@@ -199,11 +199,7 @@ impl RunOutputs<'_> {
         let planned = self.sets.planned(self.previous);
         for a in self.audiences {
             for dname in &a.destinations {
-                let dest = self
-                    .destinations
-                    .iter()
-                    .find(|d| &d.name == dname)
-                    .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))?;
+                let dest = super::destination(self.destinations, dname)?;
                 let key = (a.name.as_str(), dname.as_str());
                 let members = members_of.get(&key).copied().unwrap_or(0);
                 let (add, change, remove) = planned.get(&key).copied().unwrap_or_default();
