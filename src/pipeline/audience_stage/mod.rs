@@ -139,6 +139,8 @@ pub async fn run_audiences(
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();
+    // Rows of the engagement inputs that failed to conform: left out, and counted in the run's record.
+    let mut quarantined = 0u64;
     for table in ["appointments", "communications", "consents"] {
         let Some(mut stream) = open_input(inputs, table).await? else {
             continue;
@@ -148,7 +150,8 @@ pub async fn run_audiences(
             continue; // only the SQL reads appointments
         }
         let mut batches = Vec::new();
-        while let Some((batch, _bad)) = stream.next().await? {
+        while let Some((batch, bad)) = stream.next().await? {
+            quarantined += bad.len() as u64;
             let (batch, members) = resolve_members(&batch, &xref)?;
             match table {
                 "consents" => ledger.add_consents(&batch, &members, as_of_micros)?,
@@ -287,7 +290,7 @@ pub async fn run_audiences(
             inputs: inputs_json,
             rows_in: selected_total,
             rows_out: memberships.len() as u64,
-            rows_quarantined: 0,
+            rows_quarantined: quarantined,
             message: Some(format!(
                 "{} audiences: {} members selected, {} memberships, {} suppressed",
                 audiences.len(),
