@@ -62,16 +62,15 @@ impl Ledger {
             if at.value(i) > as_of {
                 continue; // captured after the as-of time: a later run honors it
             }
+            let one;
             let channels: &[Channel] = match channel.value(i) {
                 "all" => &Channel::ALL,
-                c => match Channel::ALL.iter().find(|x| x.name() == c) {
-                    Some(x) => std::slice::from_ref(x),
-                    None => {
-                        return Err(CoreError::Internal(
-                            "a conformed consent row has an unknown channel".into(),
-                        ))
-                    }
-                },
+                c => {
+                    one = [Channel::parse(c).ok_or_else(|| {
+                        CoreError::Internal("a conformed consent row has an unknown channel".into())
+                    })?];
+                    &one
+                }
             };
             let Some(b) = Basis::parse(text_value(basis, i)) else {
                 return Err(CoreError::Internal(

@@ -217,18 +217,12 @@ pub async fn run_audiences(
     .unwrap_or_default();
     let run = run_id("audiences", as_of, &inputs_json, &settings);
     let sets = change_sets(&memberships, &previous, &ledger, as_of_micros);
-    for s in &mut summaries {
-        for (dest, rows) in &sets.changes {
-            let (ups, dels) =
-                rows.iter()
-                    .filter(|c| c.audience == s.name)
-                    .fold((0, 0), |(u, d), c| match c.op {
-                        diff::Op::Upsert => (u + 1, d),
-                        diff::Op::Delete => (u, d + 1),
-                    });
-            if ups + dels > 0 {
-                s.changes.insert(dest.to_string(), (ups, dels));
-            }
+    // Adds, changes and removes per (audience, destination), counted once for the report and the sync log.
+    let planned = sets.planned(&previous);
+    for (&(audience, destination), &(add, change, remove)) in &planned {
+        if let Some(s) = summaries.iter_mut().find(|s| s.name == audience) {
+            s.changes
+                .insert(destination.to_string(), ((add + change) as u64, remove as u64));
         }
     }
     let mut sampled = HashSet::new();
@@ -270,7 +264,7 @@ pub async fn run_audiences(
         destinations,
         memberships: &memberships,
         sets: &sets,
-        previous: &previous,
+        planned: &planned,
         suppressions: &suppressions,
     }
     .write()

@@ -7,7 +7,7 @@ use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use super::diff::{ChangeSets, Membership, PreviousState};
+use super::diff::{ChangeSets, Membership};
 use super::Suppression;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
@@ -67,7 +67,8 @@ pub(super) struct RunOutputs<'a> {
     pub(super) destinations: &'a [Destination],
     pub(super) memberships: &'a [Membership],
     pub(super) sets: &'a ChangeSets<'a>,
-    pub(super) previous: &'a PreviousState,
+    /// (adds, changes, removes) per (audience, destination).
+    pub(super) planned: &'a HashMap<(&'a str, &'a str), (i64, i64, i64)>,
     pub(super) suppressions: &'a [Suppression],
 }
 
@@ -196,13 +197,12 @@ impl RunOutputs<'_> {
                 .entry((m.audience.as_str(), m.destination.as_str()))
                 .or_default() += 1;
         }
-        let planned = self.sets.planned(self.previous);
         for a in self.audiences {
             for dname in &a.destinations {
                 let dest = super::destination(self.destinations, dname)?;
                 let key = (a.name.as_str(), dname.as_str());
                 let members = members_of.get(&key).copied().unwrap_or(0);
-                let (add, change, remove) = planned.get(&key).copied().unwrap_or_default();
+                let (add, change, remove) = self.planned.get(&key).copied().unwrap_or_default();
                 b.text(Some(self.run))
                     .text(Some(&a.name))
                     .text(Some(dname))
