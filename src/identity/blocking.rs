@@ -96,6 +96,8 @@ impl Default for BlockingConfig {
                 // Catches names entered the wrong way round (or changed) at the same address when the ZIP is
                 // missing or foreign.
                 rule("birth_date+address", &[BirthDate, Address]),
+                // Names swapped or misspelled beyond their soundex, at an address keyed differently.
+                rule("birth_date+zip", &[BirthDate, Zip]),
             ],
             max_block_size: 1_000,
         }

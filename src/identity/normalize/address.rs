@@ -124,15 +124,17 @@ pub fn normalize_address(line1: &str, line2: Option<&str>) -> NormalizedAddress 
 }
 
 /// The five-digit ZIP of a ZIP or ZIP+4 (`02134-1234` -> `02134`), or None.
+///
+/// A ZIP of four digits (or a ZIP+4 of eight) gets its leading zero back: spreadsheets drop it from the ZIPs of
+/// New England, New Jersey and Puerto Rico (`2134` -> `02134`), and those records must still block and compare
+/// with the ones that kept it.
 pub fn zip5(text: &str) -> Option<String> {
-    let digits: String = text
-        .chars()
-        .take_while(|c| *c != '-')
-        .filter(char::is_ascii_digit)
-        .collect();
-    match digits.len() {
-        5 => Some(digits),
-        9 => Some(digits[..5].to_string()),
+    let (zip, plus4) = text.split_once('-').unwrap_or((text, ""));
+    let digits: String = zip.chars().filter(char::is_ascii_digit).collect();
+    let plus4_digits = plus4.chars().filter(char::is_ascii_digit).count();
+    match (digits.len(), plus4_digits) {
+        (5, _) | (9, 0) => Some(digits[..5].to_string()),
+        (4, _) | (8, 0) => Some(format!("0{}", &digits[..4])),
         _ => None,
     }
 }
@@ -156,6 +158,11 @@ mod tests {
     fn zip_codes() {
         assert_eq!(zip5("02134-1234").as_deref(), Some("02134"));
         assert_eq!(zip5("021341234").as_deref(), Some("02134"));
-        assert_eq!(zip5("2134"), None);
+        assert_eq!(zip5("2134").as_deref(), Some("02134"));
+        assert_eq!(zip5("2134-1234").as_deref(), Some("02134"));
+        assert_eq!(zip5("21341234").as_deref(), Some("02134"));
+        assert_eq!(zip5("213"), None);
+        assert_eq!(zip5("1234567"), None);
+        assert_eq!(zip5(""), None);
     }
 }
