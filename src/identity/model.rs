@@ -119,6 +119,9 @@ fn levels_of(k: usize) -> usize {
     COMPARISONS[k].levels.len()
 }
 
+/// Fewest candidate pairs an EM session trains on.
+const MIN_SESSION_PAIRS: usize = 10;
+
 fn comparisons_blocked_by(fields: &[BlockField]) -> Vec<usize> {
     fields
         .iter()
@@ -197,15 +200,10 @@ impl MatchModel {
         let prior =
             ((deterministic / config.deterministic_recall.clamp(0.05, 1.0)) / total_pairs).clamp(1e-12, 0.5);
 
-        // m: EM sessions, each on the pairs found first by one training rule, with its own fields held out.
+        // m: EM sessions, each on the candidate pairs of one training rule, with that rule's fields held out.
         let mut m_sum: Vec<Vec<f64>> = (0..N_COMPARISONS).map(|k| vec![0.0; levels_of(k)]).collect();
         let mut m_count = [0usize; N_COMPARISONS];
-        for rule_name in &config.training_rules {
-            let Some(rule_index) = blocking.rules.iter().position(|r| &r.name == rule_name) else {
-                return Err(CoreError::Config(format!(
-                    "identity training rule '{rule_name}' is not one of the blocking rules"
-                )));
-            };
+        let session = |rule_index: usize| -> Option<(Vec<usize>, Vec<Vec<f64>>)> {
             let fields = &blocking.rules[rule_index].fields;
             let held_out = comparisons_blocked_by(fields);
             // Every candidate pair that satisfies the rule, not only those it found first: a pair found first by
@@ -222,15 +220,50 @@ impl MatchModel {
                 })
                 .map(|p| &vectors[p])
                 .collect();
-            if session.len() < 10 {
-                continue;
+            if session.len() < MIN_SESSION_PAIRS {
+                return None;
             }
             let m = expectation_maximization(&session, &u, &held_out, config.max_iterations);
+            Some((held_out, m))
+        };
+        // Adds a session's estimates for the comparisons it does not hold out.
+        let mut add = |held_out: &[usize], m: &[Vec<f64>], m_count: &mut [usize]| {
             for k in (0..N_COMPARISONS).filter(|k| !held_out.contains(k)) {
                 for (acc, x) in m_sum[k].iter_mut().zip(&m[k]) {
                     *acc += x;
                 }
                 m_count[k] += 1;
+            }
+        };
+        let mut configured = Vec::with_capacity(config.training_rules.len());
+        for rule_name in &config.training_rules {
+            let Some(rule_index) = blocking.rules.iter().position(|r| &r.name == rule_name) else {
+                return Err(CoreError::Config(format!(
+                    "identity training rule '{rule_name}' is not one of the blocking rules"
+                )));
+            };
+            configured.push(rule_index);
+            if let Some((held_out, m)) = session(rule_index) {
+                add(&held_out, &m, &mut m_count);
+            }
+        }
+        // A training rule can find too few pairs in some data (no SSNs at all, say), which would leave the
+        // comparisons the other sessions hold out at their starting values. Then the other blocking rules, in
+        // their order, run sessions until each comparison has been trained by at least one.
+        let mut untrained: Vec<usize> = (0..N_COMPARISONS).filter(|&k| m_count[k] == 0).collect();
+        for rule_index in (0..blocking.rules.len()).filter(|i| !configured.contains(i)) {
+            if untrained.is_empty() {
+                break;
+            }
+            let trains_some = untrained
+                .iter()
+                .any(|k| !comparisons_blocked_by(&blocking.rules[rule_index].fields).contains(k));
+            if !trains_some {
+                continue;
+            }
+            if let Some((held_out, m)) = session(rule_index) {
+                add(&held_out, &m, &mut m_count);
+                untrained.retain(|k| held_out.contains(k));
             }
         }
         let comparisons = (0..N_COMPARISONS)

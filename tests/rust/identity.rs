@@ -153,3 +153,41 @@ fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
     assert_eq!(level(4, 5, 8), "different");
     assert_eq!(level(4, 5, 0), "swapped_with_last_name");
 }
+
+#[test]
+fn without_ssns_the_other_rules_train_what_the_ssn_session_would_have() {
+    use arrow::array::new_null_array;
+    let (batches, truth) = synthetic(1, 11);
+    // A source with no SSNs at all: the default "ssn" training session finds no pairs.
+    let without_ssn: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let i = b.schema().index_of("ssn").unwrap();
+            let mut columns = b.columns().to_vec();
+            columns[i] = new_null_array(columns[i].data_type(), b.num_rows());
+            RecordBatch::try_new(b.schema(), columns).unwrap()
+        })
+        .collect();
+    let records = prepare(&without_ssn).unwrap();
+    let result = resolve(&records, &config(), None, &NoProgress).unwrap();
+    // Given name and birth date are held out by the one session that ran; a fallback session must train them,
+    // so their m is no longer the starting guess (0.9 for exact, the rest spread evenly).
+    for name in ["first_name", "birth_date"] {
+        let c = result.model.comparisons.iter().find(|c| c.name == name).unwrap();
+        let start = 0.1 / (c.m.len() - 1) as f64;
+        assert!(
+            (c.m[0] - 0.9).abs() > 1e-6 || c.m[1..].iter().any(|m| (m - start).abs() > 1e-6),
+            "{name} m {:?} was never trained",
+            c.m
+        );
+    }
+    let threshold = IdentityConfig::default().clustering.threshold as f32;
+    let links: Vec<(u32, u32)> = result
+        .links
+        .iter()
+        .filter(|l| l.probability >= threshold)
+        .map(|l| (l.left, l.right))
+        .collect();
+    let e = evaluate(&truth, &links, &result.clusters.of_record);
+    assert!(e.cluster.f1 > 0.97, "cluster F1 without SSNs {}", e.cluster.f1);
+}
