@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
 use super::ingest::{open_input, quarantine_batch, InputSet};
-use super::progress::Progress;
+use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
@@ -145,12 +145,7 @@ pub async fn run_caregaps(
             as_of.year()
         )));
     }
-    let mut phases: Vec<(String, f64)> = Vec::new();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &str| {
-        phases.push((name.to_string(), clock.elapsed().as_secs_f64()));
-        clock = std::time::Instant::now();
-    };
+    let mut clock = PhaseClock::start();
     let mut builder = MemberDataBuilder::new(directory, measures, as_of);
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     let mut described = serde_json::Map::new();
@@ -203,7 +198,7 @@ pub async fn run_caregaps(
         }
     };
 
-    lap("members");
+    clock.lap("members");
     // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
     if let Some(mut stream) = open_input(inputs, "enrollment").await? {
         described.insert("enrollment".into(), stream.describe());
@@ -215,7 +210,7 @@ pub async fn run_caregaps(
         }
     }
 
-    lap("enrollment");
+    clock.lap("enrollment");
     // Clinical events.
     let matched = match events {
         EventSource::Prefiltered {
@@ -273,7 +268,7 @@ pub async fn run_caregaps(
     quarantined.extend(bad);
     let load = builder.counts.clone();
     let data = builder.finish();
-    lap("events");
+    clock.lap("events");
 
     let files: Vec<_> = directory
         .files
@@ -291,7 +286,7 @@ pub async fn run_caregaps(
     );
 
     let (rows, engine) = evaluate_all(measures, &data, year, progress);
-    lap("evaluate");
+    clock.lap("evaluate");
     let cx = RowContext {
         measures,
         data: &data,
@@ -308,7 +303,7 @@ pub async fn run_caregaps(
     ] {
         write_output(output, &spec, WriteMode::Overwrite, &run, batches).await?;
     }
-    lap("write");
+    clock.lap("write");
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     for q in &quarantined {
         *by_reason
@@ -372,7 +367,7 @@ pub async fn run_caregaps(
         rates,
         value_set_files: directory.files.clone(),
         output: output.redacted(),
-        phase_seconds: phases,
+        phase_seconds: clock.into_phases(),
     };
     let rows_quarantined = quarantined.len() as u64;
     record_run(

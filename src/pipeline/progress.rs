@@ -22,3 +22,44 @@ impl Progress for NoProgress {
     fn advance(&self, _units: u64) {}
     fn finish(&self) {}
 }
+
+/// Wall-clock seconds per phase of a stage, for the report's `phase_seconds`: where the time of a run went.
+#[derive(Debug)]
+pub struct PhaseClock {
+    phases: Vec<(String, f64)>,
+    since: std::time::Instant,
+}
+
+impl Default for PhaseClock {
+    fn default() -> Self {
+        PhaseClock {
+            phases: Vec::new(),
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl PhaseClock {
+    /// A clock whose first phase starts now.
+    pub fn start() -> Self {
+        Self::default()
+    }
+
+    /// The phase `name` ends now; the next one starts.
+    pub fn lap(&mut self, name: &str) {
+        self.phases
+            .push((name.to_string(), self.since.elapsed().as_secs_f64()));
+        self.since = std::time::Instant::now();
+    }
+
+    /// Adds phases timed elsewhere (a kernel's own), in order, and restarts the current phase.
+    pub fn extend(&mut self, phases: impl IntoIterator<Item = (String, f64)>) {
+        self.phases.extend(phases);
+        self.since = std::time::Instant::now();
+    }
+
+    /// The phases, in order.
+    pub fn into_phases(self) -> Vec<(String, f64)> {
+        self.phases
+    }
+}

@@ -24,7 +24,7 @@ pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref;
 use super::ingest::{open_input, InputSet};
-use super::progress::Progress;
+use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
@@ -109,12 +109,7 @@ pub async fn run_audiences(
     }
     let started = Utc::now();
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
-    let mut phases: Vec<(String, f64)> = Vec::new();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &str| {
-        phases.push((name.to_string(), clock.elapsed().as_secs_f64()));
-        clock = std::time::Instant::now();
-    };
+    let mut clock = PhaseClock::start();
     let ctx = SessionContext::new();
     let profile_batches = read_table_if_present(&output.join("member_profile"), "member_profile", None)
         .await?
@@ -167,7 +162,7 @@ pub async fn run_audiences(
         }
     }
 
-    lap("load");
+    clock.lap("load");
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
     let mut selected: Vec<SelectedRows> = Vec::with_capacity(audiences.len());
@@ -190,7 +185,7 @@ pub async fn run_audiences(
         progress.advance(1);
     }
     progress.finish();
-    lap("sql");
+    clock.lap("sql");
 
     let decided = PolicyInputs {
         audiences,
@@ -204,7 +199,7 @@ pub async fn run_audiences(
     drop(selected);
     let (mut summaries, memberships, suppressions) =
         (decided.summaries, decided.memberships, decided.suppressions);
-    lap("policy");
+    clock.lap("policy");
 
     let previous = PreviousState::read(output).await?;
     let inputs_json = json!({"inputs": described, "previous_members": previous.len});
@@ -241,7 +236,7 @@ pub async fn run_audiences(
             (m.audience.clone(), m.member_id.clone(), channel, start)
         })
         .collect();
-    lap("diff");
+    clock.lap("diff");
     let mut report = AudienceReport {
         run_id: run.clone(),
         dry_run,
@@ -251,7 +246,7 @@ pub async fn run_audiences(
         phase_seconds: Vec::new(),
     };
     if dry_run {
-        report.phase_seconds = phases;
+        report.phase_seconds = clock.into_phases();
         return Ok(report);
     }
 
@@ -269,8 +264,8 @@ pub async fn run_audiences(
     }
     .write()
     .await?;
-    lap("write");
-    report.phase_seconds = phases;
+    clock.lap("write");
+    report.phase_seconds = clock.into_phases();
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();
     record_run(
         output,
