@@ -76,7 +76,7 @@ def run(engine: str, lake: str, out: str, spark=None) -> dict:
     return {
         "times": times,
         "records": identity["records"],
-        "identity_phases": identity.get("phase_seconds", {}),
+        "identity_phases": dict(identity["phase_seconds"]),
         "caregaps_phases": dict(gaps["phase_seconds"]),
     }
 

@@ -87,6 +87,7 @@ class IdentityReport(TypedDict):
     refused_links: dict[str, int]
     output: str
     blocking: list[BlockingRuleReport]
+    phase_seconds: list[tuple[str, float]]
 
 class Scores(TypedDict):
     precision: float

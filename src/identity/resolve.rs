@@ -10,7 +10,7 @@ use super::compare::{compare_pair, Levels, N_COMPARISONS};
 use super::model::{MatchModel, TermFrequencies, TrainingConfig};
 use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{PhaseClock, Progress};
 
 /// All identity settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,6 +61,8 @@ pub struct Resolution {
     pub blocking: Vec<RuleReport>,
     /// Candidate pairs compared.
     pub candidate_pairs: u64,
+    /// Seconds spent training, scoring and clustering.
+    pub phase_seconds: Vec<(String, f64)>,
 }
 
 /// Candidate pairs with their comparison vectors and the blocking report: the part of a resolution that
@@ -121,6 +123,7 @@ pub fn resolve_compared(
         blocking,
         candidates,
     } = compared;
+    let mut clock = PhaseClock::start();
     let model = match model {
         Some(m) => {
             m.validate()?;
@@ -133,6 +136,7 @@ pub fn resolve_compared(
         }
         None => MatchModel::train(records, &pairs, &vectors, &config.blocking, &config.training)?,
     };
+    clock.lap("train");
     progress.advance(1);
     let links = score(
         records,
@@ -141,11 +145,13 @@ pub fn resolve_compared(
         &model,
         config.keep_links_above.unwrap_or(DEFAULT_KEEP_LINKS_ABOVE),
     );
+    clock.lap("score");
     let edges: Vec<(u32, u32, f32, f32)> = links
         .iter()
         .map(|l| (l.left, l.right, l.weight, l.probability))
         .collect();
     let clusters = cluster(records, &edges, &config.clustering);
+    clock.lap("cluster");
     progress.advance(1);
     Ok(Resolution {
         model,
@@ -153,6 +159,7 @@ pub fn resolve_compared(
         clusters,
         blocking,
         candidate_pairs: candidates,
+        phase_seconds: clock.into_phases(),
     })
 }
 

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, RecordBatch};
 use chrono::{NaiveDate, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
 use rayon::prelude::*;
 use serde_json::json;
 
 use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
-use super::progress::Progress;
+use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::blocking::RuleReport;
@@ -51,6 +51,8 @@ pub struct IdentityReport {
     pub refused_links: HashMap<String, u64>,
     /// Where the outputs are.
     pub output: String,
+    /// Wall-clock seconds per phase, in order.
+    pub phase_seconds: Vec<(String, f64)>,
 }
 
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -98,12 +100,25 @@ pub async fn run_identity(
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
+    let mut clock = PhaseClock::start();
     let (stream, batches, quarantined) = read_person_records(inputs).await?;
-    let conformed = ConformedRecords::new(&batches, quarantined, stream.rows_read())?;
+    clock.lap("read");
+    let conformed = ConformedRecords::new(batches, quarantined, stream.rows_read())?;
+    clock.lap("sort_and_normalize");
     progress.start("identity", 7);
     let compared = block_and_compare(&conformed.records, run.config)?;
+    clock.lap("block_and_compare");
     progress.advance(2);
-    finish_identity(run, stream.describe(), started, conformed, compared, progress).await
+    finish_identity(
+        run,
+        stream.describe(),
+        started,
+        clock,
+        conformed,
+        compared,
+        progress,
+    )
+    .await
 }
 
 /// Read and conform the lake's person_records whole: the finished stream (for its description and row count),
@@ -146,6 +161,7 @@ pub async fn run_identity_from_pairs(
     progress: &dyn Progress,
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
+    let mut clock = PhaseClock::start();
     let spec = model::person_records();
     let Some(first) = raw.first() else {
         return Err(CoreError::Input(
@@ -154,11 +170,13 @@ pub async fn run_identity_from_pairs(
     };
     let plan = ConformPlan::new(&spec, &first.schema(), columns)?;
     let (batches, quarantined, rows_read) = plan.conform_all(raw.iter().cloned().map(CoreResult::Ok))?;
-    let conformed = ConformedRecords::new(&batches, quarantined, rows_read)?;
+    let conformed = ConformedRecords::new(batches, quarantined, rows_read)?;
+    clock.lap("sort_and_normalize");
     progress.start("identity", 7);
     let compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
+    clock.lap("collect_pairs");
     progress.advance(2);
-    finish_identity(run, described, started, conformed, compared, progress).await
+    finish_identity(run, described, started, clock, conformed, compared, progress).await
 }
 
 /// Conformed person records in the order both engines resolve them in: sorted by record key, so that the
@@ -177,20 +195,36 @@ struct ConformedRecords {
 }
 
 impl ConformedRecords {
-    fn new(batches: &[RecordBatch], quarantined: Vec<QuarantinedRow>, rows_read: u64) -> CoreResult<Self> {
-        let all = arrow::compute::concat_batches(&model::person_records().arrow_schema(), batches)?;
-        let system = text_column(&all, "person_records", "source_system")?;
-        let id = text_column(&all, "person_records", "source_record_id")?;
-        let mut unsorted: Vec<String> = (0..all.num_rows())
-            .into_par_iter()
-            .map(|i| record_key(system.value(i), id.value(i)))
-            .collect();
+    /// Takes the conformed batches and drops them once their rows are copied out in key order, so that the
+    /// records are held once, not twice, for the rest of the run.
+    fn new(batches: Vec<RecordBatch>, quarantined: Vec<QuarantinedRow>, rows_read: u64) -> CoreResult<Self> {
+        let mut places: Vec<(usize, usize)> = Vec::new();
+        let mut unsorted: Vec<String> = Vec::new();
+        for (b, batch) in batches.iter().enumerate() {
+            let system = text_column(batch, "person_records", "source_system")?;
+            let id = text_column(batch, "person_records", "source_record_id")?;
+            unsorted.par_extend(
+                (0..batch.num_rows())
+                    .into_par_iter()
+                    .map(|i| record_key(system.value(i), id.value(i))),
+            );
+            places.extend((0..batch.num_rows()).map(|i| (b, i)));
+        }
         let order = key_order(&unsorted);
         let keys: Vec<String> = order
             .iter()
             .map(|&i| std::mem::take(&mut unsorted[i as usize]))
             .collect();
-        let rows = arrow::compute::take_record_batch(&all, &UInt32Array::from(order))?;
+        drop(unsorted);
+        let sorted_places: Vec<(usize, usize)> = order.iter().map(|&i| places[i as usize]).collect();
+        drop(places);
+        let rows = if batches.is_empty() {
+            RecordBatch::new_empty(model::person_records().arrow_schema())
+        } else {
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            arrow::compute::interleave_record_batch(&refs, &sorted_places)?
+        };
+        drop(batches);
         // Prepare in slices so the normalizers run on every core.
         let slices: Vec<RecordBatch> = (0..rows.num_rows())
             .step_by(PREPARE_SLICE)
@@ -244,6 +278,7 @@ async fn finish_identity(
     run: IdentityRun<'_>,
     described: serde_json::Value,
     started: chrono::DateTime<Utc>,
+    mut clock: PhaseClock,
     conformed: ConformedRecords,
     compared: ComparedPairs,
     progress: &dyn Progress,
@@ -270,6 +305,7 @@ async fn finish_identity(
         &settings,
     );
     let resolution = resolve_compared(&records, compared, config, model.cloned(), progress)?;
+    clock.extend(resolution.phase_seconds.iter().cloned());
     let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
     let previous = read_xref(&previous_location).await?;
     let ids = assign_member_ids(
@@ -278,6 +314,7 @@ async fn finish_identity(
         resolution.clusters.count,
         &previous,
     );
+    clock.lap("member_ids");
 
     let xref = xref_batch(&run, &records, &resolution, &ids.of_cluster)?;
     let profiles = member_profiles(
@@ -290,6 +327,7 @@ async fn finish_identity(
     )?;
     let links = links_batches(&run, &records, &resolution, config)?;
     let changes = changes_batch(&run, &ids.changes)?;
+    clock.lap("build_outputs");
     progress.advance(1);
     // The four tables are independent: encode and write them concurrently on the I/O runtime's threads.
     let mut writes = Vec::new();
@@ -333,6 +371,7 @@ async fn finish_identity(
         .await?;
     }
     save_model(output, &resolution.model).await?;
+    clock.lap("write");
     progress.advance(1);
     progress.finish();
 
@@ -361,6 +400,7 @@ async fn finish_identity(
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
         output: output.redacted(),
+        phase_seconds: clock.into_phases(),
     };
     record_run(
         output,

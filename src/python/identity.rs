@@ -111,6 +111,7 @@ pub(super) fn report_dict<'py>(py: Python<'py>, r: &IdentityReport) -> PyResult<
     d.set_item("changes", r.changes.clone())?;
     d.set_item("refused_links", r.refused_links.clone())?;
     d.set_item("output", &r.output)?;
+    d.set_item("phase_seconds", r.phase_seconds.to_vec())?;
     let rules = PyList::empty(py);
     for rule in &r.blocking {
         let x = PyDict::new(py);

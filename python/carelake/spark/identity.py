@@ -192,19 +192,19 @@ def identity(
         columns: Canonical column name -> source column name.
 
     Returns:
-        The same report as :func:`carelake.identity`, plus ``phase_seconds``: prepare, block, compare (on the
-        executors), collect and resolve_and_write (on the driver).
+        The same report as :func:`carelake.identity`; ``phase_seconds`` starts with the Spark phases (prepare,
+        block, compare on the executors, collect) and goes on with the driver's (train, score, cluster, ...).
     """
     encoded = json.dumps(settings) if settings is not None else None
     source = records if isinstance(records, str) else "dataframe"
     frame = read_lake_table(spark, records) if isinstance(records, str) else records
-    phases: dict[str, float] = {}
+    phases: list[tuple[str, float]] = []
     clock = time.perf_counter()
 
     def lap(phase: str) -> None:
         nonlocal clock
         now = time.perf_counter()
-        phases[phase] = round(now - clock, 3)
+        phases.append((f"spark_{phase}", round(now - clock, 3)))
         clock = now
 
     # Each phase is materialized before the next, so its time is its own (and nothing is computed twice).
@@ -235,6 +235,5 @@ def identity(
     result = _native.identity_from_pairs(
         raw, compared, json.dumps(report), out, source, previous, model, encoded, as_of, progress, columns, scored
     )
-    lap("resolve_and_write")
-    result["phase_seconds"] = phases  # type: ignore[typeddict-unknown-key]
+    result["phase_seconds"] = [*phases, *result["phase_seconds"]]
     return result
