@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schem
 use rayon::prelude::*;
 
 use super::blocking::{count_new_pairs, key, BlockingConfig, CandidatePairs, RuleReport};
-use super::compare::{compare_pair, jaro_winkler, Levels, N_COMPARISONS};
+use super::compare::{compare_records, jaro_winkler, CompareFields, Levels, N_COMPARISONS};
 use super::model::MatchModel;
 use super::prepare::{prepare, PreparedRecords};
 use super::resolve::ComparedPairs;
@@ -130,13 +130,10 @@ pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> 
     let left = PreparedRecords::from_batch(batch, "l_")?;
     let right = PreparedRecords::from_batch(batch, "r_")?;
     let n = left.len();
-    // One record set holding both sides: pair p compares row p with row n + p.
-    let both = left.to_batch()?;
-    let both = arrow::compute::concat_batches(&both.schema(), &[both.clone(), right.to_batch()?])?;
-    let both = PreparedRecords::from_batch(&both, "")?;
+    let (left, right) = (CompareFields::new(&left), CompareFields::new(&right));
     let levels: Vec<Levels> = (0..n)
         .into_par_iter()
-        .map(|p| compare_pair(&both, p, n + p))
+        .map(|p| compare_records(&left.record(p), &right.record(p)))
         .collect();
     let keep: Option<Vec<bool>> = match scoring {
         None => None,
@@ -259,6 +256,7 @@ pub fn pairs_from_batches(
         vectors,
         blocking,
         candidates,
+        fields: None,
     })
 }
 

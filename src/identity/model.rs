@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{key, BlockField, BlockingConfig, CandidatePairs};
-use super::compare::{compare_pair, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS};
+use super::compare::{
+    compare_pair, CompareFields, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS,
+};
 use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
 use crate::synth::rng::Rng;
@@ -158,9 +160,11 @@ fn level_frequencies(vectors: &[Levels]) -> Vec<Vec<f64>> {
 
 impl MatchModel {
     /// Train a model on prepared records and their blocked candidate pairs.
-    /// `vectors` are the comparison vectors of `pairs`, in the same order.
+    /// `fields` are the records' compared fields (for the random pairs u comes from); `vectors` are the
+    /// comparison vectors of `pairs`, in the same order.
     pub fn train(
         records: &PreparedRecords,
+        fields: &CompareFields,
         pairs: &CandidatePairs,
         vectors: &[Levels],
         blocking: &BlockingConfig,
@@ -188,7 +192,7 @@ impl MatchModel {
             .collect();
         let random_vectors: Vec<Levels> = random_pairs
             .par_iter()
-            .map(|&(i, j)| compare_pair(records, i, j))
+            .map(|&(i, j)| compare_pair(fields, i, j))
             .collect();
         let u = level_frequencies(&random_vectors);
 

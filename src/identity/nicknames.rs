@@ -140,20 +140,23 @@ pub fn are_name_variants(a: &str, b: &str) -> bool {
         return true;
     }
     let map = formal_by_nickname();
-    let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
-    let (fa, fb) = (map.get(&ua), map.get(&ub));
+    // Normalized names are upper case already: look them up as they are, upper-casing only when needed.
+    fn upper(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.bytes().any(|c| c.is_ascii_lowercase()) {
+            s.to_ascii_uppercase().into()
+        } else {
+            s.into()
+        }
+    }
+    let (fa, fb) = (map.get(upper(a).as_ref()), map.get(upper(b).as_ref()));
     if fa.is_none() && fb.is_none() {
         return false; // neither is a nickname: only equality could make them variants
     }
-    let names_a: Vec<&str> = std::iter::once(a)
-        .chain(fa.into_iter().flatten().copied())
-        .collect();
-    let names_b: Vec<&str> = std::iter::once(b)
-        .chain(fb.into_iter().flatten().copied())
-        .collect();
+    let names_a = std::iter::once(a).chain(fa.into_iter().flatten().copied());
+    let names_b = || std::iter::once(b).chain(fb.into_iter().flatten().copied());
     names_a
-        .iter()
-        .any(|x| names_b.iter().any(|y| x.eq_ignore_ascii_case(y)))
+        .into_iter()
+        .any(|x| names_b().any(|y| x.eq_ignore_ascii_case(y)))
 }
 
 #[cfg(test)]

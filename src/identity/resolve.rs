@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::{block, BlockingConfig, CandidatePairs, RuleReport};
 use super::cluster::{cluster, ClusterConfig, Clusters};
-use super::compare::{compare_pair, Levels, N_COMPARISONS};
+use super::compare::{compare_pair, CompareFields, Levels, N_COMPARISONS};
 use super::model::{MatchModel, TermFrequencies, TrainingConfig};
 use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
@@ -78,14 +78,18 @@ pub struct ComparedPairs {
     /// Candidate pairs compared in all: more than `pairs` holds when the executors scored the pairs and sent
     /// only those a link could come from.
     pub candidates: u64,
+    /// The records' compared fields, when this process packed them to compare the pairs (training reuses
+    /// them for its random pairs).
+    pub fields: Option<CompareFields>,
 }
 
 /// Block and compare on this machine.
 pub fn block_and_compare(records: &PreparedRecords, config: &IdentityConfig) -> CoreResult<ComparedPairs> {
     let (pairs, blocking) = block(records, &config.blocking)?;
+    let fields = CompareFields::new(records);
     let vectors: Vec<Levels> = (0..pairs.len())
         .into_par_iter()
-        .map(|p| compare_pair(records, pairs.left[p] as usize, pairs.right[p] as usize))
+        .map(|p| compare_pair(&fields, pairs.left[p] as usize, pairs.right[p] as usize))
         .collect();
     let candidates = pairs.len() as u64;
     Ok(ComparedPairs {
@@ -93,6 +97,7 @@ pub fn block_and_compare(records: &PreparedRecords, config: &IdentityConfig) -> 
         vectors,
         blocking,
         candidates,
+        fields: Some(fields),
     })
 }
 
@@ -122,6 +127,7 @@ pub fn resolve_compared(
         vectors,
         blocking,
         candidates,
+        fields,
     } = compared;
     let mut clock = PhaseClock::start();
     let model = match model {
@@ -134,7 +140,17 @@ pub fn resolve_compared(
                 "pairs were scored before resolution, so a model must be given".into(),
             ))
         }
-        None => MatchModel::train(records, &pairs, &vectors, &config.blocking, &config.training)?,
+        None => {
+            let fields = fields.unwrap_or_else(|| CompareFields::new(records));
+            MatchModel::train(
+                records,
+                &fields,
+                &pairs,
+                &vectors,
+                &config.blocking,
+                &config.training,
+            )?
+        }
     };
     clock.lap("train");
     progress.advance(1);

@@ -14,9 +14,9 @@ pub fn date_to_days(date: NaiveDate) -> i32 {
     date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
-/// The date of an Arrow Date32 value.
+/// The date of an Arrow Date32 value; None outside the calendar (a Date32 near `i32::MAX` is no date).
 pub fn days_to_date(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE)
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
 }
 
 /// Parse a calendar date written in one of the unambiguous common formats.

@@ -316,16 +316,27 @@ async fn finish_identity(
     );
     clock.lap("member_ids");
 
-    let xref = xref_batch(&run, &records, &resolution, &ids.of_cluster)?;
-    let profiles = member_profiles(
-        &run,
-        &all_records,
-        &records,
-        &resolution.clusters.of_record,
-        &ids.of_cluster,
-        as_of,
-    )?;
-    let links = links_batches(&run, &records, &resolution, config)?;
+    // The tables are built from the same read-only inputs: links (the largest) in parallel chunks beside
+    // the cross-reference and the profiles.
+    let (links, (xref, profiles)) = rayon::join(
+        || links_batches(&run, &records, &resolution, config),
+        || {
+            rayon::join(
+                || xref_batch(&run, &records, &resolution, &ids.of_cluster),
+                || {
+                    member_profiles(
+                        &run,
+                        &all_records,
+                        &records,
+                        &resolution.clusters.of_record,
+                        &ids.of_cluster,
+                        as_of,
+                    )
+                },
+            )
+        },
+    );
+    let (links, xref, profiles) = (links?, xref?, profiles?);
     let changes = changes_batch(&run, &ids.changes)?;
     clock.lap("build_outputs");
     progress.advance(1);
@@ -510,30 +521,32 @@ fn links_batches(
     let spec = model::identity_links();
     debug_assert!(spec.column(level_column(COMPARISONS[0].name)).is_some());
     debug_assert!(spec.column(weight_column(COMPARISONS[0].name)).is_some());
-    let mut out = Vec::new();
-    for chunk in resolution.links.chunks(65_536) {
-        let mut b = BatchBuilder::new(&spec, chunk.len());
-        for l in chunk {
-            let (i, j) = (l.left as usize, l.right as usize);
-            b.text(Some(run))
-                .text(Some(records.source_system.value(i)))
-                .text(Some(records.source_record_id.value(i)))
-                .text(Some(records.source_system.value(j)))
-                .text(Some(records.source_record_id.value(j)))
-                .text(Some(&config.blocking.rules[l.rule as usize].name))
-                .float(Some(f64::from(l.weight)))
-                .float(Some(f64::from(l.probability)))
-                .boolean(Some(f64::from(l.probability) >= config.clustering.threshold));
-            for (k, c) in COMPARISONS.iter().enumerate() {
-                let level = l.levels[k];
-                b.text((level > 0).then(|| c.levels[level as usize - 1]))
-                    .float((level > 0).then(|| f64::from(l.weights[k])));
+    resolution
+        .links
+        .par_chunks(65_536)
+        .map(|chunk| {
+            let mut b = BatchBuilder::new(&spec, chunk.len());
+            for l in chunk {
+                let (i, j) = (l.left as usize, l.right as usize);
+                b.text(Some(run))
+                    .text(Some(records.source_system.value(i)))
+                    .text(Some(records.source_record_id.value(i)))
+                    .text(Some(records.source_system.value(j)))
+                    .text(Some(records.source_record_id.value(j)))
+                    .text(Some(&config.blocking.rules[l.rule as usize].name))
+                    .float(Some(f64::from(l.weight)))
+                    .float(Some(f64::from(l.probability)))
+                    .boolean(Some(f64::from(l.probability) >= config.clustering.threshold));
+                for (k, c) in COMPARISONS.iter().enumerate() {
+                    let level = l.levels[k];
+                    b.text((level > 0).then(|| c.levels[level as usize - 1]))
+                        .float((level > 0).then(|| f64::from(l.weights[k])));
+                }
+                b.end_row();
             }
-            b.end_row();
-        }
-        out.push(b.finish()?);
-    }
-    Ok(out)
+            b.finish()
+        })
+        .collect()
 }
 
 fn changes_batch(run: &str, changes: &[MemberChange]) -> CoreResult<RecordBatch> {

@@ -99,6 +99,54 @@ fn the_trained_model_round_trips_through_json() {
     assert!(MatchModel::from_json(&json.replace("\"format\": 1", "\"format\": 99")).is_err());
 }
 
+#[test]
+fn packed_compare_fields_hold_every_prepared_value() {
+    use _native::identity::compare::{CompareField::*, CompareFields};
+    use _native::identity::prepare::PreparedRecords;
+    use arrow::array::Array;
+    // Enough records for several packing chunks (65,536 records each).
+    let (batches, _) = synthetic(24, 3);
+    let records = prepare(&batches).unwrap();
+    let fields = CompareFields::new(&records);
+    assert_eq!(fields.len(), records.len());
+    assert!(records.len() > 2 * 65_536);
+    let get = PreparedRecords::get;
+    let (mut present, mut missing) = (0usize, 0usize);
+    for i in 0..records.len() {
+        let packed = fields.record(i);
+        for (field, column) in [
+            (First, &records.first),
+            (FirstFormal, &records.first_formal),
+            (Last, &records.last),
+            (Suffix, &records.suffix),
+            (Sex, &records.sex),
+            (Ssn, &records.ssn),
+            (Email, &records.email),
+            (Phone, &records.phone),
+            (AddressNumber, &records.address_number),
+            (Street, &records.street),
+            (Zip, &records.zip),
+            (MemberNumber, &records.member_number),
+        ] {
+            assert_eq!(packed.get(field), get(column, i), "{field:?} of record {i}");
+            if packed.get(field).is_some() {
+                present += 1;
+            } else {
+                missing += 1;
+            }
+        }
+        let birth = records
+            .birth_date
+            .is_valid(i)
+            .then(|| records.birth_date.value(i));
+        assert_eq!(packed.birth, birth);
+    }
+    assert!(
+        present > 0 && missing > 0,
+        "the synthetic records have values and gaps"
+    );
+}
+
 /// Conformed person records with the given (first, last, member number).
 fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
     let spec = _native::model::person_records();
@@ -125,7 +173,7 @@ fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
 
 #[test]
 fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
-    use _native::identity::compare::{compare_pair, COMPARISONS};
+    use _native::identity::compare::{compare_pair, CompareFields, COMPARISONS};
     let records = prepare(&[named_records(&[
         ("Ashleigh", "Quilliam", "6408479"),
         ("Quilliam", "Ashleigh", "6408579"),
@@ -136,7 +184,7 @@ fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
     ])])
     .unwrap();
     let level = |i, j, k: usize| {
-        let l = compare_pair(&records, i, j)[k];
+        let l = compare_pair(&CompareFields::new(&records), i, j)[k];
         COMPARISONS[k].levels[l as usize - 1]
     };
     assert_eq!(level(0, 1, 0), "swapped_with_last_name");

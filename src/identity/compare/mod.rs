@@ -2,9 +2,13 @@
 //! comparison vector of a record pair.
 
 mod dates;
+mod fields;
 mod strings;
 mod vector;
 
-pub use dates::{compare_dates, DateAgreement};
+pub use dates::{compare_birth_dates, compare_dates, DateAgreement};
+pub use fields::{CompareField, CompareFields, RecordFields};
 pub use strings::{damerau_levenshtein, jaro, jaro_winkler, levenshtein};
-pub use vector::{compare_pair, ComparisonSpec, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS};
+pub use vector::{
+    compare_pair, compare_records, ComparisonSpec, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS,
+};

@@ -3,12 +3,9 @@
 //! Level 0 means "cannot compare" (a value is missing) and carries no weight; levels 1.. run from the
 //! strongest agreement to disagreement. The level names appear in the saved model and in identity_links.
 
-use chrono::NaiveDate;
-
-use super::{compare_dates, damerau_levenshtein, jaro_winkler, DateAgreement};
+use super::fields::{CompareField, CompareField::*, CompareFields, RecordFields};
+use super::{compare_birth_dates, damerau_levenshtein, jaro_winkler, DateAgreement};
 use crate::identity::nicknames::are_name_variants;
-use crate::identity::prepare::PreparedRecords;
-use crate::model::values::days_to_date;
 
 /// A comparison and the names of its levels (level 1 is `levels[0]`).
 #[derive(Debug, Clone, Copy)]
@@ -95,21 +92,14 @@ pub const LAST_NAME: usize = 1;
 /// Agreement levels of one pair.
 pub type Levels = [u8; N_COMPARISONS];
 
-fn both(col: &arrow::array::StringArray, i: usize, j: usize) -> Option<(&str, &str)> {
-    Some((PreparedRecords::get(col, i)?, PreparedRecords::get(col, j)?))
-}
-
-fn birth(r: &PreparedRecords, i: usize) -> Option<NaiveDate> {
-    use arrow::array::Array;
-    (!r.birth_date.is_null(i))
-        .then(|| days_to_date(r.birth_date.value(i)))
-        .flatten()
+fn both<'a>(a: &RecordFields<'a>, b: &RecordFields<'a>, field: CompareField) -> Option<(&'a str, &'a str)> {
+    Some((a.get(field)?, b.get(field)?))
 }
 
 /// Whether the given and family names were entered the wrong way round (each close to the other's), while
 /// they do not already agree the right way round.
-fn names_swapped(r: &PreparedRecords, i: usize, j: usize) -> bool {
-    let (Some((fa, fb)), Some((la, lb))) = (both(&r.first, i, j), both(&r.last, i, j)) else {
+fn names_swapped(a: &RecordFields, b: &RecordFields) -> bool {
+    let (Some((fa, fb)), Some((la, lb))) = (both(a, b, First), both(a, b, Last)) else {
         return false;
     };
     let close = |x: &str, y: &str| x == y || (x.len() > 1 && y.len() > 1 && jaro_winkler(x, y) >= 0.92);
@@ -117,10 +107,15 @@ fn names_swapped(r: &PreparedRecords, i: usize, j: usize) -> bool {
 }
 
 /// Compare records `i` and `j`.
-pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
+pub fn compare_pair(fields: &CompareFields, i: usize, j: usize) -> Levels {
+    compare_records(&fields.record(i), &fields.record(j))
+}
+
+/// Compare two records' fields.
+pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
     let mut v = [0u8; N_COMPARISONS];
-    let swapped = names_swapped(r, i, j);
-    v[0] = match (both(&r.first, i, j), both(&r.first_formal, i, j)) {
+    let swapped = names_swapped(x, y);
+    v[0] = match (both(x, y, First), both(x, y, FirstFormal)) {
         (Some((a, b)), Some((fa, fb))) => {
             if a == b {
                 1
@@ -143,7 +138,7 @@ pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
         }
         _ => 0,
     };
-    v[1] = match both(&r.last, i, j) {
+    v[1] = match both(x, y, Last) {
         Some((a, b)) if a == b => 1,
         Some((a, b)) if a.split(' ').any(|t| t.len() > 1 && b.split(' ').any(|u| u == t)) => 2,
         Some(_) if swapped => 3,
@@ -159,45 +154,40 @@ pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
         }
         None => 0,
     };
-    v[2] = match (
-        PreparedRecords::get(&r.suffix, i),
-        PreparedRecords::get(&r.suffix, j),
-    ) {
+    v[2] = match (x.get(Suffix), y.get(Suffix)) {
         (None, None) => 0,
         (Some(a), Some(b)) if a == b => 1,
         (Some(_), Some(_)) => 3,
         _ => 2,
     };
-    v[3] = match (birth(r, i), birth(r, j)) {
-        (Some(a), Some(b)) => match compare_dates(a, b) {
-            DateAgreement::Exact => 1,
-            DateAgreement::DayMonthSwap => 2,
-            DateAgreement::Typo => 3,
-            DateAgreement::Close => 4,
-            DateAgreement::Different => 5,
-        },
-        _ => 0,
+    v[3] = match x.birth.zip(y.birth).and_then(|(a, b)| compare_birth_dates(a, b)) {
+        Some(DateAgreement::Exact) => 1,
+        Some(DateAgreement::DayMonthSwap) => 2,
+        Some(DateAgreement::Typo) => 3,
+        Some(DateAgreement::Close) => 4,
+        Some(DateAgreement::Different) => 5,
+        None => 0,
     };
-    v[4] = both(&r.sex, i, j).map_or(0, |(a, b)| if a == b { 1 } else { 2 });
-    v[5] = match both(&r.ssn, i, j) {
+    v[4] = both(x, y, Sex).map_or(0, |(a, b)| if a == b { 1 } else { 2 });
+    v[5] = match both(x, y, Ssn) {
         Some((a, b)) if a == b => 1,
         Some((a, b)) if damerau_levenshtein(a, b) == 1 => 2,
         Some((a, b)) if a[5..] == b[5..] => 3,
         Some(_) => 4,
         None => 0,
     };
-    v[6] = match both(&r.email, i, j) {
+    v[6] = match both(x, y, Email) {
         Some((a, b)) if a == b => 1,
         Some((a, b)) if a.split('@').next() == b.split('@').next() => 2,
         Some(_) => 3,
         None => 0,
     };
-    let phone = both(&r.phone, i, j).map(|(a, b)| a == b);
-    let address = match (both(&r.address_number, i, j), both(&r.street, i, j)) {
+    let phone = both(x, y, Phone).map(|(a, b)| a == b);
+    let address = match (both(x, y, AddressNumber), both(x, y, Street)) {
         (Some((na, nb)), Some((sa, sb))) => Some(na == nb && (sa == sb || jaro_winkler(sa, sb) >= 0.9)),
         _ => None,
     };
-    let zip = both(&r.zip, i, j).map(|(a, b)| {
+    let zip = both(x, y, Zip).map(|(a, b)| {
         if a == b {
             2
         } else if a[..3] == b[..3] {
@@ -216,7 +206,7 @@ pub fn compare_pair(r: &PreparedRecords, i: usize, j: usize) -> Levels {
         _ => 6,
     };
     // A one-character slip in a long member number (a keying error) is weaker evidence than an exact match.
-    v[8] = both(&r.member_number, i, j).map_or(0, |(a, b)| {
+    v[8] = both(x, y, MemberNumber).map_or(0, |(a, b)| {
         if a == b {
             1
         } else if a.len() >= 6 && b.len() >= 6 && damerau_levenshtein(a, b) == 1 {
