@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::compare::damerau_levenshtein;
+use super::compare::is_one_edit_apart;
 use super::prepare::PreparedRecords;
 
 /// Clustering settings.
@@ -47,8 +47,10 @@ pub struct Clusters {
 struct Guarded<'a> {
     parent: Vec<u32>,
     size: Vec<u32>,
-    ssns: HashMap<u32, Vec<&'a str>>,
-    mrns: HashMap<u32, Vec<(&'a str, &'a str)>>,
+    /// SSNs of each root's cluster (empty for records that are not roots or have none).
+    ssns: Vec<Vec<&'a str>>,
+    /// (source, MRN) of each root's cluster.
+    mrns: Vec<Vec<(&'a str, &'a str)>>,
 }
 
 impl Guarded<'_> {
@@ -72,19 +74,19 @@ pub fn cluster(
     let mut g = Guarded {
         parent: (0..n as u32).collect(),
         size: vec![1; n],
-        ssns: HashMap::new(),
-        mrns: HashMap::new(),
+        ssns: vec![Vec::new(); n],
+        mrns: vec![Vec::new(); n],
     };
     for i in 0..n {
         if let Some(s) = PreparedRecords::get(&records.ssn, i) {
-            g.ssns.insert(i as u32, vec![s]);
+            g.ssns[i] = vec![s];
         }
         if config.distinct_mrn_within_source {
             if let (Some(src), Some(mrn)) = (
                 PreparedRecords::get(&records.source_system, i),
                 PreparedRecords::get(&records.mrn, i),
             ) {
-                g.mrns.insert(i as u32, vec![(src, mrn)]);
+                g.mrns[i] = vec![(src, mrn)];
             }
         }
     }
@@ -102,18 +104,18 @@ pub fn cluster(
             *refused.entry("max_cluster_size").or_default() += 1;
             continue;
         }
-        let ssn_conflict = match (g.ssns.get(&a), g.ssns.get(&b)) {
-            (Some(x), Some(y)) => !x.iter().any(|s| y.iter().any(|t| damerau_levenshtein(s, t) <= 1)),
-            _ => false,
-        };
+        let (x, y) = (&g.ssns[a as usize], &g.ssns[b as usize]);
+        let ssn_conflict = !x.is_empty()
+            && !y.is_empty()
+            && !x
+                .iter()
+                .any(|s| y.iter().any(|t| s == t || is_one_edit_apart(s, t)));
         if ssn_conflict {
             *refused.entry("conflicting_ssn").or_default() += 1;
             continue;
         }
-        let mrn_conflict = match (g.mrns.get(&a), g.mrns.get(&b)) {
-            (Some(x), Some(y)) => x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n)),
-            _ => false,
-        };
+        let (x, y) = (&g.mrns[a as usize], &g.mrns[b as usize]);
+        let mrn_conflict = x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n));
         if mrn_conflict {
             *refused.entry("distinct_mrn_within_source").or_default() += 1;
             continue;
@@ -126,27 +128,30 @@ pub fn cluster(
         };
         g.parent[child as usize] = root;
         g.size[root as usize] += g.size[child as usize];
-        if let Some(moved) = g.ssns.remove(&child) {
-            let entry = g.ssns.entry(root).or_default();
-            for s in moved {
-                if !entry.contains(&s) {
-                    entry.push(s);
-                }
+        let moved = std::mem::take(&mut g.ssns[child as usize]);
+        let entry = &mut g.ssns[root as usize];
+        for s in moved {
+            if !entry.contains(&s) {
+                entry.push(s);
             }
         }
-        if let Some(moved) = g.mrns.remove(&child) {
-            g.mrns.entry(root).or_default().extend(moved);
-        }
+        let moved = std::mem::take(&mut g.mrns[child as usize]);
+        g.mrns[root as usize].extend(moved);
     }
-    let mut number: HashMap<u32, u32> = HashMap::new();
+    // Clusters are numbered in the order of their first record.
+    let mut number = vec![u32::MAX; n];
+    let mut count = 0u32;
     let mut of_record = Vec::with_capacity(n);
     for i in 0..n as u32 {
-        let root = g.find(i);
-        let next = number.len() as u32;
-        of_record.push(*number.entry(root).or_insert(next));
+        let root = g.find(i) as usize;
+        if number[root] == u32::MAX {
+            number[root] = count;
+            count += 1;
+        }
+        of_record.push(number[root]);
     }
     Clusters {
-        count: number.len(),
+        count: count as usize,
         of_record,
         refused,
     }

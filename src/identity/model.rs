@@ -93,15 +93,15 @@ impl Default for TrainingConfig {
 /// Term frequencies of exact values, for the first- and last-name comparisons (borrowing the values).
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies<'a> {
-    first: HashMap<&'a str, f64>,
-    last: HashMap<&'a str, f64>,
+    first: foldhash::HashMap<&'a str, f64>,
+    last: foldhash::HashMap<&'a str, f64>,
 }
 
 impl<'a> TermFrequencies<'a> {
     /// Count value frequencies over all records.
     pub fn from_records(r: &'a PreparedRecords) -> Self {
         let count = |col: &'a arrow::array::StringArray| {
-            let mut m: HashMap<&'a str, f64> = HashMap::new();
+            let mut m: foldhash::HashMap<&'a str, f64> = foldhash::HashMap::default();
             let mut total: f64 = 0.0;
             for v in col.iter().flatten() {
                 *m.entry(v).or_default() += 1.0;
@@ -353,7 +353,7 @@ impl MatchModel {
         levels: &Levels,
         tf: &TermFrequencies,
     ) -> [f32; N_COMPARISONS] {
-        let frequency = |col: &arrow::array::StringArray, table: &HashMap<&str, f64>| {
+        let frequency = |col: &arrow::array::StringArray, table: &foldhash::HashMap<&str, f64>| {
             (!col.is_null(i))
                 .then(|| table.get(col.value(i)).copied())
                 .flatten()

@@ -10,8 +10,6 @@
 //! Derived: age at the as-of date, the address's time zone, and contactability (valid phone, valid email,
 //! complete mailing address). Only the SSN's last four digits are kept (minimum necessary).
 
-use std::collections::HashMap;
-
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use chrono::{DateTime, NaiveDate};
@@ -27,12 +25,10 @@ use crate::model::{self, BatchBuilder};
 
 /// Trust order of source systems for names (lower is more trusted); unknown sources come last.
 fn source_rank(source: &str) -> u8 {
-    match source.to_ascii_lowercase().as_str() {
-        "ehr" => 0,
-        "crm" => 1,
-        "claims" => 2,
-        _ => 3,
-    }
+    ["ehr", "crm", "claims"]
+        .iter()
+        .position(|known| source.eq_ignore_ascii_case(known))
+        .map_or(3, |p| p as u8)
 }
 
 struct Columns<'a> {
@@ -63,10 +59,19 @@ fn get(a: &StringArray, i: usize) -> Option<&str> {
 }
 
 /// The most frequent value; ties go to the smallest rank, then to the later record.
-fn most_frequent<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = (T, u8, i64)>) -> Option<T> {
-    let mut tally: HashMap<T, (u32, u8, i64)> = HashMap::new();
+///
+/// A member has a handful of records, so the tally is a short list searched in place rather than a hash map.
+fn most_frequent<T: Eq + Clone>(values: impl Iterator<Item = (T, u8, i64)>) -> Option<T> {
+    let mut tally: Vec<(T, (u32, u8, i64))> = Vec::new();
     for (v, rank, updated) in values {
-        let e = tally.entry(v).or_insert((0, u8::MAX, i64::MIN));
+        let at = match tally.iter().position(|(t, _)| *t == v) {
+            Some(at) => at,
+            None => {
+                tally.push((v, (0, u8::MAX, i64::MIN)));
+                tally.len() - 1
+            }
+        };
+        let e = &mut tally[at].1;
         e.0 += 1;
         e.1 = e.1.min(rank);
         e.2 = e.2.max(updated);
@@ -82,8 +87,11 @@ fn most_frequent<T: Eq + std::hash::Hash + Clone>(values: impl Iterator<Item = (
         .map(|(v, _)| v)
 }
 
+/// Members per member_profile batch.
+const PROFILES_PER_BATCH: usize = 65_536;
+
 /// Build member_profile from the conformed person_records (one batch, aligned with `prepared`), the cluster of
-/// each record, and the member id of each cluster.
+/// each record, and the member id of each cluster: batches of up to 65,536 members, in member order.
 pub fn member_profiles(
     run_id: &str,
     records: &RecordBatch,
@@ -91,7 +99,7 @@ pub fn member_profiles(
     cluster_of: &[u32],
     member_ids: &[String],
     as_of: NaiveDate,
-) -> CoreResult<RecordBatch> {
+) -> CoreResult<Vec<RecordBatch>> {
     let dates = |name: &str| primitive_column::<Date32Type>(records, "person_records", name, "a date");
     let c = Columns {
         source: text(records, "source_system")?,
@@ -130,44 +138,47 @@ pub fn member_profiles(
         order[next[k as usize]] = i;
         next[k as usize] += 1;
     }
-    // Choose the surviving values of every member in parallel; the batch is then filled in order.
-    let survivors: Vec<Survivor<'_>> = (0..n_clusters)
-        .into_par_iter()
-        .map(|k| survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of))
-        .collect();
+    // Members in chunks, in parallel: the surviving values of each chunk's members, then its batch.
     let spec = model::member_profile();
-    let mut b = BatchBuilder::new(&spec, n_clusters);
-    for (k, v) in survivors.iter().enumerate() {
-        b.text(Some(&member_ids[k]))
-            .text(v.name_row.and_then(|i| get(c.first, i)))
-            .text(v.name_row.and_then(|i| get(c.middle, i)))
-            .text(v.name_row.and_then(|i| get(c.last, i)))
-            .text(v.name_row.and_then(|i| get(c.suffix, i)))
-            .date(v.birth_date)
-            .integer(v.age)
-            .text(v.sex)
-            .date(v.deceased.and_then(days_to_date))
-            .text(v.ssn.map(|s| &s[5..]))
-            .text(v.email.as_deref())
-            .text(v.phone)
-            .text(v.address_row.and_then(|i| get(c.line1, i)))
-            .text(v.address_row.and_then(|i| get(c.line2, i)))
-            .text(v.address_row.and_then(|i| get(c.city, i)))
-            .text(v.state.map(str::trim))
-            .text(v.zip)
-            .text(time_zone(v.state, v.zip))
-            .text(v.language)
-            .text(v.channel)
-            .boolean(Some(v.phone.is_some()))
-            .boolean(Some(v.email.is_some()))
-            .boolean(Some(v.has_address))
-            .integer(Some(v.records))
-            .text(Some(&v.sources))
-            .timestamp(v.last_updated.and_then(DateTime::from_timestamp_micros))
-            .text(Some(run_id));
-        b.end_row();
-    }
-    b.finish()
+    (0..n_clusters)
+        .collect::<Vec<usize>>()
+        .par_chunks(PROFILES_PER_BATCH)
+        .map(|members| {
+            let mut b = BatchBuilder::new(&spec, members.len());
+            for &k in members {
+                let v = survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of);
+                b.text(Some(&member_ids[k]))
+                    .text(v.name_row.and_then(|i| get(c.first, i)))
+                    .text(v.name_row.and_then(|i| get(c.middle, i)))
+                    .text(v.name_row.and_then(|i| get(c.last, i)))
+                    .text(v.name_row.and_then(|i| get(c.suffix, i)))
+                    .date(v.birth_date)
+                    .integer(v.age)
+                    .text(v.sex)
+                    .date(v.deceased.and_then(days_to_date))
+                    .text(v.ssn.map(|s| &s[5..]))
+                    .text(v.email.as_deref())
+                    .text(v.phone)
+                    .text(v.address_row.and_then(|i| get(c.line1, i)))
+                    .text(v.address_row.and_then(|i| get(c.line2, i)))
+                    .text(v.address_row.and_then(|i| get(c.city, i)))
+                    .text(v.state.map(str::trim))
+                    .text(v.zip)
+                    .text(time_zone(v.state, v.zip))
+                    .text(v.language)
+                    .text(v.channel)
+                    .boolean(Some(v.phone.is_some()))
+                    .boolean(Some(v.email.is_some()))
+                    .boolean(Some(v.has_address))
+                    .integer(Some(v.records))
+                    .text(Some(&v.sources))
+                    .timestamp(v.last_updated.and_then(DateTime::from_timestamp_micros))
+                    .text(Some(run_id));
+                b.end_row();
+            }
+            b.finish()
+        })
+        .collect()
 }
 
 /// The surviving values of one member: row indices into the records, or values borrowed from them.

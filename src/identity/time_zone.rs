@@ -111,8 +111,11 @@ pub fn time_zone(state: Option<&str>, zip5: Option<&str>) -> Option<&'static str
     {
         return Some(zone.1);
     }
-    let state = state?.trim().to_ascii_uppercase();
-    STATES.iter().find(|(s, _)| *s == state).map(|(_, z)| *z)
+    let state = state?.trim();
+    STATES
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case(state))
+        .map(|(_, z)| *z)
 }
 
 #[cfg(test)]

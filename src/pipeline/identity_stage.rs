@@ -346,7 +346,7 @@ async fn finish_identity(
         (model::identity_xref(), WriteMode::Overwrite, vec![xref]),
         (model::identity_links(), WriteMode::Overwrite, links),
         (model::identity_changes(), WriteMode::Append, vec![changes]),
-        (model::member_profile(), WriteMode::Overwrite, vec![profiles]),
+        (model::member_profile(), WriteMode::Overwrite, profiles),
     ] {
         let location = output.join(spec.name);
         let key = format!("{}/{run}", spec.name);

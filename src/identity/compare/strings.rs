@@ -146,6 +146,29 @@ pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
     d[n * width + m]
 }
 
+/// True when the Damerau-Levenshtein (optimal string alignment) distance is exactly one: one substitution,
+/// insertion, deletion or adjacent transposition. Linear and without allocating, for the identifier
+/// comparisons that ask only this of every candidate pair.
+pub fn is_one_edit_apart(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    let Some(i) = long.iter().zip(short).position(|(x, y)| x != y) else {
+        // One is a prefix of the other: one edit when it is one byte shorter.
+        return long.len() == short.len() + 1;
+    };
+    match long.len() - short.len() {
+        0 => {
+            long[i + 1..] == short[i + 1..]
+                || (i + 1 < long.len()
+                    && long[i] == short[i + 1]
+                    && long[i + 1] == short[i]
+                    && long[i + 2..] == short[i + 2..])
+        }
+        1 => long[i + 1..] == short[i..],
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +207,46 @@ mod tests {
         assert_eq!(damerau_levenshtein("SMITH", "SMTIH"), 1);
         assert_eq!(damerau_levenshtein("ABC", "ABC"), 0);
         assert_eq!(damerau_levenshtein("", "AB"), 2);
+    }
+
+    #[test]
+    fn one_edit_apart_agrees_with_the_full_distance() {
+        let words = [
+            "",
+            "A",
+            "AB",
+            "BA",
+            "ABC",
+            "ACB",
+            "BAC",
+            "ABD",
+            "ABCD",
+            "ABDC",
+            "AXCD",
+            "ACD",
+            "ABCDE",
+            "BACD",
+            "123456789",
+            "123456798",
+            "213456789",
+            "12345678",
+            "1234567890",
+            "123457689",
+            "223456789",
+            "12345689",
+            "123456788",
+            "ABBA",
+            "BABA",
+            "AABB",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    is_one_edit_apart(a, b),
+                    damerau_levenshtein(a, b) == 1,
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 }

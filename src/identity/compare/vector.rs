@@ -4,7 +4,7 @@
 //! strongest agreement to disagreement. The level names appear in the saved model and in identity_links.
 
 use super::fields::{CompareField, CompareField::*, CompareFields, RecordFields};
-use super::{compare_birth_dates, damerau_levenshtein, jaro_winkler, DateAgreement};
+use super::{compare_birth_dates, is_one_edit_apart, jaro_winkler, DateAgreement};
 use crate::identity::nicknames::are_name_variants;
 
 /// A comparison and the names of its levels (level 1 is `levels[0]`).
@@ -171,7 +171,7 @@ pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
     v[4] = both(x, y, Sex).map_or(0, |(a, b)| if a == b { 1 } else { 2 });
     v[5] = match both(x, y, Ssn) {
         Some((a, b)) if a == b => 1,
-        Some((a, b)) if damerau_levenshtein(a, b) == 1 => 2,
+        Some((a, b)) if is_one_edit_apart(a, b) => 2,
         Some((a, b)) if a[5..] == b[5..] => 3,
         Some(_) => 4,
         None => 0,
@@ -209,7 +209,7 @@ pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
     v[8] = both(x, y, MemberNumber).map_or(0, |(a, b)| {
         if a == b {
             1
-        } else if a.len() >= 6 && b.len() >= 6 && damerau_levenshtein(a, b) == 1 {
+        } else if a.len() >= 6 && b.len() >= 6 && is_one_edit_apart(a, b) {
             2
         } else {
             3
