@@ -6,7 +6,7 @@
 //! most of its records keeps the id and the other pieces get new ids, recorded as split from it. New ids are
 //! derived from the cluster's smallest record key, so the same input always mints the same ids.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -65,7 +65,7 @@ pub fn assign_member_ids(
         }
     }
     // Each previous id goes to the cluster holding most of its records (ties: the smaller cluster key).
-    let mut claim: HashMap<&str, (u64, &str, usize)> = HashMap::new();
+    let mut claim: foldhash::HashMap<&str, (u64, &str, usize)> = foldhash::HashMap::default();
     for (c, v) in votes.iter().enumerate() {
         for (&id, &count) in v {
             let candidate = (count, smallest[c].unwrap_or(""), c);
@@ -79,13 +79,13 @@ pub fn assign_member_ids(
                 .or_insert(candidate);
         }
     }
-    let previous_ids: HashSet<&str> = previous.values().map(String::as_str).collect();
+    let previous_ids: foldhash::HashSet<&str> = previous.values().map(String::as_str).collect();
     // Candidate ids for every cluster, hashed in parallel; collisions are resolved in order below.
-    let minted: Vec<String> = (0..n_clusters)
+    let mut minted: Vec<String> = (0..n_clusters)
         .into_par_iter()
         .map(|c| mint(smallest[c].unwrap_or(""), 0))
         .collect();
-    let mut used: HashSet<String> = HashSet::new();
+    let mut used: foldhash::HashSet<String> = foldhash::HashSet::default();
     let mut of_cluster = vec![String::new(); n_clusters];
     let mut changes = Vec::new();
     for c in 0..n_clusters {
@@ -104,7 +104,7 @@ pub fn assign_member_ids(
             None => {
                 let seed = smallest[c].unwrap_or("");
                 let mut attempt = 0;
-                let mut id = minted[c].clone();
+                let mut id = std::mem::take(&mut minted[c]);
                 while previous_ids.contains(id.as_str()) || used.contains(&id) {
                     attempt += 1;
                     id = mint(seed, attempt);

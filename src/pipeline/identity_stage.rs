@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use chrono::{NaiveDate, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
 use rayon::prelude::*;
@@ -221,10 +221,22 @@ impl ConformedRecords {
         let rows = if batches.is_empty() {
             RecordBatch::new_empty(model::person_records().arrow_schema())
         } else {
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            arrow::compute::interleave_record_batch(&refs, &sorted_places)?
+            // Column by column (two at a time), each input column freed once copied: the records are held
+            // about once while they are put in order, not twice.
+            let schema = batches[0].schema();
+            let inputs: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
+                .map(|c| batches.iter().map(|b| b.column(c).clone()).collect())
+                .collect();
+            drop(batches);
+            let columns = inputs
+                .into_par_iter()
+                .map(|arrays| {
+                    let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+                    arrow::compute::interleave(&refs, &sorted_places)
+                })
+                .collect::<Result<Vec<ArrayRef>, _>>()?;
+            RecordBatch::try_new(schema, columns)?
         };
-        drop(batches);
         // Prepare in slices so the normalizers run on every core.
         let slices: Vec<RecordBatch> = (0..rows.num_rows())
             .step_by(PREPARE_SLICE)
@@ -304,11 +316,11 @@ async fn finish_identity(
         &json!({"person_records": described}),
         &settings,
     );
-    let resolution = resolve_compared(&records, compared, config, model.cloned(), progress)?;
+    let mut resolution = resolve_compared(&records, compared, config, model.cloned(), progress)?;
     clock.extend(resolution.phase_seconds.iter().cloned());
     let previous_location = previous.cloned().unwrap_or_else(|| output.join("identity_xref"));
     let previous = read_xref(&previous_location).await?;
-    let ids = assign_member_ids(
+    let mut ids = assign_member_ids(
         &keys,
         &resolution.clusters.of_record,
         resolution.clusters.count,
@@ -338,6 +350,16 @@ async fn finish_identity(
     );
     let (links, xref, profiles) = (links?, xref?, profiles?);
     let changes = changes_batch(&run, &ids.changes)?;
+    let linked = resolution
+        .links
+        .iter()
+        .filter(|l| f64::from(l.probability) >= config.clustering.threshold)
+        .count() as u64;
+    // The tables hold what the writes need: the records, their keys, the links and the member ids go before
+    // encoding starts, which would otherwise hold both (some 5 GB at 10M records).
+    drop((all_records, records, keys));
+    resolution.links = Vec::new();
+    ids.of_cluster = Vec::new();
     clock.lap("build_outputs");
     progress.advance(1);
     // The four tables are independent: encode and write them concurrently on the I/O runtime's threads.
@@ -386,11 +408,6 @@ async fn finish_identity(
     progress.advance(1);
     progress.finish();
 
-    let linked = resolution
-        .links
-        .iter()
-        .filter(|l| f64::from(l.probability) >= config.clustering.threshold)
-        .count() as u64;
     let mut change_counts: HashMap<String, u64> = HashMap::new();
     for c in &ids.changes {
         *change_counts.entry(c.kind.to_string()).or_default() += 1;
