@@ -148,6 +148,28 @@ def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
     assert member in {r["member_id"] for r in rows}
 
 
+def test_engagement_rows_that_fail_to_conform_are_quarantined_with_a_reason(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+    feedback = tmp_path / "communications.csv"
+    feedback.write_text(
+        "message_id,member_id,channel,direction,audience,template,sent_at,status,body_keyword\n"
+        f"M1,MBR-0,sms,outbound,preventive_recall,recall_v1,{AS_OF}T18:00:00Z,delivered,\n"
+        "M2,MBR-0,sms,outbound,preventive_recall,recall_v1,31/13/2026 25:61,delivered,\n"
+    )
+    config = tmp_path / "feedback.yml"
+    config.write_text(
+        CONFIG.format(lake=lake, out=out, as_of=AS_OF) + f"sources:\n  communications:\n    uri: {feedback}\n"
+    )
+    report = carelake.audiences(config)
+    rows = [q for q in read_delta(out / "quarantine").to_pylist() if q["run_id"] == report["run_id"]]
+    assert [(q["table_name"], q["row_number"], q["column_name"], q["reason_code"]) for q in rows] == [
+        ("communications", 1, "sent_at", "bad_timestamp")
+    ]
+    assert "31/13" not in rows[0]["reason"]  # the reason describes the rule, never the value
+    run = [r for r in read_delta(out / "runs").to_pylist() if r["run_id"] == report["run_id"]]
+    assert {r["rows_quarantined"] for r in run} == {1}
+
+
 EVERYONE = """
 version: 1
 lake: {lake}

@@ -23,15 +23,16 @@ use serde_json::json;
 pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref;
-use super::ingest::{open_input, InputSet};
+use super::ingest::{open_input, quarantine_batch, InputSet};
 use super::progress::{PhaseClock, Progress};
-use super::run_log::{record_run, run_id, RunRecord};
+use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{read_table_if_present, Location};
+use crate::lake::{read_table_if_present, Location, QuarantinedRow, WriteMode};
+use crate::model;
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use selection::{register, resolve_members, selected_rows, SelectedRows};
@@ -134,8 +135,9 @@ pub async fn run_audiences(
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();
-    // Rows of the engagement inputs that failed to conform: left out, and counted in the run's record.
-    let mut quarantined = 0u64;
+    // Rows of the engagement inputs that failed to conform: left out of the run, written to the quarantine table
+    // with their reason, and counted in the run's record.
+    let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     for table in ["appointments", "communications", "consents"] {
         let Some(mut stream) = open_input(inputs, table).await? else {
             continue;
@@ -146,7 +148,7 @@ pub async fn run_audiences(
         }
         let mut batches = Vec::new();
         while let Some((batch, bad)) = stream.next().await? {
-            quarantined += bad.len() as u64;
+            quarantined.extend(bad);
             let (batch, members) = resolve_members(&batch, &xref)?;
             match table {
                 "consents" => ledger.add_consents(&batch, &members, as_of_micros)?,
@@ -264,6 +266,16 @@ pub async fn run_audiences(
     }
     .write()
     .await?;
+    if !quarantined.is_empty() {
+        write_output(
+            output,
+            &model::quarantine(),
+            WriteMode::Append,
+            &run,
+            [quarantine_batch(&run, &quarantined)?],
+        )
+        .await?;
+    }
     clock.lap("write");
     report.phase_seconds = clock.into_phases();
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();
@@ -279,7 +291,7 @@ pub async fn run_audiences(
             inputs: inputs_json,
             rows_in: selected_total,
             rows_out: memberships.len() as u64,
-            rows_quarantined: quarantined,
+            rows_quarantined: quarantined.len() as u64,
             message: Some(format!(
                 "{} audiences: {} members selected, {} memberships, {} suppressed",
                 audiences.len(),
