@@ -1,9 +1,9 @@
 //! Identity resolution on synthetic records with ground truth: accuracy, guards, and the saved model.
 
-use _native::identity::evaluate::evaluate;
+use _native::identity::evaluate::{evaluate, Evaluation};
 use _native::identity::model::MatchModel;
 use _native::identity::prepare::prepare;
-use _native::identity::resolve::{resolve, IdentityConfig};
+use _native::identity::resolve::{resolve, IdentityConfig, Resolution};
 use _native::pipeline::progress::NoProgress;
 use _native::synth::population::PopulationSampler;
 use _native::synth::{generate_chunk, GenerateOptions};
@@ -41,11 +41,8 @@ fn config() -> IdentityConfig {
     c
 }
 
-#[test]
-fn resolves_synthetic_people_accurately() {
-    let (batches, truth) = synthetic(2, 5);
-    let records = prepare(&batches).unwrap();
-    let result = resolve(&records, &config(), None, &NoProgress).unwrap();
+/// The links at the default clustering threshold, and their pairwise and cluster scores against `truth`.
+fn evaluate_at_default_threshold(result: &Resolution, truth: &[String]) -> (Vec<(u32, u32)>, Evaluation) {
     let threshold = IdentityConfig::default().clustering.threshold as f32;
     let links: Vec<(u32, u32)> = result
         .links
@@ -53,7 +50,16 @@ fn resolves_synthetic_people_accurately() {
         .filter(|l| l.probability >= threshold)
         .map(|l| (l.left, l.right))
         .collect();
-    let e = evaluate(&truth, &links, &result.clusters.of_record);
+    let e = evaluate(truth, &links, &result.clusters.of_record);
+    (links, e)
+}
+
+#[test]
+fn resolves_synthetic_people_accurately() {
+    let (batches, truth) = synthetic(2, 5);
+    let records = prepare(&batches).unwrap();
+    let result = resolve(&records, &config(), None, &NoProgress).unwrap();
+    let (links, e) = evaluate_at_default_threshold(&result, &truth);
     eprintln!(
         "records {} pairs {} links {} clusters {}",
         records.len(),
@@ -229,13 +235,6 @@ fn without_ssns_the_other_rules_train_what_the_ssn_session_would_have() {
             c.m
         );
     }
-    let threshold = IdentityConfig::default().clustering.threshold as f32;
-    let links: Vec<(u32, u32)> = result
-        .links
-        .iter()
-        .filter(|l| l.probability >= threshold)
-        .map(|l| (l.left, l.right))
-        .collect();
-    let e = evaluate(&truth, &links, &result.clusters.of_record);
+    let (_, e) = evaluate_at_default_threshold(&result, &truth);
     assert!(e.cluster.f1 > 0.97, "cluster F1 without SSNs {}", e.cluster.f1);
 }
