@@ -36,12 +36,27 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = ROOT / ".venv-bench"
 
 
+def newest_source_change() -> float:
+    """When the code the wheel is built from last changed (Rust sources, the Python package, the manifests)."""
+    files = [ROOT / "Cargo.toml", ROOT / "Cargo.lock", ROOT / "pyproject.toml"]
+    files += [p for p in (ROOT / "src").rglob("*") if p.is_file()]
+    files += [p for p in (ROOT / "python").rglob("*.py") if p.is_file()]
+    files += [p for p in (ROOT / "python").rglob("*.pyi") if p.is_file()]
+    return max((p.stat().st_mtime for p in files if p.exists()), default=0.0)
+
+
 def bench_python(installed: bool) -> str:
     """The interpreter that runs benchmarks: the bench venv with the release wheel, or this one."""
     if installed:
         return sys.executable
     dist = ROOT / "dist"
     wheels = sorted(dist.glob("carelake-*.whl"))
+    if wheels and wheels[-1].stat().st_mtime < newest_source_change():
+        # A wheel older than the code would give figures for code that is no longer there.
+        print(f"{wheels[-1].name} is older than the sources; rebuilding", file=sys.stderr)
+        for wheel in wheels:
+            wheel.unlink()
+        wheels = []
     if not wheels:
         subprocess.run(
             ["maturin", "build", "--release", "--locked", "--zig", "--compatibility", "manylinux2014", "--out", str(dist)],
