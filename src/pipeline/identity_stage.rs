@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use chrono::{NaiveDate, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::identity_records::ConformedRecords;
 use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
@@ -177,111 +178,6 @@ pub async fn run_identity_from_pairs(
     clock.lap("collect_pairs");
     progress.advance(2);
     finish_identity(run, described, started, clock, conformed, compared, progress).await
-}
-
-/// Conformed person records in the order both engines resolve them in: sorted by record key, so that the
-/// training sample, tie breaks and cluster numbers do not depend on how the input files were laid out.
-struct ConformedRecords {
-    /// All usable rows, conformed, sorted by record key.
-    rows: RecordBatch,
-    /// Their record keys, sorted.
-    keys: Vec<String>,
-    /// Their normalized fields, row for row.
-    records: PreparedRecords,
-    /// Rows that failed to conform.
-    quarantined: Vec<QuarantinedRow>,
-    /// Rows read.
-    rows_read: u64,
-}
-
-impl ConformedRecords {
-    /// Takes the conformed batches and drops them once their rows are copied out in key order, so that the
-    /// records are held once, not twice, for the rest of the run.
-    fn new(batches: Vec<RecordBatch>, quarantined: Vec<QuarantinedRow>, rows_read: u64) -> CoreResult<Self> {
-        let mut places: Vec<(usize, usize)> = Vec::new();
-        let mut unsorted: Vec<String> = Vec::new();
-        for (b, batch) in batches.iter().enumerate() {
-            let system = text_column(batch, "person_records", "source_system")?;
-            let id = text_column(batch, "person_records", "source_record_id")?;
-            unsorted.par_extend(
-                (0..batch.num_rows())
-                    .into_par_iter()
-                    .map(|i| record_key(system.value(i), id.value(i))),
-            );
-            places.extend((0..batch.num_rows()).map(|i| (b, i)));
-        }
-        let order = key_order(&unsorted);
-        let keys: Vec<String> = order
-            .iter()
-            .map(|&i| std::mem::take(&mut unsorted[i as usize]))
-            .collect();
-        drop(unsorted);
-        let sorted_places: Vec<(usize, usize)> = order.iter().map(|&i| places[i as usize]).collect();
-        drop(places);
-        let rows = if batches.is_empty() {
-            RecordBatch::new_empty(model::person_records().arrow_schema())
-        } else {
-            // Column by column (two at a time), each input column freed once copied: the records are held
-            // about once while they are put in order, not twice.
-            let schema = batches[0].schema();
-            let inputs: Vec<Vec<ArrayRef>> = (0..schema.fields().len())
-                .map(|c| batches.iter().map(|b| b.column(c).clone()).collect())
-                .collect();
-            drop(batches);
-            let columns = inputs
-                .into_par_iter()
-                .map(|arrays| {
-                    let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-                    arrow::compute::interleave(&refs, &sorted_places)
-                })
-                .collect::<Result<Vec<ArrayRef>, _>>()?;
-            RecordBatch::try_new(schema, columns)?
-        };
-        // Prepare in slices so the normalizers run on every core.
-        let slices: Vec<RecordBatch> = (0..rows.num_rows())
-            .step_by(PREPARE_SLICE)
-            .map(|at| rows.slice(at, PREPARE_SLICE.min(rows.num_rows() - at)))
-            .collect();
-        let records = prepare(&slices)?;
-        if records.len() < 2 {
-            return Err(CoreError::Input(format!(
-                "identity resolution needs at least two usable person records; {} usable, {} quarantined",
-                records.len(),
-                quarantined.len()
-            )));
-        }
-        Ok(ConformedRecords {
-            rows,
-            keys,
-            records,
-            quarantined,
-            rows_read,
-        })
-    }
-}
-
-const PREPARE_SLICE: usize = 65_536;
-
-/// Row numbers in the byte order of `keys`. Sorting the strings themselves spends most of its time in memcmp
-/// over the shared source-system prefix; the first 16 bytes as one big-endian integer order almost every pair,
-/// and only rows with equal prefixes are compared in full.
-fn key_order(keys: &[String]) -> Vec<u32> {
-    let prefix = |k: &str| {
-        let mut bytes = [0u8; 16];
-        let n = k.len().min(16);
-        bytes[..n].copy_from_slice(&k.as_bytes()[..n]);
-        u128::from_be_bytes(bytes)
-    };
-    let mut order: Vec<(u128, u32)> = keys
-        .par_iter()
-        .enumerate()
-        .map(|(i, k)| (prefix(k), i as u32))
-        .collect();
-    order.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| keys[a.1 as usize].cmp(&keys[b.1 as usize]))
-    });
-    order.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Everything after blocking and comparison, shared by both engines: train or reuse the model, score, cluster,
@@ -647,28 +543,4 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
         }
     }
     Ok(evaluate(&truth_of, &linked, &clusters))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_order;
-
-    #[test]
-    fn key_order_is_byte_order() {
-        let keys: Vec<String> = [
-            "claims\u{1f}CLM000000000000002",
-            "claims\u{1f}CLM000000000000001",
-            "ab",
-            "ab\u{0}",
-            "claims2\u{1f}A",
-            "",
-            "claims\u{1f}CLM00000000000000",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut expected: Vec<u32> = (0..keys.len() as u32).collect();
-        expected.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
-        assert_eq!(key_order(&keys), expected);
-    }
 }
