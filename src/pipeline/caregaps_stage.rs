@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
-use super::ingest::{open_input, quarantine_batch, InputSet};
+use super::ingest::{open_input, write_quarantine, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
@@ -310,17 +310,7 @@ pub async fn run_caregaps(
             .entry(format!("{}.{}", q.table, q.reason.code()))
             .or_default() += 1;
     }
-    if !quarantined.is_empty() {
-        let spec = model::quarantine();
-        write_output(
-            output,
-            &spec,
-            WriteMode::Append,
-            &run,
-            [quarantine_batch(&run, &quarantined)?],
-        )
-        .await?;
-    }
+    write_quarantine(output, &run, &quarantined).await?;
 
     // One pass over the rows: every row counts, including those without a product line (not in measure_rates).
     let mut first_rate = Vec::with_capacity(measures.measures.len());

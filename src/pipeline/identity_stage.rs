@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::identity_records::ConformedRecords;
-use super::ingest::{open_input, quarantine_batch, InputSet, InputStream};
+use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
@@ -285,20 +285,7 @@ async fn finish_identity(
             .await
             .map_err(|e| CoreError::Internal(format!("an identity output write did not finish: {e}")))??;
     }
-    let key = |table: &str| format!("{table}/{run}");
-    if !quarantined.is_empty() {
-        let spec = model::quarantine();
-        let batch = quarantine_batch(&run, &quarantined)?;
-        write_batches(
-            &output.join(spec.name),
-            spec.arrow_schema(),
-            spec.comment,
-            WriteMode::Append,
-            Some(&key("quarantine")),
-            [batch],
-        )
-        .await?;
-    }
+    write_quarantine(output, &run, &quarantined).await?;
     save_model(output, &resolution.model).await?;
     clock.lap("write");
     progress.advance(1);

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
 use super::progress::Progress;
-use super::run_log::{record_run, run_id, RunRecord};
+use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{
     detect, find_in_lake, ColumnMapping, ConformPlan, DeltaTableWriter, Location, OpenedWrite,
@@ -182,6 +182,22 @@ pub fn quarantine_batch(
         b.end_row();
     }
     b.finish()
+}
+
+/// Append a stage run's quarantined rows to `<output>/quarantine`, keyed by the run (a retried run writes them
+/// once); nothing is written when there are none.
+pub async fn write_quarantine(output: &Location, run_id: &str, rows: &[QuarantinedRow]) -> CoreResult<()> {
+    if !rows.is_empty() {
+        write_output(
+            output,
+            &model::quarantine(),
+            WriteMode::Append,
+            run_id,
+            [quarantine_batch(run_id, rows)?],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Run the ingest stage over all canonical inputs; `person_records` must exist, the others may be absent.

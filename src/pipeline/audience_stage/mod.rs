@@ -23,16 +23,15 @@ use serde_json::json;
 pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref;
-use super::ingest::{open_input, quarantine_batch, InputSet};
+use super::ingest::{open_input, write_quarantine, InputSet};
 use super::progress::{PhaseClock, Progress};
-use super::run_log::{record_run, run_id, write_output, RunRecord};
+use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{read_table_if_present, Location, QuarantinedRow, WriteMode};
-use crate::model;
+use crate::lake::{read_table_if_present, Location, QuarantinedRow};
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use selection::{register, resolve_members, selected_rows, SelectedRows};
@@ -266,16 +265,7 @@ pub async fn run_audiences(
     }
     .write()
     .await?;
-    if !quarantined.is_empty() {
-        write_output(
-            output,
-            &model::quarantine(),
-            WriteMode::Append,
-            &run,
-            [quarantine_batch(&run, &quarantined)?],
-        )
-        .await?;
-    }
+    write_quarantine(output, &run, &quarantined).await?;
     clock.lap("write");
     report.phase_seconds = clock.into_phases();
     let selected_total: u64 = report.audiences.iter().map(|a| a.selected).sum();
