@@ -132,6 +132,8 @@ pub fn resolve_compared(
     let mut clock = PhaseClock::start();
     let model = match model {
         Some(m) => {
+            // Only training reads the packed fields again: free them before scoring and clustering.
+            drop(fields);
             m.validate()?;
             m
         }

@@ -140,12 +140,12 @@ pub fn member_profiles(
     }
     // Members in chunks, in parallel: the surviving values of each chunk's members, then its batch.
     let spec = model::member_profile();
-    (0..n_clusters)
-        .collect::<Vec<usize>>()
-        .par_chunks(PROFILES_PER_BATCH)
-        .map(|members| {
+    (0..n_clusters.div_ceil(PROFILES_PER_BATCH))
+        .into_par_iter()
+        .map(|chunk| {
+            let members = chunk * PROFILES_PER_BATCH..((chunk + 1) * PROFILES_PER_BATCH).min(n_clusters);
             let mut b = BatchBuilder::new(&spec, members.len());
-            for &k in members {
+            for k in members {
                 let v = survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of);
                 b.text(Some(&member_ids[k]))
                     .text(v.name_row.and_then(|i| get(c.first, i)))
