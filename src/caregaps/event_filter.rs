@@ -1,33 +1,51 @@
-//! Keeping only the clinical events a measure can use, where the events are (the Spark engine's executors).
+//! Keeping only the clinical events a measure can use, before they are decoded in full or cross the network.
 //!
-//! Most claim lines carry no code of any measure's value set; an executor drops them before anything crosses
-//! the network, so the driver receives about a sixth of the rows. Rows pass through unchanged (the driver
-//! conforms and matches them again with the same code, which keeps both engines' results equal), and rows that
-//! fail to conform pass too, so the driver quarantines them with their reasons: nothing is dropped unseen.
+//! Most claim lines carry no code of any measure's value set. Both engines drop them by looking at two columns
+//! only, code_system and code: the native engine while it reads the Parquet files (the other columns are
+//! decoded only for the rows kept), the Spark engine's executors before anything crosses the network. Kept rows
+//! are conformed and matched in full by the same code in both engines, so their results stay equal. A row is
+//! kept when its code is in a value set, and also when its code or code system is blank or its code system is
+//! not one conforming accepts: such rows are quarantined downstream with their reason. A row whose code is in
+//! no value set is counted as read and not checked further: none of its fields can change a measure.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{RecordBatch, UInt32Array};
+use arrow::array::{Array, AsArray, BooleanArray, DictionaryArray, RecordBatch};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int32Type};
 
 use super::measures::MeasureSet;
 use super::member_data::CodeIndex;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{ColumnMapping, ConformPlan};
-use crate::model::{canonical_input, text_column};
+use crate::lake::{ColumnMapping, ConformPlan, EnumSpelling, RowNumbers};
+use crate::model::canonical_input;
 
 /// The value-set codes of a measure set, ready to test event rows against.
 #[derive(Debug)]
 pub struct EventFilter {
     index: CodeIndex,
+    systems: EnumSpelling,
+    allowed_systems: &'static [&'static str],
 }
+
+/// What a dictionary entry pair is known to be: not looked up yet, dropped, kept.
+const UNKNOWN: u8 = 0;
+const DROP: u8 = 1;
+const KEEP: u8 = 2;
 
 impl EventFilter {
     /// Index the codes of the value sets `measures` use.
     pub fn new(directory: &ValueSetDirectory, measures: &MeasureSet) -> Self {
+        let allowed_systems = canonical_input("clinical_events")
+            .and_then(|spec| spec.column("code_system").map(|c| c.allowed))
+            .unwrap_or(&[]);
         EventFilter {
             index: CodeIndex::new(directory, measures),
+            systems: EnumSpelling::new(allowed_systems),
+            allowed_systems,
         }
     }
 
@@ -55,37 +73,141 @@ impl EventFilter {
         Ok(built)
     }
 
-    /// The rows of a raw `clinical_events` batch (as stored, mapped by `columns`) that fail to conform or carry
-    /// a code of one of the value sets, in their original schema and order.
+    /// Which rows to keep, given the raw code_system and code columns (text, or dictionary-encoded text as
+    /// Parquet stores it). Each distinct (system, code) pair of a dictionary is looked up once.
+    pub fn keep_mask(&self, system: &dyn Array, code: &dyn Array) -> CoreResult<BooleanArray> {
+        let system = as_dictionary(system)?;
+        let code = as_dictionary(code)?;
+        let system_values = system.values().as_string::<i32>();
+        let code_values = code.values().as_string::<i32>();
+        // Canonical system per system entry (None: blank or not allowed, kept for quarantine).
+        let canonical: Vec<Option<usize>> = (0..system_values.len())
+            .map(|k| {
+                let value = system_values.value(k);
+                self.systems
+                    .canonical(value)
+                    .and_then(|c| self.allowed_systems.iter().position(|a| *a == c))
+            })
+            .collect();
+        let blank_code: Vec<bool> = (0..code_values.len())
+            .map(|k| code_values.is_null(k) || code_values.value(k).trim().is_empty())
+            .collect();
+        let width = code_values.len();
+        let mut known = vec![UNKNOWN; self.allowed_systems.len() * width];
+        let (system_keys, code_keys) = (system.keys(), code.keys());
+        let (system_valid, code_valid) = (system_keys.nulls(), code_keys.nulls());
+        let (system_keys, code_keys) = (system_keys.values(), code_keys.values());
+        let keep = BooleanBuffer::collect_bool(system.len(), |row| {
+            if system_valid.is_some_and(|n| n.is_null(row)) || code_valid.is_some_and(|n| n.is_null(row)) {
+                return true;
+            }
+            let (sk, ck) = (system_keys[row] as usize, code_keys[row] as usize);
+            let Some(s) = canonical.get(sk).copied().flatten() else {
+                return true;
+            };
+            if blank_code.get(ck).copied().unwrap_or(true) {
+                return true;
+            }
+            let slot = &mut known[s * width + ck];
+            if *slot == UNKNOWN {
+                let found = self
+                    .index
+                    .lookup(self.allowed_systems[s], code_values.value(ck))
+                    .is_some();
+                *slot = if found { KEEP } else { DROP };
+            }
+            *slot == KEEP
+        });
+        let keep = BooleanArray::new(keep, None);
+        Ok(keep)
+    }
+
+    /// Which rows of a raw `clinical_events` batch (as stored, read by `plan`) to keep.
+    pub fn mask_of(&self, raw: &RecordBatch, plan: &ConformPlan) -> CoreResult<BooleanArray> {
+        let column = |name: &str| {
+            plan.source_column(name).map(|i| raw.column(i)).ok_or_else(|| {
+                CoreError::Internal(format!("clinical_events.{name} passed the plan but is absent"))
+            })
+        };
+        self.keep_mask(column("code_system")?, column("code")?)
+    }
+
+    /// The rows of a raw `clinical_events` batch (as stored, mapped by `columns`) that [`Self::keep_mask`]
+    /// keeps, in their original schema and order.
     pub fn keep(&self, raw: &RecordBatch, columns: &ColumnMapping) -> CoreResult<RecordBatch> {
         let spec = canonical_input("clinical_events")
             .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
         let plan = ConformPlan::new(&spec, &raw.schema(), columns)?;
-        let conformed = plan.conform(raw, 0)?;
-        let mut failed: Vec<u32> = conformed
-            .quarantined
-            .iter()
-            .map(|q| q.row_number as u32)
+        let mask = self.mask_of(raw, &plan)?;
+        Ok(arrow::compute::filter_record_batch(raw, &mask)?)
+    }
+
+    /// [`Self::keep`] for a batch whose first row is at `first_row` in its table: the rows kept and their
+    /// positions.
+    pub fn keep_numbered(
+        &self,
+        raw: &RecordBatch,
+        plan: &ConformPlan,
+        first_row: i64,
+    ) -> CoreResult<(RecordBatch, RowNumbers)> {
+        let mask = self.mask_of(raw, plan)?;
+        let numbers = mask
+            .values()
+            .set_indices()
+            .map(|i| first_row + i as i64)
             .collect();
-        failed.sort_unstable();
-        failed.dedup();
-        let system = text_column(&conformed.batch, "clinical_events", "code_system")?;
-        let code = text_column(&conformed.batch, "clinical_events", "code")?;
-        // Conformed row k is the k-th raw row that did not fail.
-        let mut keep = Vec::new();
-        let mut next_failed = failed.iter().peekable();
-        let mut k = 0usize;
-        for row in 0..raw.num_rows() as u32 {
-            if next_failed.peek() == Some(&&row) {
-                next_failed.next();
-                keep.push(row);
-                continue;
-            }
-            if self.index.lookup(system.value(k), code.value(k)).is_some() {
-                keep.push(row);
-            }
-            k += 1;
-        }
-        Ok(arrow::compute::take_record_batch(raw, &UInt32Array::from(keep))?)
+        Ok((
+            arrow::compute::filter_record_batch(raw, &mask)?,
+            RowNumbers::Listed(numbers),
+        ))
+    }
+}
+
+/// A text column as a dictionary with 32-bit keys and Utf8 values (plain text columns are encoded here).
+fn as_dictionary(array: &dyn Array) -> CoreResult<DictionaryArray<Int32Type>> {
+    let target = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let array = if array.data_type() == &target {
+        arrow::array::make_array(array.to_data())
+    } else {
+        cast(&arrow::array::make_array(array.to_data()), &target)?
+    };
+    Ok(array.as_dictionary::<Int32Type>().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+
+    fn filter() -> EventFilter {
+        let directory = ValueSetDirectory::sample().unwrap();
+        let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+        EventFilter::new(&directory, &measures)
+    }
+
+    #[test]
+    fn rows_with_a_value_set_code_or_a_row_to_quarantine_are_kept() {
+        let rows: [(Option<&str>, Option<&str>, bool); 9] = [
+            (Some("CPT"), Some("77067"), true),     // a mammogram
+            (Some("cpt"), Some(" 77067 "), true),   // spelled loosely: conforming fixes both
+            (Some("CPT"), Some("99999"), false),    // in no value set
+            (Some("ICD10CM"), Some("e11.9"), true), // ICD-10 without the dot rule applied
+            (Some("ICD9CM"), Some("250.00"), true), // a system conforming refuses: quarantined downstream
+            (None, Some("77067"), true),            // null key: quarantined downstream
+            (Some("CPT"), Some("  "), true),        // blank code: quarantined downstream
+            (Some("CPT"), None, true),              // null code: quarantined downstream
+            (Some("LOINC"), Some("77067"), false),  // the code of another system
+        ];
+        let system: StringArray = rows.iter().map(|r| r.0).collect();
+        let code: StringArray = rows.iter().map(|r| r.1).collect();
+        let expected: Vec<bool> = rows.iter().map(|r| r.2).collect();
+        let f = filter();
+        let plain = f.keep_mask(&system, &code).unwrap();
+        assert_eq!(plain.iter().map(Option::unwrap).collect::<Vec<_>>(), expected);
+        // Dictionary-encoded columns (as Parquet gives them) decide the same.
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let (system, code) = (cast(&system, &dict).unwrap(), cast(&code, &dict).unwrap());
+        let encoded = f.keep_mask(&system, &code).unwrap();
+        assert_eq!(encoded, plain);
     }
 }

@@ -18,10 +18,11 @@ use super::enrollment::{ProductLine, Span};
 use super::evaluate::MemberData;
 use super::events::{data_source_name, EvidenceStore, MemberEvent, ValueSetId, Vocabulary};
 use super::measures::MeasureSet;
+use super::text_key::TextKey;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::conform::rows_as_json;
-use crate::lake::{QuarantinedRow, RejectReason};
+use crate::lake::{QuarantinedRow, RejectReason, RowNumbers};
 use crate::model::{self, optional_text_column, primitive_column, text_column, text_value};
 
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
@@ -71,6 +72,31 @@ impl CodeIndex {
     }
 }
 
+/// Source record -> member, per source system. A handful of systems: a linear scan over their names beats
+/// hashing the name on every row.
+#[derive(Debug, Default)]
+struct SourceKeys {
+    by_system: Vec<(String, foldhash::HashMap<TextKey, u32>)>,
+}
+
+impl SourceKeys {
+    fn insert(&mut self, system: &str, record: &str, member: u32) {
+        let at = match self.by_system.iter().position(|(s, _)| s == system) {
+            Some(at) => at,
+            None => {
+                self.by_system.push((system.to_string(), Default::default()));
+                self.by_system.len() - 1
+            }
+        };
+        self.by_system[at].1.insert(TextKey::new(record), member);
+    }
+
+    fn get(&self, system: &str, record: &str) -> Option<u32> {
+        let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
+        records.get(&TextKey::new(record)).copied()
+    }
+}
+
 /// What building the member data counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadCounts {
@@ -88,8 +114,8 @@ pub struct MemberDataBuilder {
     index: CodeIndex,
     vocabulary: Vocabulary,
     as_of_day: i32,
-    members: foldhash::HashMap<String, u32>,
-    records: HashMap<String, foldhash::HashMap<String, u32>>,
+    members: foldhash::HashMap<TextKey, u32>,
+    records: SourceKeys,
     data: MemberData,
     events: Vec<(u32, MemberEvent)>,
     spans: Vec<(u32, Span)>,
@@ -115,7 +141,7 @@ impl MemberDataBuilder {
             vocabulary: measures.vocabulary.clone(),
             as_of_day: model::values::date_to_days(as_of),
             members: Default::default(),
-            records: HashMap::new(),
+            records: SourceKeys::default(),
             data: MemberData::default(),
             events: Vec::new(),
             spans: Vec::new(),
@@ -129,11 +155,11 @@ impl MemberDataBuilder {
     }
 
     fn add_member(&mut self, id: &str, birth: Option<i32>, sex: Option<&str>, deceased: Option<i32>) -> u32 {
-        if let Some(&m) = self.members.get(id) {
-            return m;
-        }
         let m = self.data.member_ids.len() as u32;
-        self.members.insert(id.to_string(), m);
+        match self.members.entry(TextKey::new(id)) {
+            std::collections::hash_map::Entry::Occupied(found) => return *found.get(),
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(m),
+        };
         self.data.member_ids.push(id.to_string());
         self.data.birth.push(birth);
         self.data.sex.push(match sex.map(str::trim) {
@@ -168,11 +194,8 @@ impl MemberDataBuilder {
         let rec = text_column(batch, "identity_xref", "source_record_id")?;
         let ids = text_column(batch, "identity_xref", "member_id")?;
         for i in 0..batch.num_rows() {
-            if let Some(&m) = self.members.get(ids.value(i)) {
-                self.records
-                    .entry(sys.value(i).to_string())
-                    .or_default()
-                    .insert(rec.value(i).to_string(), m);
+            if let Some(&m) = self.members.get(&TextKey::new(ids.value(i))) {
+                self.records.insert(sys.value(i), rec.value(i), m);
             }
         }
         Ok(())
@@ -194,19 +217,16 @@ impl MemberDataBuilder {
                 text_value(sex, i),
                 deceased.is_valid(i).then(|| deceased.value(i)),
             );
-            self.records
-                .entry(sys.value(i).to_string())
-                .or_default()
-                .insert(rec.value(i).to_string(), m);
+            self.records.insert(sys.value(i), rec.value(i), m);
         }
         Ok(())
     }
 
     fn member_of(&self, member_id: Option<&str>, sys: Option<&str>, rec: Option<&str>) -> Option<u32> {
         if let Some(id) = member_id {
-            return self.members.get(id).copied();
+            return self.members.get(&TextKey::new(id)).copied();
         }
-        self.records.get(sys?)?.get(rec?).copied()
+        self.records.get(sys?, rec?)
     }
 
     /// Add a conformed `enrollment` batch; returns the rows quarantined.
@@ -269,17 +289,18 @@ impl MemberDataBuilder {
                 },
             ));
         }
-        quarantine(batch, table, row_offset, &rejected)
+        quarantine(batch, table, &RowNumbers::From(row_offset), &rejected)
     }
 
-    /// Add conformed `clinical_events` batches (matched in parallel); returns the rows quarantined.
-    pub fn add_events(&mut self, batches: &[(RecordBatch, i64)]) -> CoreResult<Vec<QuarantinedRow>> {
+    /// Add conformed `clinical_events` batches with their rows' positions in the table (matched in parallel);
+    /// returns the rows quarantined.
+    pub fn add_events(&mut self, batches: &[(RecordBatch, RowNumbers)]) -> CoreResult<Vec<QuarantinedRow>> {
         let parts: Vec<CoreResult<MatchedBatch>> = batches
             .par_iter()
             .map(|(batch, _)| self.match_events(batch))
             .collect();
         let mut out = Vec::new();
-        for ((batch, offset), part) in batches.iter().zip(parts) {
+        for ((batch, numbers), part) in batches.iter().zip(parts) {
             let (events, evidence, rejected, matched) = part?;
             self.counts.events_read += batch.num_rows() as u64;
             self.counts.events_matched += matched;
@@ -288,7 +309,7 @@ impl MemberDataBuilder {
                 e.evidence += base;
                 (m, e)
             }));
-            out.extend(quarantine(batch, "clinical_events", *offset, &rejected)?);
+            out.extend(quarantine(batch, "clinical_events", numbers, &rejected)?);
         }
         Ok(out)
     }
@@ -416,7 +437,7 @@ fn offsets(members: impl Iterator<Item = u32>, n: usize) -> Vec<usize> {
 fn quarantine(
     batch: &RecordBatch,
     table: &str,
-    row_offset: i64,
+    numbers: &RowNumbers,
     rejected: &Rejected,
 ) -> CoreResult<Vec<QuarantinedRow>> {
     if rejected.is_empty() {
@@ -433,7 +454,7 @@ fn quarantine(
             let column_spec = spec.column(column).cloned().unwrap_or(spec.columns[0]);
             QuarantinedRow {
                 table: table.to_string(),
-                row_number: row_offset + i64::from(*row),
+                row_number: numbers.at(*row as usize),
                 column: column.to_string(),
                 reason: *reason,
                 message: reason.describe(&column_spec),

@@ -130,6 +130,45 @@ pub struct Conformed {
     pub quarantined: Vec<QuarantinedRow>,
 }
 
+/// Where the rows of a batch are in their table (for quarantine row numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowNumbers {
+    /// Consecutive rows from this position on.
+    From(i64),
+    /// The position of each row (rows a filter kept, or rows left after others were quarantined).
+    Listed(Vec<i64>),
+}
+
+impl RowNumbers {
+    /// The position of row `row` of the batch.
+    pub fn at(&self, row: usize) -> i64 {
+        match self {
+            RowNumbers::From(first) => first + row as i64,
+            RowNumbers::Listed(listed) => listed[row],
+        }
+    }
+
+    /// The positions of the `len` rows that remain when the rows at `removed` (ascending) are taken out.
+    pub fn without(&self, removed: &[usize], len: usize) -> RowNumbers {
+        if removed.is_empty() {
+            return self.clone();
+        }
+        let mut next = removed.iter().peekable();
+        let kept = (0..len)
+            .filter(|row| {
+                if next.peek() == Some(&row) {
+                    next.next();
+                    false
+                } else {
+                    true
+                }
+            })
+            .map(|row| self.at(row))
+            .collect();
+        RowNumbers::Listed(kept)
+    }
+}
+
 /// Where each canonical column comes from in the source, checked once per table against the source schema.
 #[derive(Debug, Clone)]
 pub struct ConformPlan {
@@ -204,6 +243,12 @@ impl ConformPlan {
         })
     }
 
+    /// The index of the source column a canonical column comes from (None: absent from the source).
+    pub fn source_column(&self, canonical: &str) -> Option<usize> {
+        let at = self.spec.columns.iter().position(|c| c.name == canonical)?;
+        self.sources[at]
+    }
+
     /// The canonical schema of conformed batches.
     pub fn schema(&self) -> SchemaRef {
         self.target.clone()
@@ -229,6 +274,26 @@ impl ConformPlan {
             quarantined.extend(out.quarantined);
         }
         Ok((good, quarantined, offset as u64))
+    }
+
+    /// Conform one batch whose rows are at `numbers` in their table: the conformed batch, the rows it
+    /// quarantined, and the positions of the conformed rows.
+    pub fn conform_numbered(
+        &self,
+        batch: &RecordBatch,
+        numbers: &RowNumbers,
+    ) -> CoreResult<(Conformed, RowNumbers)> {
+        let mut conformed = self.conform(batch, 0)?;
+        let removed: Vec<usize> = conformed
+            .quarantined
+            .iter()
+            .map(|q| q.row_number as usize)
+            .collect();
+        for q in &mut conformed.quarantined {
+            q.row_number = numbers.at(q.row_number as usize);
+        }
+        let kept = numbers.without(&removed, batch.num_rows());
+        Ok((conformed, kept))
     }
 
     /// Conform one batch; `row_offset` is the number of rows read before it (for quarantine row numbers).
@@ -458,19 +523,10 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
             Arc::new(text.clone())
         }
         CanonicalType::Text => {
-            let canonical: HashMap<String, &str> = column
-                .allowed
-                .iter()
-                .map(|a| (enum_key(a), *a))
-                .chain(enum_aliases())
-                .collect();
-            let allowed = &column.allowed;
+            let canonical = EnumSpelling::new(column.allowed);
             parse_into!(
                 StringBuilder::with_capacity(n, n * 8),
-                |v: &str| match allowed.iter().find(|a| **a == v) {
-                    Some(a) => Some(*a),
-                    None => canonical.get(&enum_key(v)).copied(),
-                },
+                |v: &str| canonical.canonical(v),
                 RejectReason::NotAllowed
             )
         }
@@ -502,6 +558,35 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
             parse_bool,
             RejectReason::BadBoolean
         ),
+    }
+}
+
+/// The canonical spelling of an enumeration's values, as conforming rewrites them.
+#[derive(Debug, Clone)]
+pub struct EnumSpelling {
+    allowed: &'static [&'static str],
+    by_key: HashMap<String, &'static str>,
+}
+
+impl EnumSpelling {
+    /// The spellings of a column's allowed values (matched case- and punctuation-insensitively, plus known
+    /// aliases such as CPT-CAT-II for CPT-II).
+    pub fn new(allowed: &'static [&'static str]) -> Self {
+        let by_key = allowed
+            .iter()
+            .map(|a| (enum_key(a), *a))
+            .chain(enum_aliases())
+            .collect();
+        EnumSpelling { allowed, by_key }
+    }
+
+    /// The canonical value `text` stands for (surrounding blanks ignored), or None when it is not allowed.
+    pub fn canonical(&self, text: &str) -> Option<&'static str> {
+        let text = text.trim();
+        match self.allowed.iter().find(|a| **a == text) {
+            Some(a) => Some(*a),
+            None => self.by_key.get(&enum_key(text)).copied(),
+        }
     }
 }
 

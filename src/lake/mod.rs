@@ -6,9 +6,12 @@ pub mod delta_write;
 pub mod location;
 pub mod read;
 mod runtime;
+pub mod selective_read;
 pub mod source;
 
-pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason};
+pub use conform::{
+    ColumnMapping, ConformPlan, Conformed, EnumSpelling, QuarantinedRow, RejectReason, RowNumbers,
+};
 pub use delta_write::{write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome};
 pub use location::Location;
 pub use read::{read_all, read_table, read_table_if_present, BlockingTableReader, TableReader};

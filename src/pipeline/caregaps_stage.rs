@@ -6,16 +6,20 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
-use super::ingest::{open_input, write_quarantine, InputSet};
+use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
+use crate::caregaps::event_filter::EventFilter;
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
 use crate::caregaps::output::{care_gap_batches, measure_rates_batch, RowContext};
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{read_table_if_present, ConformPlan, Location, QuarantinedRow, WriteMode};
+use crate::lake::selective_read::{RowPredicate, SelectiveScan};
+use crate::lake::{
+    read_table_if_present, ConformPlan, Location, QuarantinedRow, RowNumbers, TableSource, WriteMode,
+};
 use crate::model;
 use arrow::record_batch::RecordBatch;
 
@@ -71,26 +75,26 @@ pub struct CareGapsReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// Conform and match event batches as they arrive, 16 at a time in parallel; returns the builder and the rows
-/// quarantined (by the schema check or by the matcher).
+/// Conform and match event batches (with their rows' positions in the table) as they arrive, 16 at a time in
+/// parallel; returns the builder and the rows quarantined (by the schema check or by the matcher).
 fn match_events(
     mut builder: MemberDataBuilder,
     plan: &ConformPlan,
-    batches: impl IntoIterator<Item = (RecordBatch, i64)>,
+    batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
     use rayon::prelude::*;
     let mut quarantined = Vec::new();
-    let mut pending: Vec<(RecordBatch, i64)> = Vec::new();
+    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
     let mut flush =
-        |pending: &mut Vec<(RecordBatch, i64)>, builder: &mut MemberDataBuilder| -> CoreResult<()> {
+        |pending: &mut Vec<(RecordBatch, RowNumbers)>, builder: &mut MemberDataBuilder| -> CoreResult<()> {
             let conformed = pending
                 .par_iter()
-                .map(|(batch, offset)| plan.conform(batch, *offset).map(|c| (c, *offset)))
+                .map(|(batch, numbers)| plan.conform_numbered(batch, numbers))
                 .collect::<CoreResult<Vec<_>>>()?;
             let mut good = Vec::with_capacity(conformed.len());
-            for (c, offset) in conformed {
+            for (c, numbers) in conformed {
                 quarantined.extend(c.quarantined);
-                good.push((c.batch, offset));
+                good.push((c.batch, numbers));
             }
             quarantined.extend(builder.add_events(&good)?);
             pending.clear();
@@ -103,6 +107,92 @@ fn match_events(
         }
     }
     flush(&mut pending, &mut builder)?;
+    Ok((builder, quarantined))
+}
+
+/// The clinical events of a table read selectively: only code_system and code are decoded for every row, the
+/// rest only for the rows the event filter keeps. Returns the builder, the rows quarantined and the table's
+/// description for the run log.
+async fn match_events_selectively(
+    builder: MemberDataBuilder,
+    scan: SelectiveScan,
+    source: &TableSource,
+    inputs: &InputSet,
+    filter: EventFilter,
+    progress: &dyn Progress,
+) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>, serde_json::Value)> {
+    let spec = model::canonical_input("clinical_events")
+        .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
+    let schema = scan.schema();
+    let plan = ConformPlan::new(&spec, &schema, &inputs.mapping("clinical_events"))?;
+    let stored = |canonical: &str| -> CoreResult<String> {
+        plan.source_column(canonical)
+            .map(|i| schema.field(i).name().clone())
+            .ok_or_else(|| {
+                CoreError::Internal(format!(
+                    "clinical_events.{canonical} passed the plan but is absent"
+                ))
+            })
+    };
+    let (system, code) = (stored("code_system")?, stored("code")?);
+    let (system_name, code_name) = (system.clone(), code.clone());
+    let predicate: RowPredicate = std::sync::Arc::new(move |batch: &RecordBatch| {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| CoreError::Internal(format!("the row filter did not get column '{name}'")))
+        };
+        filter.keep_mask(column(&system_name)?, column(&code_name)?)
+    });
+    progress.start("caregaps.events", scan.rows());
+    let selected = scan
+        .select(&[&system, &code], predicate, &|rows| progress.advance(rows))
+        .await?;
+    progress.finish();
+    let kept: u64 = selected.iter().map(|s| s.batch.num_rows() as u64).sum();
+    let numbered = selected
+        .into_iter()
+        .map(|s| (s.batch, RowNumbers::Listed(s.row_numbers)));
+    let (mut builder, quarantined) = match_events(builder, &plan, numbered)?;
+    // Rows the filter dropped were read too: they matched no value set.
+    builder.counts.events_read += scan.rows().saturating_sub(kept);
+    let described = json!({
+        "location": source.location.redacted(),
+        "format": source.format.name(),
+        "version": scan.version,
+    });
+    Ok((builder, quarantined, described))
+}
+
+/// The clinical events of a table read in full (CSV, or tables the selective reader cannot take), kept by the
+/// same filter as a selective read: this thread reads (the decoding), a worker conforms and matches batches in
+/// parallel meanwhile, so the two overlap.
+async fn match_events_streaming(
+    builder: MemberDataBuilder,
+    mut stream: InputStream,
+    filter: EventFilter,
+    progress: &dyn Progress,
+) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
+    progress.start("caregaps.events", 0);
+    let plan = stream.plan().clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, RowNumbers)>(16);
+    let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
+    let mut kept = 0u64;
+    while let Some((batch, offset)) = stream.next_raw().await? {
+        progress.advance(batch.num_rows() as u64);
+        let (batch, numbers) = filter.keep_numbered(&batch, stream.plan(), offset)?;
+        kept += batch.num_rows() as u64;
+        if tx.send((batch, numbers)).is_err() {
+            break; // the worker stopped on an error; join below reports it
+        }
+    }
+    drop(tx);
+    let (mut builder, quarantined) = worker
+        .join()
+        .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
+    // Rows the filter dropped were read too: they matched no value set.
+    builder.counts.events_read += stream.rows_read().saturating_sub(kept);
+    progress.finish();
     Ok((builder, quarantined))
 }
 
@@ -229,7 +319,7 @@ pub async fn run_caregaps(
                     let numbered = batches.into_iter().map(|batch| {
                         let offset = at;
                         at += batch.num_rows() as i64;
-                        (batch, offset)
+                        (batch, RowNumbers::From(offset))
                     });
                     match_events(builder, &plan, numbered)?
                 }
@@ -241,26 +331,26 @@ pub async fn run_caregaps(
         }
         // This thread reads (the Parquet decoding); a worker conforms and matches batches in parallel
         // meanwhile, so reading and matching overlap.
-        EventSource::Lake => match open_input(inputs, "clinical_events").await? {
+        EventSource::Lake => match inputs.locate("clinical_events").await? {
             None => (builder, Vec::new()),
-            Some(mut stream) => {
-                described.insert("clinical_events".into(), stream.describe());
-                progress.start("caregaps.events", 0);
-                let plan = stream.plan().clone();
-                let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, i64)>(16);
-                let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
-                while let Some((batch, offset)) = stream.next_raw().await? {
-                    progress.advance(batch.num_rows() as u64);
-                    if tx.send((batch, offset)).is_err() {
-                        break; // the worker stopped on an error; join below reports it
+            Some(source) => {
+                let filter = EventFilter::new(directory, measures);
+                match SelectiveScan::plan(&source).await? {
+                    Some(scan) => {
+                        let (builder, bad, about) =
+                            match_events_selectively(builder, scan, &source, inputs, filter, progress)
+                                .await?;
+                        described.insert("clinical_events".into(), about);
+                        (builder, bad)
                     }
+                    None => match open_input(inputs, "clinical_events").await? {
+                        None => (builder, Vec::new()),
+                        Some(stream) => {
+                            described.insert("clinical_events".into(), stream.describe());
+                            match_events_streaming(builder, stream, filter, progress).await?
+                        }
+                    },
                 }
-                drop(tx);
-                let matched = worker
-                    .join()
-                    .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
-                progress.finish();
-                matched
             }
         },
     };

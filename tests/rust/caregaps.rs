@@ -6,7 +6,7 @@ mod common;
 
 use _native::caregaps::definition::parse_file;
 use _native::caregaps::{MeasureSet, MemberDataBuilder, ValueSetDirectory};
-use _native::lake::{block_on, RejectReason};
+use _native::lake::{block_on, RejectReason, RowNumbers};
 use _native::model::{self, BatchBuilder};
 use _native::pipeline::caregaps_eval::evaluate_caregaps;
 use _native::pipeline::caregaps_stage::{run_caregaps, EventSource};
@@ -261,7 +261,9 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
             .text(Some("claim"));
         c.end_row();
     }
-    let bad = b.add_events(&[(c.finish().unwrap(), 100)]).unwrap();
+    let bad = b
+        .add_events(&[(c.finish().unwrap(), RowNumbers::From(100))])
+        .unwrap();
     let got: Vec<_> = bad.iter().map(|q| (q.row_number, q.reason)).collect();
     assert_eq!(
         got,

@@ -187,3 +187,38 @@ fn rows_without_any_person_key_are_quarantined() {
     );
     assert_eq!(out.batch.column_by_name("end_date").unwrap().null_count(), 1);
 }
+
+#[test]
+fn numbered_rows_keep_their_table_positions_through_quarantine() {
+    use _native::lake::RowNumbers;
+    let batch = person_rows(
+        vec![
+            Some("1970-03-05"),
+            Some("not a date"),
+            Some("1980-01-01"),
+            Some("1990-01-01"),
+        ],
+        vec![Some("a"), Some("b"), Some("c"), None],
+    );
+    let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap();
+    // Rows a filter kept from positions 10, 42, 43 and 99 of their table.
+    let numbers = RowNumbers::Listed(vec![10, 42, 43, 99]);
+    let (conformed, kept) = plan.conform_numbered(&batch, &numbers).unwrap();
+    let bad: Vec<_> = conformed
+        .quarantined
+        .iter()
+        .map(|q| (q.row_number, q.reason))
+        .collect();
+    assert_eq!(bad, [(42, RejectReason::BadDate), (99, RejectReason::NullKey)]);
+    assert_eq!(conformed.batch.num_rows(), 2);
+    assert_eq!(
+        kept,
+        RowNumbers::Listed(vec![10, 43]),
+        "positions of the rows that passed"
+    );
+    assert_eq!(
+        RowNumbers::From(5).without(&[1], 3),
+        RowNumbers::Listed(vec![5, 7])
+    );
+    assert_eq!(RowNumbers::From(5).without(&[], 3), RowNumbers::From(5));
+}

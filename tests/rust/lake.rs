@@ -208,3 +208,93 @@ fn a_missing_table_is_an_input_error_naming_it() {
     assert!(err.to_string().contains("person_records"));
     assert!(!err.is_user_error() || matches!(err, CoreError::Input(_)));
 }
+
+/// A Parquet file of `rows` rows in row groups of 7: `n` (0..rows) and `code` ("keep" every fifth row, else a
+/// number as text).
+fn row_group_file(path: &std::path::Path, rows: i64) {
+    use arrow::array::{Int64Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    let n = Int64Array::from_iter_values(0..rows);
+    let code = StringArray::from_iter_values((0..rows).map(|i| {
+        if i % 5 == 0 {
+            "keep".to_string()
+        } else {
+            i.to_string()
+        }
+    }));
+    let batch = RecordBatch::try_from_iter([
+        ("n", std::sync::Arc::new(n) as arrow::array::ArrayRef),
+        ("code", std::sync::Arc::new(code) as arrow::array::ArrayRef),
+    ])
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(7))
+        .build();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
+    use _native::lake::selective_read::SelectiveScan;
+    use arrow::array::{AsArray, BooleanArray};
+    use arrow::datatypes::Int64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("events");
+    std::fs::create_dir(&folder).unwrap();
+    // Two files, several row groups each: positions run on across row groups and files, in file-name order.
+    row_group_file(&folder.join("part-0.parquet"), 30);
+    row_group_file(&folder.join("part-1.parquet"), 23);
+    let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
+    assert_eq!(source.format, TableFormat::Parquet);
+    let scan = block_on(SelectiveScan::plan(&source))
+        .unwrap()
+        .expect("plain Parquet reads selectively");
+    assert_eq!(scan.rows(), 53);
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    let predicate: _native::lake::selective_read::RowPredicate =
+        std::sync::Arc::new(|batch: &RecordBatch| {
+            // The predicate's text column comes dictionary-encoded.
+            let codes = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+            Ok(codes
+                .as_string::<i32>()
+                .iter()
+                .map(|c| Some(c == Some("keep")))
+                .collect::<BooleanArray>())
+        });
+    let selected = block_on(scan.select(&["code"], predicate, &|rows| {
+        seen.fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
+    }))
+    .unwrap();
+    assert_eq!(seen.into_inner(), 53, "every row group reports its rows");
+    let mut numbers: Vec<i64> = Vec::new();
+    let mut values: Vec<i64> = Vec::new();
+    for s in &selected {
+        assert_eq!(s.batch.num_rows(), s.row_numbers.len());
+        assert_eq!(
+            s.batch.schema().field(1).data_type(),
+            &arrow::datatypes::DataType::Utf8
+        );
+        numbers.extend(s.row_numbers.iter().copied());
+        values.extend(
+            s.batch
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
+    }
+    let expected: Vec<i64> = (0..30)
+        .step_by(5)
+        .chain((0..23).step_by(5).map(|i| 30 + i))
+        .collect();
+    assert_eq!(numbers, expected, "table positions of the kept rows");
+    let in_file: Vec<i64> = (0..30).step_by(5).chain((0..23).step_by(5)).collect();
+    assert_eq!(
+        values, in_file,
+        "the other columns are read for exactly the kept rows"
+    );
+}

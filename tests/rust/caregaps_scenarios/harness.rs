@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use _native::caregaps::evaluate::{evaluate_member, EngineCounts, GapRow, Status};
 use _native::caregaps::{MeasureSet, MemberDataBuilder, ValueSetDirectory};
+use _native::lake::RowNumbers;
 use _native::model::{self, BatchBuilder};
 use chrono::NaiveDate;
 
@@ -198,7 +199,9 @@ impl Scenario {
                 .text(Some("claim"));
             c.end_row();
         }
-        let bad = b.add_events(&[(c.finish().unwrap(), 0)]).unwrap();
+        let bad = b
+            .add_events(&[(c.finish().unwrap(), RowNumbers::From(0))])
+            .unwrap();
         assert!(
             bad.is_empty(),
             "events quarantined: {:?}",

@@ -1,0 +1,454 @@
+//! Reading only the rows a predicate keeps from a Delta or Parquet table (late materialization).
+//!
+//! The predicate's columns are decoded for every row, as dictionaries where Parquet stores them so (a code
+//! column holds a few thousand distinct values over millions of rows); the other columns are decoded only for the
+//! rows kept. Care gaps use it for clinical events, where about one row in thirty carries a value-set code.
+//! Row groups are read concurrently, and results come back in table order with each kept row's position in the
+//! table, so quarantine row numbers are the same as a full read's.
+//!
+//! Only plain tables take this path: a Delta table with column mapping, deletion vectors or partition columns,
+//! or files whose schemas differ, needs the query engine's reader ([`SelectiveScan::plan`] says None).
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::ObjectStore;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelectionPolicy,
+};
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+
+use super::location::register_cloud_stores;
+use super::source::{TableFormat, TableSource};
+use crate::error::{CoreError, CoreResult};
+
+/// The predicate: given the batch of its columns (by their stored names), which rows to keep.
+pub type RowPredicate = Arc<dyn Fn(&RecordBatch) -> CoreResult<BooleanArray> + Send + Sync>;
+
+/// Rows kept from one row group.
+#[derive(Debug)]
+pub struct SelectedRows {
+    /// The rows kept, with every column, in the table's plain schema.
+    pub batch: RecordBatch,
+    /// Each kept row's position in the table (0-based, in table order).
+    pub row_numbers: Vec<i64>,
+}
+
+/// One Parquet file of the table, with its footer.
+#[derive(Debug, Clone)]
+struct ScanFile {
+    path: StorePath,
+    size: u64,
+    metadata: ArrowReaderMetadata,
+    /// Position of the file's first row in the table.
+    first_row: i64,
+}
+
+/// A table whose files can be read selectively.
+#[derive(Debug)]
+pub struct SelectiveScan {
+    store: Arc<dyn ObjectStore>,
+    files: Vec<ScanFile>,
+    schema: SchemaRef,
+    /// Delta version read (None for Parquet).
+    pub version: Option<i64>,
+}
+
+/// How many row groups are read at once: enough to keep every core decoding while another waits on storage.
+const CONCURRENT_ROW_GROUPS: usize = 4;
+
+impl SelectiveScan {
+    /// Open the files of `source` for selective reading; None when the table needs the query engine's reader
+    /// (CSV, a Delta table with column mapping, deletion vectors or partition columns, files whose schemas differ).
+    pub async fn plan(source: &TableSource) -> CoreResult<Option<Self>> {
+        register_cloud_stores();
+        let (store, root) = source.location.object_store()?;
+        let (paths, version) = match source.format {
+            TableFormat::Csv => return Ok(None),
+            TableFormat::Delta => match delta_files(source, &root).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+            TableFormat::Parquet => (parquet_files(source, &store, &root).await?, None),
+        };
+        let mut files = Vec::with_capacity(paths.len());
+        let mut schema: Option<SchemaRef> = None;
+        let mut first_row = 0i64;
+        for (path, size) in paths {
+            let mut reader = StoreFile {
+                store: store.clone(),
+                path: path.clone(),
+                size,
+            };
+            let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+                .await
+                .map_err(|e| {
+                    CoreError::storage(format!("reading the footer of a file of '{}'", source.name), e)
+                })?;
+            let plain = plain_schema(metadata.schema());
+            match &schema {
+                None => schema = Some(plain),
+                Some(first) if first.fields() == plain.fields() => {}
+                Some(_) => return Ok(None),
+            }
+            let rows = metadata.metadata().file_metadata().num_rows();
+            files.push(ScanFile {
+                path,
+                size,
+                metadata,
+                first_row,
+            });
+            first_row += rows;
+        }
+        let Some(schema) = schema else {
+            return Ok(None); // no files: the query engine reports the empty table with its schema
+        };
+        Ok(Some(SelectiveScan {
+            store,
+            files,
+            schema,
+            version,
+        }))
+    }
+
+    /// The table's schema, with view and large string types as plain Utf8.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows in the table.
+    pub fn rows(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| f.metadata.metadata().file_metadata().num_rows().max(0) as u64)
+            .sum()
+    }
+
+    /// The rows `predicate` keeps, by row group in table order; `columns` are the stored names of the columns
+    /// the predicate reads (text columns among them are handed to it dictionary-encoded). `on_row_group` is
+    /// called with the rows of each row group read.
+    pub async fn select(
+        &self,
+        columns: &[&str],
+        predicate: RowPredicate,
+        on_row_group: &(dyn Fn(u64) + Sync),
+    ) -> CoreResult<Vec<SelectedRows>> {
+        let mut units = Vec::new();
+        for file in &self.files {
+            let mut first_row = file.first_row;
+            for (index, group) in file.metadata.metadata().row_groups().iter().enumerate() {
+                units.push((file.clone(), index, first_row));
+                first_row += group.num_rows();
+            }
+        }
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let schema = self.schema.clone();
+        let results = futures::stream::iter(units)
+            .map(|(file, index, first_row)| {
+                let (store, predicate, columns, schema) = (
+                    self.store.clone(),
+                    predicate.clone(),
+                    columns.clone(),
+                    schema.clone(),
+                );
+                tokio::spawn(async move {
+                    let rows = file.metadata.metadata().row_group(index).num_rows().max(0) as u64;
+                    let selected =
+                        read_row_group(store, &file, index, first_row, &columns, predicate, &schema).await;
+                    (selected, rows)
+                })
+            })
+            .buffered(CONCURRENT_ROW_GROUPS);
+        let mut out = Vec::new();
+        futures::pin_mut!(results);
+        while let Some(joined) = results.next().await {
+            let (selected, rows) =
+                joined.map_err(|e| CoreError::Internal(format!("a row-group reader stopped: {e}")))?;
+            if let Some(selected) = selected? {
+                out.push(selected);
+            }
+            on_row_group(rows);
+        }
+        Ok(out)
+    }
+}
+
+/// Read one row group: the predicate's columns first, then every column for the rows it keeps.
+async fn read_row_group(
+    store: Arc<dyn ObjectStore>,
+    file: &ScanFile,
+    index: usize,
+    first_row: i64,
+    columns: &[String],
+    predicate: RowPredicate,
+    plain: &SchemaRef,
+) -> CoreResult<Option<SelectedRows>> {
+    let stored = file.metadata.schema();
+    let mut roots = Vec::with_capacity(columns.len());
+    for name in columns {
+        let at = stored
+            .index_of(name)
+            .map_err(|_| CoreError::Internal(format!("predicate column '{name}' is not in the file")))?;
+        roots.push(at);
+    }
+    // Text columns the predicate reads come as dictionaries: it decides once per distinct value.
+    let hinted: Vec<Field> = stored
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let text = matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            );
+            if roots.contains(&i) && text {
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                ))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let hinted = Arc::new(Schema::new_with_metadata(hinted, stored.metadata().clone()));
+    let metadata = ArrowReaderMetadata::try_new(
+        file.metadata.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(hinted),
+    )?;
+    let reader = StoreFile {
+        store,
+        path: file.path.clone(),
+        size: file.size,
+    };
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    // The predicate sees every row of the group in order; what it decided gives the kept rows' positions.
+    let decisions: Arc<Mutex<Vec<BooleanArray>>> = Arc::default();
+    let record = decisions.clone();
+    let filter = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        let keep = predicate(&batch).map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        let keep = if keep.null_count() > 0 {
+            arrow::compute::prep_null_mask_filter(&keep)
+        } else {
+            keep
+        };
+        record
+            .lock()
+            .map_err(|_| ArrowError::ComputeError("the row decisions lock is poisoned".into()))?
+            .push(keep.clone());
+        Ok(keep)
+    });
+    let stream = builder
+        .with_row_groups(vec![index])
+        .with_row_filter(RowFilter::new(vec![Box::new(filter)]))
+        .with_batch_size(65_536)
+        // Kept rows are sparse and scattered: skipping runs of rows beats decoding every row and masking, which
+        // the default policy picks for short runs.
+        .with_row_selection_policy(RowSelectionPolicy::Selectors)
+        .build()?;
+    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<ArrowError>() {
+            Ok(arrow) => match *arrow {
+                ArrowError::ExternalError(core) => match core.downcast::<CoreError>() {
+                    Ok(core) => *core,
+                    Err(other) => CoreError::Internal(format!("row filter: {other}")),
+                },
+                other => CoreError::from(other),
+            },
+            Err(other) => CoreError::Internal(format!("row filter: {other}")),
+        },
+        other => CoreError::from(other),
+    })?;
+    let decisions = decisions
+        .lock()
+        .map_err(|_| CoreError::Internal("the row decisions lock is poisoned".into()))?;
+    let mut row_numbers = Vec::new();
+    let mut at = first_row;
+    for keep in decisions.iter() {
+        for (i, kept) in keep.values().iter().enumerate() {
+            if kept {
+                row_numbers.push(at + i as i64);
+            }
+        }
+        at += keep.len() as i64;
+    }
+    if row_numbers.is_empty() {
+        return Ok(None);
+    }
+    let batch = arrow::compute::concat_batches(
+        &batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| plain.clone()),
+        &batches,
+    )?;
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(plain.fields())
+        .map(|(c, f)| -> Result<ArrayRef, ArrowError> {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                cast(c, f.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch = RecordBatch::try_new(plain.clone(), columns)?;
+    if batch.num_rows() != row_numbers.len() {
+        return Err(CoreError::Internal(format!(
+            "a row group gave {} rows where its filter kept {}",
+            batch.num_rows(),
+            row_numbers.len()
+        )));
+    }
+    Ok(Some(SelectedRows { batch, row_numbers }))
+}
+
+/// A Parquet file in an object store, read by byte ranges.
+struct StoreFile {
+    store: Arc<dyn ObjectStore>,
+    path: StorePath,
+    size: u64,
+}
+
+impl AsyncFileReader for StoreFile {
+    fn get_bytes(&mut self, range: std::ops::Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(|e| ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(|e| ParquetError::External(Box::new(e)))
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_page_index_policy(PageIndexPolicy::Skip)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// The data files of a plain Delta table (with their sizes) and its version; None when the table needs the
+/// query engine's reader.
+async fn delta_files(
+    source: &TableSource,
+    root: &StorePath,
+) -> CoreResult<Option<(Vec<(StorePath, u64)>, Option<i64>)>> {
+    let table = deltalake::open_table(source.location.url().clone())
+        .await
+        .map_err(|e| {
+            CoreError::storage(
+                format!("opening Delta table '{}' at {}", source.name, source.location),
+                e,
+            )
+        })?;
+    let state = table
+        .snapshot()
+        .map_err(|e| CoreError::storage(format!("reading the state of Delta table '{}'", source.name), e))?;
+    // deltalake does not re-export the kernel's mode type; its Debug name is the mode (None, Id, Name).
+    let mapped = state
+        .table_config()
+        .column_mapping_mode
+        .is_some_and(|mode| format!("{mode:?}") != "None");
+    if mapped {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for file in state.log_data() {
+        if file.deletion_vector_descriptor().is_some() || !file.partition_values_map().is_empty() {
+            return Ok(None);
+        }
+        let relative = file.object_store_path();
+        let path = StorePath::from_iter(root.parts().chain(relative.parts()));
+        files.push((path, file.size().max(0) as u64));
+    }
+    Ok(Some((files, table.version().map(|v| v as i64))))
+}
+
+/// The Parquet files of a Parquet table (one file, or a folder's files in name order) with their sizes.
+async fn parquet_files(
+    source: &TableSource,
+    store: &Arc<dyn ObjectStore>,
+    root: &StorePath,
+) -> CoreResult<Vec<(StorePath, u64)>> {
+    if source
+        .location
+        .url()
+        .path()
+        .to_ascii_lowercase()
+        .ends_with(".parquet")
+    {
+        let meta = store
+            .head(root)
+            .await
+            .map_err(|e| CoreError::storage(format!("reading '{}'", source.name), e))?;
+        return Ok(vec![(meta.location, meta.size)]);
+    }
+    let mut files: Vec<(StorePath, u64)> = store
+        .list(Some(root))
+        .try_filter(|m| futures::future::ready(m.location.as_ref().ends_with(".parquet")))
+        .map_ok(|m| (m.location, m.size))
+        .try_collect()
+        .await
+        .map_err(|e| CoreError::storage(format!("listing the files of '{}'", source.name), e))?;
+    files.sort();
+    Ok(files)
+}
+
+/// The schema with view and large string types replaced by plain Utf8 and dictionaries by their values (the
+/// types the rest of carelake reads).
+fn plain_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let plain = match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                DataType::Dictionary(_, values) => match values.as_ref() {
+                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                    other => other.clone(),
+                },
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(plain)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
