@@ -80,14 +80,19 @@ struct SourceKeys {
 }
 
 impl SourceKeys {
-    fn insert(&mut self, system: &str, record: &str, member: u32) {
-        let at = match self.by_system.iter().position(|(s, _)| s == system) {
+    /// The position of `system`'s table, added if new.
+    fn add_system(&mut self, system: &str) -> usize {
+        match self.by_system.iter().position(|(s, _)| s == system) {
             Some(at) => at,
             None => {
                 self.by_system.push((system.to_string(), Default::default()));
                 self.by_system.len() - 1
             }
-        };
+        }
+    }
+
+    fn insert(&mut self, system: &str, record: &str, member: u32) {
+        let at = self.add_system(system);
         self.by_system[at].1.insert(TextKey::new(record), member);
     }
 
@@ -130,6 +135,9 @@ fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResul
 /// Rows of one batch that failed a check: (row index in the batch, column, reason).
 type Rejected = Vec<(u32, &'static str, RejectReason)>;
 
+/// What matching one enrollment batch gives: (member, span) pairs and the rows quarantined.
+type MatchedSpans = (Vec<(u32, Span)>, Vec<QuarantinedRow>);
+
 /// What matching one events batch gives: (member, event) pairs, their evidence, rejected rows, rows matched.
 type MatchedBatch = (Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64);
 
@@ -171,6 +179,15 @@ impl MemberDataBuilder {
         m
     }
 
+    /// Make room for `members` more members (saves rehashing a table of millions while loading).
+    pub fn reserve_members(&mut self, members: usize) {
+        self.members.reserve(members);
+        self.data.member_ids.reserve(members);
+        self.data.birth.reserve(members);
+        self.data.sex.reserve(members);
+        self.data.deceased.reserve(members);
+    }
+
     /// Members from a `member_profile` batch (identity resolution's golden records).
     pub fn add_member_profiles(&mut self, batch: &RecordBatch) -> CoreResult<()> {
         let ids = text_column(batch, "member_profile", "member_id")?;
@@ -188,16 +205,53 @@ impl MemberDataBuilder {
         Ok(())
     }
 
-    /// Source record -> member, from an `identity_xref` batch (members must be added first).
-    pub fn add_xref(&mut self, batch: &RecordBatch) -> CoreResult<()> {
-        let sys = text_column(batch, "identity_xref", "source_system")?;
-        let rec = text_column(batch, "identity_xref", "source_record_id")?;
-        let ids = text_column(batch, "identity_xref", "member_id")?;
-        for i in 0..batch.num_rows() {
-            if let Some(&m) = self.members.get(&TextKey::new(ids.value(i))) {
-                self.records.insert(sys.value(i), rec.value(i), m);
+    /// Source record -> member, from `identity_xref` batches (members must be added first). Member ids are
+    /// looked up in parallel, and each source system's table is filled on its own thread: millions of random
+    /// hash-table accesses are most of loading members.
+    pub fn add_xref(&mut self, batches: &[RecordBatch]) -> CoreResult<()> {
+        let table = "identity_xref";
+        let mut rows = Vec::with_capacity(batches.len());
+        for batch in batches {
+            rows.push((
+                text_column(batch, table, "source_system")?,
+                text_column(batch, table, "source_record_id")?,
+                text_column(batch, table, "member_id")?,
+            ));
+        }
+        let members = &self.members;
+        let found: Vec<Vec<Option<u32>>> = rows
+            .par_iter()
+            .map(|(_, _, ids)| {
+                (0..ids.len())
+                    .map(|i| members.get(&TextKey::new(ids.value(i))).copied())
+                    .collect()
+            })
+            .collect();
+        let mut systems: Vec<&str> = Vec::new();
+        for (sys, _, _) in &rows {
+            for i in 0..sys.len() {
+                if !systems.contains(&sys.value(i)) {
+                    systems.push(sys.value(i));
+                }
             }
         }
+        for system in &systems {
+            self.records.add_system(system);
+        }
+        self.records
+            .by_system
+            .par_iter_mut()
+            .for_each(|(system, records)| {
+                for ((sys, rec, _), found) in rows.iter().zip(&found) {
+                    for (i, member) in found.iter().enumerate() {
+                        if let Some(m) = member {
+                            if sys.value(i) == system.as_str() {
+                                records.insert(TextKey::new(rec.value(i)), *m);
+                            }
+                        }
+                    }
+                }
+            });
         Ok(())
     }
 
@@ -235,6 +289,30 @@ impl MemberDataBuilder {
         batch: &RecordBatch,
         row_offset: i64,
     ) -> CoreResult<Vec<QuarantinedRow>> {
+        self.add_enrollment_batches(&[(batch.clone(), RowNumbers::From(row_offset))])
+    }
+
+    /// Add conformed `enrollment` batches with their rows' positions in the table (matched to members in
+    /// parallel); returns the rows quarantined.
+    pub fn add_enrollment_batches(
+        &mut self,
+        batches: &[(RecordBatch, RowNumbers)],
+    ) -> CoreResult<Vec<QuarantinedRow>> {
+        let parts: Vec<CoreResult<MatchedSpans>> = batches
+            .par_iter()
+            .map(|(batch, numbers)| self.match_enrollment(batch, numbers))
+            .collect();
+        let mut out = Vec::new();
+        for ((batch, _), part) in batches.iter().zip(parts) {
+            let (spans, bad) = part?;
+            self.counts.enrollment_read += batch.num_rows() as u64;
+            self.spans.extend(spans);
+            out.extend(bad);
+        }
+        Ok(out)
+    }
+
+    fn match_enrollment(&self, batch: &RecordBatch, numbers: &RowNumbers) -> CoreResult<MatchedSpans> {
         let table = "enrollment";
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
@@ -256,8 +334,8 @@ impl MemberDataBuilder {
         );
         let snp = optional_text_column(batch, "snp_type");
         let mut rejected: Rejected = Vec::new();
+        let mut spans = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
-            self.counts.enrollment_read += 1;
             let Some(m) = self.member_of(text_value(member, i), text_value(sys, i), text_value(rec, i))
             else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
@@ -277,7 +355,7 @@ impl MemberDataBuilder {
             let get = |a: &Option<arrow::array::BooleanArray>| {
                 a.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i))
             };
-            self.spans.push((
+            spans.push((
                 m,
                 Span {
                     start: s,
@@ -289,7 +367,7 @@ impl MemberDataBuilder {
                 },
             ));
         }
-        quarantine(batch, table, &RowNumbers::From(row_offset), &rejected)
+        Ok((spans, quarantine(batch, table, numbers, &rejected)?))
     }
 
     /// Add conformed `clinical_events` batches with their rows' positions in the table (matched in parallel);

@@ -256,12 +256,11 @@ pub async fn run_caregaps(
     .await?;
     let members_from = match (profiles, xref) {
         (Some(profiles), Some(xref)) => {
+            builder.reserve_members(profiles.iter().map(RecordBatch::num_rows).sum());
             for b in &profiles {
                 builder.add_member_profiles(b)?;
             }
-            for b in &xref {
-                builder.add_xref(b)?;
-            }
+            builder.add_xref(&xref)?;
             described.insert("identity".into(), json!(identity.redacted()));
             "identity"
         }
@@ -290,13 +289,32 @@ pub async fn run_caregaps(
 
     clock.lap("members");
     // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
+    // Batches are conformed and matched to members 16 at a time in parallel.
     if let Some(mut stream) = open_input(inputs, "enrollment").await? {
         described.insert("enrollment".into(), stream.describe());
-        let mut offset = 0i64;
-        while let Some((batch, bad)) = stream.next().await? {
-            quarantined.extend(bad);
-            quarantined.extend(builder.add_enrollment(&batch, offset)?);
-            offset = stream.rows_read() as i64;
+        let mut pending: Vec<(RecordBatch, i64)> = Vec::new();
+        loop {
+            let next = stream.next_raw().await?;
+            let done = next.is_none();
+            pending.extend(next);
+            if pending.len() >= 16 || (done && !pending.is_empty()) {
+                use rayon::prelude::*;
+                let plan = stream.plan();
+                let conformed = pending
+                    .par_iter()
+                    .map(|(batch, offset)| plan.conform_numbered(batch, &RowNumbers::From(*offset)))
+                    .collect::<CoreResult<Vec<_>>>()?;
+                let mut good = Vec::with_capacity(conformed.len());
+                for (c, numbers) in conformed {
+                    quarantined.extend(c.quarantined);
+                    good.push((c.batch, numbers));
+                }
+                quarantined.extend(builder.add_enrollment_batches(&good)?);
+                pending.clear();
+            }
+            if done {
+                break;
+            }
         }
     }
 
