@@ -22,6 +22,7 @@ child). Results are printed as a table and appended as JSON lines to ``benches/r
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -58,6 +59,12 @@ def bench_python(installed: bool) -> str:
             wheel.unlink()
         wheels = []
     if not wheels:
+        no_zig = shutil.which("zig") is None and importlib.util.find_spec("ziglang") is None
+        if shutil.which("maturin") is None or no_zig:
+            raise SystemExit(
+                "benches: building the release wheel needs maturin and zig (the ziglang package); run from the dev "
+                "environment: `source scripts/env.sh && python benches/run.py ...` (scripts/env.sh installs them)"
+            )
         subprocess.run(
             ["maturin", "build", "--release", "--locked", "--zig", "--compatibility", "manylinux2014", "--out", str(dist)],
             cwd=ROOT,

@@ -256,7 +256,7 @@ def caregaps_event_filter(
     measures: list[str] | None = None,
     columns: Mapping[str, str] | None = None,
 ) -> Any:
-    """The rows of one raw clinical_events batch with a measure's value-set code, or failing to conform."""
+    """The rows of one raw clinical_events batch with a measure's value-set code, or a blank or unknown code (system)."""
 
 def caregaps_from_events(
     lake: str,

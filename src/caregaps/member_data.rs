@@ -135,6 +135,16 @@ fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResul
 /// Rows of one batch that failed a check: (row index in the batch, column, reason).
 type Rejected = Vec<(u32, &'static str, RejectReason)>;
 
+/// A batch's person key columns: member_id, source_system, source_record_id (each may be absent).
+type PersonKeyColumns<'a> = (
+    Option<&'a StringArray>,
+    Option<&'a StringArray>,
+    Option<&'a StringArray>,
+);
+
+/// The last person key looked up and its member.
+type LastPerson<'a> = Option<((Option<&'a str>, Option<&'a str>, Option<&'a str>), Option<u32>)>;
+
 /// What matching one enrollment batch gives: (member, span) pairs and the rows quarantined.
 type MatchedSpans = (Vec<(u32, Span)>, Vec<QuarantinedRow>);
 
@@ -283,6 +293,29 @@ impl MemberDataBuilder {
         self.records.get(sys?, rec?)
     }
 
+    /// The member of row `i` of a batch's person key columns, remembering the last answer: a person's rows
+    /// usually come together, and comparing with the previous row's key is far cheaper than a hash-table probe.
+    fn member_of_row<'a>(
+        &self,
+        keys: &PersonKeyColumns<'a>,
+        i: usize,
+        last: &mut LastPerson<'a>,
+    ) -> Option<u32> {
+        let key = (
+            text_value(keys.0, i),
+            text_value(keys.1, i),
+            text_value(keys.2, i),
+        );
+        if let Some((previous, member)) = last {
+            if *previous == key {
+                return *member;
+            }
+        }
+        let member = self.member_of(key.0, key.1, key.2);
+        *last = Some((key, member));
+        member
+    }
+
     /// Add a conformed `enrollment` batch; returns the rows quarantined.
     pub fn add_enrollment(
         &mut self,
@@ -317,11 +350,12 @@ impl MemberDataBuilder {
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
         let line = text_column(batch, table, "product_line")?;
-        let (member, sys, rec) = (
+        let keys: PersonKeyColumns = (
             optional_text_column(batch, "member_id"),
             optional_text_column(batch, "source_system"),
             optional_text_column(batch, "source_record_id"),
         );
+        let mut last: LastPerson = None;
         let flag = |name: &str| {
             batch
                 .column_by_name(name)
@@ -336,8 +370,7 @@ impl MemberDataBuilder {
         let mut rejected: Rejected = Vec::new();
         let mut spans = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let Some(m) = self.member_of(text_value(member, i), text_value(sys, i), text_value(rec, i))
-            else {
+            let Some(m) = self.member_of_row(&keys, i, &mut last) else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };
@@ -401,11 +434,12 @@ impl MemberDataBuilder {
         let value: &Float64Array = primitive_column::<Float64Type>(batch, table, "value_num", "a number")?;
         let supply: &Int64Array =
             primitive_column::<Int64Type>(batch, table, "days_supply", "a whole number")?;
-        let (member, sys, rec) = (
+        let keys: PersonKeyColumns = (
             optional_text_column(batch, "member_id"),
             optional_text_column(batch, "source_system"),
             optional_text_column(batch, "source_record_id"),
         );
+        let mut last: LastPerson = None;
         let (modifier, taxonomy, setting, claim, source) = (
             optional_text_column(batch, "modifier"),
             optional_text_column(batch, "provider_taxonomy"),
@@ -422,8 +456,7 @@ impl MemberDataBuilder {
                 continue;
             };
             matched += 1;
-            let Some(m) = self.member_of(text_value(member, i), text_value(sys, i), text_value(rec, i))
-            else {
+            let Some(m) = self.member_of_row(&keys, i, &mut last) else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };

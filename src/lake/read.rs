@@ -212,15 +212,20 @@ fn store_root(url: &Url) -> Url {
     root
 }
 
-async fn open_delta(ctx: &SessionContext, source: &TableSource) -> CoreResult<(DataFrame, Option<i64>)> {
-    let table = deltalake::open_table(source.location.url().clone())
+/// Open the Delta table of `source` at its latest version.
+pub(crate) async fn open_delta_table(source: &TableSource) -> CoreResult<deltalake::DeltaTable> {
+    deltalake::open_table(source.location.url().clone())
         .await
         .map_err(|e| {
             CoreError::storage(
                 format!("opening Delta table '{}' at {}", source.name, source.location),
                 e,
             )
-        })?;
+        })
+}
+
+async fn open_delta(ctx: &SessionContext, source: &TableSource) -> CoreResult<(DataFrame, Option<i64>)> {
+    let table = open_delta_table(source).await?;
     let version = table.version().map(|v| v as i64);
     table.update_datafusion_session(&ctx.state())?;
     let provider = table.table_provider().await?;

@@ -29,7 +29,9 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
+use super::conform::RowNumbers;
 use super::location::register_cloud_stores;
+use super::read::open_delta_table;
 use super::source::{TableFormat, TableSource};
 use crate::error::{CoreError, CoreResult};
 
@@ -42,7 +44,7 @@ pub struct SelectedRows {
     /// The rows kept, with every column, in the table's plain schema.
     pub batch: RecordBatch,
     /// Each kept row's position in the table (0-based, in table order).
-    pub row_numbers: Vec<i64>,
+    pub row_numbers: RowNumbers,
 }
 
 /// One Parquet file of the table, with its footer.
@@ -144,6 +146,20 @@ impl SelectiveScan {
         predicate: RowPredicate,
         on_row_group: &(dyn Fn(u64) + Sync),
     ) -> CoreResult<Vec<SelectedRows>> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        self.scan(Some((columns, predicate)), on_row_group).await
+    }
+
+    /// Every row, by row group in table order (row groups decoded concurrently).
+    pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
+        self.scan(None, on_row_group).await
+    }
+
+    async fn scan(
+        &self,
+        filter: Option<(Vec<String>, RowPredicate)>,
+        on_row_group: &(dyn Fn(u64) + Sync),
+    ) -> CoreResult<Vec<SelectedRows>> {
         let mut units = Vec::new();
         for file in &self.files {
             let mut first_row = file.first_row;
@@ -152,20 +168,13 @@ impl SelectiveScan {
                 first_row += group.num_rows();
             }
         }
-        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
         let schema = self.schema.clone();
         let results = futures::stream::iter(units)
             .map(|(file, index, first_row)| {
-                let (store, predicate, columns, schema) = (
-                    self.store.clone(),
-                    predicate.clone(),
-                    columns.clone(),
-                    schema.clone(),
-                );
+                let (store, filter, schema) = (self.store.clone(), filter.clone(), schema.clone());
                 tokio::spawn(async move {
                     let rows = file.metadata.metadata().row_group(index).num_rows().max(0) as u64;
-                    let selected =
-                        read_row_group(store, &file, index, first_row, &columns, predicate, &schema).await;
+                    let selected = read_row_group(store, &file, index, first_row, filter, &schema).await;
                     (selected, rows)
                 })
             })
@@ -184,19 +193,37 @@ impl SelectiveScan {
     }
 }
 
-/// Read one row group: the predicate's columns first, then every column for the rows it keeps.
+/// Read one row group: with a filter, the predicate's columns first, then every column for the rows it keeps;
+/// without, every row.
 async fn read_row_group(
     store: Arc<dyn ObjectStore>,
     file: &ScanFile,
     index: usize,
     first_row: i64,
-    columns: &[String],
-    predicate: RowPredicate,
+    filter: Option<(Vec<String>, RowPredicate)>,
     plain: &SchemaRef,
 ) -> CoreResult<Option<SelectedRows>> {
     let stored = file.metadata.schema();
+    let reader = StoreFile {
+        store,
+        path: file.path.clone(),
+        size: file.size,
+    };
+    let Some((columns, predicate)) = filter else {
+        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
+            .with_row_groups(vec![index])
+            .with_batch_size(65_536)
+            .build()?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        return plain_batch(&batches, plain).map(|batch| {
+            batch.map(|batch| SelectedRows {
+                batch,
+                row_numbers: RowNumbers::From(first_row),
+            })
+        });
+    };
     let mut roots = Vec::with_capacity(columns.len());
-    for name in columns {
+    for name in &columns {
         let at = stored
             .index_of(name)
             .map_err(|_| CoreError::Internal(format!("predicate column '{name}' is not in the file")))?;
@@ -227,11 +254,6 @@ async fn read_row_group(
         file.metadata.metadata().clone(),
         ArrowReaderOptions::new().with_schema(hinted),
     )?;
-    let reader = StoreFile {
-        store,
-        path: file.path.clone(),
-        size: file.size,
-    };
     let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     // The predicate sees every row of the group in order; what it decided gives the kept rows' positions.
@@ -287,13 +309,33 @@ async fn read_row_group(
     if row_numbers.is_empty() {
         return Ok(None);
     }
-    let batch = arrow::compute::concat_batches(
-        &batches
-            .first()
-            .map(|b| b.schema())
-            .unwrap_or_else(|| plain.clone()),
-        &batches,
-    )?;
+    let Some(batch) = plain_batch(&batches, plain)? else {
+        return Err(CoreError::Internal(
+            "a row group's filter kept rows that were not read".into(),
+        ));
+    };
+    if batch.num_rows() != row_numbers.len() {
+        return Err(CoreError::Internal(format!(
+            "a row group gave {} rows where its filter kept {}",
+            batch.num_rows(),
+            row_numbers.len()
+        )));
+    }
+    Ok(Some(SelectedRows {
+        batch,
+        row_numbers: RowNumbers::Listed(row_numbers),
+    }))
+}
+
+/// Batches read from one row group as one batch in the table's plain schema (None when there are no rows).
+fn plain_batch(batches: &[RecordBatch], plain: &SchemaRef) -> CoreResult<Option<RecordBatch>> {
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let batch = arrow::compute::concat_batches(&first.schema(), batches)?;
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
     let columns = batch
         .columns()
         .iter()
@@ -306,15 +348,7 @@ async fn read_row_group(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let batch = RecordBatch::try_new(plain.clone(), columns)?;
-    if batch.num_rows() != row_numbers.len() {
-        return Err(CoreError::Internal(format!(
-            "a row group gave {} rows where its filter kept {}",
-            batch.num_rows(),
-            row_numbers.len()
-        )));
-    }
-    Ok(Some(SelectedRows { batch, row_numbers }))
+    Ok(Some(RecordBatch::try_new(plain.clone(), columns)?))
 }
 
 /// A Parquet file in an object store, read by byte ranges.
@@ -370,14 +404,7 @@ async fn delta_files(
     source: &TableSource,
     root: &StorePath,
 ) -> CoreResult<Option<(Vec<(StorePath, u64)>, Option<i64>)>> {
-    let table = deltalake::open_table(source.location.url().clone())
-        .await
-        .map_err(|e| {
-            CoreError::storage(
-                format!("opening Delta table '{}' at {}", source.name, source.location),
-                e,
-            )
-        })?;
+    let table = open_delta_table(source).await?;
     let state = table
         .snapshot()
         .map_err(|e| CoreError::storage(format!("reading the state of Delta table '{}'", source.name), e))?;

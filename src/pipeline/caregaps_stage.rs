@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
-use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
+use super::ingest::{describe_source, open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
@@ -75,6 +75,26 @@ pub struct CareGapsReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
+/// Conform batches (with their rows' positions in the table) in parallel: the conformed batches with the
+/// positions of their rows, and the rows quarantined added to `quarantined`.
+fn conform_in_parallel(
+    plan: &ConformPlan,
+    batches: &[(RecordBatch, RowNumbers)],
+    quarantined: &mut Vec<QuarantinedRow>,
+) -> CoreResult<Vec<(RecordBatch, RowNumbers)>> {
+    use rayon::prelude::*;
+    let conformed = batches
+        .par_iter()
+        .map(|(batch, numbers)| plan.conform_numbered(batch, numbers))
+        .collect::<CoreResult<Vec<_>>>()?;
+    let mut good = Vec::with_capacity(conformed.len());
+    for (c, numbers) in conformed {
+        quarantined.extend(c.quarantined);
+        good.push((c.batch, numbers));
+    }
+    Ok(good)
+}
+
 /// Conform and match event batches (with their rows' positions in the table) as they arrive, 16 at a time in
 /// parallel; returns the builder and the rows quarantined (by the schema check or by the matcher).
 fn match_events(
@@ -82,20 +102,11 @@ fn match_events(
     plan: &ConformPlan,
     batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
-    use rayon::prelude::*;
     let mut quarantined = Vec::new();
     let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
     let mut flush =
         |pending: &mut Vec<(RecordBatch, RowNumbers)>, builder: &mut MemberDataBuilder| -> CoreResult<()> {
-            let conformed = pending
-                .par_iter()
-                .map(|(batch, numbers)| plan.conform_numbered(batch, numbers))
-                .collect::<CoreResult<Vec<_>>>()?;
-            let mut good = Vec::with_capacity(conformed.len());
-            for (c, numbers) in conformed {
-                quarantined.extend(c.quarantined);
-                good.push((c.batch, numbers));
-            }
+            let good = conform_in_parallel(plan, pending, &mut quarantined)?;
             quarantined.extend(builder.add_events(&good)?);
             pending.clear();
             Ok(())
@@ -150,17 +161,11 @@ async fn match_events_selectively(
         .await?;
     progress.finish();
     let kept: u64 = selected.iter().map(|s| s.batch.num_rows() as u64).sum();
-    let numbered = selected
-        .into_iter()
-        .map(|s| (s.batch, RowNumbers::Listed(s.row_numbers)));
+    let numbered = selected.into_iter().map(|s| (s.batch, s.row_numbers));
     let (mut builder, quarantined) = match_events(builder, &plan, numbered)?;
     // Rows the filter dropped were read too: they matched no value set.
     builder.counts.events_read += scan.rows().saturating_sub(kept);
-    let described = json!({
-        "location": source.location.redacted(),
-        "format": source.format.name(),
-        "version": scan.version,
-    });
+    let described = describe_source(source, scan.version);
     Ok((builder, quarantined, described))
 }
 
@@ -289,31 +294,43 @@ pub async fn run_caregaps(
 
     clock.lap("members");
     // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
-    // Batches are conformed and matched to members 16 at a time in parallel.
-    if let Some(mut stream) = open_input(inputs, "enrollment").await? {
-        described.insert("enrollment".into(), stream.describe());
-        let mut pending: Vec<(RecordBatch, i64)> = Vec::new();
-        loop {
-            let next = stream.next_raw().await?;
-            let done = next.is_none();
-            pending.extend(next);
-            if pending.len() >= 16 || (done && !pending.is_empty()) {
-                use rayon::prelude::*;
-                let plan = stream.plan();
-                let conformed = pending
-                    .par_iter()
-                    .map(|(batch, offset)| plan.conform_numbered(batch, &RowNumbers::From(*offset)))
-                    .collect::<CoreResult<Vec<_>>>()?;
-                let mut good = Vec::with_capacity(conformed.len());
-                for (c, numbers) in conformed {
-                    quarantined.extend(c.quarantined);
-                    good.push((c.batch, numbers));
-                }
+    // Plain Delta/Parquet tables are read by row group in parallel; others stream through the query engine.
+    // Either way batches are conformed and matched to members in parallel.
+    if let Some(source) = inputs.locate("enrollment").await? {
+        match SelectiveScan::plan(&source).await? {
+            Some(scan) => {
+                let spec = model::canonical_input("enrollment")
+                    .ok_or_else(|| CoreError::Internal("enrollment is not canonical".into()))?;
+                let plan = ConformPlan::new(&spec, &scan.schema(), &inputs.mapping("enrollment"))?;
+                described.insert("enrollment".into(), describe_source(&source, scan.version));
+                let numbered: Vec<(RecordBatch, RowNumbers)> = scan
+                    .read_all(&|_| {})
+                    .await?
+                    .into_iter()
+                    .map(|group| (group.batch, group.row_numbers))
+                    .collect();
+                let good = conform_in_parallel(&plan, &numbered, &mut quarantined)?;
                 quarantined.extend(builder.add_enrollment_batches(&good)?);
-                pending.clear();
             }
-            if done {
-                break;
+            None => {
+                let mut stream = open_input(inputs, "enrollment")
+                    .await?
+                    .ok_or_else(|| CoreError::Internal("enrollment was located but did not open".into()))?;
+                described.insert("enrollment".into(), stream.describe());
+                let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
+                loop {
+                    let next = stream.next_raw().await?;
+                    let done = next.is_none();
+                    pending.extend(next.map(|(batch, offset)| (batch, RowNumbers::From(offset))));
+                    if pending.len() >= 16 || (done && !pending.is_empty()) {
+                        let good = conform_in_parallel(stream.plan(), &pending, &mut quarantined)?;
+                        quarantined.extend(builder.add_enrollment_batches(&good)?);
+                        pending.clear();
+                    }
+                    if done {
+                        break;
+                    }
+                }
             }
         }
     }

@@ -66,6 +66,15 @@ impl InputSet {
     }
 }
 
+/// A table's location, format and version, for the run log.
+pub fn describe_source(source: &TableSource, version: Option<i64>) -> serde_json::Value {
+    json!({
+        "location": source.location.redacted(),
+        "format": source.format.name(),
+        "version": version,
+    })
+}
+
 /// An open canonical input: conformed batches come out, quarantined rows are collected.
 #[derive(Debug)]
 pub struct InputStream {
@@ -93,11 +102,7 @@ pub async fn open_input(inputs: &InputSet, table: &str) -> CoreResult<Option<Inp
 impl InputStream {
     /// The table's location, format and version, for the run log.
     pub fn describe(&self) -> serde_json::Value {
-        json!({
-            "location": self.reader.source.location.redacted(),
-            "format": self.reader.source.format.name(),
-            "version": self.reader.version,
-        })
+        describe_source(&self.reader.source, self.reader.version)
     }
 
     /// The next conformed batch and the rows it quarantined; None at the end.

@@ -192,7 +192,8 @@ pub fn identity_from_pairs<'py>(
     report_dict(py, &r)
 }
 
-/// Keep the rows of one raw clinical_events batch that carry a measure's value-set code or fail to conform.
+/// Keep the rows of one raw clinical_events batch that carry a measure's value-set code, or a blank or unknown code
+/// system or code (quarantined by the driver); see `caregaps::event_filter`.
 #[pyfunction]
 #[pyo3(signature = (batch, value_sets, measures_dir=None, measures=None, columns=None))]
 pub fn caregaps_event_filter(
