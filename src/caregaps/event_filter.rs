@@ -210,4 +210,20 @@ mod tests {
         let encoded = f.keep_mask(&system, &code).unwrap();
         assert_eq!(encoded, plain);
     }
+
+    #[test]
+    fn codes_stored_as_numbers_or_as_an_all_null_column_are_read_as_text() {
+        let f = filter();
+        let system = StringArray::from(vec![Some("CPT"), Some("CPT"), Some("CPT")]);
+        let numeric = arrow::array::Int64Array::from(vec![Some(77067), Some(99999), None]);
+        let keep = f.keep_mask(&system, &numeric).unwrap();
+        assert_eq!(keep, BooleanArray::from(vec![true, false, true]));
+        let nothing = arrow::array::NullArray::new(3);
+        let keep = f.keep_mask(&nothing, &numeric).unwrap();
+        assert_eq!(
+            keep,
+            BooleanArray::from(vec![true, true, true]),
+            "null systems go on to quarantine"
+        );
+    }
 }
