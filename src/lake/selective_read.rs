@@ -147,17 +147,40 @@ impl SelectiveScan {
         on_row_group: &(dyn Fn(u64) + Sync),
     ) -> CoreResult<Vec<SelectedRows>> {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        self.scan(Some((columns, predicate)), on_row_group).await
+        self.scan(Some((columns, predicate)), None, on_row_group).await
     }
 
     /// Every row, by row group in table order (row groups decoded concurrently).
     pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
-        self.scan(None, on_row_group).await
+        self.scan(None, None, on_row_group).await
+    }
+
+    /// Every row of the named columns (in that order), by row group in table order; a column the table does
+    /// not have is a schema error.
+    pub async fn read_columns(&self, table: &str, columns: &[&str]) -> CoreResult<Vec<RecordBatch>> {
+        let mut indices = Vec::with_capacity(columns.len());
+        for name in columns {
+            let at = self
+                .schema
+                .index_of(name)
+                .map_err(|_| CoreError::schema(table, name, "column not found"))?;
+            indices.push(at);
+        }
+        let groups = self.scan(None, Some(indices.clone()), &|_| {}).await?;
+        // Parquet gives a projection's columns in file order; put them in the order asked for.
+        let mut sorted = indices.clone();
+        sorted.sort_unstable();
+        let order: Vec<usize> = indices
+            .iter()
+            .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
+            .collect();
+        groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
     }
 
     async fn scan(
         &self,
         filter: Option<(Vec<String>, RowPredicate)>,
+        projection: Option<Vec<usize>>,
         on_row_group: &(dyn Fn(u64) + Sync),
     ) -> CoreResult<Vec<SelectedRows>> {
         let mut units = Vec::new();
@@ -168,13 +191,26 @@ impl SelectiveScan {
                 first_row += group.num_rows();
             }
         }
-        let schema = self.schema.clone();
+        let schema = match &projection {
+            None => self.schema.clone(),
+            Some(indices) => {
+                let mut sorted = indices.clone();
+                sorted.sort_unstable();
+                Arc::new(self.schema.project(&sorted)?)
+            }
+        };
         let results = futures::stream::iter(units)
             .map(|(file, index, first_row)| {
-                let (store, filter, schema) = (self.store.clone(), filter.clone(), schema.clone());
+                let (store, filter, schema, projection) = (
+                    self.store.clone(),
+                    filter.clone(),
+                    schema.clone(),
+                    projection.clone(),
+                );
                 tokio::spawn(async move {
                     let rows = file.metadata.metadata().row_group(index).num_rows().max(0) as u64;
-                    let selected = read_row_group(store, &file, index, first_row, filter, &schema).await;
+                    let selected =
+                        read_row_group(store, &file, index, first_row, filter, projection, &schema).await;
                     (selected, rows)
                 })
             })
@@ -201,6 +237,7 @@ async fn read_row_group(
     index: usize,
     first_row: i64,
     filter: Option<(Vec<String>, RowPredicate)>,
+    projection: Option<Vec<usize>>,
     plain: &SchemaRef,
 ) -> CoreResult<Option<SelectedRows>> {
     let stored = file.metadata.schema();
@@ -210,7 +247,15 @@ async fn read_row_group(
         size: file.size,
     };
     let Some((columns, predicate)) = filter else {
-        let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone());
+        let builder = match projection {
+            None => builder,
+            Some(indices) => {
+                let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+                builder.with_projection(mask)
+            }
+        };
+        let stream = builder
             .with_row_groups(vec![index])
             .with_batch_size(65_536)
             .build()?;
