@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -129,7 +129,7 @@ impl DeltaTableWriter {
                     }));
                 }
             }
-            check_same_columns(&table, &schema, location)?;
+            table = add_new_columns(table, &schema, location).await?;
         } else {
             let columns: StructType = schema.as_ref().try_into_kernel()?;
             table = table
@@ -217,22 +217,42 @@ impl DeltaTableWriter {
     }
 }
 
-/// An existing table must have the columns we write (same names and types), else the write is refused
-/// with a clear error instead of producing a table Spark cannot read.
-fn check_same_columns(table: &DeltaTable, schema: &SchemaRef, location: &Location) -> CoreResult<()> {
+/// An existing table must have the columns we write (same names and types, in order). Columns a newer
+/// carelake writes after them are added to the table first (nullable: older rows have no value), so a lake
+/// written by an earlier version takes new output columns. Anything else is refused with a clear error instead
+/// of producing a table Spark cannot read.
+async fn add_new_columns(
+    table: DeltaTable,
+    schema: &SchemaRef,
+    location: &Location,
+) -> CoreResult<DeltaTable> {
     let existing: StructType = table.snapshot()?.schema().as_ref().clone();
     let wanted: StructType = schema.as_ref().try_into_kernel()?;
-    let names = |s: &StructType| {
+    let columns = |s: &StructType| {
         s.fields()
             .map(|f| (f.name().clone(), f.data_type().clone()))
             .collect::<Vec<_>>()
     };
-    if names(&existing) != names(&wanted) {
+    let (have, want) = (columns(&existing), columns(&wanted));
+    if have == want {
+        return Ok(table);
+    }
+    if want.len() <= have.len() || want[..have.len()] != have[..] {
         return Err(CoreError::Conflict(format!(
-            "the Delta table at {location} exists with different columns; write to a new location or remove it"
+            "the Delta table at {location} exists with different columns (carelake only adds new columns after \
+             the existing ones); write to a new location or remove it"
         )));
     }
-    Ok(())
+    let added: Vec<Field> = schema.fields()[have.len()..]
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    let added: StructType = (&Schema::new(added)).try_into_kernel()?;
+    table
+        .add_columns()
+        .with_fields(added.fields().cloned().collect::<Vec<_>>())
+        .await
+        .map_err(|e| CoreError::storage(format!("adding new columns to the Delta table at {location}"), e))
 }
 
 /// Write a whole table in one call (for small outputs).

@@ -299,3 +299,55 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
         "the other columns are read for exactly the kept rows"
     );
 }
+
+#[test]
+fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = loc(&dir, "t");
+    let first = sample();
+    block_on(write_batches(
+        &table,
+        first.schema(),
+        "test",
+        WriteMode::Append,
+        None,
+        [first],
+    ))
+    .unwrap();
+    // A newer writer adds a column at the end: the table takes it, and older rows read it as null.
+    let second = text_batch(&[
+        ("source_system", vec![Some("ehr")]),
+        ("source_record_id", vec![Some("9")]),
+        ("status", vec![Some("succeeded")]),
+    ]);
+    block_on(write_batches(
+        &table,
+        second.schema(),
+        "test",
+        WriteMode::Append,
+        None,
+        [second],
+    ))
+    .unwrap();
+    let (rows, batches) = read_table(&find(&loc(&dir, ""), "t"));
+    assert_eq!(rows, 4);
+    let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let status = all.column_by_name("status").expect("the new column");
+    assert_eq!(
+        status.null_count(),
+        3,
+        "rows written before the column existed have no value"
+    );
+    // A column in another place (or of another type) is still refused.
+    let reordered = text_batch(&[("status", vec![Some("x")]), ("source_system", vec![Some("ehr")])]);
+    let err = block_on(write_batches(
+        &table,
+        reordered.schema(),
+        "test",
+        WriteMode::Append,
+        None,
+        [reordered],
+    ))
+    .unwrap_err();
+    assert!(matches!(err, CoreError::Conflict(_)), "{err}");
+}
