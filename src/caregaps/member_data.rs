@@ -18,6 +18,7 @@ use super::enrollment::{ProductLine, Span};
 use super::evaluate::MemberData;
 use super::events::{data_source_name, EvidenceStore, MemberEvent, ValueSetId, Vocabulary};
 use super::measures::MeasureSet;
+use super::person_keys::{MemberIds, SourceKeys};
 use super::text_key::TextKey;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
@@ -72,36 +73,6 @@ impl CodeIndex {
     }
 }
 
-/// Source record -> member, per source system. A handful of systems: a linear scan over their names beats
-/// hashing the name on every row.
-#[derive(Debug, Default)]
-struct SourceKeys {
-    by_system: Vec<(String, foldhash::HashMap<TextKey, u32>)>,
-}
-
-impl SourceKeys {
-    /// The position of `system`'s table, added if new.
-    fn add_system(&mut self, system: &str) -> usize {
-        match self.by_system.iter().position(|(s, _)| s == system) {
-            Some(at) => at,
-            None => {
-                self.by_system.push((system.to_string(), Default::default()));
-                self.by_system.len() - 1
-            }
-        }
-    }
-
-    fn insert(&mut self, system: &str, record: &str, member: u32) {
-        let at = self.add_system(system);
-        self.by_system[at].1.insert(TextKey::new(record), member);
-    }
-
-    fn get(&self, system: &str, record: &str) -> Option<u32> {
-        let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
-        records.get(&TextKey::new(record)).copied()
-    }
-}
-
 /// What building the member data counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadCounts {
@@ -119,7 +90,7 @@ pub struct MemberDataBuilder {
     index: CodeIndex,
     vocabulary: Vocabulary,
     as_of_day: i32,
-    members: foldhash::HashMap<TextKey, u32>,
+    members: MemberIds,
     records: SourceKeys,
     data: MemberData,
     events: Vec<(u32, MemberEvent)>,
@@ -173,11 +144,14 @@ impl MemberDataBuilder {
     }
 
     fn add_member(&mut self, id: &str, birth: Option<i32>, sex: Option<&str>, deceased: Option<i32>) -> u32 {
-        let m = self.data.member_ids.len() as u32;
-        match self.members.entry(TextKey::new(id)) {
-            std::collections::hash_map::Entry::Occupied(found) => return *found.get(),
-            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(m),
-        };
+        let (m, new) = self.members.get_or_insert(id, self.data.member_ids.len() as u32);
+        if new {
+            self.push_member(id, birth, sex, deceased);
+        }
+        m
+    }
+
+    fn push_member(&mut self, id: &str, birth: Option<i32>, sex: Option<&str>, deceased: Option<i32>) {
         self.data.member_ids.push(id.to_string());
         self.data.birth.push(birth);
         self.data.sex.push(match sex.map(str::trim) {
@@ -186,7 +160,6 @@ impl MemberDataBuilder {
             _ => 0,
         });
         self.data.deceased.push(deceased);
-        m
     }
 
     /// Make room for `members` more members (saves rehashing a table of millions while loading).
@@ -198,17 +171,31 @@ impl MemberDataBuilder {
         self.data.deceased.reserve(members);
     }
 
-    /// Members from a `member_profile` batch (identity resolution's golden records).
-    pub fn add_member_profiles(&mut self, batch: &RecordBatch) -> CoreResult<()> {
-        let ids = text_column(batch, "member_profile", "member_id")?;
-        let birth = date_column(batch, "member_profile", "birth_date")?;
-        let deceased = date_column(batch, "member_profile", "deceased_date")?;
-        let sex = optional_text_column(batch, "sex");
-        for i in 0..batch.num_rows() {
-            self.add_member(
-                ids.value(i),
+    /// Members from `member_profile` batches (identity resolution's golden records); the id table is filled
+    /// by two threads.
+    pub fn add_member_profiles(&mut self, batches: &[RecordBatch]) -> CoreResult<()> {
+        let table = "member_profile";
+        let mut columns = Vec::with_capacity(batches.len());
+        let mut ids: Vec<&str> = Vec::new();
+        let mut at: Vec<(usize, usize)> = Vec::new();
+        for (b, batch) in batches.iter().enumerate() {
+            let id = text_column(batch, table, "member_id")?;
+            ids.extend((0..batch.num_rows()).map(|i| id.value(i)));
+            at.extend((0..batch.num_rows()).map(|i| (b, i)));
+            columns.push((
+                date_column(batch, table, "birth_date")?,
+                date_column(batch, table, "deceased_date")?,
+                optional_text_column(batch, "sex"),
+            ));
+        }
+        let new = self.members.insert_new(&ids, self.data.member_ids.len() as u32);
+        for row in new {
+            let (b, i) = at[row];
+            let (birth, deceased, sex) = &columns[b];
+            self.push_member(
+                ids[row],
                 birth.is_valid(i).then(|| birth.value(i)),
-                text_value(sex, i),
+                text_value(*sex, i),
                 deceased.is_valid(i).then(|| deceased.value(i)),
             );
         }
@@ -231,11 +218,7 @@ impl MemberDataBuilder {
         let members = &self.members;
         let found: Vec<Vec<Option<u32>>> = rows
             .par_iter()
-            .map(|(_, _, ids)| {
-                (0..ids.len())
-                    .map(|i| members.get(&TextKey::new(ids.value(i))).copied())
-                    .collect()
-            })
+            .map(|(_, _, ids)| (0..ids.len()).map(|i| members.get(ids.value(i))).collect())
             .collect();
         let mut systems: Vec<&str> = Vec::new();
         for (sys, _, _) in &rows {
@@ -288,7 +271,7 @@ impl MemberDataBuilder {
 
     fn member_of(&self, member_id: Option<&str>, sys: Option<&str>, rec: Option<&str>) -> Option<u32> {
         if let Some(id) = member_id {
-            return self.members.get(&TextKey::new(id)).copied();
+            return self.members.get(id);
         }
         self.records.get(sys?, rec?)
     }

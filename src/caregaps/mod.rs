@@ -19,6 +19,7 @@ pub mod events;
 pub mod measures;
 pub mod member_data;
 pub mod output;
+pub mod person_keys;
 pub mod text_key;
 pub mod value_sets;
 

@@ -280,9 +280,7 @@ pub async fn run_caregaps(
     let members_from = match (profiles, xref) {
         (Some(profiles), Some(xref)) => {
             builder.reserve_members(profiles.iter().map(RecordBatch::num_rows).sum());
-            for b in &profiles {
-                builder.add_member_profiles(b)?;
-            }
+            builder.add_member_profiles(&profiles)?;
             builder.add_xref(&xref)?;
             described.insert("identity".into(), json!(identity.redacted()));
             "identity"
