@@ -187,9 +187,9 @@ pub fn read_all(source: &TableSource) -> CoreResult<(SchemaRef, Vec<RecordBatch>
     })
 }
 
-/// The schema with view and large string types replaced by plain Utf8 (and binary likewise), which is what
-/// Spark, Delta writers and older pyarrow versions expect from carelake.
-fn plain_schema(schema: &Schema) -> SchemaRef {
+/// The schema with view and large string types replaced by plain Utf8 (and binary likewise) and dictionaries by
+/// their values, which is what Spark, Delta writers and older pyarrow versions expect from carelake.
+pub(crate) fn plain_schema(schema: &Schema) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -197,6 +197,11 @@ fn plain_schema(schema: &Schema) -> SchemaRef {
             let plain = match f.data_type() {
                 DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
                 DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                DataType::Dictionary(_, values) => match values.as_ref() {
+                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                    DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                    other => other.clone(),
+                },
                 other => other.clone(),
             };
             f.as_ref().clone().with_data_type(plain)

@@ -31,7 +31,7 @@ use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataR
 
 use super::conform::RowNumbers;
 use super::location::register_cloud_stores;
-use super::read::open_delta_table;
+use super::read::{open_delta_table, plain_schema};
 use super::source::{TableFormat, TableSource};
 use crate::error::{CoreError, CoreResult};
 
@@ -501,26 +501,4 @@ async fn parquet_files(
         .map_err(|e| CoreError::storage(format!("listing the files of '{}'", source.name), e))?;
     files.sort();
     Ok(files)
-}
-
-/// The schema with view and large string types replaced by plain Utf8 and dictionaries by their values (the
-/// types the rest of carelake reads).
-fn plain_schema(schema: &Schema) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let plain = match f.data_type() {
-                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-                DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
-                DataType::Dictionary(_, values) => match values.as_ref() {
-                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-                    other => other.clone(),
-                },
-                other => other.clone(),
-            };
-            f.as_ref().clone().with_data_type(plain)
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
