@@ -287,3 +287,133 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
     let data = b.finish();
     assert_eq!(data.events.len(), 1, "the mammogram with stray spaces matched");
 }
+
+/// A table's rows as sorted text lines, without the columns named in `skip`.
+fn rows_as_text(batches: &[arrow::array::RecordBatch], skip: &[&str]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for batch in batches {
+        for i in 0..batch.num_rows() {
+            let mut line = String::new();
+            for (f, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                if skip.contains(&f.name().as_str()) {
+                    continue;
+                }
+                let value = arrow::util::display::array_value_to_string(column, i).unwrap();
+                line.push_str(&format!("{}={value};", f.name()));
+            }
+            lines.push(line);
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_and_quarantine() {
+    use _native::lake::{write_batches, Location, WriteMode};
+    use _native::pipeline::ingest::InputOverride;
+    use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = loc(&dir, "lake");
+    generate(
+        &lake,
+        &GenerateOptions {
+            members: 400,
+            seed: 11,
+            as_of: as_of(),
+            visit_scale: 1,
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let identity = loc(&dir, "identity");
+    let run = IdentityRun {
+        output: &identity,
+        previous: None,
+        config: &Default::default(),
+        model: None,
+        as_of: as_of(),
+    };
+    block_on(run_identity(&InputSet::lake(lake.clone()), run, &NoProgress)).unwrap();
+
+    // The lake's events with some codes blanked (null keys to quarantine), as Delta and as CSV.
+    let (_, batches) = read_table(&find(&lake, "clinical_events"));
+    let events = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let code_at = events.schema().index_of("code").unwrap();
+    let codes = events.column(code_at).as_string::<i32>();
+    let blanked: StringArray = (0..events.num_rows())
+        .map(|i| {
+            if i % 97 == 5 {
+                Some("  ")
+            } else {
+                codes.is_valid(i).then(|| codes.value(i))
+            }
+        })
+        .collect();
+    let mut columns: Vec<ArrayRef> = events.columns().to_vec();
+    columns[code_at] = Arc::new(blanked);
+    let events = RecordBatch::try_new(events.schema(), columns).unwrap();
+    let delta = loc(&dir, "events_delta");
+    block_on(write_batches(
+        &delta,
+        events.schema(),
+        "events",
+        WriteMode::Overwrite,
+        None,
+        [events.clone()],
+    ))
+    .unwrap();
+    let csv_path = dir.path().join("events.csv");
+    {
+        let mut writer = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(std::fs::File::create(&csv_path).unwrap());
+        writer.write(&events).unwrap();
+    }
+
+    let directory = ValueSetDirectory::sample().unwrap();
+    let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+    let run_with = |events_uri: String, out: &Location| {
+        let mut inputs = InputSet::lake(lake.clone());
+        inputs.overrides.insert(
+            "clinical_events".into(),
+            InputOverride {
+                uri: Some(events_uri),
+                columns: Default::default(),
+            },
+        );
+        block_on(run_caregaps(
+            &inputs,
+            EventSource::Lake,
+            Some(&identity),
+            out,
+            &directory,
+            &measures,
+            None,
+            as_of(),
+            &NoProgress,
+        ))
+        .unwrap()
+    };
+    let (out_delta, out_csv) = (loc(&dir, "out_delta"), loc(&dir, "out_csv"));
+    let a = run_with(delta.url().to_string(), &out_delta);
+    let b = run_with(csv_path.to_str().unwrap().to_string(), &out_csv);
+    assert_eq!(a.load, b.load, "same rows read and matched");
+    assert!(
+        a.quarantined
+            .get("clinical_events.null_key")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+    assert_eq!(a.quarantined, b.quarantined);
+    for (table, skip) in [
+        ("care_gaps", &["run_id"][..]),
+        ("quarantine", &["run_id", "record"][..]),
+    ] {
+        let (_, left) = read_table(&find(&out_delta, table));
+        let (_, right) = read_table(&find(&out_csv, table));
+        assert_eq!(rows_as_text(&left, skip), rows_as_text(&right, skip), "{table}");
+    }
+}
