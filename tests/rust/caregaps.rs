@@ -6,10 +6,11 @@ mod common;
 
 use _native::caregaps::definition::parse_file;
 use _native::caregaps::{MeasureSet, MemberDataBuilder, ValueSetDirectory};
+use _native::lake::Location;
 use _native::lake::{block_on, RejectReason, RowNumbers};
 use _native::model::{self, BatchBuilder};
 use _native::pipeline::caregaps_eval::evaluate_caregaps;
-use _native::pipeline::caregaps_stage::{run_caregaps, EventSource};
+use _native::pipeline::caregaps_stage::{run_caregaps, CareGapsReport, EventSource};
 use _native::pipeline::identity_stage::{run_identity, IdentityRun};
 use _native::pipeline::ingest::InputSet;
 use _native::pipeline::progress::NoProgress;
@@ -21,46 +22,60 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
 }
 
-#[test]
-fn synthetic_lake_agrees_with_the_planted_scenarios() {
-    let dir = tempfile::tempdir().unwrap();
-    let (lake, out) = (loc(&dir, "lake"), loc(&dir, "out"));
+/// A synthetic lake of `members` at `lake`, with identity resolution's outputs at `identity`.
+fn resolved_lake(lake: &Location, members: u64, seed: u64, identity: &Location) {
     generate(
-        &lake,
+        lake,
         &GenerateOptions {
-            members: 3000,
-            seed: 7,
+            members,
+            seed,
             as_of: as_of(),
             visit_scale: 1,
         },
         &NoProgress,
     )
     .unwrap();
-    let inputs = InputSet::lake(lake.clone());
     let run = IdentityRun {
-        output: &out,
+        output: identity,
         previous: None,
         config: &Default::default(),
         model: None,
         as_of: as_of(),
     };
-    block_on(run_identity(&inputs, run, &NoProgress)).unwrap();
+    block_on(run_identity(&InputSet::lake(lake.clone()), run, &NoProgress)).unwrap();
+}
+
+/// The care-gap stage over `inputs` with the members at `identity`, writing to `out`.
+fn care_gaps(
+    inputs: &InputSet,
+    identity: &Location,
+    out: &Location,
+    directory: &ValueSetDirectory,
+    measures: &MeasureSet,
+) -> CareGapsReport {
+    block_on(run_caregaps(
+        inputs,
+        EventSource::Lake,
+        Some(identity),
+        out,
+        directory,
+        measures,
+        None,
+        as_of(),
+        &NoProgress,
+    ))
+    .unwrap()
+}
+
+#[test]
+fn synthetic_lake_agrees_with_the_planted_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, out) = (loc(&dir, "lake"), loc(&dir, "out"));
+    resolved_lake(&lake, 3000, 7, &out);
+    let inputs = InputSet::lake(lake.clone());
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
-    let run = || {
-        block_on(run_caregaps(
-            &inputs,
-            EventSource::Lake,
-            None,
-            &out,
-            &directory,
-            &measures,
-            None,
-            as_of(),
-            &NoProgress,
-        ))
-        .unwrap()
-    };
+    let run = || care_gaps(&inputs, &out, &out, &directory, &measures);
     let report = run();
     assert_eq!(report.members_from, "identity");
     assert_eq!(report.year, 2026);
@@ -310,32 +325,13 @@ fn rows_as_text(batches: &[arrow::array::RecordBatch], skip: &[&str]) -> Vec<Str
 
 #[test]
 fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_and_quarantine() {
-    use _native::lake::{write_batches, Location, WriteMode};
+    use _native::lake::{write_batches, WriteMode};
     use _native::pipeline::ingest::InputOverride;
     use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
-    let lake = loc(&dir, "lake");
-    generate(
-        &lake,
-        &GenerateOptions {
-            members: 400,
-            seed: 11,
-            as_of: as_of(),
-            visit_scale: 1,
-        },
-        &NoProgress,
-    )
-    .unwrap();
-    let identity = loc(&dir, "identity");
-    let run = IdentityRun {
-        output: &identity,
-        previous: None,
-        config: &Default::default(),
-        model: None,
-        as_of: as_of(),
-    };
-    block_on(run_identity(&InputSet::lake(lake.clone()), run, &NoProgress)).unwrap();
+    let (lake, identity) = (loc(&dir, "lake"), loc(&dir, "identity"));
+    resolved_lake(&lake, 400, 11, &identity);
 
     // The lake's events with some codes blanked (null keys to quarantine), as Delta and as CSV.
     let (_, batches) = read_table(&find(&lake, "clinical_events"));
@@ -383,18 +379,7 @@ fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_an
                 columns: Default::default(),
             },
         );
-        block_on(run_caregaps(
-            &inputs,
-            EventSource::Lake,
-            Some(&identity),
-            out,
-            &directory,
-            &measures,
-            None,
-            as_of(),
-            &NoProgress,
-        ))
-        .unwrap()
+        care_gaps(&inputs, &identity, out, &directory, &measures)
     };
     let (out_delta, out_csv) = (loc(&dir, "out_delta"), loc(&dir, "out_csv"));
     let a = run_with(delta.url().to_string(), &out_delta);
