@@ -5,7 +5,7 @@
 //! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
 //! messages that were queued, delivered or replied to count against frequency caps.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;

@@ -44,11 +44,11 @@ fn mint(seed_key: &str, attempt: u32) -> String {
 ///
 /// `record_keys[i]` is record i's key (`source_system \u{1f} source_record_id`), `cluster_of[i]` its cluster,
 /// `previous` the previous xref by record key.
-pub fn assign_member_ids(
+pub fn assign_member_ids<S: std::hash::BuildHasher>(
     record_keys: &[String],
     cluster_of: &[u32],
     n_clusters: usize,
-    previous: &HashMap<String, String>,
+    previous: &HashMap<String, String, S>,
 ) -> AssignedIds {
     // Per cluster: previous ids with their record counts, the smallest record key, the size.
     let mut votes: Vec<BTreeMap<&str, u64>> = vec![BTreeMap::new(); n_clusters];

@@ -64,11 +64,12 @@ pub(crate) fn record_key(system: &str, id: &str) -> String {
 }
 
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
-pub(crate) async fn read_xref(location: &Location) -> CoreResult<HashMap<String, String>> {
+pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {
     let batches = read_table_if_present(location, "identity_xref", None)
         .await?
         .unwrap_or_default();
-    let mut out = HashMap::new();
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut out = foldhash::HashMap::with_capacity_and_hasher(rows, Default::default());
     for b in &batches {
         let col = |name: &str| text_column(b, "identity_xref", name);
         let (sys, id, member) = (col("source_system")?, col("source_record_id")?, col("member_id")?);

@@ -2,7 +2,7 @@
 //! across audiences, then the per-member policy decision; a send becomes one membership per destination that
 //! takes the chosen channel, with its minimum-necessary payload and the payload's hash.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;

@@ -4,7 +4,9 @@
 //! emitted; a row of the previous state that is gone is deleted (only rows carelake sent are ever removed).
 //! Enter and exit events follow the same comparison.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use arrow::datatypes::TimestampMicrosecondType;
 
@@ -178,7 +180,7 @@ impl ChangeSets<'_> {
     /// Per (audience, destination): (adds, changes, removes), an upsert of a row already in the state being a
     /// change.
     pub(super) fn planned(&self, previous: &PreviousState) -> HashMap<(&str, &str), (i64, i64, i64)> {
-        let mut planned: HashMap<(&str, &str), (i64, i64, i64)> = HashMap::new();
+        let mut planned: HashMap<(&str, &str), (i64, i64, i64)> = HashMap::default();
         for (&destination, rows) in &self.changes {
             for c in rows {
                 let counts = planned.entry((c.audience, destination)).or_default();

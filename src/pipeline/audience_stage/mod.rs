@@ -14,7 +14,9 @@ mod profiles;
 mod selection;
 mod write;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deltalake::datafusion::prelude::SessionContext;
@@ -221,7 +223,7 @@ pub async fn run_audiences(
                 .insert(destination.to_string(), ((add + change) as u64, remove as u64));
         }
     }
-    let mut sampled = HashSet::new();
+    let mut sampled = HashSet::default();
     let sample = memberships
         .iter()
         .filter(|m| sampled.insert((m.audience.as_str(), m.member_id.as_str())))

@@ -1,7 +1,9 @@
 //! member_profile as the audience stage reads it: each member's policy values, its text columns kept as Arrow
 //! arrays (the strings are never copied per member), and the payload a destination gets from them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 
@@ -62,7 +64,7 @@ impl Profiles {
 
 pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
     let mut out = Profiles::default();
-    let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::new();
+    let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::default();
     for (bi, b) in batches.iter().enumerate() {
         let ids = text_column(b, "member_profile", "member_id")?;
         let flag = |n: &str| b.column_by_name(n).and_then(|c| c.as_boolean_opt().cloned());

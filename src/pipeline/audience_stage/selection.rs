@@ -1,7 +1,9 @@
 //! Selecting each audience's members: the inputs the SQL reads (with member ids resolved through
 //! identity_xref), and the selected rows as member id plus personalization fields.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
@@ -72,7 +74,7 @@ pub(super) fn resolve_members(
 /// The rows an audience's SQL selected, each member once (its first row).
 pub(super) fn selected_rows(audience: &str, batches: &[RecordBatch]) -> CoreResult<SelectedRows> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for b in batches {
         let Ok(index) = b.schema().index_of("member_id") else {
             return Err(CoreError::Config(format!(

@@ -1,7 +1,7 @@
 //! Writing the audience stage's outputs: change sets first (what outreach tools read, and CSV files for file
 //! drops), then the state (audience_members), the enter/exit events, the suppressions and the sync log.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -191,7 +191,7 @@ impl RunOutputs<'_> {
         let spec = model::sync_runs();
         let mut b = BatchBuilder::new(&spec, 16);
         let finished = Utc::now();
-        let mut members_of: HashMap<(&str, &str), i64> = HashMap::new();
+        let mut members_of: HashMap<(&str, &str), i64> = HashMap::default();
         for m in self.memberships {
             *members_of
                 .entry((m.audience.as_str(), m.destination.as_str()))
