@@ -7,25 +7,26 @@
 
 use foldhash::HashMap;
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
 use super::caps::SentMessage;
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use crate::error::{CoreError, CoreResult};
+use crate::identity::text_key::TextKey;
 use crate::model::{optional_text_column, text_column, text_value};
 
 /// Per member: consents and the messages already sent.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    consents: HashMap<String, Vec<ConsentEvent>>,
+    consents: HashMap<TextKey, Vec<ConsentEvent>>,
     /// Latest do-not-contact request per member (an opt-out of every channel for every purpose).
-    do_not_contact: HashMap<String, i64>,
-    revocations: HashMap<String, Vec<(Channel, i64)>>,
-    history: HashMap<String, Vec<SentMessage>>,
+    do_not_contact: HashMap<TextKey, i64>,
+    revocations: HashMap<TextKey, Vec<(Channel, i64)>>,
+    history: HashMap<TextKey, Vec<SentMessage>>,
     /// Latest outbound status per (member, audience): (time, failed?).
-    delivery: HashMap<(String, String), (i64, bool)>,
+    delivery: HashMap<(TextKey, TextKey), (i64, bool)>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -40,12 +41,7 @@ fn timestamps<'a>(
 
 impl Ledger {
     /// Add a conformed consents batch; `member` gives each row's member id (None: unknown).
-    pub fn add_consents(
-        &mut self,
-        batch: &RecordBatch,
-        member: &[Option<String>],
-        as_of: i64,
-    ) -> CoreResult<()> {
+    pub fn add_consents(&mut self, batch: &RecordBatch, member: &StringArray, as_of: i64) -> CoreResult<()> {
         let t = "consents";
         let (channel, purpose, status) = (
             text_column(batch, t, "channel")?,
@@ -86,10 +82,10 @@ impl Ledger {
             };
             let opt_in = status.value(i) == "opt_in";
             if !opt_in && channels.len() > 1 && scope == ConsentScope::All {
-                let latest = self.do_not_contact.entry(m.clone()).or_insert(i64::MIN);
+                let latest = self.do_not_contact.entry(TextKey::new(m)).or_insert(i64::MIN);
                 *latest = (*latest).max(at.value(i));
             }
-            let events = self.consents.entry(m.clone()).or_default();
+            let events = self.consents.entry(TextKey::new(m)).or_default();
             for &channel in channels {
                 events.push(ConsentEvent {
                     channel,
@@ -107,7 +103,7 @@ impl Ledger {
     pub fn add_communications(
         &mut self,
         batch: &RecordBatch,
-        member: &[Option<String>],
+        member: &StringArray,
         as_of: i64,
     ) -> CoreResult<()> {
         let t = "communications";
@@ -136,13 +132,13 @@ impl Ledger {
                 let kw = text_value(keyword, i);
                 if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
                     self.revocations
-                        .entry(m.clone())
+                        .entry(TextKey::new(m))
                         .or_default()
                         .push((channel, at.value(i)));
                 }
             } else {
                 if let Some(a) = audience.filter(|a| a.is_valid(i)) {
-                    let key = (m.clone(), a.value(i).to_string());
+                    let key = (TextKey::new(m), TextKey::new(a.value(i)));
                     let entry = self.delivery.entry(key).or_insert((i64::MIN, false));
                     if at.value(i) >= entry.0 {
                         *entry = (at.value(i), status.value(i) == "failed");
@@ -155,11 +151,14 @@ impl Ledger {
                 let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                     continue;
                 };
-                self.history.entry(m.clone()).or_default().push(SentMessage {
-                    at: sent,
-                    channel,
-                    subject: text_value(audience, i).map(str::to_string),
-                });
+                self.history
+                    .entry(TextKey::new(m))
+                    .or_default()
+                    .push(SentMessage {
+                        at: sent,
+                        channel,
+                        subject: text_value(audience, i).map(str::to_string),
+                    });
             }
         }
         Ok(())
@@ -167,8 +166,17 @@ impl Ledger {
 
     /// The consents of a member, with revocations applied in time order.
     pub fn consents_of(&self, member_id: &str) -> MemberConsents {
-        let mut events = self.consents.get(member_id).cloned().unwrap_or_default();
-        for (channel, at) in self.revocations.get(member_id).into_iter().flatten() {
+        let mut events = self
+            .consents
+            .get(&TextKey::new(member_id))
+            .cloned()
+            .unwrap_or_default();
+        for (channel, at) in self
+            .revocations
+            .get(&TextKey::new(member_id))
+            .into_iter()
+            .flatten()
+        {
             events.push(ConsentEvent {
                 channel: *channel,
                 scope: ConsentScope::All,
@@ -183,26 +191,30 @@ impl Ledger {
     /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
     /// any later opt-in lifts it, for what that opt-in covers.
     pub fn do_not_contact(&self, member_id: &str) -> bool {
-        self.do_not_contact.get(member_id).is_some_and(|&since| {
-            !self
-                .consents
-                .get(member_id)
-                .into_iter()
-                .flatten()
-                .any(|e| e.opt_in && e.at > since)
-        })
+        self.do_not_contact
+            .get(&TextKey::new(member_id))
+            .is_some_and(|&since| {
+                !self
+                    .consents
+                    .get(&TextKey::new(member_id))
+                    .into_iter()
+                    .flatten()
+                    .any(|e| e.opt_in && e.at > since)
+            })
     }
 
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
     /// row is sent again.
     pub fn failed_after(&self, member_id: &str, audience: &str, since: i64) -> bool {
         self.delivery
-            .get(&(member_id.to_string(), audience.to_string()))
+            .get(&(TextKey::new(member_id), TextKey::new(audience)))
             .is_some_and(|(at, failed)| *failed && *at > since)
     }
 
     /// The messages already sent to a member.
     pub fn history_of(&self, member_id: &str) -> &[SentMessage] {
-        self.history.get(member_id).map_or(&[], Vec::as_slice)
+        self.history
+            .get(&TextKey::new(member_id))
+            .map_or(&[], Vec::as_slice)
     }
 }

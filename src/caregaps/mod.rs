@@ -19,8 +19,6 @@ pub mod events;
 pub mod measures;
 pub mod member_data;
 pub mod output;
-pub mod person_keys;
-pub mod text_key;
 pub mod value_sets;
 
 pub use evaluate::{evaluate_all, GapRow, MemberData, Status};

@@ -24,7 +24,6 @@ use serde_json::json;
 
 pub use selection::AudienceSelection;
 
-use super::identity_stage::read_xref;
 use super::ingest::{open_input, write_quarantine, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
@@ -33,6 +32,7 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
+use crate::identity::person_keys::XrefIndex;
 use crate::lake::{read_table_if_present, Location, QuarantinedRow};
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
@@ -132,7 +132,15 @@ pub async fn run_audiences(
             }
         }
     }
-    let xref = read_xref(&output.join("identity_xref")).await?;
+    let xref = XrefIndex::from_batches(
+        &read_table_if_present(
+            &output.join("identity_xref"),
+            "identity_xref",
+            Some(&["source_system", "source_record_id", "member_id"]),
+        )
+        .await?
+        .unwrap_or_default(),
+    )?;
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();

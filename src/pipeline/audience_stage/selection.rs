@@ -3,17 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 
 use crate::error::{CoreError, CoreResult};
+use crate::identity::person_keys::XrefIndex;
 use crate::model::{optional_text_column, text_value};
-use crate::pipeline::identity_stage::record_key;
 
 /// Where each audience's selected rows come from.
 #[derive(Debug)]
@@ -41,24 +41,26 @@ pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatc
 /// Replace a batch's member_id column with the resolved member of each row; returns the batch and the members.
 pub(super) fn resolve_members(
     batch: &RecordBatch,
-    xref: &HashMap<String, String>,
-) -> CoreResult<(RecordBatch, Vec<Option<String>>)> {
+    xref: &XrefIndex,
+) -> CoreResult<(RecordBatch, StringArray)> {
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
-    let resolved: Vec<Option<String>> = (0..batch.num_rows())
-        .map(|i| match text_value(member, i) {
-            Some(m) => Some(m.to_string()),
-            None => xref
-                .get(&record_key(text_value(sys, i)?, text_value(rec, i)?))
-                .cloned(),
-        })
-        .collect();
+    let mut resolved = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 20);
+    for i in 0..batch.num_rows() {
+        resolved.append_option(match text_value(member, i) {
+            Some(m) => Some(m),
+            None => text_value(sys, i)
+                .zip(text_value(rec, i))
+                .and_then(|(s, r)| xref.member_id(s, r)),
+        });
+    }
+    let resolved = resolved.finish();
     let index = batch
         .schema()
         .index_of("member_id")
         .map_err(|_| CoreError::Internal("conformed batch without member_id".into()))?;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns[index] = Arc::new(StringArray::from(resolved.clone()));
+    columns[index] = Arc::new(resolved.clone());
     let fields: Vec<Field> = batch
         .schema()
         .fields()

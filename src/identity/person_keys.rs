@@ -6,9 +6,12 @@
 
 use std::hash::BuildHasher;
 
+use arrow::array::RecordBatch;
 use rayon::prelude::*;
 
 use super::text_key::TextKey;
+use crate::error::CoreResult;
+use crate::model::text_column;
 
 /// Marks a value that is still a row position while a bulk insert numbers its new members.
 const PENDING: u32 = 1 << 31;
@@ -125,6 +128,43 @@ impl SourceKeys {
     }
 }
 
+/// identity_xref as an index: a source record's member id.
+#[derive(Debug, Default)]
+pub struct XrefIndex {
+    records: SourceKeys,
+    numbers: MemberIds,
+    member_ids: Vec<String>,
+}
+
+impl XrefIndex {
+    /// Index `identity_xref` batches (source_system, source_record_id, member_id).
+    pub fn from_batches(batches: &[RecordBatch]) -> CoreResult<Self> {
+        let mut index = XrefIndex::default();
+        let table = "identity_xref";
+        for batch in batches {
+            let sys = text_column(batch, table, "source_system")?;
+            let rec = text_column(batch, table, "source_record_id")?;
+            let member = text_column(batch, table, "member_id")?;
+            for i in 0..batch.num_rows() {
+                let (m, new) = index
+                    .numbers
+                    .get_or_insert(member.value(i), index.member_ids.len() as u32);
+                if new {
+                    index.member_ids.push(member.value(i).to_string());
+                }
+                index.records.insert(sys.value(i), rec.value(i), m);
+            }
+        }
+        Ok(index)
+    }
+
+    /// The member id of record `record` of source `system`.
+    pub fn member_id(&self, system: &str, record: &str) -> Option<&str> {
+        let m = self.records.get(system, record)?;
+        self.member_ids.get(m as usize).map(String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +190,30 @@ mod tests {
         }
         assert_eq!(ids.get("M700"), None);
         assert_eq!(ids.get_or_insert("M3", 999), (4, false));
+    }
+
+    #[test]
+    fn the_xref_index_gives_each_source_records_member() {
+        let xref = arrow::array::RecordBatch::try_from_iter([
+            (
+                "source_system",
+                std::sync::Arc::new(arrow::array::StringArray::from(vec!["ehr", "claims", "ehr"])) as _,
+            ),
+            (
+                "source_record_id",
+                std::sync::Arc::new(arrow::array::StringArray::from(vec!["1", "1", "2"])) as _,
+            ),
+            (
+                "member_id",
+                std::sync::Arc::new(arrow::array::StringArray::from(vec!["MBR-a", "MBR-b", "MBR-a"])) as _,
+            ),
+        ])
+        .unwrap();
+        let index = XrefIndex::from_batches(&[xref]).unwrap();
+        assert_eq!(index.member_id("ehr", "1"), Some("MBR-a"));
+        assert_eq!(index.member_id("claims", "1"), Some("MBR-b"));
+        assert_eq!(index.member_id("ehr", "2"), Some("MBR-a"));
+        assert_eq!(index.member_id("crm", "1"), None);
+        assert_eq!(index.member_id("ehr", "3"), None);
     }
 }
