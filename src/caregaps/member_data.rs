@@ -21,7 +21,6 @@ use super::measures::MeasureSet;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::{MemberIds, SourceKeys};
-use crate::identity::text_key::TextKey;
 use crate::lake::conform::rows_as_json;
 use crate::lake::{QuarantinedRow, RejectReason, RowNumbers};
 use crate::model::{self, optional_text_column, primitive_column, text_column, text_value};
@@ -220,31 +219,8 @@ impl MemberDataBuilder {
             .par_iter()
             .map(|(_, _, ids)| (0..ids.len()).map(|i| members.get(ids.value(i))).collect())
             .collect();
-        let mut systems: Vec<&str> = Vec::new();
-        for (sys, _, _) in &rows {
-            for i in 0..sys.len() {
-                if !systems.contains(&sys.value(i)) {
-                    systems.push(sys.value(i));
-                }
-            }
-        }
-        for system in &systems {
-            self.records.add_system(system);
-        }
-        self.records
-            .by_system
-            .par_iter_mut()
-            .for_each(|(system, records)| {
-                for ((sys, rec, _), found) in rows.iter().zip(&found) {
-                    for (i, member) in found.iter().enumerate() {
-                        if let Some(m) = member {
-                            if sys.value(i) == system.as_str() {
-                                records.insert(TextKey::new(rec.value(i)), *m);
-                            }
-                        }
-                    }
-                }
-            });
+        let keys: Vec<_> = rows.iter().map(|(sys, rec, _)| (*sys, *rec)).collect();
+        self.records.insert_batches(&keys, &found);
         Ok(())
     }
 

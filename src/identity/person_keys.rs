@@ -6,7 +6,7 @@
 
 use std::hash::BuildHasher;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 
 use super::text_key::TextKey;
@@ -121,6 +121,33 @@ impl SourceKeys {
         self.by_system[at].1.insert(TextKey::new(record), member);
     }
 
+    /// Record the members of source records given as (source_system, source_record_id) columns, batch by batch,
+    /// with each row's member (None: left out). Each source system's table is filled on its own thread.
+    pub fn insert_batches(&mut self, keys: &[(&StringArray, &StringArray)], members: &[Vec<Option<u32>>]) {
+        let mut systems: Vec<&str> = Vec::new();
+        for (sys, _) in keys {
+            for i in 0..sys.len() {
+                if !systems.contains(&sys.value(i)) {
+                    systems.push(sys.value(i));
+                }
+            }
+        }
+        for system in &systems {
+            self.add_system(system);
+        }
+        self.by_system.par_iter_mut().for_each(|(system, records)| {
+            for ((sys, rec), found) in keys.iter().zip(members) {
+                for (i, member) in found.iter().enumerate() {
+                    if let Some(m) = member {
+                        if sys.value(i) == system.as_str() {
+                            records.insert(TextKey::new(rec.value(i)), *m);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /// The member of `record` of `system`.
     pub fn get(&self, system: &str, record: &str) -> Option<u32> {
         let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
@@ -137,24 +164,31 @@ pub struct XrefIndex {
 }
 
 impl XrefIndex {
-    /// Index `identity_xref` batches (source_system, source_record_id, member_id).
+    /// Index `identity_xref` batches (source_system, source_record_id, member_id), two threads at once.
     pub fn from_batches(batches: &[RecordBatch]) -> CoreResult<Self> {
-        let mut index = XrefIndex::default();
         let table = "identity_xref";
+        let mut keys = Vec::with_capacity(batches.len());
+        let mut ids: Vec<&str> = Vec::new();
         for batch in batches {
-            let sys = text_column(batch, table, "source_system")?;
-            let rec = text_column(batch, table, "source_record_id")?;
             let member = text_column(batch, table, "member_id")?;
-            for i in 0..batch.num_rows() {
-                let (m, new) = index
-                    .numbers
-                    .get_or_insert(member.value(i), index.member_ids.len() as u32);
-                if new {
-                    index.member_ids.push(member.value(i).to_string());
-                }
-                index.records.insert(sys.value(i), rec.value(i), m);
-            }
+            ids.extend((0..batch.num_rows()).map(|i| member.value(i)));
+            keys.push((
+                text_column(batch, table, "source_system")?,
+                text_column(batch, table, "source_record_id")?,
+            ));
         }
+        let mut index = XrefIndex::default();
+        let new = index.numbers.insert_new(&ids, 0);
+        index.member_ids = new.iter().map(|&row| ids[row].to_string()).collect();
+        let numbers = &index.numbers;
+        let mut at = 0;
+        let mut members = Vec::with_capacity(keys.len());
+        for (sys, _) in &keys {
+            let rows = &ids[at..at + sys.len()];
+            members.push(rows.par_iter().map(|id| numbers.get(id)).collect::<Vec<_>>());
+            at += sys.len();
+        }
+        index.records.insert_batches(&keys, &members);
         Ok(index)
     }
 

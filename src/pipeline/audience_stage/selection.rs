@@ -46,12 +46,21 @@ pub(super) fn resolve_members(
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
     let mut resolved = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 20);
+    // A person's rows usually come together: the previous row's answer saves a hash-table probe.
+    let mut last: Option<((&str, &str), Option<&str>)> = None;
     for i in 0..batch.num_rows() {
         resolved.append_option(match text_value(member, i) {
             Some(m) => Some(m),
             None => text_value(sys, i)
                 .zip(text_value(rec, i))
-                .and_then(|(s, r)| xref.member_id(s, r)),
+                .and_then(|key| match last {
+                    Some((previous, found)) if previous == key => found,
+                    _ => {
+                        let found = xref.member_id(key.0, key.1);
+                        last = Some((key, found));
+                        found
+                    }
+                }),
         });
     }
     let resolved = resolved.finish();
