@@ -150,10 +150,8 @@ async fn match_events_selectively(
     filter: EventFilter,
     progress: &dyn Progress,
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>, serde_json::Value)> {
-    let spec = model::canonical_input("clinical_events")
-        .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
     let schema = scan.schema();
-    let plan = ConformPlan::new(&spec, &schema, &inputs.mapping("clinical_events"))?;
+    let plan = inputs.conform_plan("clinical_events", &schema)?;
     let stored = |canonical: &str| -> CoreResult<String> {
         plan.source_column(canonical)
             .map(|i| schema.field(i).name().clone())
@@ -315,9 +313,7 @@ pub async fn run_caregaps(
     if let Some(source) = inputs.locate("enrollment").await? {
         match SelectiveScan::plan(&source).await? {
             Some(scan) => {
-                let spec = model::canonical_input("enrollment")
-                    .ok_or_else(|| CoreError::Internal("enrollment is not canonical".into()))?;
-                let plan = ConformPlan::new(&spec, &scan.schema(), &inputs.mapping("enrollment"))?;
+                let plan = inputs.conform_plan("enrollment", &scan.schema())?;
                 described.insert("enrollment".into(), describe_source(&source, scan.version));
                 let numbered: Vec<(RecordBatch, RowNumbers)> = scan
                     .read_all(&|_| {})
@@ -363,9 +359,7 @@ pub async fn run_caregaps(
             let kept: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
             let mut matched = match batches.first() {
                 Some(first) => {
-                    let spec = model::canonical_input("clinical_events")
-                        .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
-                    let plan = ConformPlan::new(&spec, &first.schema(), &inputs.mapping("clinical_events"))?;
+                    let plan = inputs.conform_plan("clinical_events", &first.schema())?;
                     let mut at = 0i64;
                     let numbered = batches.into_iter().map(|batch| {
                         let offset = at;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use arrow::datatypes::SchemaRef;
 use chrono::{NaiveDate, Utc};
 use serde_json::json;
 
@@ -57,6 +58,14 @@ impl InputSet {
         }
     }
 
+    /// The conform plan of canonical input `table` stored with `schema`, with the mapping given for it (a
+    /// missing or mistyped column fails here, before any row).
+    pub(crate) fn conform_plan(&self, table: &str, schema: &SchemaRef) -> CoreResult<ConformPlan> {
+        let spec =
+            canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+        ConformPlan::new(&spec, schema, &self.mapping(table))
+    }
+
     /// The column mapping given for `table` (empty when none).
     pub(crate) fn mapping(&self, table: &str) -> ColumnMapping {
         self.overrides
@@ -85,13 +94,11 @@ pub struct InputStream {
 
 /// Open a canonical input and check its schema (a missing or mistyped column fails here, before any row).
 pub async fn open_input(inputs: &InputSet, table: &str) -> CoreResult<Option<InputStream>> {
-    let spec =
-        canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
     let Some(source) = inputs.locate(table).await? else {
         return Ok(None);
     };
     let reader = TableReader::open(&source).await?;
-    let plan = ConformPlan::new(&spec, &reader.schema(), &inputs.mapping(table))?;
+    let plan = inputs.conform_plan(table, &reader.schema())?;
     Ok(Some(InputStream {
         reader,
         plan,
