@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow::array::{Array, AsArray, BooleanArray, DictionaryArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int32Type};
+use arrow::datatypes::{DataType, Int32Type, SchemaRef};
 
 use super::measures::MeasureSet;
 use super::member_data::CodeIndex;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
+use crate::lake::selective_read::RowPredicate;
 use crate::lake::{ColumnMapping, ConformPlan, EnumSpelling, RowNumbers};
 use crate::model::canonical_input;
 
@@ -124,12 +125,32 @@ impl EventFilter {
 
     /// Which rows of a raw `clinical_events` batch (as stored, read by `plan`) to keep.
     pub fn mask_of(&self, raw: &RecordBatch, plan: &ConformPlan) -> CoreResult<BooleanArray> {
-        let column = |name: &str| {
-            plan.source_column(name).map(|i| raw.column(i)).ok_or_else(|| {
-                CoreError::Internal(format!("clinical_events.{name} passed the plan but is absent"))
-            })
-        };
-        self.keep_mask(column("code_system")?, column("code")?)
+        let (system, code) = code_columns(plan)?;
+        self.keep_mask(raw.column(system), raw.column(code))
+    }
+
+    /// This filter as a row predicate for a table stored with `schema` (read by `plan`): the stored names of
+    /// the two columns it reads, and the predicate over a batch of just those columns.
+    pub fn into_row_predicate(
+        self,
+        plan: &ConformPlan,
+        schema: &SchemaRef,
+    ) -> CoreResult<([String; 2], RowPredicate)> {
+        let (system, code) = code_columns(plan)?;
+        let names = [
+            schema.field(system).name().clone(),
+            schema.field(code).name().clone(),
+        ];
+        let (system, code) = (names[0].clone(), names[1].clone());
+        let predicate: RowPredicate = Arc::new(move |batch: &RecordBatch| {
+            let column = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| CoreError::Internal(format!("the row filter did not get column '{name}'")))
+            };
+            self.keep_mask(column(&system)?, column(&code)?)
+        });
+        Ok((names, predicate))
     }
 
     /// The rows of a raw `clinical_events` batch (as stored, mapped by `columns`) that [`Self::keep_mask`]
@@ -161,6 +182,16 @@ impl EventFilter {
             RowNumbers::Listed(numbers),
         ))
     }
+}
+
+/// The source positions of code_system and code in a clinical_events plan.
+fn code_columns(plan: &ConformPlan) -> CoreResult<(usize, usize)> {
+    let column = |name: &str| {
+        plan.source_column(name).ok_or_else(|| {
+            CoreError::Internal(format!("clinical_events.{name} passed the plan but is absent"))
+        })
+    };
+    Ok((column("code_system")?, column("code")?))
 }
 
 /// A text column as a dictionary with 32-bit keys and Utf8 values (plain text columns are encoded here).

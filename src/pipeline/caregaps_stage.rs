@@ -16,7 +16,7 @@ use crate::caregaps::output::{care_gap_batches, measure_rates_batch, RowContext}
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::selective_read::{RowPredicate, SelectiveScan};
+use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
     detect, read_table_if_present, ConformPlan, Location, QuarantinedRow, RowNumbers, TableSource, WriteMode,
 };
@@ -152,25 +152,7 @@ async fn match_events_selectively(
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>, serde_json::Value)> {
     let schema = scan.schema();
     let plan = inputs.conform_plan("clinical_events", &schema)?;
-    let stored = |canonical: &str| -> CoreResult<String> {
-        plan.source_column(canonical)
-            .map(|i| schema.field(i).name().clone())
-            .ok_or_else(|| {
-                CoreError::Internal(format!(
-                    "clinical_events.{canonical} passed the plan but is absent"
-                ))
-            })
-    };
-    let (system, code) = (stored("code_system")?, stored("code")?);
-    let (system_name, code_name) = (system.clone(), code.clone());
-    let predicate: RowPredicate = std::sync::Arc::new(move |batch: &RecordBatch| {
-        let column = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| CoreError::Internal(format!("the row filter did not get column '{name}'")))
-        };
-        filter.keep_mask(column(&system_name)?, column(&code_name)?)
-    });
+    let ([system, code], predicate) = filter.into_row_predicate(&plan, &schema)?;
     progress.start("caregaps.events", scan.rows());
     let selected = scan
         .select(&[&system, &code], predicate, &|rows| progress.advance(rows))
