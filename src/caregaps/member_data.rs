@@ -112,6 +112,15 @@ type PersonKeyColumns<'a> = (
     Option<&'a StringArray>,
 );
 
+/// A batch's person key columns.
+fn person_key_columns(batch: &RecordBatch) -> PersonKeyColumns<'_> {
+    (
+        optional_text_column(batch, "member_id"),
+        optional_text_column(batch, "source_system"),
+        optional_text_column(batch, "source_record_id"),
+    )
+}
+
 /// The last person key looked up and its member.
 type LastPerson<'a> = Option<((Option<&'a str>, Option<&'a str>, Option<&'a str>), Option<u32>)>;
 
@@ -162,7 +171,7 @@ impl MemberDataBuilder {
     }
 
     /// Make room for `members` more members (saves rehashing a table of millions while loading).
-    pub fn reserve_members(&mut self, members: usize) {
+    fn reserve_members(&mut self, members: usize) {
         self.members.reserve(members);
         self.data.member_ids.reserve(members);
         self.data.birth.reserve(members);
@@ -187,6 +196,7 @@ impl MemberDataBuilder {
                 optional_text_column(batch, "sex"),
             ));
         }
+        self.reserve_members(ids.len());
         let new = self.members.insert_new(&ids, self.data.member_ids.len() as u32);
         for row in new {
             let (b, i) = at[row];
@@ -309,11 +319,7 @@ impl MemberDataBuilder {
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
         let line = text_column(batch, table, "product_line")?;
-        let keys: PersonKeyColumns = (
-            optional_text_column(batch, "member_id"),
-            optional_text_column(batch, "source_system"),
-            optional_text_column(batch, "source_record_id"),
-        );
+        let keys = person_key_columns(batch);
         let mut last: LastPerson = None;
         let flag = |name: &str| {
             batch
@@ -393,11 +399,7 @@ impl MemberDataBuilder {
         let value: &Float64Array = primitive_column::<Float64Type>(batch, table, "value_num", "a number")?;
         let supply: &Int64Array =
             primitive_column::<Int64Type>(batch, table, "days_supply", "a whole number")?;
-        let keys: PersonKeyColumns = (
-            optional_text_column(batch, "member_id"),
-            optional_text_column(batch, "source_system"),
-            optional_text_column(batch, "source_record_id"),
-        );
+        let keys = person_key_columns(batch);
         let mut last: LastPerson = None;
         let (modifier, taxonomy, setting, claim, source) = (
             optional_text_column(batch, "modifier"),

@@ -159,7 +159,6 @@ impl SourceKeys {
 #[derive(Debug, Default)]
 pub struct XrefIndex {
     records: SourceKeys,
-    numbers: MemberIds,
     member_ids: Vec<String>,
 }
 
@@ -177,10 +176,14 @@ impl XrefIndex {
                 text_column(batch, table, "source_record_id")?,
             ));
         }
-        let mut index = XrefIndex::default();
-        let new = index.numbers.insert_new(&ids, 0);
-        index.member_ids = new.iter().map(|&row| ids[row].to_string()).collect();
-        let numbers = &index.numbers;
+        // The member id -> number table is needed only while the source records are numbered.
+        let mut numbers = MemberIds::default();
+        let new = numbers.insert_new(&ids, 0);
+        let mut index = XrefIndex {
+            records: SourceKeys::default(),
+            member_ids: new.iter().map(|&row| ids[row].to_string()).collect(),
+        };
+        let numbers = &numbers;
         let mut at = 0;
         let mut members = Vec::with_capacity(keys.len());
         for (sys, _) in &keys {

@@ -259,7 +259,6 @@ pub async fn run_caregaps(
     .await?;
     let members_from = match (profiles, xref) {
         (Some(profiles), Some(xref)) => {
-            builder.reserve_members(profiles.iter().map(RecordBatch::num_rows).sum());
             builder.add_member_profiles(&profiles)?;
             builder.add_xref(&xref)?;
             described.insert("identity".into(), json!(identity.redacted()));
@@ -356,8 +355,8 @@ pub async fn run_caregaps(
             matched.0.counts.events_read += rows_read.saturating_sub(kept);
             matched
         }
-        // This thread reads (the Parquet decoding); a worker conforms and matches batches in parallel
-        // meanwhile, so reading and matching overlap.
+        // Plain Delta/Parquet tables are read selectively; others stream through the query engine, filtered
+        // by the same rule.
         EventSource::Lake => match inputs.locate("clinical_events").await? {
             None => (builder, Vec::new()),
             Some(source) => {
