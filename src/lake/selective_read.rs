@@ -70,6 +70,9 @@ pub struct SelectiveScan {
 /// How many row groups are read at once: enough to keep every core decoding while another waits on storage.
 const CONCURRENT_ROW_GROUPS: usize = 4;
 
+/// How many file footers are fetched at once when a table is opened (small reads, mostly waiting on storage).
+const CONCURRENT_FOOTERS: usize = 8;
+
 impl SelectiveScan {
     /// Open the files of `source` for selective reading; None when the table needs the query engine's reader
     /// (CSV, a Delta table with column mapping, deletion vectors or partition columns, files whose schemas differ).
@@ -84,20 +87,30 @@ impl SelectiveScan {
             },
             TableFormat::Parquet => (parquet_files(source, &store, &root).await?, None),
         };
-        let mut files = Vec::with_capacity(paths.len());
+        // Footers are fetched concurrently (each is a round trip on object storage), kept in table order.
+        let footers: Vec<(StorePath, u64, ArrowReaderMetadata)> = futures::stream::iter(paths)
+            .map(|(path, size)| {
+                let mut reader = StoreFile {
+                    store: store.clone(),
+                    path: path.clone(),
+                    size,
+                };
+                async move {
+                    let metadata =
+                        ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await;
+                    metadata.map(|m| (path, size, m))
+                }
+            })
+            .buffered(CONCURRENT_FOOTERS)
+            .try_collect()
+            .await
+            .map_err(|e| {
+                CoreError::storage(format!("reading the footer of a file of '{}'", source.name), e)
+            })?;
+        let mut files = Vec::with_capacity(footers.len());
         let mut schema: Option<SchemaRef> = None;
         let mut first_row = 0i64;
-        for (path, size) in paths {
-            let mut reader = StoreFile {
-                store: store.clone(),
-                path: path.clone(),
-                size,
-            };
-            let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
-                .await
-                .map_err(|e| {
-                    CoreError::storage(format!("reading the footer of a file of '{}'", source.name), e)
-                })?;
+        for (path, size, metadata) in footers {
             let plain = plain_schema(metadata.schema());
             match &schema {
                 None => schema = Some(plain),
@@ -166,10 +179,10 @@ impl SelectiveScan {
                 .map_err(|_| CoreError::schema(table, name, "column not found"))?;
             indices.push(at);
         }
-        let groups = self.scan(None, Some(indices.clone()), &|_| {}).await?;
         // Parquet gives a projection's columns in file order; put them in the order asked for.
         let mut sorted = indices.clone();
         sorted.sort_unstable();
+        let groups = self.scan(None, Some(sorted.clone()), &|_| {}).await?;
         let order: Vec<usize> = indices
             .iter()
             .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
@@ -177,6 +190,8 @@ impl SelectiveScan {
         groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
     }
 
+    /// Read by row group; `projection` (column positions in ascending order, the order Parquet returns them)
+    /// limits the columns read.
     async fn scan(
         &self,
         filter: Option<(Vec<String>, RowPredicate)>,
@@ -193,11 +208,7 @@ impl SelectiveScan {
         }
         let schema = match &projection {
             None => self.schema.clone(),
-            Some(indices) => {
-                let mut sorted = indices.clone();
-                sorted.sort_unstable();
-                Arc::new(self.schema.project(&sorted)?)
-            }
+            Some(indices) => Arc::new(self.schema.project(indices)?),
         };
         let results = futures::stream::iter(units)
             .map(|(file, index, first_row)| {
