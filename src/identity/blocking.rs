@@ -32,6 +32,9 @@ pub enum BlockField {
     LastName,
     /// Soundex of the family name.
     LastSoundex,
+    /// Soundexes of the given and family names in either order: records whose names were entered the wrong
+    /// way round share this key.
+    NamesAnyOrder,
     /// Phone (E.164).
     Phone,
     /// Email match key.
@@ -107,6 +110,13 @@ impl Default for BlockingConfig {
                 rule("birth_date+address", &[BirthDate, Address]),
                 // Names swapped or misspelled beyond their soundex, at an address keyed differently.
                 rule("birth_date+zip", &[BirthDate, Zip]),
+                // Names entered the wrong way round, where the birth date or the ZIP still agrees (the
+                // name-sound rules above key the given and family names apart).
+                rule("birth_date+names_any_order", &[BirthDate, NamesAnyOrder]),
+                rule("zip+names_any_order", &[Zip, NamesAnyOrder]),
+                // The whole name, for records whose birth date, ZIP and identifiers all slipped. Capped like the
+                // other broad rules: a common name is shared by hundreds in a large population.
+                capped("first_name+last_name", &[FirstName, LastName], 10),
             ],
             max_block_size: 1_000,
         }
@@ -185,6 +195,18 @@ pub(crate) fn key(records: &PreparedRecords, row: usize, fields: &[BlockField]) 
             BlockField::FirstSoundex => fnv(h, get(&records.first_soundex, row)?.as_bytes()),
             BlockField::LastName => fnv(h, get(&records.last, row)?.as_bytes()),
             BlockField::LastSoundex => fnv(h, get(&records.last_soundex, row)?.as_bytes()),
+            BlockField::NamesAnyOrder => {
+                let (first, last) = (
+                    get(&records.first_soundex, row)?,
+                    get(&records.last_soundex, row)?,
+                );
+                let (low, high) = if first <= last {
+                    (first, last)
+                } else {
+                    (last, first)
+                };
+                fnv(fnv(h, low.as_bytes()), high.as_bytes())
+            }
             BlockField::Phone => fnv(h, get(&records.phone, row)?.as_bytes()),
             BlockField::Email => fnv(h, get(&records.email, row)?.as_bytes()),
             BlockField::Zip => fnv(h, get(&records.zip, row)?.as_bytes()),

@@ -25,8 +25,8 @@ use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
 use crate::synth::rng::Rng;
 
-/// Format version of the saved model.
-pub const MODEL_FORMAT: u32 = 1;
+/// Format version of the saved model. Format 2 added the first-name level `one_name_in_the_other_field`.
+pub const MODEL_FORMAT: u32 = 2;
 
 /// Smallest probability used, so that no level has zero weight-of-evidence denominators.
 const FLOOR: f64 = 1e-6;
@@ -127,14 +127,16 @@ const MIN_SESSION_PAIRS: usize = 10;
 fn comparisons_blocked_by(fields: &[BlockField]) -> Vec<usize> {
     fields
         .iter()
-        .map(|f| match f {
-            BlockField::Ssn => 5,
-            BlockField::BirthDate | BlockField::BirthYear => 3,
-            BlockField::FirstName | BlockField::FirstInitial | BlockField::FirstSoundex => FIRST_NAME,
-            BlockField::LastName | BlockField::LastSoundex => LAST_NAME,
-            BlockField::Email => 6,
-            BlockField::Phone | BlockField::Zip | BlockField::Address => 7,
-            BlockField::MemberNumber => 8,
+        .flat_map(|f| match f {
+            BlockField::Ssn => vec![5],
+            BlockField::BirthDate | BlockField::BirthYear => vec![3],
+            BlockField::FirstName | BlockField::FirstInitial | BlockField::FirstSoundex => vec![FIRST_NAME],
+            BlockField::LastName | BlockField::LastSoundex => vec![LAST_NAME],
+            // The name sounds agree in one order or the other: both name comparisons are biased.
+            BlockField::NamesAnyOrder => vec![FIRST_NAME, LAST_NAME],
+            BlockField::Email => vec![6],
+            BlockField::Phone | BlockField::Zip | BlockField::Address => vec![7],
+            BlockField::MemberNumber => vec![8],
         })
         .collect()
 }
@@ -301,7 +303,8 @@ impl MatchModel {
     pub fn validate(&self) -> CoreResult<()> {
         if self.format != MODEL_FORMAT {
             return Err(CoreError::Config(format!(
-                "identity model format {} is not supported (this carelake reads format {MODEL_FORMAT})",
+                "identity model format {} is not supported (this carelake reads format {MODEL_FORMAT}): \
+                 run once without --model to train one (the run saves identity_model.json)",
                 self.format
             )));
         }

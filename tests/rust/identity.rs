@@ -102,7 +102,9 @@ fn the_trained_model_round_trips_through_json() {
     }
     let again = resolve(&records, &config(), Some(loaded), &NoProgress).unwrap();
     assert_eq!(again.clusters.of_record, result.clusters.of_record);
-    assert!(MatchModel::from_json(&json.replace("\"format\": 1", "\"format\": 99")).is_err());
+    let format = format!("\"format\": {}", _native::identity::model::MODEL_FORMAT);
+    assert!(json.contains(&format));
+    assert!(MatchModel::from_json(&json.replace(&format, "\"format\": 99")).is_err());
 }
 
 #[test]
@@ -178,6 +180,36 @@ fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
 }
 
 #[test]
+fn names_entered_the_wrong_way_round_share_a_block() {
+    use _native::identity::blocking::{block, BlockField, BlockingConfig, BlockingRule};
+    let records = prepare(&[named_records(&[
+        ("Barnaby", "Siggins", "1"),
+        ("Siggins", "Barnaby", "2"),
+        ("Barnaby", "Smith", "3"),
+        ("Sigins", "Barnabie", "4"),
+    ])])
+    .unwrap();
+    let config = BlockingConfig {
+        rules: vec![BlockingRule {
+            name: "birth_date+names_any_order".into(),
+            fields: vec![BlockField::BirthDate, BlockField::NamesAnyOrder],
+            max_block_size: None,
+        }],
+        max_block_size: 1_000,
+    };
+    let (pairs, _) = block(&records, &config).unwrap();
+    let mut found: Vec<(u32, u32)> = pairs
+        .left
+        .iter()
+        .zip(&pairs.right)
+        .map(|(&l, &r)| (l, r))
+        .collect();
+    found.sort_unstable();
+    // The same name sounds in either field, typos within the soundex included; a shared given name alone is not.
+    assert_eq!(found, vec![(0, 1), (0, 3), (1, 3)]);
+}
+
+#[test]
 fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
     use _native::identity::compare::{compare_pair, CompareFields, COMPARISONS};
     let records = prepare(&[named_records(&[
@@ -187,6 +219,13 @@ fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
         ("Ashleigh", "Quilliam", "6408479"),
         ("Ann", "Lee", "12345"),
         ("Lee", "Ann", "12346"),
+        ("Cambell", "De La Cruz", "1"),
+        ("De La Cruz", "Cambell", "2"),
+        ("Amber", "Neumann", "3"),
+        ("Neumann", "Amner", "4"),
+        ("John", "Smith", "5"),
+        ("Smith", "Brown", "6"),
+        ("Mary", "Jones", "7"),
     ])])
     .unwrap();
     let level = |i, j, k: usize| {
@@ -206,6 +245,16 @@ fn swapped_names_and_a_slipped_member_number_have_levels_of_their_own() {
     // Short numbers: one edit apart is simply different.
     assert_eq!(level(4, 5, 8), "different");
     assert_eq!(level(4, 5, 0), "swapped_with_last_name");
+    // A compound surname typed into the given-name field keeps only its first token there.
+    assert_eq!(level(6, 7, 0), "swapped_with_last_name");
+    assert_eq!(level(6, 7, 1), "swapped_with_first_name");
+    // One name swapped exactly, the other with a typo that Jaro-Winkler puts below 0.92.
+    assert_eq!(level(8, 9, 1), "swapped_with_first_name");
+    // The family name moved to the given-name field with a new family name beside it: one name crossed, the
+    // other different (not a swap, which would count on both comparisons).
+    assert_eq!(level(10, 11, 0), "one_name_in_the_other_field");
+    assert_eq!(level(10, 11, 1), "different");
+    assert_eq!(level(10, 12, 0), "different");
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub const COMPARISONS: [ComparisonSpec; N_COMPARISONS] = [
             "jaro_winkler_0.92",
             "jaro_winkler_0.80",
             "initial",
+            "one_name_in_the_other_field",
             "different",
         ],
     },
@@ -96,14 +97,57 @@ fn both<'a>(a: &RecordFields<'a>, b: &RecordFields<'a>, field: CompareField) -> 
     Some((a.get(field)?, b.get(field)?))
 }
 
-/// Whether the given and family names were entered the wrong way round (each close to the other's), while
-/// they do not already agree the right way round.
-fn names_swapped(a: &RecordFields, b: &RecordFields) -> bool {
+/// How two records' given and family names relate across the fields, when they do not already agree the
+/// right way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameCrossing {
+    /// Neither name turns up in the other field.
+    None,
+    /// Both names entered the wrong way round.
+    Swapped,
+    /// One record's given name is the other's family name (or the reverse) while the remaining names differ:
+    /// the names were entered the wrong way round and one of them was then replaced or lost.
+    OneName,
+}
+
+/// How the given and family names cross between two records.
+///
+/// Each record's given name is held against the other's family name. A cross pair agrees strongly when the
+/// names are equal or the given name is the family name's first token (a compound surname typed into the given
+/// name field keeps only its first token there: `DE` for `DE LA CRUZ`), closely at Jaro-Winkler 0.92, loosely
+/// at 0.80. The names count as swapped when one cross pair agrees strongly and the other at least loosely, or
+/// both closely: a typo in one of two swapped names is the common case.
+fn name_crossing(a: &RecordFields, b: &RecordFields) -> NameCrossing {
     let (Some((fa, fb)), Some((la, lb))) = (both(a, b, First), both(a, b, Last)) else {
-        return false;
+        return NameCrossing::None;
     };
-    let close = |x: &str, y: &str| x == y || (x.len() > 1 && y.len() > 1 && jaro_winkler(x, y) >= 0.92);
-    fa != fb && la != lb && close(fa, lb) && close(la, fb)
+    if fa == fb || la == lb {
+        return NameCrossing::None;
+    }
+    let cross = |given: &str, family: &str| -> u8 {
+        if given.len() < 2 || family.len() < 2 {
+            0
+        } else if given == family || family.split(' ').next() == Some(given) {
+            3
+        } else {
+            let s = jaro_winkler(given, family);
+            if s >= 0.92 {
+                2
+            } else if s >= 0.80 {
+                1
+            } else {
+                0
+            }
+        }
+    };
+    let (x, y) = (cross(fa, lb), cross(fb, la));
+    if x.min(y) > 0 && x + y >= 4 {
+        NameCrossing::Swapped
+    } else if x.max(y) >= 2 {
+        NameCrossing::OneName
+    } else {
+        NameCrossing::None
+    }
 }
 
 /// Compare records `i` and `j`.
@@ -114,7 +158,8 @@ pub fn compare_pair(fields: &CompareFields, i: usize, j: usize) -> Levels {
 /// Compare two records' fields.
 pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
     let mut v = [0u8; N_COMPARISONS];
-    let swapped = names_swapped(x, y);
+    let crossing = name_crossing(x, y);
+    let swapped = crossing == NameCrossing::Swapped;
     v[0] = match (both(x, y, First), both(x, y, FirstFormal)) {
         (Some((a, b)), Some((fa, fb))) => {
             if a == b {
@@ -131,8 +176,10 @@ pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
                     5
                 } else if a.as_bytes()[0] == b.as_bytes()[0] && (a.len() == 1 || b.len() == 1) {
                     6
-                } else {
+                } else if crossing == NameCrossing::OneName {
                     7
+                } else {
+                    8
                 }
             }
         }
