@@ -457,7 +457,13 @@ def _print_audiences(report: AudienceReport) -> None:
         for dest, (ups, dels) in sorted(a["changes"].items()):
             print(f"    -> {dest:<20} {ups:>8,} upserts {dels:>8,} deletes")
     for audience, member, channel, start in report["sample"]:
-        print(f"  sample: {audience} {member} {channel} {start or ''}")
+        if not channel:
+            when = "suppressed"
+        elif start:
+            when = f"{channel}, window opens {start}"
+        else:
+            when = f"{channel}, any time (no quiet hours apply to this channel)"
+        print(f"  sample: {audience} {member} {when}")
     if not report["dry_run"]:
         print(
             f"  outputs: {report['output']}/audience_members, audience_events, suppressions, sync_runs, "

@@ -18,8 +18,10 @@ use std::collections::BTreeMap;
 
 use foldhash::HashSet;
 
+use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use deltalake::datafusion::prelude::SessionContext;
+use rayon::prelude::*;
 use serde_json::json;
 
 pub use selection::AudienceSelection;
@@ -155,10 +157,20 @@ pub async fn run_audiences(
         if table == "appointments" && !run_sql {
             continue; // only the SQL reads appointments
         }
-        let mut batches = Vec::new();
+        let mut read = Vec::new();
         while let Some((batch, bad)) = stream.next().await? {
             quarantined.extend(bad);
-            let (batch, members) = resolve_members(&batch, &xref)?;
+            read.push(batch);
+        }
+        // Resolving rows to members is a hash probe a row: the batches are resolved on every core, then added
+        // to the ledger one by one in table order, as they were read.
+        let resolved = read
+            .par_iter()
+            .map(|batch| resolve_members(batch, &xref))
+            .collect::<CoreResult<Vec<_>>>()?;
+        drop(read);
+        let mut batches = Vec::new();
+        for (batch, members) in resolved {
             match table {
                 "consents" => ledger.add_consents(&batch, &members, as_of_micros)?,
                 "communications" => ledger.add_communications(&batch, &members, as_of_micros)?,
@@ -176,13 +188,13 @@ pub async fn run_audiences(
     clock.lap("load");
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
-    let mut selected: Vec<SelectedRows> = Vec::with_capacity(audiences.len());
+    let mut results: Vec<Vec<RecordBatch>> = Vec::with_capacity(audiences.len());
     let mut given = match selection {
         AudienceSelection::Given(given) => given.into_iter(),
         AudienceSelection::Sql => Vec::new().into_iter(),
     };
     for a in audiences {
-        let batches = match given.next() {
+        results.push(match given.next() {
             Some(batches) => batches,
             None => ctx
                 .sql(&a.sql)
@@ -191,11 +203,17 @@ pub async fn run_audiences(
                 .collect()
                 .await
                 .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?,
-        };
-        selected.push(selected_rows(&a.name, &batches)?);
+        });
         progress.advance(1);
     }
     progress.finish();
+    // Each audience's rows are read out of its result on a core of their own.
+    let selected: Vec<SelectedRows> = audiences
+        .par_iter()
+        .zip(results.par_iter())
+        .map(|(a, batches)| selected_rows(&a.name, batches))
+        .collect::<CoreResult<_>>()?;
+    drop(results);
     clock.lap("sql");
 
     let decided = PolicyInputs {
