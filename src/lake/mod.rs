@@ -14,6 +14,9 @@ pub use conform::{
 };
 pub use delta_write::{write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome};
 pub use location::Location;
-pub use read::{read_all, read_table, read_table_if_present, BlockingTableReader, TableReader};
+pub use read::{
+    read_all, read_table, read_table_if_present, read_table_in_parallel_if_present, BlockingTableReader,
+    TableReader,
+};
 pub use runtime::block_on;
 pub use source::{detect, find_in_lake, TableFormat, TableSource};

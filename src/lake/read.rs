@@ -178,6 +178,33 @@ pub async fn read_table_if_present(
     }
 }
 
+/// [`read_table_if_present`], with the table's row groups decoded concurrently when it is a plain Delta or
+/// Parquet table (see [`SelectiveScan::plan`](super::selective_read::SelectiveScan::plan)); other tables go
+/// through the query engine's reader. `columns`, when given, are read in that order.
+pub async fn read_table_in_parallel_if_present(
+    location: &Location,
+    name: &str,
+    columns: Option<&[&str]>,
+) -> CoreResult<Option<Vec<RecordBatch>>> {
+    let source = match super::source::detect(location, name).await {
+        Ok(source) => source,
+        Err(CoreError::Input(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(scan) = super::selective_read::SelectiveScan::plan(&source).await? else {
+        return read_table_if_present(location, name, columns).await;
+    };
+    Ok(Some(match columns {
+        Some(columns) => scan.read_columns(name, columns).await?,
+        None => scan
+            .read_all(&|_| {})
+            .await?
+            .into_iter()
+            .map(|rows| rows.batch)
+            .collect(),
+    }))
+}
+
 /// Open a table and read all of it (blocking).
 pub fn read_all(source: &TableSource) -> CoreResult<(SchemaRef, Vec<RecordBatch>)> {
     block_on(async {

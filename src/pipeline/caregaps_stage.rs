@@ -18,7 +18,8 @@ use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
 use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
-    detect, read_table_if_present, ConformPlan, Location, QuarantinedRow, RowNumbers, TableSource, WriteMode,
+    read_table_in_parallel_if_present, ConformPlan, Location, QuarantinedRow, RowNumbers, TableSource,
+    WriteMode,
 };
 use crate::model;
 use arrow::record_batch::RecordBatch;
@@ -73,24 +74,6 @@ pub struct CareGapsReport {
     pub output: String,
     /// Wall seconds of each phase (members, enrollment, events, evaluate, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
-}
-
-/// The named columns of the table at `location` (None when there is none): row groups in parallel for a plain
-/// Delta or Parquet table, else through the query engine.
-async fn read_columns_if_present(
-    location: &Location,
-    name: &str,
-    columns: &[&str],
-) -> CoreResult<Option<Vec<RecordBatch>>> {
-    let source = match detect(location, name).await {
-        Ok(source) => source,
-        Err(CoreError::Input(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    match SelectiveScan::plan(&source).await? {
-        Some(scan) => Ok(Some(scan.read_columns(name, columns).await?)),
-        None => read_table_if_present(location, name, Some(columns)).await,
-    }
 }
 
 /// Conform batches (with their rows' positions in the table) in parallel: the conformed batches with the
@@ -245,16 +228,16 @@ pub async fn run_caregaps(
 
     // Members.
     let identity = identity.cloned().unwrap_or_else(|| output.clone());
-    let profiles = read_columns_if_present(
+    let profiles = read_table_in_parallel_if_present(
         &identity.join("member_profile"),
         "member_profile",
-        &["member_id", "birth_date", "sex", "deceased_date"],
+        Some(&["member_id", "birth_date", "sex", "deceased_date"]),
     )
     .await?;
-    let xref = read_columns_if_present(
+    let xref = read_table_in_parallel_if_present(
         &identity.join("identity_xref"),
         "identity_xref",
-        &["source_system", "source_record_id", "member_id"],
+        Some(&["source_system", "source_record_id", "member_id"]),
     )
     .await?;
     let members_from = match (profiles, xref) {

@@ -25,7 +25,7 @@ use crate::identity::resolve::{
 };
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
 use crate::identity::survivorship::member_profiles;
-use crate::lake::{read_table, read_table_if_present, write_batches, Location, WriteMode};
+use crate::lake::{read_table, read_table_in_parallel_if_present, write_batches, Location, WriteMode};
 use crate::lake::{ColumnMapping, ConformPlan, QuarantinedRow};
 use crate::model::{self, level_column, text_column, weight_column, BatchBuilder};
 
@@ -65,7 +65,8 @@ pub(crate) fn record_key(system: &str, id: &str) -> String {
 
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
 pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {
-    let batches = read_table_if_present(location, "identity_xref", None)
+    let columns = ["source_system", "source_record_id", "member_id"];
+    let batches = read_table_in_parallel_if_present(location, "identity_xref", Some(&columns))
         .await?
         .unwrap_or_default();
     let rows = batches.iter().map(RecordBatch::num_rows).sum();

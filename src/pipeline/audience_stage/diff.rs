@@ -13,7 +13,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::error::CoreResult;
-use crate::lake::{read_table_if_present, Location};
+use crate::lake::{read_table_in_parallel_if_present, Location};
 use crate::model::{primitive_column, text_column};
 
 /// One member's row in one destination.
@@ -68,7 +68,7 @@ impl PreviousState {
     pub(super) async fn read(output: &Location) -> CoreResult<Self> {
         let mut state = PreviousState::default();
         let t = "audience_members";
-        for b in read_table_if_present(&output.join(t), t, None)
+        for b in read_table_in_parallel_if_present(&output.join(t), t, None)
             .await?
             .unwrap_or_default()
         {

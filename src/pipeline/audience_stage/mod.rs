@@ -35,7 +35,7 @@ use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
-use crate::lake::{read_table_if_present, Location, QuarantinedRow};
+use crate::lake::{read_table_in_parallel_if_present, Location, QuarantinedRow};
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use selection::{register, resolve_members, selected_rows, SelectedRows};
@@ -115,27 +115,28 @@ pub async fn run_audiences(
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
     let mut clock = PhaseClock::start();
     let ctx = SessionContext::new();
-    let profile_batches = read_table_if_present(&output.join("member_profile"), "member_profile", None)
-        .await?
-        .ok_or_else(|| {
-            CoreError::Input(format!(
-                "no member_profile at {}: run identity resolution first",
-                output.redacted()
-            ))
-        })?;
+    let profile_batches =
+        read_table_in_parallel_if_present(&output.join("member_profile"), "member_profile", None)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Input(format!(
+                    "no member_profile at {}: run identity resolution first",
+                    output.redacted()
+                ))
+            })?;
     let profiles = profiles::profiles(&profile_batches)?;
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
     if run_sql {
         register(&ctx, "member_profile", profile_batches)?;
         for table in ["care_gaps", "measure_rates"] {
-            if let Some(b) = read_table_if_present(&output.join(table), table, None).await? {
+            if let Some(b) = read_table_in_parallel_if_present(&output.join(table), table, None).await? {
                 register(&ctx, table, b)?;
             }
         }
     }
     let xref = XrefIndex::from_batches(
-        &read_table_if_present(
+        &read_table_in_parallel_if_present(
             &output.join("identity_xref"),
             "identity_xref",
             Some(&["source_system", "source_record_id", "member_id"]),
