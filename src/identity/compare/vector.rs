@@ -97,6 +97,28 @@ fn both<'a>(a: &RecordFields<'a>, b: &RecordFields<'a>, field: CompareField) -> 
     Some((a.get(field)?, b.get(field)?))
 }
 
+/// How close two different names are by Jaro-Winkler, at the thresholds of the name comparisons' levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closeness {
+    /// 0.92 or above.
+    Close,
+    /// 0.80 or above.
+    Loose,
+    /// Below 0.80.
+    Far,
+}
+
+fn name_closeness(a: &str, b: &str) -> Closeness {
+    let s = jaro_winkler(a, b);
+    if s >= 0.92 {
+        Closeness::Close
+    } else if s >= 0.80 {
+        Closeness::Loose
+    } else {
+        Closeness::Far
+    }
+}
+
 /// How two records' given and family names relate across the fields, when they do not already agree the
 /// right way round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +152,10 @@ fn name_crossing(a: &RecordFields, b: &RecordFields) -> NameCrossing {
         } else if given == family || family.split(' ').next() == Some(given) {
             3
         } else {
-            let s = jaro_winkler(given, family);
-            if s >= 0.92 {
-                2
-            } else if s >= 0.80 {
-                1
-            } else {
-                0
+            match name_closeness(given, family) {
+                Closeness::Close => 2,
+                Closeness::Loose => 1,
+                Closeness::Far => 0,
             }
         }
     };
@@ -169,17 +188,16 @@ pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
             } else if swapped {
                 3
             } else {
-                let s = jaro_winkler(a, b);
-                if s >= 0.92 {
-                    4
-                } else if s >= 0.80 {
-                    5
-                } else if a.as_bytes()[0] == b.as_bytes()[0] && (a.len() == 1 || b.len() == 1) {
-                    6
-                } else if crossing == NameCrossing::OneName {
-                    7
-                } else {
-                    8
+                match name_closeness(a, b) {
+                    Closeness::Close => 4,
+                    Closeness::Loose => 5,
+                    Closeness::Far
+                        if a.as_bytes()[0] == b.as_bytes()[0] && (a.len() == 1 || b.len() == 1) =>
+                    {
+                        6
+                    }
+                    Closeness::Far if crossing == NameCrossing::OneName => 7,
+                    Closeness::Far => 8,
                 }
             }
         }
@@ -189,16 +207,11 @@ pub fn compare_records(x: &RecordFields, y: &RecordFields) -> Levels {
         Some((a, b)) if a == b => 1,
         Some((a, b)) if a.split(' ').any(|t| t.len() > 1 && b.split(' ').any(|u| u == t)) => 2,
         Some(_) if swapped => 3,
-        Some((a, b)) => {
-            let s = jaro_winkler(a, b);
-            if s >= 0.92 {
-                4
-            } else if s >= 0.80 {
-                5
-            } else {
-                6
-            }
-        }
+        Some((a, b)) => match name_closeness(a, b) {
+            Closeness::Close => 4,
+            Closeness::Loose => 5,
+            Closeness::Far => 6,
+        },
         None => 0,
     };
     v[2] = match (x.get(Suffix), y.get(Suffix)) {
