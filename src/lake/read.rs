@@ -171,8 +171,13 @@ pub async fn read_table_if_present(
     name: &str,
     columns: Option<&[&str]>,
 ) -> CoreResult<Option<Vec<RecordBatch>>> {
-    match read_table(location, name, columns).await {
-        Ok(batches) => Ok(Some(batches)),
+    if_present(read_table(location, name, columns).await)
+}
+
+/// A read's result, with "there is no such table" (an input error) as None.
+fn if_present<T>(read: CoreResult<T>) -> CoreResult<Option<T>> {
+    match read {
+        Ok(value) => Ok(Some(value)),
         Err(CoreError::Input(_)) => Ok(None),
         Err(e) => Err(e),
     }
@@ -186,13 +191,13 @@ pub async fn read_table_in_parallel_if_present(
     name: &str,
     columns: Option<&[&str]>,
 ) -> CoreResult<Option<Vec<RecordBatch>>> {
-    let source = match super::source::detect(location, name).await {
-        Ok(source) => source,
-        Err(CoreError::Input(_)) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(source) = if_present(super::source::detect(location, name).await)? else {
+        return Ok(None);
     };
     let Some(scan) = super::selective_read::SelectiveScan::plan(&source).await? else {
-        return read_table_if_present(location, name, columns).await;
+        // The query engine's reader, on the table already found.
+        let read = async { TableReader::open_columns(&source, columns).await?.collect().await };
+        return if_present(read.await);
     };
     Ok(Some(match columns {
         Some(columns) => scan.read_columns(name, columns).await?,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
+use super::identity_stage::read_xref_batches;
 use super::ingest::{describe_source, open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
@@ -234,12 +235,7 @@ pub async fn run_caregaps(
         Some(&["member_id", "birth_date", "sex", "deceased_date"]),
     )
     .await?;
-    let xref = read_table_in_parallel_if_present(
-        &identity.join("identity_xref"),
-        "identity_xref",
-        Some(&["source_system", "source_record_id", "member_id"]),
-    )
-    .await?;
+    let xref = read_xref_batches(&identity.join("identity_xref")).await?;
     let members_from = match (profiles, xref) {
         (Some(profiles), Some(xref)) => {
             builder.add_member_profiles(&profiles)?;

@@ -63,12 +63,16 @@ pub(crate) fn record_key(system: &str, id: &str) -> String {
     format!("{system}{KEY_SEPARATOR}{id}")
 }
 
+/// The identity_xref table's source key and member id columns (source_system, source_record_id, member_id),
+/// or None when there is no identity_xref at `location`.
+pub(crate) async fn read_xref_batches(location: &Location) -> CoreResult<Option<Vec<RecordBatch>>> {
+    let columns = ["source_system", "source_record_id", "member_id"];
+    read_table_in_parallel_if_present(location, "identity_xref", Some(&columns)).await
+}
+
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
 pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {
-    let columns = ["source_system", "source_record_id", "member_id"];
-    let batches = read_table_in_parallel_if_present(location, "identity_xref", Some(&columns))
-        .await?
-        .unwrap_or_default();
+    let batches = read_xref_batches(location).await?.unwrap_or_default();
     let rows = batches.iter().map(RecordBatch::num_rows).sum();
     let mut out = foldhash::HashMap::with_capacity_and_hasher(rows, Default::default());
     for b in &batches {

@@ -26,6 +26,7 @@ use serde_json::json;
 
 pub use selection::AudienceSelection;
 
+use super::identity_stage::read_xref_batches;
 use super::ingest::{open_input, write_quarantine, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
@@ -136,13 +137,9 @@ pub async fn run_audiences(
         }
     }
     let xref = XrefIndex::from_batches(
-        &read_table_in_parallel_if_present(
-            &output.join("identity_xref"),
-            "identity_xref",
-            Some(&["source_system", "source_record_id", "member_id"]),
-        )
-        .await?
-        .unwrap_or_default(),
+        &read_xref_batches(&output.join("identity_xref"))
+            .await?
+            .unwrap_or_default(),
     )?;
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
