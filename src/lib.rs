@@ -12,6 +12,7 @@ pub mod identity;
 pub mod lake;
 pub mod model;
 pub mod pipeline;
+pub mod prefetch;
 pub mod synth;
 
 #[cfg(feature = "python")]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::{key, BlockField, BlockingConfig, CandidatePairs};
 use super::compare::{
-    compare_pair, CompareFields, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS,
+    compare_pairs, CompareFields, Levels, COMPARISONS, FIRST_NAME, LAST_NAME, N_COMPARISONS,
 };
 use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
@@ -182,20 +182,17 @@ impl MatchModel {
         let mut rng = Rng::new(config.seed, &[0x0517]);
         let total_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
         let sample = config.u_sample_pairs.min(total_pairs as usize).max(1);
-        let random_pairs: Vec<(usize, usize)> = (0..sample)
-            .map(|_| {
-                let i = rng.below(n as u64) as usize;
-                let mut j = rng.below(n as u64 - 1) as usize;
-                if j >= i {
-                    j += 1;
-                }
-                (i, j)
-            })
-            .collect();
-        let random_vectors: Vec<Levels> = random_pairs
-            .par_iter()
-            .map(|&(i, j)| compare_pair(fields, i, j))
-            .collect();
+        let (mut left, mut right) = (Vec::with_capacity(sample), Vec::with_capacity(sample));
+        for _ in 0..sample {
+            let i = rng.below(n as u64) as u32;
+            let mut j = rng.below(n as u64 - 1) as u32;
+            if j >= i {
+                j += 1;
+            }
+            left.push(i);
+            right.push(j);
+        }
+        let random_vectors = compare_pairs(fields, &left, &right);
         let u = level_frequencies(&random_vectors);
 
         // Prior from deterministic rules: exact SSN and birth date, or exact full name and birth date.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::{block, BlockingConfig, CandidatePairs, RuleReport};
 use super::cluster::{cluster, ClusterConfig, Clusters};
-use super::compare::{compare_pair, CompareFields, Levels, N_COMPARISONS};
+use super::compare::{compare_pairs, CompareFields, Levels, N_COMPARISONS};
 use super::model::{MatchModel, TermFrequencies, TrainingConfig};
 use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
@@ -86,19 +86,25 @@ pub struct ComparedPairs {
 /// Block and compare on this machine.
 pub fn block_and_compare(records: &PreparedRecords, config: &IdentityConfig) -> CoreResult<ComparedPairs> {
     let (pairs, blocking) = block(records, &config.blocking)?;
+    Ok(compare_candidates(records, pairs, blocking))
+}
+
+/// Compare the candidate pairs that blocking found on this machine.
+pub fn compare_candidates(
+    records: &PreparedRecords,
+    pairs: CandidatePairs,
+    blocking: Vec<RuleReport>,
+) -> ComparedPairs {
     let fields = CompareFields::new(records);
-    let vectors: Vec<Levels> = (0..pairs.len())
-        .into_par_iter()
-        .map(|p| compare_pair(&fields, pairs.left[p] as usize, pairs.right[p] as usize))
-        .collect();
+    let vectors = compare_pairs(&fields, &pairs.left, &pairs.right);
     let candidates = pairs.len() as u64;
-    Ok(ComparedPairs {
+    ComparedPairs {
         pairs,
         vectors,
         blocking,
         candidates,
         fields: Some(fields),
-    })
+    }
 }
 
 /// Resolve prepared records into clusters. With `model`, reuse it; otherwise train one on these records.

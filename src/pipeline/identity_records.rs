@@ -1,13 +1,18 @@
 //! Person records as both engines resolve them: conformed, put in record-key order, and normalized.
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
 use rayon::prelude::*;
+
+use super::progress::PhaseClock;
 
 use super::identity_stage::record_key;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::lake::QuarantinedRow;
 use crate::model::{self, text_column};
+use crate::prefetch::prefetch;
 
 /// Conformed person records in the order both engines resolve them in: sorted by record key, so that the
 /// training sample, tie breaks and cluster numbers do not depend on how the input files were laid out.
@@ -31,6 +36,7 @@ impl ConformedRecords {
         batches: Vec<RecordBatch>,
         quarantined: Vec<QuarantinedRow>,
         rows_read: u64,
+        clock: &mut PhaseClock,
     ) -> CoreResult<Self> {
         let mut places: Vec<(usize, usize)> = Vec::new();
         let mut unsorted: Vec<String> = Vec::new();
@@ -64,19 +70,18 @@ impl ConformedRecords {
             drop(batches);
             let columns = inputs
                 .into_par_iter()
-                .map(|arrays| {
-                    let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-                    arrow::compute::interleave(&refs, &sorted_places)
-                })
-                .collect::<Result<Vec<ArrayRef>, _>>()?;
+                .map(|arrays| gather(&arrays, &sorted_places))
+                .collect::<CoreResult<Vec<ArrayRef>>>()?;
             RecordBatch::try_new(schema, columns)?
         };
+        clock.lap("sort");
         // Prepare in slices so the normalizers run on every core.
         let slices: Vec<RecordBatch> = (0..rows.num_rows())
             .step_by(PREPARE_SLICE)
             .map(|at| rows.slice(at, PREPARE_SLICE.min(rows.num_rows() - at)))
             .collect();
         let records = prepare(&slices)?;
+        clock.lap("normalize");
         if records.len() < 2 {
             return Err(CoreError::Input(format!(
                 "identity resolution needs at least two usable person records; {} usable, {} quarantined",
@@ -95,6 +100,53 @@ impl ConformedRecords {
 }
 
 const PREPARE_SLICE: usize = 65_536;
+
+/// How many rows ahead [`gather_text`] prefetches a row's offsets; its bytes are prefetched half as far ahead.
+const GATHER_AHEAD: usize = 16;
+
+/// One column of the output, in `places` order (batch, row), from the column's array in each input batch.
+fn gather(arrays: &[ArrayRef], places: &[(usize, usize)]) -> CoreResult<ArrayRef> {
+    let texts: Option<Vec<&StringArray>> = arrays.iter().map(|a| a.as_string_opt::<i32>()).collect();
+    match texts {
+        Some(texts) => Ok(Arc::new(gather_text(&texts, places))),
+        None => {
+            let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+            Ok(arrow::compute::interleave(&refs, places)?)
+        }
+    }
+}
+
+/// [`arrow::compute::interleave`] for text columns, in one pass and with the rows' offsets and bytes prefetched
+/// a few rows ahead: the rows of a record-key order are random reads among gigabytes at 10M records, and
+/// without the prefetch each waits on main memory in turn (a third of the time of putting records in order).
+fn gather_text(arrays: &[&StringArray], places: &[(usize, usize)]) -> StringArray {
+    let bytes: usize = arrays
+        .iter()
+        .map(|a| {
+            let offsets = a.value_offsets();
+            (offsets[offsets.len() - 1] - offsets[0]) as usize
+        })
+        .sum();
+    let mut out = StringBuilder::with_capacity(places.len(), bytes);
+    for (k, &(batch, row)) in places.iter().enumerate() {
+        if let Some(&(b, r)) = places.get(k + GATHER_AHEAD) {
+            prefetch(&arrays[b].value_offsets()[r]);
+        }
+        if let Some(&(b, r)) = places.get(k + GATHER_AHEAD / 2) {
+            let start = arrays[b].value_offsets()[r] as usize;
+            if let Some(first) = arrays[b].value_data().get(start) {
+                prefetch(first);
+            }
+        }
+        let array = arrays[batch];
+        if array.is_null(row) {
+            out.append_null();
+        } else {
+            out.append_value(array.value(row));
+        }
+    }
+    out.finish()
+}
 
 /// Row numbers in the byte order of `keys`. Sorting the strings themselves spends most of its time in memcmp
 /// over the shared source-system prefix; the first 16 bytes as one big-endian integer order almost every pair,
@@ -120,7 +172,31 @@ fn key_order(keys: &[String]) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::key_order;
+    use std::sync::Arc;
+
+    use arrow::array::{Array, ArrayRef, Int32Array, StringArray};
+
+    use super::{gather, key_order};
+
+    #[test]
+    fn gathering_text_gives_what_interleave_gives() {
+        let first = StringArray::from(vec![Some("ANNA"), None, Some(""), Some("JOSÉ")]);
+        // A slice, so the offsets do not start at zero.
+        let second = StringArray::from(vec![Some("SKIPPED"), Some("LI"), None, Some("O'NEIL")]).slice(1, 3);
+        let arrays: Vec<ArrayRef> = vec![Arc::new(first), Arc::new(second)];
+        let places: Vec<(usize, usize)> = (0..40).map(|k| ((k * 7) % 2, (k * 5) % 3)).collect();
+        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+        let expected = arrow::compute::interleave(&refs, &places).unwrap();
+        assert_eq!(gather(&arrays, &places).unwrap().as_ref(), expected.as_ref());
+
+        let numbers: Vec<ArrayRef> = vec![Arc::new(Int32Array::from(vec![Some(1), None]))];
+        let places = [(0, 1), (0, 0), (0, 1)];
+        let gathered = gather(&numbers, &places).unwrap();
+        assert_eq!(
+            gathered.as_ref(),
+            &Int32Array::from(vec![None, Some(1), None]) as &dyn Array
+        );
+    }
 
     #[test]
     fn key_order_is_byte_order() {

@@ -14,6 +14,7 @@ use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
+use crate::identity::blocking::block;
 use crate::identity::blocking::RuleReport;
 use crate::identity::compare::COMPARISONS;
 use crate::identity::distributed::pairs_from_batches;
@@ -21,7 +22,7 @@ use crate::identity::evaluate::{evaluate, Evaluation};
 use crate::identity::model::MatchModel;
 use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::identity::resolve::{
-    block_and_compare, resolve_compared, ComparedPairs, IdentityConfig, Resolution,
+    compare_candidates, resolve_compared, ComparedPairs, IdentityConfig, Resolution,
 };
 use crate::identity::stable_ids::{assign_member_ids, MemberChange};
 use crate::identity::survivorship::member_profiles;
@@ -110,11 +111,12 @@ pub async fn run_identity(
     let mut clock = PhaseClock::start();
     let (stream, batches, quarantined) = read_person_records(inputs).await?;
     clock.lap("read");
-    let conformed = ConformedRecords::new(batches, quarantined, stream.rows_read())?;
-    clock.lap("sort_and_normalize");
+    let conformed = ConformedRecords::new(batches, quarantined, stream.rows_read(), &mut clock)?;
     progress.start("identity", 7);
-    let compared = block_and_compare(&conformed.records, run.config)?;
-    clock.lap("block_and_compare");
+    let (pairs, blocking) = block(&conformed.records, &run.config.blocking)?;
+    clock.lap("block");
+    let compared = compare_candidates(&conformed.records, pairs, blocking);
+    clock.lap("compare");
     progress.advance(2);
     finish_identity(
         run,
@@ -177,8 +179,7 @@ pub async fn run_identity_from_pairs(
     };
     let plan = ConformPlan::new(&spec, &first.schema(), columns)?;
     let (batches, quarantined, rows_read) = plan.conform_all(raw.iter().cloned().map(CoreResult::Ok))?;
-    let conformed = ConformedRecords::new(batches, quarantined, rows_read)?;
-    clock.lap("sort_and_normalize");
+    let conformed = ConformedRecords::new(batches, quarantined, rows_read, &mut clock)?;
     progress.start("identity", 7);
     let compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
     clock.lap("collect_pairs");

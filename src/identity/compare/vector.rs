@@ -3,6 +3,8 @@
 //! Level 0 means "cannot compare" (a value is missing) and carries no weight; levels 1.. run from the
 //! strongest agreement to disagreement. The level names appear in the saved model and in identity_links.
 
+use rayon::prelude::*;
+
 use super::fields::{CompareField, CompareField::*, CompareFields, RecordFields};
 use super::{compare_birth_dates, is_one_edit_apart, jaro_winkler, DateAgreement};
 use crate::identity::nicknames::are_name_variants;
@@ -172,6 +174,44 @@ fn name_crossing(a: &RecordFields, b: &RecordFields) -> NameCrossing {
 /// Compare records `i` and `j`.
 pub fn compare_pair(fields: &CompareFields, i: usize, j: usize) -> Levels {
     compare_records(&fields.record(i), &fields.record(j))
+}
+
+/// Pairs compared per parallel task.
+const PAIRS_PER_TASK: usize = 16_384;
+/// How many pairs ahead the records' heads are prefetched; their text is prefetched half as far ahead, once
+/// the head (which says where the text is) has arrived.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Compare record `left[p]` with record `right[p]` for every p, in parallel, in order.
+///
+/// Candidate pairs are sorted by their left record, so the right one is a random read among all records:
+/// prefetching both a few pairs ahead overlaps those reads with the comparisons in between.
+pub fn compare_pairs(fields: &CompareFields, left: &[u32], right: &[u32]) -> Vec<Levels> {
+    assert_eq!(
+        left.len(),
+        right.len(),
+        "every pair has a left and a right record"
+    );
+    let mut vectors = vec![[0u8; N_COMPARISONS]; left.len()];
+    vectors
+        .par_chunks_mut(PAIRS_PER_TASK)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let at = task * PAIRS_PER_TASK;
+            let (left, right) = (&left[at..at + out.len()], &right[at..at + out.len()]);
+            for (p, vector) in out.iter_mut().enumerate() {
+                for side in [left, right] {
+                    if let Some(&far) = side.get(p + PREFETCH_AHEAD) {
+                        fields.prefetch_head(far as usize);
+                    }
+                    if let Some(&near) = side.get(p + PREFETCH_AHEAD / 2) {
+                        fields.prefetch_text(near as usize);
+                    }
+                }
+                *vector = compare_pair(fields, left[p] as usize, right[p] as usize);
+            }
+        });
+    vectors
 }
 
 /// Compare two records' fields.
