@@ -18,6 +18,11 @@ pub mod synth;
 #[cfg(feature = "python")]
 mod python;
 
+/// The Python extension's allocator (see Cargo.toml); `cargo test` keeps the system's.
+#[cfg(feature = "python")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use error::{CoreError, CoreResult};
 
 /// The carelake version (the crate version, shared with the Python package).
