@@ -31,6 +31,26 @@ fn source_rank(source: &str) -> u8 {
         .map_or(3, |p| p as u8)
 }
 
+/// The person_records columns [`member_profiles`] reads. The identity stage keeps only these of the conformed
+/// records once they are normalized: the rest (identifiers, phone, ZIP) survive from their normalized values.
+pub const PROFILE_SOURCE_COLUMNS: [&str; 15] = [
+    "source_system",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "birth_date",
+    "deceased_date",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "preferred_language",
+    "preferred_channel",
+    "updated_at",
+    "email",
+];
+
 struct Columns<'a> {
     source: &'a StringArray,
     first: &'a StringArray,
