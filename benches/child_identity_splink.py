@@ -15,7 +15,7 @@ import deltalake
 import duckdb
 import pyarrow.parquet as pq
 import splink.comparison_library as cl
-from _child import report
+from _child import peak_rss_gib, report
 from splink import Linker, SettingsCreator, block_on
 from splink.backends.duckdb import DuckDBAPI
 
@@ -81,6 +81,8 @@ clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictio
 con.execute(f"create table pairs as select unique_id_l, unique_id_r, match_probability from {predictions.physical_name}")
 con.execute(f"create table clustered as select unique_id, cluster_id from {clusters.physical_name}")
 seconds = time.perf_counter() - started
+# The peak of the run itself; scoring against the truth below joins tables of its own.
+run_peak = peak_rss_gib()
 
 con.register("truth_arrow", truth)
 con.execute("create table truth as select source_system || ':' || source_record_id as unique_id, person_id from truth_arrow")
@@ -118,5 +120,6 @@ report(
         "pairwise_f1_at_0.5": pairwise[0.5],
         "pairwise_f1_at_0.9": pairwise[0.9],
         "cluster_f1": f1(tp, predicted, actual),
+        "run_peak_rss_gib": run_peak,
     }
 )

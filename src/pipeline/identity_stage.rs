@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use arrow::array::{AsArray, RecordBatch};
 use chrono::{NaiveDate, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
-use rayon::prelude::*;
 use serde_json::json;
 
+use super::identity_outputs::IdentityOutputs;
 use super::identity_records::ConformedRecords;
 use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
 use super::progress::{PhaseClock, Progress};
@@ -16,19 +16,15 @@ use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::blocking::block;
 use crate::identity::blocking::RuleReport;
-use crate::identity::compare::COMPARISONS;
 use crate::identity::distributed::pairs_from_batches;
 use crate::identity::evaluate::{evaluate, Evaluation};
 use crate::identity::model::MatchModel;
-use crate::identity::prepare::{prepare, PreparedRecords};
-use crate::identity::resolve::{
-    compare_candidates, resolve_compared, ComparedPairs, IdentityConfig, Resolution,
-};
-use crate::identity::stable_ids::{assign_member_ids, MemberChange};
-use crate::identity::survivorship::member_profiles;
-use crate::lake::{read_table, read_table_in_parallel_if_present, write_batches, Location, WriteMode};
+use crate::identity::prepare::prepare;
+use crate::identity::resolve::{compare_candidates, resolve_compared, ComparedPairs, IdentityConfig};
+use crate::identity::stable_ids::assign_member_ids;
+use crate::lake::{read_table, read_table_in_parallel_if_present, Location};
 use crate::lake::{ColumnMapping, ConformPlan, QuarantinedRow};
-use crate::model::{self, level_column, text_column, weight_column, BatchBuilder};
+use crate::model::{self, text_column};
 
 /// What the identity stage did.
 #[derive(Debug, Clone)]
@@ -229,73 +225,35 @@ async fn finish_identity(
         resolution.clusters.count,
         &previous,
     );
+    drop(previous);
     clock.lap("member_ids");
 
-    // The tables are built from the same read-only inputs: links (the largest) in parallel chunks beside
-    // the cross-reference and the profiles.
-    let (links, (xref, profiles)) = rayon::join(
-        || links_batches(&run, &records, &resolution, config),
-        || {
-            rayon::join(
-                || xref_batch(&run, &records, &resolution, &ids.of_cluster),
-                || {
-                    member_profiles(
-                        &run,
-                        &all_records,
-                        &records,
-                        &resolution.clusters.of_record,
-                        &ids.of_cluster,
-                        as_of,
-                    )
-                },
-            )
-        },
-    );
-    let (links, xref, profiles) = (links?, xref?, profiles?);
-    let changes = changes_batch(&run, &ids.changes)?;
     let linked = resolution
         .links
         .iter()
         .filter(|l| f64::from(l.probability) >= config.clustering.threshold)
         .count() as u64;
-    // The tables hold what the writes need: the records, their keys, the links and the member ids go before
-    // encoding starts, which would otherwise hold both (some 5 GB at 10M records).
-    drop((all_records, records, keys));
+    drop(keys);
+    IdentityOutputs {
+        run: &run,
+        output,
+        profile_rows: all_records,
+        records: &records,
+        resolution: &resolution,
+        ids: &ids,
+        config,
+        as_of,
+    }
+    .write()
+    .await?;
+    drop(records);
     resolution.links = Vec::new();
     ids.of_cluster = Vec::new();
-    clock.lap("build_outputs");
-    progress.advance(1);
-    // The four tables are independent: encode and write them concurrently on the I/O runtime's threads.
-    let mut writes = Vec::new();
-    for (spec, mode, batches) in [
-        (model::identity_xref(), WriteMode::Overwrite, vec![xref]),
-        (model::identity_links(), WriteMode::Overwrite, links),
-        (model::identity_changes(), WriteMode::Append, vec![changes]),
-        (model::member_profile(), WriteMode::Overwrite, profiles),
-    ] {
-        let location = output.join(spec.name);
-        let key = format!("{}/{run}", spec.name);
-        writes.push(tokio::spawn(async move {
-            write_batches(
-                &location,
-                spec.arrow_schema(),
-                spec.comment,
-                mode,
-                Some(&key),
-                batches,
-            )
-            .await
-        }));
-    }
-    for write in writes {
-        write
-            .await
-            .map_err(|e| CoreError::Internal(format!("an identity output write did not finish: {e}")))??;
-    }
     write_quarantine(output, &run, &quarantined).await?;
     save_model(output, &resolution.model).await?;
-    clock.lap("write");
-    progress.advance(1);
+    // Building and writing overlap (see IdentityOutputs): one phase.
+    clock.lap("outputs");
+    progress.advance(3);
     progress.finish();
 
     let mut change_counts: HashMap<String, u64> = HashMap::new();
@@ -383,91 +341,6 @@ pub async fn load_model(location: &Location) -> CoreResult<MatchModel> {
         .await
         .map_err(|e| CoreError::storage(format!("reading the identity model at {location}"), e))?;
     MatchModel::from_json(&String::from_utf8_lossy(&bytes))
-}
-
-fn xref_batch(
-    run: &str,
-    records: &PreparedRecords,
-    resolution: &Resolution,
-    ids: &[String],
-) -> CoreResult<RecordBatch> {
-    let clusters = &resolution.clusters;
-    let mut size = vec![0i64; clusters.count];
-    for &c in &clusters.of_record {
-        size[c as usize] += 1;
-    }
-    let mut best = vec![None::<f32>; records.len()];
-    for l in &resolution.links {
-        if clusters.of_record[l.left as usize] == clusters.of_record[l.right as usize] {
-            for r in [l.left as usize, l.right as usize] {
-                best[r] = Some(best[r].map_or(l.probability, |b| b.max(l.probability)));
-            }
-        }
-    }
-    let spec = model::identity_xref();
-    let mut b = BatchBuilder::new(&spec, records.len());
-    for (i, best) in best.iter().enumerate() {
-        let c = clusters.of_record[i] as usize;
-        b.text(Some(records.source_system.value(i)))
-            .text(Some(records.source_record_id.value(i)))
-            .text(Some(&ids[c]))
-            .integer(Some(size[c]))
-            .float(if size[c] > 1 { best.map(f64::from) } else { None })
-            .text(Some(run));
-        b.end_row();
-    }
-    b.finish()
-}
-
-fn links_batches(
-    run: &str,
-    records: &PreparedRecords,
-    resolution: &Resolution,
-    config: &IdentityConfig,
-) -> CoreResult<Vec<RecordBatch>> {
-    let spec = model::identity_links();
-    debug_assert!(spec.column(level_column(COMPARISONS[0].name)).is_some());
-    debug_assert!(spec.column(weight_column(COMPARISONS[0].name)).is_some());
-    resolution
-        .links
-        .par_chunks(65_536)
-        .map(|chunk| {
-            let mut b = BatchBuilder::new(&spec, chunk.len());
-            for l in chunk {
-                let (i, j) = (l.left as usize, l.right as usize);
-                b.text(Some(run))
-                    .text(Some(records.source_system.value(i)))
-                    .text(Some(records.source_record_id.value(i)))
-                    .text(Some(records.source_system.value(j)))
-                    .text(Some(records.source_record_id.value(j)))
-                    .text(Some(&config.blocking.rules[l.rule as usize].name))
-                    .float(Some(f64::from(l.weight)))
-                    .float(Some(f64::from(l.probability)))
-                    .boolean(Some(f64::from(l.probability) >= config.clustering.threshold));
-                for (k, c) in COMPARISONS.iter().enumerate() {
-                    let level = l.levels[k];
-                    b.text((level > 0).then(|| c.levels[level as usize - 1]))
-                        .float((level > 0).then(|| f64::from(l.weights[k])));
-                }
-                b.end_row();
-            }
-            b.finish()
-        })
-        .collect()
-}
-
-fn changes_batch(run: &str, changes: &[MemberChange]) -> CoreResult<RecordBatch> {
-    let spec = model::identity_changes();
-    let mut b = BatchBuilder::new(&spec, changes.len());
-    for c in changes {
-        b.text(Some(run))
-            .text(Some(c.kind))
-            .text(Some(&c.member_id))
-            .text(c.previous_member_id.as_deref())
-            .integer(Some(c.records as i64));
-        b.end_row();
-    }
-    b.finish()
 }
 
 /// Accuracy of the identity outputs in `output` against a ground-truth table with `source_system`,
