@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod person_keys;
 pub mod prepare;
 pub mod resolve;
+pub mod scoring;
 pub mod stable_ids;
 pub mod survivorship;
 pub mod text_key;

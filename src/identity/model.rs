@@ -29,7 +29,7 @@ use crate::synth::rng::Rng;
 pub const MODEL_FORMAT: u32 = 2;
 
 /// Smallest probability used, so that no level has zero weight-of-evidence denominators.
-const FLOOR: f64 = 1e-6;
+pub(crate) const FLOOR: f64 = 1e-6;
 
 /// m and u of one comparison, per level (index 0 is level 1).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,8 +93,8 @@ impl Default for TrainingConfig {
 /// Term frequencies of exact values, for the first- and last-name comparisons (borrowing the values).
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies<'a> {
-    first: foldhash::HashMap<&'a str, f64>,
-    last: foldhash::HashMap<&'a str, f64>,
+    pub(crate) first: foldhash::HashMap<&'a str, f64>,
+    pub(crate) last: foldhash::HashMap<&'a str, f64>,
 }
 
 impl<'a> TermFrequencies<'a> {

@@ -1,14 +1,14 @@
 //! Identity resolution end to end on prepared records: block, compare, train (or reuse) the model, score,
 //! cluster. Returns everything the output tables need, plus the blocking report.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{block, BlockingConfig, CandidatePairs, RuleReport};
 use super::cluster::{cluster, ClusterConfig, Clusters};
 use super::compare::{compare_pairs, CompareFields, Levels, N_COMPARISONS};
-use super::model::{MatchModel, TermFrequencies, TrainingConfig};
+use super::model::{MatchModel, TrainingConfig};
 use super::prepare::PreparedRecords;
+use super::scoring::score;
 use crate::error::{CoreError, CoreResult};
 use crate::pipeline::progress::{PhaseClock, Progress};
 
@@ -187,31 +187,4 @@ pub fn resolve_compared(
         candidate_pairs: candidates,
         phase_seconds: clock.into_phases(),
     })
-}
-
-fn score(
-    records: &PreparedRecords,
-    pairs: &CandidatePairs,
-    vectors: &[Levels],
-    model: &MatchModel,
-    keep: f64,
-) -> Vec<ScoredPair> {
-    let tf = TermFrequencies::from_records(records);
-    (0..pairs.len())
-        .into_par_iter()
-        .filter_map(|p| {
-            let (i, j) = (pairs.left[p], pairs.right[p]);
-            let weights = model.weights(records, i as usize, &vectors[p], &tf);
-            let (total, prob) = model.total(&weights);
-            (prob >= keep).then(|| ScoredPair {
-                left: i,
-                right: j,
-                rule: pairs.rule[p],
-                levels: vectors[p],
-                weights,
-                weight: total as f32,
-                probability: prob as f32,
-            })
-        })
-        .collect()
 }

@@ -1,9 +1,10 @@
 //! Identity resolution on synthetic records with ground truth: accuracy, guards, and the saved model.
 
 use _native::identity::evaluate::{evaluate, Evaluation};
-use _native::identity::model::MatchModel;
+use _native::identity::model::{MatchModel, TermFrequencies};
 use _native::identity::prepare::prepare;
-use _native::identity::resolve::{resolve, IdentityConfig, Resolution};
+use _native::identity::resolve::{block_and_compare, resolve, IdentityConfig, Resolution};
+use _native::identity::scoring::score;
 use _native::pipeline::progress::NoProgress;
 use _native::synth::population::PopulationSampler;
 use _native::synth::{generate_chunk, GenerateOptions};
@@ -83,6 +84,38 @@ fn resolves_synthetic_people_accurately() {
     // Splink 5 scores 0.981 (pairs) and 0.996 (clusters) on easier synthetic data (reference/identity-resolution.md).
     assert!(e.pairwise.f1 > 0.98, "pairwise F1 {}", e.pairwise.f1);
     assert!(e.cluster.f1 > 0.99, "cluster F1 {}", e.cluster.f1);
+}
+
+#[test]
+fn tabulated_scoring_gives_the_models_weights_to_the_bit() {
+    let (batches, _) = synthetic(1, 11);
+    let records = prepare(&batches).unwrap();
+    let compared = block_and_compare(&records, &config()).unwrap();
+    let result = resolve(&records, &config(), None, &NoProgress).unwrap();
+    let model = &result.model;
+    let keep = 0.01;
+    let scored = score(&records, &compared.pairs, &compared.vectors, model, keep);
+    let tf = TermFrequencies::from_records(&records);
+    let mut expected = Vec::new();
+    for p in 0..compared.pairs.len() {
+        let i = compared.pairs.left[p] as usize;
+        let weights = model.weights(&records, i, &compared.vectors[p], &tf);
+        let (total, probability) = model.total(&weights);
+        if probability >= keep {
+            expected.push((p, weights, total as f32, probability as f32));
+        }
+    }
+    assert!(expected.len() > 100 && expected.len() < compared.pairs.len());
+    assert_eq!(scored.len(), expected.len());
+    for (link, (p, weights, total, probability)) in scored.iter().zip(expected) {
+        assert_eq!(
+            (link.left, link.right),
+            (compared.pairs.left[p], compared.pairs.right[p])
+        );
+        assert_eq!(link.weights.map(f32::to_bits), weights.map(f32::to_bits));
+        assert_eq!(link.weight.to_bits(), total.to_bits());
+        assert_eq!(link.probability.to_bits(), probability.to_bits());
+    }
 }
 
 #[test]
