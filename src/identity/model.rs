@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 
-use arrow::array::Array;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +28,7 @@ use crate::synth::rng::Rng;
 pub const MODEL_FORMAT: u32 = 2;
 
 /// Smallest probability used, so that no level has zero weight-of-evidence denominators.
-pub(crate) const FLOOR: f64 = 1e-6;
+const FLOOR: f64 = 1e-6;
 
 /// m and u of one comparison, per level (index 0 is level 1).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,8 +92,8 @@ impl Default for TrainingConfig {
 /// Term frequencies of exact values, for the first- and last-name comparisons (borrowing the values).
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies<'a> {
-    pub(crate) first: foldhash::HashMap<&'a str, f64>,
-    pub(crate) last: foldhash::HashMap<&'a str, f64>,
+    first: foldhash::HashMap<&'a str, f64>,
+    last: foldhash::HashMap<&'a str, f64>,
 }
 
 impl<'a> TermFrequencies<'a> {
@@ -114,6 +113,14 @@ impl<'a> TermFrequencies<'a> {
             first: count(&r.first),
             last: count(&r.last),
         }
+    }
+
+    /// The frequencies of record `i`'s first and last names (None: missing, or not among the counted records).
+    pub fn of_record(&self, r: &PreparedRecords, i: usize) -> (Option<f64>, Option<f64>) {
+        let frequency = |col: &arrow::array::StringArray, table: &foldhash::HashMap<&str, f64>| {
+            PreparedRecords::get(col, i).and_then(|v| table.get(v).copied())
+        };
+        (frequency(&r.first, &self.first), frequency(&r.last, &self.last))
     }
 }
 
@@ -345,28 +352,9 @@ impl MatchModel {
         Ok(model)
     }
 
-    /// Per-comparison match weights (log2 Bayes factors) of a comparison vector, term-frequency adjusted.
-    pub fn weights(
-        &self,
-        records: &PreparedRecords,
-        i: usize,
-        levels: &Levels,
-        tf: &TermFrequencies,
-    ) -> [f32; N_COMPARISONS] {
-        let frequency = |col: &arrow::array::StringArray, table: &foldhash::HashMap<&str, f64>| {
-            (!col.is_null(i))
-                .then(|| table.get(col.value(i)).copied())
-                .flatten()
-        };
-        self.weights_with(
-            levels,
-            frequency(&records.first, &tf.first),
-            frequency(&records.last, &tf.last),
-        )
-    }
-
-    /// Match weights given the term frequencies of the left record's first and last names (None: not known),
-    /// for engines that bring the frequencies to the pair instead of holding every record.
+    /// Per-comparison match weights (log2 Bayes factors) of a comparison vector, adjusted by the term
+    /// frequencies of the left record's first and last names (None: not known; see
+    /// [`TermFrequencies::of_record`]). Engines without every record bring the frequencies to the pair.
     pub fn weights_with(
         &self,
         levels: &Levels,
@@ -378,27 +366,34 @@ impl MatchModel {
             if l == 0 {
                 continue;
             }
-            let c = &self.comparisons[k];
-            let m = c.m[l as usize - 1];
-            let mut u = c.u[l as usize - 1];
-            if l == 1 && (k == FIRST_NAME || k == LAST_NAME) {
-                let frequency = if k == FIRST_NAME {
-                    first_frequency
-                } else {
-                    last_frequency
-                };
-                if let Some(f) = frequency {
-                    u = f.max(FLOOR);
-                }
-            }
-            w[k] = (m / u).log2() as f32;
+            let frequency = match k {
+                FIRST_NAME if l == 1 => first_frequency,
+                LAST_NAME if l == 1 => last_frequency,
+                _ => None,
+            };
+            w[k] = match frequency {
+                Some(f) => self.exact_name_weight(k, f),
+                None => self.level_weight(k, l),
+            };
         }
         w
     }
 
+    /// The weight of level `level` (1-based) of comparison `k`, without term-frequency adjustment.
+    pub fn level_weight(&self, k: usize, level: u8) -> f32 {
+        let c = &self.comparisons[k];
+        let l = usize::from(level) - 1;
+        (c.m[l] / c.u[l]).log2() as f32
+    }
+
+    /// The weight of exact agreement on name comparison `k` for a value with term frequency `frequency`.
+    pub fn exact_name_weight(&self, k: usize, frequency: f64) -> f32 {
+        (self.comparisons[k].m[0] / frequency.max(FLOOR)).log2() as f32
+    }
+
     /// The total match weight (prior included) and match probability of per-comparison weights.
     pub fn total(&self, weights: &[f32; N_COMPARISONS]) -> (f64, f64) {
-        let total = self.prior_weight() + weights.iter().map(|w| f64::from(*w)).sum::<f64>();
+        let total = total_weight(self.prior_weight(), weights);
         (total, probability(total))
     }
 
@@ -406,6 +401,11 @@ impl MatchModel {
     pub fn prior_weight(&self) -> f64 {
         (self.prior / (1.0 - self.prior)).log2()
     }
+}
+
+/// The prior's weight plus the per-comparison weights, summed in comparison order.
+pub fn total_weight(prior_weight: f64, weights: &[f32; N_COMPARISONS]) -> f64 {
+    prior_weight + weights.iter().map(|w| f64::from(*w)).sum::<f64>()
 }
 
 /// Match weight to probability.

@@ -1,17 +1,17 @@
 //! Scoring candidate pairs with a trained model, fast: the same match weights and probabilities as
-//! [`MatchModel::weights`] and [`MatchModel::total`], from tables computed once per run.
+//! [`MatchModel::weights_with`] and [`MatchModel::total`], from tables computed once per run.
 //!
 //! Per pair, the model's formulas take a logarithm per comparison, two name-frequency look-ups by string, the
 //! prior's logarithm and an exponential for the probability: at 78M candidate pairs that was most of the
 //! scoring time. Here each level's weight is computed once, each record's name-frequency weights once, and
-//! the probability only for pairs whose weight can reach the kept threshold. The expressions are the same, so
-//! the values are identical to the bit.
+//! the probability only for pairs whose weight can reach the kept threshold. The tables hold what the model's
+//! own weight functions return, so the values are identical to the bit.
 
 use rayon::prelude::*;
 
 use super::blocking::CandidatePairs;
 use super::compare::{Levels, FIRST_NAME, LAST_NAME, N_COMPARISONS};
-use super::model::{probability, MatchModel, TermFrequencies, FLOOR};
+use super::model::{probability, total_weight, MatchModel, TermFrequencies};
 use super::prepare::PreparedRecords;
 use super::resolve::ScoredPair;
 
@@ -31,18 +31,18 @@ impl Scorer {
         let levels = model
             .comparisons
             .iter()
-            .map(|c| c.m.iter().zip(&c.u).map(|(m, u)| (m / u).log2() as f32).collect())
+            .enumerate()
+            .map(|(k, c)| (1..=c.m.len() as u8).map(|l| model.level_weight(k, l)).collect())
             .collect();
         let tf = TermFrequencies::from_records(records);
-        let exact = |k: usize| model.comparisons[k].m[0];
-        let weight =
-            |frequency: Option<&f64>, k: usize| frequency.map(|f| (exact(k) / f.max(FLOOR)).log2() as f32);
         let names = (0..records.len())
             .into_par_iter()
             .map(|i| {
-                let first = PreparedRecords::get(&records.first, i).and_then(|v| tf.first.get(v));
-                let last = PreparedRecords::get(&records.last, i).and_then(|v| tf.last.get(v));
-                [weight(first, FIRST_NAME), weight(last, LAST_NAME)]
+                let (first, last) = tf.of_record(records, i);
+                [
+                    first.map(|f| model.exact_name_weight(FIRST_NAME, f)),
+                    last.map(|f| model.exact_name_weight(LAST_NAME, f)),
+                ]
             })
             .collect();
         Scorer {
@@ -52,7 +52,7 @@ impl Scorer {
         }
     }
 
-    /// The same weights as [`MatchModel::weights`] for the pair of left record `i` with `levels`.
+    /// The same weights as [`MatchModel::weights_with`] for the pair of left record `i` with `levels`.
     fn weights(&self, i: usize, levels: &Levels) -> [f32; N_COMPARISONS] {
         let mut w = [0f32; N_COMPARISONS];
         for (k, &l) in levels.iter().enumerate() {
@@ -88,7 +88,7 @@ pub fn score(
         .filter_map(|p| {
             let (i, j) = (pairs.left[p], pairs.right[p]);
             let weights = scorer.weights(i as usize, &vectors[p]);
-            let total = scorer.prior + weights.iter().map(|w| f64::from(*w)).sum::<f64>();
+            let total = total_weight(scorer.prior, &weights);
             if total < lowest {
                 return None;
             }

@@ -99,7 +99,8 @@ fn tabulated_scoring_gives_the_models_weights_to_the_bit() {
     let mut expected = Vec::new();
     for p in 0..compared.pairs.len() {
         let i = compared.pairs.left[p] as usize;
-        let weights = model.weights(&records, i, &compared.vectors[p], &tf);
+        let (first, last) = tf.of_record(&records, i);
+        let weights = model.weights_with(&compared.vectors[p], first, last);
         let (total, probability) = model.total(&weights);
         if probability >= keep {
             expected.push((p, weights, total as f32, probability as f32));
