@@ -264,11 +264,32 @@ pub async fn write_batches(
     run_key: Option<&str>,
     batches: impl IntoIterator<Item = RecordBatch>,
 ) -> CoreResult<WriteOutcome> {
+    try_write_batches(
+        location,
+        schema,
+        comment,
+        mode,
+        run_key,
+        batches.into_iter().map(Ok),
+    )
+    .await
+}
+
+/// [`write_batches`] for batches built while the table is written (a lazy iterator): the first that fails to
+/// build ends the write with its error, and nothing is committed.
+pub async fn try_write_batches(
+    location: &Location,
+    schema: SchemaRef,
+    comment: &str,
+    mode: WriteMode,
+    run_key: Option<&str>,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+) -> CoreResult<WriteOutcome> {
     match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
         OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
         OpenedWrite::Writer(mut writer) => {
             for batch in batches {
-                writer.write(batch).await?;
+                writer.write(batch?).await?;
             }
             writer.finish().await
         }

@@ -12,7 +12,9 @@ pub mod source;
 pub use conform::{
     ColumnMapping, ConformPlan, Conformed, EnumSpelling, QuarantinedRow, RejectReason, RowNumbers,
 };
-pub use delta_write::{write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome};
+pub use delta_write::{
+    try_write_batches, write_batches, DeltaTableWriter, OpenedWrite, WriteMode, WriteOutcome,
+};
 pub use location::Location;
 pub use read::{
     read_all, read_table, read_table_if_present, read_table_in_parallel_if_present, BlockingTableReader,

@@ -17,7 +17,7 @@ use crate::identity::prepare::PreparedRecords;
 use crate::identity::resolve::{IdentityConfig, Resolution, ScoredPair};
 use crate::identity::stable_ids::{AssignedIds, MemberChange};
 use crate::identity::survivorship::member_profiles;
-use crate::lake::{write_batches, DeltaTableWriter, Location, OpenedWrite, WriteMode, WriteOutcome};
+use crate::lake::{try_write_batches, Location, WriteMode, WriteOutcome};
 use crate::model::{self, level_column, weight_column, BatchBuilder, TableSpec};
 
 /// Rows per identity_links and identity_xref batch.
@@ -109,31 +109,27 @@ async fn write_links(
     records: &PreparedRecords,
     links: &[ScoredPair],
     config: &IdentityConfig,
-) -> CoreResult<()> {
-    let spec = model::identity_links();
-    let key = format!("{}/{run}", spec.name);
-    let opened = DeltaTableWriter::open(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
+) -> CoreResult<WriteOutcome> {
+    let batches = links
+        .chunks(ROWS_PER_BATCH * LINK_BATCHES_AT_ONCE)
+        .flat_map(|group| {
+            let built = group
+                .par_chunks(ROWS_PER_BATCH)
+                .map(|chunk| links_batch(run, records, chunk, config))
+                .collect::<CoreResult<Vec<RecordBatch>>>();
+            match built {
+                Ok(batches) => batches.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            }
+        });
+    write_table(
+        output,
+        model::identity_links(),
         WriteMode::Overwrite,
-        Some(&key),
+        run,
+        batches,
     )
-    .await?;
-    let OpenedWrite::Writer(mut writer) = opened else {
-        return Ok(());
-    };
-    for group in links.chunks(ROWS_PER_BATCH * LINK_BATCHES_AT_ONCE) {
-        let batches = group
-            .par_chunks(ROWS_PER_BATCH)
-            .map(|chunk| links_batch(run, records, chunk, config))
-            .collect::<CoreResult<Vec<RecordBatch>>>()?;
-        for batch in batches {
-            writer.write(batch).await?;
-        }
-    }
-    writer.finish().await?;
-    Ok(())
+    .await
 }
 
 /// Write `batches` to the table `spec` under `output` on the I/O runtime's threads, beside the other tables.
@@ -144,19 +140,28 @@ fn spawn_write(
     run: &str,
     batches: Vec<RecordBatch>,
 ) -> JoinHandle<CoreResult<WriteOutcome>> {
-    let location = output.join(spec.name);
+    let (output, run) = (output.clone(), run.to_string());
+    tokio::spawn(async move { write_table(&output, spec, mode, &run, batches.into_iter().map(Ok)).await })
+}
+
+/// Write the table `spec` under `output`, committed once under the run's key.
+async fn write_table(
+    output: &Location,
+    spec: TableSpec,
+    mode: WriteMode,
+    run: &str,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+) -> CoreResult<WriteOutcome> {
     let key = format!("{}/{run}", spec.name);
-    tokio::spawn(async move {
-        write_batches(
-            &location,
-            spec.arrow_schema(),
-            spec.comment,
-            mode,
-            Some(&key),
-            batches,
-        )
-        .await
-    })
+    try_write_batches(
+        &output.join(spec.name),
+        spec.arrow_schema(),
+        spec.comment,
+        mode,
+        Some(&key),
+        batches,
+    )
+    .await
 }
 
 fn xref_batches(
