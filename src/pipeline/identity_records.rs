@@ -5,9 +5,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder, UInt32Array};
 use rayon::prelude::*;
 
-use super::progress::PhaseClock;
-
 use super::identity_stage::record_key;
+use super::progress::PhaseClock;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::identity::survivorship::PROFILE_SOURCE_COLUMNS;
@@ -122,11 +121,11 @@ fn in_key_order(batch: RecordBatch) -> CoreResult<(RecordBatch, Vec<String>)> {
         .map(|i| record_key(system.value(i), id.value(i)))
         .collect();
     let order = key_order(&keys);
-    let rows = arrow::compute::take_record_batch(&batch, &UInt32Array::from(order.clone()))?;
     let keys = order
         .iter()
         .map(|&i| std::mem::take(&mut keys[i as usize]))
         .collect();
+    let rows = arrow::compute::take_record_batch(&batch, &UInt32Array::from(order))?;
     Ok((rows, keys))
 }
 
