@@ -1,5 +1,6 @@
 //! The consent ledger and outreach history of every member, built from conformed `consents` and
-//! `communications` batches (Arrow in), with each row's member already resolved.
+//! `communications` batches (Arrow in), with each row's member already resolved to its member number (the
+//! caller's numbering: the audience stage numbers members once, so no look-up here hashes an id string).
 //!
 //! Consents apply in time order; an inbound reply whose keyword is a revocation per se revokes its channel; only
 //! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
@@ -7,7 +8,7 @@
 
 use foldhash::HashMap;
 
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
@@ -20,13 +21,13 @@ use crate::model::{optional_text_column, text_column, text_value};
 /// Per member: consents and the messages already sent.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    consents: HashMap<TextKey, Vec<ConsentEvent>>,
+    consents: HashMap<u32, Vec<ConsentEvent>>,
     /// Latest do-not-contact request per member (an opt-out of every channel for every purpose).
-    do_not_contact: HashMap<TextKey, i64>,
-    revocations: HashMap<TextKey, Vec<(Channel, i64)>>,
-    history: HashMap<TextKey, Vec<SentMessage>>,
+    do_not_contact: HashMap<u32, i64>,
+    revocations: HashMap<u32, Vec<(Channel, i64)>>,
+    history: HashMap<u32, Vec<SentMessage>>,
     /// Latest outbound status per (member, audience): (time, failed?).
-    delivery: HashMap<(TextKey, TextKey), (i64, bool)>,
+    delivery: HashMap<(u32, TextKey), (i64, bool)>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -40,8 +41,13 @@ fn timestamps<'a>(
 }
 
 impl Ledger {
-    /// Add a conformed consents batch; `member` gives each row's member id (None: unknown).
-    pub fn add_consents(&mut self, batch: &RecordBatch, member: &StringArray, as_of: i64) -> CoreResult<()> {
+    /// Add a conformed consents batch; `member` gives each row's member number (None: unknown).
+    pub fn add_consents(
+        &mut self,
+        batch: &RecordBatch,
+        member: &[Option<u32>],
+        as_of: i64,
+    ) -> CoreResult<()> {
         let t = "consents";
         let (channel, purpose, status) = (
             text_column(batch, t, "channel")?,
@@ -50,7 +56,7 @@ impl Ledger {
         );
         let basis = optional_text_column(batch, "basis");
         let at = timestamps(batch, t, "captured_at")?;
-        for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
+        for (i, &m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
                 self.unknown_member_rows += 1;
                 continue;
@@ -82,10 +88,10 @@ impl Ledger {
             };
             let opt_in = status.value(i) == "opt_in";
             if !opt_in && channels.len() > 1 && scope == ConsentScope::All {
-                let latest = self.do_not_contact.entry(TextKey::new(m)).or_insert(i64::MIN);
+                let latest = self.do_not_contact.entry(m).or_insert(i64::MIN);
                 *latest = (*latest).max(at.value(i));
             }
-            let events = self.consents.entry(TextKey::new(m)).or_default();
+            let events = self.consents.entry(m).or_default();
             for &channel in channels {
                 events.push(ConsentEvent {
                     channel,
@@ -103,7 +109,7 @@ impl Ledger {
     pub fn add_communications(
         &mut self,
         batch: &RecordBatch,
-        member: &StringArray,
+        member: &[Option<u32>],
         as_of: i64,
     ) -> CoreResult<()> {
         let t = "communications";
@@ -117,7 +123,7 @@ impl Ledger {
             optional_text_column(batch, "audience"),
         );
         let at = timestamps(batch, t, "sent_at")?;
-        for (i, m) in member.iter().enumerate().take(batch.num_rows()) {
+        for (i, &m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
                 self.unknown_member_rows += 1;
                 continue;
@@ -132,13 +138,13 @@ impl Ledger {
                 let kw = text_value(keyword, i);
                 if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
                     self.revocations
-                        .entry(TextKey::new(m))
+                        .entry(m)
                         .or_default()
                         .push((channel, at.value(i)));
                 }
             } else {
                 if let Some(a) = audience.filter(|a| a.is_valid(i)) {
-                    let key = (TextKey::new(m), TextKey::new(a.value(i)));
+                    let key = (m, TextKey::new(a.value(i)));
                     let entry = self.delivery.entry(key).or_insert((i64::MIN, false));
                     if at.value(i) >= entry.0 {
                         *entry = (at.value(i), status.value(i) == "failed");
@@ -151,32 +157,20 @@ impl Ledger {
                 let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                     continue;
                 };
-                self.history
-                    .entry(TextKey::new(m))
-                    .or_default()
-                    .push(SentMessage {
-                        at: sent,
-                        channel,
-                        subject: text_value(audience, i).map(str::to_string),
-                    });
+                self.history.entry(m).or_default().push(SentMessage {
+                    at: sent,
+                    channel,
+                    subject: text_value(audience, i).map(str::to_string),
+                });
             }
         }
         Ok(())
     }
 
     /// The consents of a member, with revocations applied in time order.
-    pub fn consents_of(&self, member_id: &str) -> MemberConsents {
-        let mut events = self
-            .consents
-            .get(&TextKey::new(member_id))
-            .cloned()
-            .unwrap_or_default();
-        for (channel, at) in self
-            .revocations
-            .get(&TextKey::new(member_id))
-            .into_iter()
-            .flatten()
-        {
+    pub fn consents_of(&self, member: u32) -> MemberConsents {
+        let mut events = self.consents.get(&member).cloned().unwrap_or_default();
+        for (channel, at) in self.revocations.get(&member).into_iter().flatten() {
             events.push(ConsentEvent {
                 channel: *channel,
                 scope: ConsentScope::All,
@@ -190,31 +184,27 @@ impl Ledger {
 
     /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
     /// any later opt-in lifts it, for what that opt-in covers.
-    pub fn do_not_contact(&self, member_id: &str) -> bool {
-        self.do_not_contact
-            .get(&TextKey::new(member_id))
-            .is_some_and(|&since| {
-                !self
-                    .consents
-                    .get(&TextKey::new(member_id))
-                    .into_iter()
-                    .flatten()
-                    .any(|e| e.opt_in && e.at > since)
-            })
+    pub fn do_not_contact(&self, member: u32) -> bool {
+        self.do_not_contact.get(&member).is_some_and(|&since| {
+            !self
+                .consents
+                .get(&member)
+                .into_iter()
+                .flatten()
+                .any(|e| e.opt_in && e.at > since)
+        })
     }
 
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
     /// row is sent again.
-    pub fn failed_after(&self, member_id: &str, audience: &str, since: i64) -> bool {
+    pub fn failed_after(&self, member: u32, audience: &str, since: i64) -> bool {
         self.delivery
-            .get(&(TextKey::new(member_id), TextKey::new(audience)))
+            .get(&(member, TextKey::new(audience)))
             .is_some_and(|(at, failed)| *failed && *at > since)
     }
 
     /// The messages already sent to a member.
-    pub fn history_of(&self, member_id: &str) -> &[SentMessage] {
-        self.history
-            .get(&TextKey::new(member_id))
-            .map_or(&[], Vec::as_slice)
+    pub fn history_of(&self, member: u32) -> &[SentMessage] {
+        self.history.get(&member).map_or(&[], Vec::as_slice)
     }
 }

@@ -155,16 +155,22 @@ impl SourceKeys {
     }
 }
 
-/// identity_xref as an index: a source record's member id.
+/// identity_xref as an index: a source record's member number, in a numbering the caller owns (the audience
+/// stage numbers members by their member_profile row, so every later look-up is by number, not by id).
 #[derive(Debug, Default)]
 pub struct XrefIndex {
     records: SourceKeys,
-    member_ids: Vec<String>,
 }
 
 impl XrefIndex {
-    /// Index `identity_xref` batches (source_system, source_record_id, member_id), two threads at once.
-    pub fn from_batches(batches: &[RecordBatch]) -> CoreResult<Self> {
+    /// Index `identity_xref` batches (source_system, source_record_id, member_id), two threads at once. Members
+    /// are numbered by `numbers`; ids it does not know yet are added, numbered from `next` on in the order of
+    /// their first row, and returned in that order.
+    pub fn from_batches(
+        batches: &[RecordBatch],
+        numbers: &mut MemberIds,
+        next: u32,
+    ) -> CoreResult<(Self, Vec<String>)> {
         let table = "identity_xref";
         let mut keys = Vec::with_capacity(batches.len());
         let mut ids: Vec<&str> = Vec::new();
@@ -176,14 +182,9 @@ impl XrefIndex {
                 text_column(batch, table, "source_record_id")?,
             ));
         }
-        // The member id -> number table is needed only while the source records are numbered.
-        let mut numbers = MemberIds::default();
-        let new = numbers.insert_new(&ids, 0);
-        let mut index = XrefIndex {
-            records: SourceKeys::default(),
-            member_ids: new.iter().map(|&row| ids[row].to_string()).collect(),
-        };
-        let numbers = &numbers;
+        let new = numbers.insert_new(&ids, next);
+        let added = new.iter().map(|&row| ids[row].to_string()).collect();
+        let numbers = &*numbers;
         let mut at = 0;
         let mut members = Vec::with_capacity(keys.len());
         for (sys, _) in &keys {
@@ -191,14 +192,14 @@ impl XrefIndex {
             members.push(rows.par_iter().map(|id| numbers.get(id)).collect::<Vec<_>>());
             at += sys.len();
         }
+        let mut index = XrefIndex::default();
         index.records.insert_batches(&keys, &members);
-        Ok(index)
+        Ok((index, added))
     }
 
-    /// The member id of record `record` of source `system`.
-    pub fn member_id(&self, system: &str, record: &str) -> Option<&str> {
-        let m = self.records.get(system, record)?;
-        self.member_ids.get(m as usize).map(String::as_str)
+    /// The member number of record `record` of source `system`.
+    pub fn member(&self, system: &str, record: &str) -> Option<u32> {
+        self.records.get(system, record)
     }
 }
 
@@ -246,11 +247,15 @@ mod tests {
             ),
         ])
         .unwrap();
-        let index = XrefIndex::from_batches(&[xref]).unwrap();
-        assert_eq!(index.member_id("ehr", "1"), Some("MBR-a"));
-        assert_eq!(index.member_id("claims", "1"), Some("MBR-b"));
-        assert_eq!(index.member_id("ehr", "2"), Some("MBR-a"));
-        assert_eq!(index.member_id("crm", "1"), None);
-        assert_eq!(index.member_id("ehr", "3"), None);
+        // MBR-b is known already (number 0); MBR-a is new and numbered from 5 on.
+        let mut numbers = MemberIds::default();
+        numbers.get_or_insert("MBR-b", 0);
+        let (index, added) = XrefIndex::from_batches(&[xref], &mut numbers, 5).unwrap();
+        assert_eq!(added, vec!["MBR-a".to_string()]);
+        assert_eq!(index.member("ehr", "1"), Some(5));
+        assert_eq!(index.member("claims", "1"), Some(0));
+        assert_eq!(index.member("ehr", "2"), Some(5));
+        assert_eq!(index.member("crm", "1"), None);
+        assert_eq!(index.member("ehr", "3"), None);
     }
 }

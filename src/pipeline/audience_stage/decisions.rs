@@ -42,9 +42,22 @@ type Outcome = Result<Vec<Membership>, (String, String)>;
 impl PolicyInputs<'_> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
     pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided> {
-        let sets: Vec<HashSet<&str>> = selected
+        // The member sets of audiences another one excludes or that take part in priority; empty for the rest.
+        let needed: Vec<bool> = self
+            .audiences
             .iter()
-            .map(|rows| rows.iter().map(|(m, _)| m.as_str()).collect())
+            .map(|a| {
+                (a.priority.is_some() && self.audiences.iter().filter(|o| o.priority.is_some()).count() > 1)
+                    || self.audiences.iter().any(|o| o.exclude.contains(&a.name))
+            })
+            .collect();
+        let sets: Vec<HashSet<&str>> = selected
+            .par_iter()
+            .zip(&needed)
+            .map(|(rows, &needed)| match needed {
+                true => rows.iter().map(|(m, _)| m.as_str()).collect(),
+                false => HashSet::default(),
+            })
             .collect();
         let mut out = Decided::default();
         for (ai, a) in self.audiences.iter().enumerate() {
@@ -117,20 +130,23 @@ impl PolicyInputs<'_> {
         fields: &std::collections::BTreeMap<String, String>,
     ) -> CoreResult<Outcome> {
         let profiles = self.profiles;
-        let Some(profile) = profiles.get(member) else {
+        let Some((number, profile)) = profiles
+            .number(member)
+            .and_then(|n| Some((n, profiles.profile(n)?)))
+        else {
             return Ok(Err(("UNKNOWN_MEMBER".into(), "no member_profile row".into())));
         };
-        let consents = self.ledger.consents_of(member);
+        let consents = self.ledger.consents_of(number);
         let context = MemberContext {
             member_id: member,
             deceased: profile.deceased,
-            do_not_contact: self.ledger.do_not_contact(member),
+            do_not_contact: self.ledger.do_not_contact(number),
             state: profiles.field(profile, "state"),
             time_zone: profile.time_zone,
             reach: profile.reach,
             preferred: profile.preferred,
             consents: &consents,
-            history: self.ledger.history_of(member),
+            history: self.ledger.history_of(number),
         };
         let decision = decide(a, &context, self.rules, self.now);
         let channel = match &decision {
@@ -149,6 +165,7 @@ impl PolicyInputs<'_> {
                 audience: a.name.clone(),
                 destination: dname.clone(),
                 member_id: member.to_string(),
+                member: number,
                 decision: decision.clone(),
                 row_hash: sha(&[member, &text]),
                 payload: text,

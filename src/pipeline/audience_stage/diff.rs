@@ -22,6 +22,8 @@ pub(super) struct Membership {
     pub(super) audience: String,
     pub(super) destination: String,
     pub(super) member_id: String,
+    /// The member's number in this run (see the profiles).
+    pub(super) member: u32,
     pub(super) decision: Decision,
     pub(super) payload: String,
     pub(super) row_hash: String,
@@ -130,7 +132,7 @@ pub(super) fn change_sets<'a>(
         // New or changed rows, and rows whose send failed after they were last emitted (retried once per
         // failure report, so re-running the same as-of date emits nothing new).
         let unchanged = before
-            .filter(|(hash, at)| hash == &m.row_hash && !ledger.failed_after(&m.member_id, &m.audience, *at));
+            .filter(|(hash, at)| hash == &m.row_hash && !ledger.failed_after(m.member, &m.audience, *at));
         match unchanged {
             Some((_, at)) => sets.emitted_at.push(*at),
             None => {

@@ -23,6 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deltalake::datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use serde_json::json;
+use tokio::task::JoinHandle;
 
 pub use selection::AudienceSelection;
 
@@ -35,7 +36,6 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
-use crate::identity::person_keys::XrefIndex;
 use crate::lake::{read_table_in_parallel_if_present, Location, QuarantinedRow};
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
@@ -69,7 +69,7 @@ pub struct AudienceReport {
     pub sample: Vec<(String, String, String, Option<String>)>,
     /// Where the outputs are.
     pub output: String,
-    /// Wall seconds of each phase (load, sql, policy, diff, write), in order.
+    /// Wall seconds of each phase (profiles, xref, ledger, sql, policy, diff, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
 }
 
@@ -80,6 +80,50 @@ struct Suppression {
     member_id: String,
     rule: String,
     detail: String,
+}
+
+/// A background task that is stopped when the stage no longer waits for it (it failed early).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An engagement input being read in the background.
+type Reading = AbortOnDrop<CoreResult<Option<EngagementTable>>>;
+
+/// One engagement input (appointments, communications, consents) as read: its description for the run log,
+/// its conformed batches and its quarantined rows.
+struct EngagementTable {
+    described: serde_json::Value,
+    batches: Vec<RecordBatch>,
+    quarantined: Vec<QuarantinedRow>,
+}
+
+/// Read and conform an engagement input whole (None: the lake has no such table); without `rows_wanted`, only
+/// open it (its schema is checked and it is described in the run log).
+async fn read_engagement(
+    inputs: &InputSet,
+    table: &str,
+    rows_wanted: bool,
+) -> CoreResult<Option<EngagementTable>> {
+    let Some(mut stream) = open_input(inputs, table).await? else {
+        return Ok(None);
+    };
+    let mut read = EngagementTable {
+        described: stream.describe(),
+        batches: Vec::new(),
+        quarantined: Vec::new(),
+    };
+    if rows_wanted {
+        while let Some((batch, bad)) = stream.next().await? {
+            read.quarantined.extend(bad);
+            read.batches.push(batch);
+        }
+    }
+    Ok(Some(read))
 }
 
 /// The configured destination of this name (audience definitions are checked against them on load).
@@ -116,74 +160,101 @@ pub async fn run_audiences(
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
     let mut clock = PhaseClock::start();
     let ctx = SessionContext::new();
-    let profile_batches =
-        read_table_in_parallel_if_present(&output.join("member_profile"), "member_profile", None)
-            .await?
-            .ok_or_else(|| {
-                CoreError::Input(format!(
-                    "no member_profile at {}: run identity resolution first",
-                    output.redacted()
-                ))
-            })?;
-    let profiles = profiles::profiles(&profile_batches)?;
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
-    if run_sql {
-        register(&ctx, "member_profile", profile_batches)?;
-        for table in ["care_gaps", "measure_rates"] {
-            if let Some(b) = read_table_in_parallel_if_present(&output.join(table), table, None).await? {
-                register(&ctx, table, b)?;
+    // The engagement inputs are read and conformed in the background while the outputs are read and indexed.
+    let engagement: Vec<(&str, bool, Reading)> = ["appointments", "communications", "consents"]
+        .into_iter()
+        .map(|table| {
+            // A table is given to the SQL only when some audience's SQL names it (unquoted names are lower
+            // case to the SQL, so a name it does not contain is one it cannot read).
+            let for_sql = run_sql && audiences.iter().any(|a| a.sql.to_lowercase().contains(table));
+            // Only the SQL reads appointments.
+            let rows_wanted = for_sql || table != "appointments";
+            let inputs = inputs.clone();
+            (
+                table,
+                for_sql,
+                AbortOnDrop(tokio::spawn(async move {
+                    read_engagement(&inputs, table, rows_wanted).await
+                })),
+            )
+        })
+        .collect();
+    // The output tables are read at once (each by row group on every core).
+    let sql_outputs = async {
+        let mut tables = Vec::new();
+        if run_sql {
+            for table in ["care_gaps", "measure_rates"] {
+                if let Some(b) = read_table_in_parallel_if_present(&output.join(table), table, None).await? {
+                    tables.push((table, b));
+                }
             }
         }
-    }
-    let xref = XrefIndex::from_batches(
-        &read_xref_batches(&output.join("identity_xref"))
-            .await?
-            .unwrap_or_default(),
+        CoreResult::Ok(tables)
+    };
+    let (profile_location, xref_location) = (output.join("member_profile"), output.join("identity_xref"));
+    let (profile_batches, xref_batches, sql_outputs) = tokio::try_join!(
+        read_table_in_parallel_if_present(&profile_location, "member_profile", None),
+        read_xref_batches(&xref_location),
+        sql_outputs,
     )?;
+    let profile_batches = profile_batches.ok_or_else(|| {
+        CoreError::Input(format!(
+            "no member_profile at {}: run identity resolution first",
+            output.redacted()
+        ))
+    })?;
+    let mut profiles = profiles::profiles(&profile_batches)?;
+    if run_sql {
+        register(&ctx, "member_profile", profile_batches)?;
+        for (table, batches) in sql_outputs {
+            register(&ctx, table, batches)?;
+        }
+    }
+    clock.lap("profiles");
+    let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;
+    let profiles = profiles;
+    clock.lap("xref");
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();
     // Rows of the engagement inputs that failed to conform: left out of the run, written to the quarantine table
     // with their reason, and counted in the run's record.
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
-    for table in ["appointments", "communications", "consents"] {
-        let Some(mut stream) = open_input(inputs, table).await? else {
+    for (table, for_sql, mut reading) in engagement {
+        let read = (&mut reading.0)
+            .await
+            .map_err(|e| CoreError::Internal(format!("reading {table} stopped: {e}")))??;
+        let Some(read) = read else {
             continue;
         };
-        described.insert(table.into(), stream.describe());
-        if table == "appointments" && !run_sql {
-            continue; // only the SQL reads appointments
-        }
-        let mut read = Vec::new();
-        while let Some((batch, bad)) = stream.next().await? {
-            quarantined.extend(bad);
-            read.push(batch);
-        }
+        described.insert(table.into(), read.described);
+        quarantined.extend(read.quarantined);
         // Resolving rows to members is a hash probe a row: the batches are resolved on every core, then added
         // to the ledger one by one in table order, as they were read.
         let resolved = read
+            .batches
             .par_iter()
-            .map(|batch| resolve_members(batch, &xref))
+            .map(|batch| resolve_members(batch, &xref, &profiles, for_sql))
             .collect::<CoreResult<Vec<_>>>()?;
-        drop(read);
         let mut batches = Vec::new();
-        for (batch, members) in resolved {
+        for ((for_sql, members), batch) in resolved.into_iter().zip(&read.batches) {
             match table {
-                "consents" => ledger.add_consents(&batch, &members, as_of_micros)?,
-                "communications" => ledger.add_communications(&batch, &members, as_of_micros)?,
+                "consents" => ledger.add_consents(batch, &members, as_of_micros)?,
+                "communications" => ledger.add_communications(batch, &members, as_of_micros)?,
                 _ => {}
             }
-            if run_sql {
-                batches.push(batch);
-            }
+            batches.extend(for_sql);
         }
-        if run_sql {
+        drop(read.batches);
+        if for_sql {
             register(&ctx, table, batches)?;
         }
     }
+    drop(xref);
 
-    clock.lap("load");
+    clock.lap("ledger");
     // Each audience's SQL.
     progress.start("audiences", audiences.len() as u64);
     let mut results: Vec<Vec<RecordBatch>> = Vec::with_capacity(audiences.len());

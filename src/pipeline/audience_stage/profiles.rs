@@ -1,11 +1,13 @@
-//! member_profile as the audience stage reads it: each member's policy values, its text columns kept as Arrow
-//! arrays (the strings are never copied per member), and the payload a destination gets from them.
+//! member_profile as the audience stage reads it: members numbered once, each member's policy values, its text
+//! columns kept as Arrow arrays (the strings are never copied per member), and the payload a destination gets
+//! from them. Everything later (the xref, the ledger, the policy) looks members up by number.
 
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use rayon::prelude::*;
 
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
@@ -13,6 +15,7 @@ use crate::audience::definition::Destination;
 use crate::audience::destinations::{hashed_email, hashed_phone};
 use crate::audience::quiet_hours::parse_zone;
 use crate::error::CoreResult;
+use crate::identity::person_keys::{MemberIds, XrefIndex};
 use crate::model::text_column;
 
 /// One member's row in member_profile (by position: the strings stay in the Arrow batches) and the values policy
@@ -41,16 +44,35 @@ const PROFILE_FIELDS: [&str; 11] = [
     "time_zone",
 ];
 
-/// member_profile indexed by member id, its text columns kept as Arrow arrays.
+/// member_profile by member number (the member's first row in member_profile), its text columns kept as Arrow
+/// arrays. Members found only in identity_xref are numbered after the profiles, with no profile.
 #[derive(Debug, Default)]
 pub(super) struct Profiles {
     texts: Vec<Vec<Option<StringArray>>>,
-    by_member: HashMap<String, Profile>,
+    ids: Vec<StringArray>,
+    numbers: MemberIds,
+    members: Vec<Profile>,
+    /// Member ids numbered after the profiles: in the xref, not in member_profile.
+    without_profile: Vec<String>,
 }
 
 impl Profiles {
-    pub(super) fn get(&self, member_id: &str) -> Option<&Profile> {
-        self.by_member.get(member_id)
+    /// The member number of a member id.
+    pub(super) fn number(&self, member_id: &str) -> Option<u32> {
+        self.numbers.get(member_id)
+    }
+
+    /// The profile of member number `n` (None: the member has no member_profile row).
+    pub(super) fn profile(&self, n: u32) -> Option<&Profile> {
+        self.members.get(n as usize)
+    }
+
+    /// The member id of member number `n`.
+    pub(super) fn member_id(&self, n: u32) -> &str {
+        match self.members.get(n as usize) {
+            Some(p) => self.ids[p.batch as usize].value(p.row as usize),
+            None => &self.without_profile[n as usize - self.members.len()],
+        }
     }
 
     /// A profile text field (one of PROFILE_FIELDS), if present.
@@ -60,40 +82,40 @@ impl Profiles {
         let row = p.row as usize;
         array.is_valid(row).then(|| array.value(row))
     }
+
+    /// Index identity_xref in this numbering: its members without a profile are numbered after the profiles.
+    pub(super) fn index_xref(&mut self, batches: &[RecordBatch]) -> CoreResult<XrefIndex> {
+        let next = (self.members.len() + self.without_profile.len()) as u32;
+        let (index, added) = XrefIndex::from_batches(batches, &mut self.numbers, next)?;
+        self.without_profile.extend(added);
+        Ok(index)
+    }
 }
 
-pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
-    let mut out = Profiles::default();
+/// The policy values of each row of one member_profile batch.
+fn batch_profiles(bi: usize, b: &RecordBatch, texts: &[Option<StringArray>]) -> Vec<Profile> {
     let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::default();
-    for (bi, b) in batches.iter().enumerate() {
-        let ids = text_column(b, "member_profile", "member_id")?;
-        let flag = |n: &str| b.column_by_name(n).and_then(|c| c.as_boolean_opt().cloned());
-        let (phone, email, mail) = (
-            flag("has_valid_phone"),
-            flag("has_valid_email"),
-            flag("has_mailing_address"),
-        );
-        let deceased = b.column_by_name("deceased_date");
-        let preferred = b
-            .column_by_name("preferred_channel")
-            .and_then(|c| c.as_string_opt::<i32>().cloned());
-        let texts: Vec<Option<StringArray>> = PROFILE_FIELDS
-            .iter()
-            .map(|f| {
-                b.column_by_name(f)
-                    .and_then(|c| c.as_string_opt::<i32>().cloned())
-            })
-            .collect();
-        let zone_column = texts[PROFILE_FIELDS.len() - 1].clone();
-        for i in 0..b.num_rows() {
+    let flag = |n: &str| b.column_by_name(n).and_then(|c| c.as_boolean_opt().cloned());
+    let (phone, email, mail) = (
+        flag("has_valid_phone"),
+        flag("has_valid_email"),
+        flag("has_mailing_address"),
+    );
+    let deceased = b.column_by_name("deceased_date");
+    let preferred = b
+        .column_by_name("preferred_channel")
+        .and_then(|c| c.as_string_opt::<i32>().cloned());
+    let zone_column = texts[PROFILE_FIELDS.len() - 1].as_ref();
+    (0..b.num_rows())
+        .map(|i| {
             let on = |a: &Option<arrow::array::BooleanArray>| {
                 a.as_ref().is_some_and(|a| a.is_valid(i) && a.value(i))
             };
-            let time_zone = zone_column.as_ref().filter(|z| z.is_valid(i)).and_then(|z| {
+            let time_zone = zone_column.filter(|z| z.is_valid(i)).and_then(|z| {
                 let name = z.value(i);
                 *zones.entry(name.to_string()).or_insert_with(|| parse_zone(name))
             });
-            let p = Profile {
+            Profile {
                 batch: bi as u32,
                 row: i as u32,
                 deceased: deceased.is_some_and(|d| d.is_valid(i)),
@@ -107,11 +129,41 @@ pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
                     .as_ref()
                     .filter(|a| a.is_valid(i))
                     .and_then(|a| Channel::parse(a.value(i))),
-            };
-            out.by_member.insert(ids.value(i).to_string(), p);
-        }
-        out.texts.push(texts);
+            }
+        })
+        .collect()
+}
+
+/// Index member_profile batches: members numbered in row order (a repeated member id keeps its first row),
+/// batches read on every core.
+pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
+    let mut out = Profiles::default();
+    for b in batches {
+        out.ids
+            .push(text_column(b, "member_profile", "member_id")?.clone());
+        out.texts.push(
+            PROFILE_FIELDS
+                .iter()
+                .map(|f| {
+                    b.column_by_name(f)
+                        .and_then(|c| c.as_string_opt::<i32>().cloned())
+                })
+                .collect(),
+        );
     }
+    let rows: Vec<Profile> = batches
+        .par_iter()
+        .zip(out.texts.par_iter())
+        .enumerate()
+        .flat_map_iter(|(bi, (b, texts))| batch_profiles(bi, b, texts))
+        .collect();
+    let ids: Vec<&str> = out
+        .ids
+        .iter()
+        .flat_map(|a| (0..a.len()).map(move |i| a.value(i)))
+        .collect();
+    let first_rows = out.numbers.insert_new(&ids, 0);
+    out.members = first_rows.iter().map(|&row| rows[row]).collect();
     Ok(out)
 }
 
@@ -137,4 +189,62 @@ pub(super) fn payload(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, BooleanArray};
+
+    use super::*;
+
+    fn profile_batch(ids: &[&str], phone: &[bool]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("member_id", Arc::new(StringArray::from(ids.to_vec())) as ArrayRef),
+            (
+                "has_valid_phone",
+                Arc::new(BooleanArray::from(phone.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn members_are_numbered_by_first_row_and_xref_only_members_after_them() {
+        let batches = [
+            profile_batch(&["MBR-a", "MBR-b"], &[true, false]),
+            profile_batch(&["MBR-c", "MBR-a"], &[false, false]),
+        ];
+        let mut profiles = profiles(&batches).unwrap();
+        assert_eq!(profiles.number("MBR-a"), Some(0));
+        assert_eq!(profiles.number("MBR-c"), Some(2));
+        // A repeated member id keeps its first row.
+        assert!(profiles.profile(0).unwrap().reach.phone);
+        assert_eq!(profiles.member_id(2), "MBR-c");
+
+        let xref = RecordBatch::try_from_iter([
+            (
+                "source_system",
+                Arc::new(StringArray::from(vec!["ehr", "crm"])) as ArrayRef,
+            ),
+            (
+                "source_record_id",
+                Arc::new(StringArray::from(vec!["1", "1"])) as ArrayRef,
+            ),
+            (
+                "member_id",
+                Arc::new(StringArray::from(vec!["MBR-b", "MBR-x"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let index = profiles.index_xref(&[xref]).unwrap();
+        assert_eq!(index.member("ehr", "1"), Some(1));
+        // In the xref but without a profile: numbered after the profiles, its id kept, no profile.
+        let x = index.member("crm", "1").unwrap();
+        assert_eq!(x, 3);
+        assert_eq!(profiles.member_id(x), "MBR-x");
+        assert!(profiles.profile(x).is_none());
+        assert_eq!(profiles.number("MBR-zzz"), None);
+    }
 }

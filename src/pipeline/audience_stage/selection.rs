@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use foldhash::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::SessionContext;
 
+use super::profiles::Profiles;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
 use crate::model::{optional_text_column, text_value};
@@ -38,38 +39,63 @@ pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatc
     Ok(())
 }
 
-/// Replace a batch's member_id column with the resolved member of each row; returns the batch and the members.
+/// Each row's member number: its member_id when the source gave one, else its source record's member in the
+/// xref (None: unknown). With `for_sql`, also the batch with its member_id column replaced by those members' ids.
 pub(super) fn resolve_members(
     batch: &RecordBatch,
     xref: &XrefIndex,
-) -> CoreResult<(RecordBatch, StringArray)> {
+    profiles: &Profiles,
+    for_sql: bool,
+) -> CoreResult<(Option<RecordBatch>, Vec<Option<u32>>)> {
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
-    let mut resolved = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 20);
+    let mut numbers = Vec::with_capacity(batch.num_rows());
+    // Rows whose given member_id is not a known member keep that id in the SQL's tables.
+    let mut unknown_given: Vec<(usize, &str)> = Vec::new();
     // A person's rows usually come together: the previous row's answer saves a hash-table probe.
-    let mut last: Option<((&str, &str), Option<&str>)> = None;
+    let mut last: Option<((&str, &str), Option<u32>)> = None;
     for i in 0..batch.num_rows() {
-        resolved.append_option(match text_value(member, i) {
-            Some(m) => Some(m),
+        numbers.push(match text_value(member, i) {
+            Some(m) => {
+                let n = profiles.number(m);
+                if n.is_none() {
+                    unknown_given.push((i, m));
+                }
+                n
+            }
             None => text_value(sys, i)
                 .zip(text_value(rec, i))
                 .and_then(|key| match last {
                     Some((previous, found)) if previous == key => found,
                     _ => {
-                        let found = xref.member_id(key.0, key.1);
+                        let found = xref.member(key.0, key.1);
                         last = Some((key, found));
                         found
                     }
                 }),
         });
     }
-    let resolved = resolved.finish();
+    if !for_sql {
+        return Ok((None, numbers));
+    }
+    let mut resolved = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 20);
+    let mut unknown = unknown_given.iter().peekable();
+    for (i, n) in numbers.iter().enumerate() {
+        match (n, unknown.peek()) {
+            (Some(n), _) => resolved.append_value(profiles.member_id(*n)),
+            (None, Some(&&(row, id))) if row == i => {
+                resolved.append_value(id);
+                unknown.next();
+            }
+            (None, _) => resolved.append_null(),
+        }
+    }
     let index = batch
         .schema()
         .index_of("member_id")
         .map_err(|_| CoreError::Internal("conformed batch without member_id".into()))?;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns[index] = Arc::new(resolved.clone());
+    columns[index] = Arc::new(resolved.finish());
     let fields: Vec<Field> = batch
         .schema()
         .fields()
@@ -77,8 +103,8 @@ pub(super) fn resolve_members(
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
     Ok((
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?,
-        resolved,
+        Some(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?),
+        numbers,
     ))
 }
 
