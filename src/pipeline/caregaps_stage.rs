@@ -7,7 +7,9 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
 use super::identity_stage::read_xref_batches;
-use super::ingest::{describe_source, open_input, write_quarantine, InputSet, InputStream};
+use super::ingest::{
+    conform_in_parallel, describe_source, open_input, read_conformed, write_quarantine, InputSet, InputStream,
+};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
@@ -75,26 +77,6 @@ pub struct CareGapsReport {
     pub output: String,
     /// Wall seconds of each phase (members, enrollment, events, evaluate, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
-}
-
-/// Conform batches (with their rows' positions in the table) in parallel: the conformed batches with the
-/// positions of their rows, and the rows quarantined added to `quarantined`.
-fn conform_in_parallel(
-    plan: &ConformPlan,
-    batches: &[(RecordBatch, RowNumbers)],
-    quarantined: &mut Vec<QuarantinedRow>,
-) -> CoreResult<Vec<(RecordBatch, RowNumbers)>> {
-    use rayon::prelude::*;
-    let conformed = batches
-        .par_iter()
-        .map(|(batch, numbers)| plan.conform_numbered(batch, numbers))
-        .collect::<CoreResult<Vec<_>>>()?;
-    let mut good = Vec::with_capacity(conformed.len());
-    for (c, numbers) in conformed {
-        quarantined.extend(c.quarantined);
-        good.push((c.batch, numbers));
-    }
-    Ok(good)
 }
 
 /// Conform and match event batches (with their rows' positions in the table) as they arrive, 16 at a time in
@@ -270,41 +252,10 @@ pub async fn run_caregaps(
     // Enrollment (optional: providers without enrollment data see everyone as not continuously enrolled).
     // Plain Delta/Parquet tables are read by row group in parallel; others stream through the query engine.
     // Either way batches are conformed and matched to members in parallel.
-    if let Some(source) = inputs.locate("enrollment").await? {
-        match SelectiveScan::plan(&source).await? {
-            Some(scan) => {
-                let plan = inputs.conform_plan("enrollment", &scan.schema())?;
-                described.insert("enrollment".into(), describe_source(&source, scan.version));
-                let numbered: Vec<(RecordBatch, RowNumbers)> = scan
-                    .read_all(&|_| {})
-                    .await?
-                    .into_iter()
-                    .map(|group| (group.batch, group.row_numbers))
-                    .collect();
-                let good = conform_in_parallel(&plan, &numbered, &mut quarantined)?;
-                quarantined.extend(builder.add_enrollment_batches(&good)?);
-            }
-            None => {
-                let mut stream = open_input(inputs, "enrollment")
-                    .await?
-                    .ok_or_else(|| CoreError::Internal("enrollment was located but did not open".into()))?;
-                described.insert("enrollment".into(), stream.describe());
-                let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
-                loop {
-                    let next = stream.next_raw().await?;
-                    let done = next.is_none();
-                    pending.extend(next.map(|(batch, offset)| (batch, RowNumbers::From(offset))));
-                    if pending.len() >= 16 || (done && !pending.is_empty()) {
-                        let good = conform_in_parallel(stream.plan(), &pending, &mut quarantined)?;
-                        quarantined.extend(builder.add_enrollment_batches(&good)?);
-                        pending.clear();
-                    }
-                    if done {
-                        break;
-                    }
-                }
-            }
-        }
+    if let Some(read) = read_conformed(inputs, "enrollment").await? {
+        described.insert("enrollment".into(), read.described);
+        quarantined.extend(read.quarantined);
+        quarantined.extend(builder.add_enrollment_batches(&read.batches)?);
     }
 
     clock.lap("enrollment");

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::identity_outputs::IdentityOutputs;
 use super::identity_records::ConformedRecords;
-use super::ingest::{open_input, write_quarantine, InputSet, InputStream};
+use super::ingest::{read_conformed, write_quarantine, ConformedInput, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::error::{CoreError, CoreResult};
@@ -23,7 +23,7 @@ use crate::identity::prepare::prepare;
 use crate::identity::resolve::{compare_candidates, resolve_compared, ComparedPairs, IdentityConfig};
 use crate::identity::stable_ids::assign_member_ids;
 use crate::lake::{read_table, read_table_in_parallel_if_present, Location};
-use crate::lake::{ColumnMapping, ConformPlan, QuarantinedRow};
+use crate::lake::{ColumnMapping, ConformPlan};
 use crate::model::{self, text_column};
 
 /// What the identity stage did.
@@ -105,45 +105,27 @@ pub async fn run_identity(
 ) -> CoreResult<IdentityReport> {
     let started = Utc::now();
     let mut clock = PhaseClock::start();
-    let (stream, batches, quarantined) = read_person_records(inputs).await?;
+    let read = read_person_records(inputs).await?;
     clock.lap("read");
-    let conformed = ConformedRecords::new(batches, quarantined, stream.rows_read(), &mut clock)?;
+    let batches = read.batches.into_iter().map(|(batch, _)| batch).collect();
+    let conformed = ConformedRecords::new(batches, read.quarantined, read.rows_read, &mut clock)?;
     progress.start("identity", 7);
     let (pairs, blocking) = block(&conformed.records, &run.config.blocking)?;
     clock.lap("block");
     let compared = compare_candidates(&conformed.records, pairs, blocking);
     clock.lap("compare");
     progress.advance(2);
-    finish_identity(
-        run,
-        stream.describe(),
-        started,
-        clock,
-        conformed,
-        compared,
-        progress,
-    )
-    .await
+    finish_identity(run, read.described, started, clock, conformed, compared, progress).await
 }
 
-/// Read and conform the lake's person_records whole: the finished stream (for its description and row count),
-/// the conforming batches and the quarantined rows.
-async fn read_person_records(
-    inputs: &InputSet,
-) -> CoreResult<(InputStream, Vec<RecordBatch>, Vec<QuarantinedRow>)> {
-    let mut stream = open_input(inputs, "person_records").await?.ok_or_else(|| {
+/// Read and conform the lake's person_records whole, on every core.
+async fn read_person_records(inputs: &InputSet) -> CoreResult<ConformedInput> {
+    read_conformed(inputs, "person_records").await?.ok_or_else(|| {
         CoreError::Input(format!(
             "table 'person_records' not found in lake {}",
             inputs.lake
         ))
-    })?;
-    let mut batches = Vec::new();
-    let mut quarantined = Vec::new();
-    while let Some((batch, bad)) = stream.next().await? {
-        batches.push(batch);
-        quarantined.extend(bad);
-    }
-    Ok((stream, batches, quarantined))
+    })
 }
 
 /// Resolve person records whose candidate pairs were blocked and compared elsewhere (by the Spark engine's
@@ -324,10 +306,11 @@ pub async fn count_identity_pairs(
     inputs: &InputSet,
     config: &IdentityConfig,
 ) -> CoreResult<(u64, u64, Vec<RuleReport>)> {
-    let (_, batches, quarantined) = read_person_records(inputs).await?;
+    let read = read_person_records(inputs).await?;
+    let batches: Vec<RecordBatch> = read.batches.into_iter().map(|(batch, _)| batch).collect();
     let records = prepare(&batches)?;
     let reports = crate::identity::blocking::count_pairs(&records, &config.blocking)?;
-    Ok((records.len() as u64, quarantined.len() as u64, reports))
+    Ok((records.len() as u64, read.quarantined.len() as u64, reports))
 }
 
 /// Read a saved model (`identity_model.json`).

@@ -7,15 +7,18 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, Utc};
+use rayon::prelude::*;
 use serde_json::json;
 
 use super::progress::Progress;
 use super::run_log::{record_run, run_id, write_output, RunRecord};
 use crate::error::{CoreError, CoreResult};
+use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
     detect, find_in_lake, ColumnMapping, ConformPlan, DeltaTableWriter, Location, OpenedWrite,
-    QuarantinedRow, TableReader, TableSource, WriteMode,
+    QuarantinedRow, RowNumbers, TableReader, TableSource, WriteMode,
 };
 use crate::model::{self, canonical_input, BatchBuilder, CANONICAL_INPUTS};
 
@@ -144,6 +147,99 @@ impl InputStream {
     pub fn rows_read(&self) -> u64 {
         self.rows_read as u64
     }
+}
+
+/// A canonical input read whole and conformed.
+#[derive(Debug)]
+pub struct ConformedInput {
+    /// The table's location, format and version, for the run log.
+    pub described: serde_json::Value,
+    /// Conformed batches in table order, with the table positions of their rows.
+    pub batches: Vec<(RecordBatch, RowNumbers)>,
+    /// Rows that failed to conform, with their reasons.
+    pub quarantined: Vec<QuarantinedRow>,
+    /// Rows read in all.
+    pub rows_read: u64,
+}
+
+/// Raw batches conformed at once, on every core.
+const CONFORM_AT_ONCE: usize = 16;
+
+/// Conform batches (with their rows' positions in the table) in parallel: the conformed batches with the
+/// positions of their rows, and the rows quarantined added to `quarantined`.
+pub(crate) fn conform_in_parallel(
+    plan: &ConformPlan,
+    batches: &[(RecordBatch, RowNumbers)],
+    quarantined: &mut Vec<QuarantinedRow>,
+) -> CoreResult<Vec<(RecordBatch, RowNumbers)>> {
+    let conformed = batches
+        .par_iter()
+        .map(|(batch, numbers)| plan.conform_numbered(batch, numbers))
+        .collect::<CoreResult<Vec<_>>>()?;
+    let mut good = Vec::with_capacity(conformed.len());
+    for (c, numbers) in conformed {
+        quarantined.extend(c.quarantined);
+        good.push((c.batch, numbers));
+    }
+    Ok(good)
+}
+
+/// Read a canonical input whole, conformed on every core (None when the input is absent). Plain Delta and
+/// Parquet tables are read by row group in parallel; other sources stream through the query engine. Either way
+/// raw batches are conformed a few at a time and dropped once conformed, so the raw and the conformed copy of
+/// the whole table are never held together.
+pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option<ConformedInput>> {
+    let Some(source) = inputs.locate(table).await? else {
+        return Ok(None);
+    };
+    let mut read = ConformedInput {
+        described: serde_json::Value::Null,
+        batches: Vec::new(),
+        quarantined: Vec::new(),
+        rows_read: 0,
+    };
+    if let Some(scan) = SelectiveScan::plan(&source).await? {
+        let plan = inputs.conform_plan(table, &scan.schema())?;
+        read.described = describe_source(&source, scan.version);
+        let mut groups = scan.read_all(&|_| {}).await?.into_iter();
+        loop {
+            let raw: Vec<(RecordBatch, RowNumbers)> = groups
+                .by_ref()
+                .take(CONFORM_AT_ONCE)
+                .map(|group| (group.batch, group.row_numbers))
+                .collect();
+            if raw.is_empty() {
+                break;
+            }
+            read.rows_read += raw.iter().map(|(b, _)| b.num_rows() as u64).sum::<u64>();
+            read.batches
+                .extend(conform_in_parallel(&plan, &raw, &mut read.quarantined)?);
+        }
+        return Ok(Some(read));
+    }
+    let mut stream = open_input(inputs, table)
+        .await?
+        .ok_or_else(|| CoreError::Internal(format!("{table} was located but did not open")))?;
+    read.described = stream.describe();
+    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
+    loop {
+        let next = stream.next_raw().await?;
+        let done = next.is_none();
+        pending.extend(next.map(|(batch, offset)| (batch, RowNumbers::From(offset))));
+        if pending.len() >= CONFORM_AT_ONCE || (done && !pending.is_empty()) {
+            read.batches.extend(conform_in_parallel(
+                stream.plan(),
+                &pending,
+                &mut read.quarantined,
+            )?);
+            pending.clear();
+        }
+        if done {
+            break;
+        }
+    }
+    read.rows_read = stream.rows_read();
+    Ok(Some(read))
 }
 
 /// Counts for one input table.

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref_batches;
-use super::ingest::{open_input, write_quarantine, InputSet};
+use super::ingest::{open_input, read_conformed, write_quarantine, ConformedInput, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
@@ -92,15 +92,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// An engagement input being read in the background.
-type Reading = AbortOnDrop<CoreResult<Option<EngagementTable>>>;
-
-/// One engagement input (appointments, communications, consents) as read: its description for the run log,
-/// its conformed batches and its quarantined rows.
-struct EngagementTable {
-    described: serde_json::Value,
-    batches: Vec<RecordBatch>,
-    quarantined: Vec<QuarantinedRow>,
-}
+type Reading = AbortOnDrop<CoreResult<Option<ConformedInput>>>;
 
 /// Read and conform an engagement input whole (None: the lake has no such table); without `rows_wanted`, only
 /// open it (its schema is checked and it is described in the run log).
@@ -108,22 +100,16 @@ async fn read_engagement(
     inputs: &InputSet,
     table: &str,
     rows_wanted: bool,
-) -> CoreResult<Option<EngagementTable>> {
-    let Some(mut stream) = open_input(inputs, table).await? else {
-        return Ok(None);
-    };
-    let mut read = EngagementTable {
+) -> CoreResult<Option<ConformedInput>> {
+    if rows_wanted {
+        return read_conformed(inputs, table).await;
+    }
+    Ok(open_input(inputs, table).await?.map(|stream| ConformedInput {
         described: stream.describe(),
         batches: Vec::new(),
         quarantined: Vec::new(),
-    };
-    if rows_wanted {
-        while let Some((batch, bad)) = stream.next().await? {
-            read.quarantined.extend(bad);
-            read.batches.push(batch);
-        }
-    }
-    Ok(Some(read))
+        rows_read: 0,
+    }))
 }
 
 /// The configured destination of this name (audience definitions are checked against them on load).
@@ -236,10 +222,10 @@ pub async fn run_audiences(
         let resolved = read
             .batches
             .par_iter()
-            .map(|batch| resolve_members(batch, &xref, &profiles, for_sql))
+            .map(|(batch, _)| resolve_members(batch, &xref, &profiles, for_sql))
             .collect::<CoreResult<Vec<_>>>()?;
         let mut batches = Vec::new();
-        for ((for_sql, members), batch) in resolved.into_iter().zip(&read.batches) {
+        for ((for_sql, members), (batch, _)) in resolved.into_iter().zip(&read.batches) {
             match table {
                 "consents" => ledger.add_consents(batch, &members, as_of_micros)?,
                 "communications" => ledger.add_communications(batch, &members, as_of_micros)?,
