@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::compare::is_one_edit_apart;
 use super::prepare::PreparedRecords;
 
@@ -47,13 +49,39 @@ pub struct Clusters {
 struct Guarded<'a> {
     parent: Vec<u32>,
     size: Vec<u32>,
-    /// SSNs of each root's cluster (empty for records that are not roots or have none).
-    ssns: Vec<Vec<&'a str>>,
+    /// The first SSN of each root's cluster (None for records that are not roots or have none). Nearly every
+    /// cluster has at most one distinct SSN, so the others live in `more_ssns` and no record needs a list of
+    /// its own (ten million small allocations at 10M records).
+    ssn: Vec<Option<&'a str>>,
+    /// The further distinct SSNs of the roots whose clusters have more than one.
+    more_ssns: HashMap<u32, Vec<&'a str>>,
     /// (source, MRN) of each root's cluster.
     mrns: Vec<Vec<(&'a str, &'a str)>>,
 }
 
-impl Guarded<'_> {
+impl<'a> Guarded<'a> {
+    /// The distinct SSNs of root `root`'s cluster.
+    fn ssns(&self, root: u32) -> impl Iterator<Item = &'a str> + '_ {
+        self.ssn[root as usize]
+            .into_iter()
+            .chain(self.more_ssns.get(&root).into_iter().flatten().copied())
+    }
+
+    /// Move the SSNs of root `child`'s cluster into root `root`'s, each distinct SSN once.
+    fn merge_ssns(&mut self, root: u32, child: u32) {
+        let first = self.ssn[child as usize].take();
+        let more = self.more_ssns.remove(&child).unwrap_or_default();
+        for s in first.into_iter().chain(more) {
+            if self.ssns(root).any(|t| t == s) {
+                continue;
+            }
+            match self.ssn[root as usize] {
+                None => self.ssn[root as usize] = Some(s),
+                Some(_) => self.more_ssns.entry(root).or_default().push(s),
+            }
+        }
+    }
+
     fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
             let grand = self.parent[self.parent[x as usize] as usize];
@@ -74,13 +102,11 @@ pub fn cluster(
     let mut g = Guarded {
         parent: (0..n as u32).collect(),
         size: vec![1; n],
-        ssns: vec![Vec::new(); n],
-        mrns: vec![Vec::new(); n],
+        ssn: (0..n).map(|i| PreparedRecords::get(&records.ssn, i)).collect(),
+        more_ssns: HashMap::new(),
+        mrns: vec![Vec::new(); if config.distinct_mrn_within_source { n } else { 0 }],
     };
     for i in 0..n {
-        if let Some(s) = PreparedRecords::get(&records.ssn, i) {
-            g.ssns[i] = vec![s];
-        }
         if config.distinct_mrn_within_source {
             if let (Some(src), Some(mrn)) = (
                 PreparedRecords::get(&records.source_system, i),
@@ -93,7 +119,8 @@ pub fn cluster(
     let mut order: Vec<usize> = (0..links.len())
         .filter(|&k| f64::from(links[k].3) >= config.threshold)
         .collect();
-    order.sort_unstable_by(|&a, &b| links[b].2.total_cmp(&links[a].2).then(a.cmp(&b)));
+    // Strongest first; ties in link order, so the parallel sort gives one order.
+    order.par_sort_unstable_by(|&a, &b| links[b].2.total_cmp(&links[a].2).then(a.cmp(&b)));
     let mut refused: HashMap<&'static str, u64> = HashMap::new();
     for k in order {
         let (a, b) = (g.find(links[k].0), g.find(links[k].1));
@@ -104,18 +131,19 @@ pub fn cluster(
             *refused.entry("max_cluster_size").or_default() += 1;
             continue;
         }
-        let (x, y) = (&g.ssns[a as usize], &g.ssns[b as usize]);
-        let ssn_conflict = !x.is_empty()
-            && !y.is_empty()
-            && !x
-                .iter()
-                .any(|s| y.iter().any(|t| s == t || is_one_edit_apart(s, t)));
+        let ssn_conflict = g.ssn[a as usize].is_some()
+            && g.ssn[b as usize].is_some()
+            && !g
+                .ssns(a)
+                .any(|s| g.ssns(b).any(|t| s == t || is_one_edit_apart(s, t)));
         if ssn_conflict {
             *refused.entry("conflicting_ssn").or_default() += 1;
             continue;
         }
-        let (x, y) = (&g.mrns[a as usize], &g.mrns[b as usize]);
-        let mrn_conflict = x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n));
+        let mrn_conflict = config.distinct_mrn_within_source && {
+            let (x, y) = (&g.mrns[a as usize], &g.mrns[b as usize]);
+            x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n))
+        };
         if mrn_conflict {
             *refused.entry("distinct_mrn_within_source").or_default() += 1;
             continue;
@@ -128,15 +156,11 @@ pub fn cluster(
         };
         g.parent[child as usize] = root;
         g.size[root as usize] += g.size[child as usize];
-        let moved = std::mem::take(&mut g.ssns[child as usize]);
-        let entry = &mut g.ssns[root as usize];
-        for s in moved {
-            if !entry.contains(&s) {
-                entry.push(s);
-            }
+        g.merge_ssns(root, child);
+        if config.distinct_mrn_within_source {
+            let moved = std::mem::take(&mut g.mrns[child as usize]);
+            g.mrns[root as usize].extend(moved);
         }
-        let moved = std::mem::take(&mut g.mrns[child as usize]);
-        g.mrns[root as usize].extend(moved);
     }
     // Clusters are numbered in the order of their first record.
     let mut number = vec![u32::MAX; n];

@@ -33,11 +33,20 @@ pub struct AssignedIds {
     pub changes: Vec<MemberChange>,
 }
 
+/// A member id derived from a cluster's smallest record key: `MBR-` and the first 8 bytes of a SHA-256, in hex.
 fn mint(seed_key: &str, attempt: u32) -> String {
-    let mut h = Sha256::new();
-    h.update(seed_key.as_bytes());
-    h.update(attempt.to_le_bytes());
-    format!("MBR-{}", &hex::encode(h.finalize())[..16])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::new()
+        .chain_update(seed_key.as_bytes())
+        .chain_update(attempt.to_le_bytes())
+        .finalize();
+    let mut id = String::with_capacity(20);
+    id.push_str("MBR-");
+    for b in &digest[..8] {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
 /// Assign member ids to clusters.
@@ -80,27 +89,89 @@ pub fn assign_member_ids<S: std::hash::BuildHasher>(
         }
     }
     let previous_ids: foldhash::HashSet<&str> = previous.values().map(String::as_str).collect();
-    // Candidate ids for every cluster, hashed in parallel; collisions are resolved in order below.
-    let mut minted: Vec<String> = (0..n_clusters)
+    // The id a cluster keeps: among the previous ids it won, the one with the most of its records.
+    let kept: Vec<Option<&str>> = (0..n_clusters)
         .into_par_iter()
-        .map(|c| mint(smallest[c].unwrap_or(""), 0))
+        .map(|c| {
+            votes[c]
+                .iter()
+                .filter(|(id, _)| claim.get(*id).is_some_and(|w| w.2 == c))
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(id, _)| *id)
+        })
         .collect();
+    // Each cluster's first choice, in parallel: its kept id, else its first minted id.
+    let first_choice: Vec<String> = (0..n_clusters)
+        .into_par_iter()
+        .map(|c| match kept[c] {
+            Some(id) => id.to_string(),
+            None => mint(smallest[c].unwrap_or(""), 0),
+        })
+        .collect();
+    // A minted id that is some previous id, or two clusters with the same id, are (astronomically rare)
+    // collisions: only then are the ids assigned one cluster at a time, re-minting where one is taken. Without
+    // any, that walk would keep every first choice, so the result is the same either way.
+    let collides = {
+        let mut sorted: Vec<&str> = first_choice.iter().map(String::as_str).collect();
+        sorted.par_sort_unstable();
+        sorted.windows(2).any(|w| w[0] == w[1])
+            || (0..n_clusters)
+                .into_par_iter()
+                .any(|c| kept[c].is_none() && previous_ids.contains(first_choice[c].as_str()))
+    };
+    let of_cluster = if collides {
+        assign_one_by_one(&kept, first_choice, &smallest, &previous_ids)
+    } else {
+        first_choice
+    };
+    // What changed, cluster by cluster in order: new members, and the previous ids merged into or split from
+    // each cluster's id.
+    let (claim, size) = (&claim, &size);
+    let changes = (0..n_clusters)
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let id = &of_cluster[c];
+            let new = (kept[c].is_none() && votes[c].is_empty()).then(|| MemberChange {
+                kind: "new",
+                member_id: id.clone(),
+                previous_member_id: None,
+                records: size[c],
+            });
+            let moved = votes[c]
+                .keys()
+                .filter(move |prev| **prev != id.as_str())
+                .map(move |prev| {
+                    let kind = if claim.get(prev).is_some_and(|w| w.2 == c) {
+                        "merge"
+                    } else {
+                        "split"
+                    };
+                    MemberChange {
+                        kind,
+                        member_id: id.clone(),
+                        previous_member_id: Some(prev.to_string()),
+                        records: size[c],
+                    }
+                });
+            new.into_iter().chain(moved)
+        })
+        .collect();
+    AssignedIds { of_cluster, changes }
+}
+
+/// Assign ids one cluster at a time, in cluster order: a cluster keeps its kept id, else takes its minted id
+/// unless a previous id or an earlier cluster has it, minting again (attempt 1, 2, ...) until one is free.
+fn assign_one_by_one(
+    kept: &[Option<&str>],
+    mut minted: Vec<String>,
+    smallest: &[Option<&str>],
+    previous_ids: &foldhash::HashSet<&str>,
+) -> Vec<String> {
     let mut used: foldhash::HashSet<String> = foldhash::HashSet::default();
-    let mut of_cluster = vec![String::new(); n_clusters];
-    let mut changes = Vec::new();
-    for c in 0..n_clusters {
-        // The cluster keeps the id with the most of its records among those it won.
-        let won: Vec<(&str, u64)> = votes[c]
-            .iter()
-            .filter(|(id, _)| claim.get(*id).is_some_and(|w| w.2 == c))
-            .map(|(id, n)| (*id, *n))
-            .collect();
-        let keep = won
-            .iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-            .map(|(id, _)| id.to_string());
-        let id = match keep {
-            Some(id) => id,
+    let mut of_cluster = vec![String::new(); kept.len()];
+    for c in 0..kept.len() {
+        let id = match kept[c] {
+            Some(id) => id.to_string(),
             None => {
                 let seed = smallest[c].unwrap_or("");
                 let mut attempt = 0;
@@ -109,37 +180,13 @@ pub fn assign_member_ids<S: std::hash::BuildHasher>(
                     attempt += 1;
                     id = mint(seed, attempt);
                 }
-                if votes[c].is_empty() {
-                    changes.push(MemberChange {
-                        kind: "new",
-                        member_id: id.clone(),
-                        previous_member_id: None,
-                        records: size[c],
-                    });
-                }
                 id
             }
         };
-        for prev in votes[c].keys() {
-            if *prev == id {
-                continue;
-            }
-            let kind = if claim.get(prev).is_some_and(|w| w.2 == c) {
-                "merge"
-            } else {
-                "split"
-            };
-            changes.push(MemberChange {
-                kind,
-                member_id: id.clone(),
-                previous_member_id: Some(prev.to_string()),
-                records: size[c],
-            });
-        }
         used.insert(id.clone());
         of_cluster[c] = id;
     }
-    AssignedIds { of_cluster, changes }
+    of_cluster
 }
 
 #[cfg(test)]
@@ -151,12 +198,33 @@ mod tests {
     }
 
     #[test]
+    fn minted_ids_are_the_first_16_hex_digits_of_the_sha256_of_key_and_attempt() {
+        let mut h = Sha256::new();
+        h.update("ehr\u{1f}42".as_bytes());
+        h.update(3u32.to_le_bytes());
+        let full = format!("{:x}", h.finalize());
+        assert_eq!(mint("ehr\u{1f}42", 3), format!("MBR-{}", &full[..16]));
+    }
+
+    #[test]
     fn first_run_mints_deterministic_ids() {
         let a = assign_member_ids(&keys(3), &[0, 0, 1], 2, &HashMap::new());
         let b = assign_member_ids(&keys(3), &[0, 0, 1], 2, &HashMap::new());
         assert_eq!(a.of_cluster, b.of_cluster);
         assert_ne!(a.of_cluster[0], a.of_cluster[1]);
         assert_eq!(a.changes.iter().filter(|c| c.kind == "new").count(), 2);
+    }
+
+    #[test]
+    fn a_minted_id_that_a_previous_member_had_is_minted_again() {
+        let k = keys(2);
+        // A member of the previous run, whose records are gone, had the id record 000's cluster would mint.
+        let taken = mint(&k[0], 0);
+        let previous: HashMap<String, String> = [("gone\u{1f}1".to_string(), taken.clone())].into();
+        let ids = assign_member_ids(&k, &[0, 1], 2, &previous);
+        assert_eq!(ids.of_cluster[0], mint(&k[0], 1));
+        assert_eq!(ids.of_cluster[1], mint(&k[1], 0));
+        assert_eq!(ids.changes.iter().filter(|c| c.kind == "new").count(), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Identity resolution on synthetic records with ground truth: accuracy, guards, and the saved model.
 
+use _native::identity::cluster::{cluster, ClusterConfig};
 use _native::identity::evaluate::{evaluate, Evaluation};
 use _native::identity::model::{MatchModel, TermFrequencies};
 use _native::identity::prepare::prepare;
@@ -189,28 +190,73 @@ fn packed_compare_fields_hold_every_prepared_value() {
     );
 }
 
-/// Conformed person records with the given (first, last, member number).
-fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
+/// Conformed person records of the EHR (`R0`, `R1`, ...), each with the given column values and defaults for
+/// the rest (born 1950-03-04).
+fn person_records(rows: &[&[(&str, &str)]]) -> RecordBatch {
     let spec = _native::model::person_records();
     let mut p = _native::model::BatchBuilder::new(&spec, rows.len());
-    for (k, (first, last, number)) in rows.iter().enumerate() {
+    for (k, row) in rows.iter().enumerate() {
         let id = format!("R{k}");
+        let given = |name: &str| row.iter().find(|(c, _)| *c == name).map(|(_, v)| *v);
         for c in &spec.columns {
             match c.name {
                 "source_system" => p.text(Some("ehr")),
                 "source_record_id" => p.text(Some(&id)),
-                "first_name" => p.text(Some(first)),
-                "last_name" => p.text(Some(last)),
-                "member_number" => p.text(Some(number)),
                 "birth_date" => p.date(NaiveDate::from_ymd_opt(1950, 3, 4)),
                 "deceased_date" => p.date(None),
                 "updated_at" => p.timestamp(Some(chrono::Utc::now())),
-                _ => p.text(None),
+                name => p.text(given(name)),
             };
         }
         p.end_row();
     }
     p.finish().unwrap()
+}
+
+/// Conformed person records with the given (first, last, member number).
+fn named_records(rows: &[(&str, &str, &str)]) -> RecordBatch {
+    let rows: Vec<[(&str, &str); 3]> = rows
+        .iter()
+        .map(|(first, last, number)| {
+            [
+                ("first_name", *first),
+                ("last_name", *last),
+                ("member_number", *number),
+            ]
+        })
+        .collect();
+    person_records(&rows.iter().map(|r| r.as_slice()).collect::<Vec<_>>())
+}
+
+#[test]
+fn clusters_refuse_a_link_that_would_join_different_ssns_but_not_one_digit_slips() {
+    // R0..R2 carry one SSN with one-digit slips along a chain (R2 is two digits from R0), R3 none, R4 another.
+    let ssns = ["301-22-4589", "301-22-4580", "301-22-4510", "", "512-73-9046"];
+    let rows: Vec<Vec<(&str, &str)>> = ssns
+        .iter()
+        .map(|ssn| {
+            let mut row = vec![("first_name", "Ann"), ("last_name", "Lee")];
+            if !ssn.is_empty() {
+                row.push(("ssn", *ssn));
+            }
+            row
+        })
+        .collect();
+    let records = prepare(&[person_records(
+        &rows.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    )])
+    .unwrap();
+    // Strongest first: R0-R1, R1-R2, R2-R3 join; R3-R4 would bring a different SSN into that person.
+    let links = [
+        (3, 4, 7.0, 0.99),
+        (0, 1, 10.0, 0.99),
+        (2, 3, 8.0, 0.99),
+        (1, 2, 9.0, 0.99),
+    ];
+    let clusters = cluster(&records, &links, &ClusterConfig::default());
+    assert_eq!(clusters.of_record, vec![0, 0, 0, 0, 1]);
+    assert_eq!(clusters.count, 2);
+    assert_eq!(clusters.refused.get("conflicting_ssn"), Some(&1));
 }
 
 #[test]
