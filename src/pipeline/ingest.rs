@@ -242,6 +242,39 @@ pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option
     Ok(Some(read))
 }
 
+/// An input being read and conformed on the runtime's threads while the stage does other work. Dropped
+/// unfinished (the stage failed early), the read is stopped.
+pub(crate) struct BackgroundRead {
+    table: &'static str,
+    task: tokio::task::JoinHandle<CoreResult<Option<ConformedInput>>>,
+}
+
+impl BackgroundRead {
+    /// Start a read of `table` done by `read`.
+    pub(crate) fn spawn(
+        table: &'static str,
+        read: impl std::future::Future<Output = CoreResult<Option<ConformedInput>>> + Send + 'static,
+    ) -> Self {
+        BackgroundRead {
+            table,
+            task: tokio::spawn(read),
+        }
+    }
+
+    /// Wait for the read to finish.
+    pub(crate) async fn finish(mut self) -> CoreResult<Option<ConformedInput>> {
+        (&mut self.task)
+            .await
+            .map_err(|e| CoreError::Internal(format!("reading {} stopped: {e}", self.table)))?
+    }
+}
+
+impl Drop for BackgroundRead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Counts for one input table.
 #[derive(Debug, Clone, Default)]
 pub struct TableCheck {

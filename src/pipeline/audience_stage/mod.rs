@@ -23,12 +23,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deltalake::datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use serde_json::json;
-use tokio::task::JoinHandle;
 
 pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref_batches;
-use super::ingest::{open_input, read_conformed, write_quarantine, ConformedInput, InputSet};
+use super::ingest::{open_input, read_conformed, write_quarantine, BackgroundRead, ConformedInput, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
@@ -81,18 +80,6 @@ struct Suppression {
     rule: String,
     detail: String,
 }
-
-/// A background task that is stopped when the stage no longer waits for it (it failed early).
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// An engagement input being read in the background.
-type Reading = AbortOnDrop<CoreResult<Option<ConformedInput>>>;
 
 /// Read and conform an engagement input whole (None: the lake has no such table); without `rows_wanted`, only
 /// open it (its schema is checked and it is described in the run log).
@@ -149,7 +136,7 @@ pub async fn run_audiences(
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
     // The engagement inputs are read and conformed in the background while the outputs are read and indexed.
-    let engagement: Vec<(&str, bool, Reading)> = ["appointments", "communications", "consents"]
+    let engagement: Vec<(&str, bool, BackgroundRead)> = ["appointments", "communications", "consents"]
         .into_iter()
         .map(|table| {
             // A table is given to the SQL only when some audience's SQL names it (unquoted names are lower
@@ -161,9 +148,9 @@ pub async fn run_audiences(
             (
                 table,
                 for_sql,
-                AbortOnDrop(tokio::spawn(async move {
+                BackgroundRead::spawn(table, async move {
                     read_engagement(&inputs, table, rows_wanted).await
-                })),
+                }),
             )
         })
         .collect();
@@ -208,11 +195,8 @@ pub async fn run_audiences(
     // Rows of the engagement inputs that failed to conform: left out of the run, written to the quarantine table
     // with their reason, and counted in the run's record.
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
-    for (table, for_sql, mut reading) in engagement {
-        let read = (&mut reading.0)
-            .await
-            .map_err(|e| CoreError::Internal(format!("reading {table} stopped: {e}")))??;
-        let Some(read) = read else {
+    for (table, for_sql, reading) in engagement {
+        let Some(read) = reading.finish().await? else {
             continue;
         };
         described.insert(table.into(), read.described);
