@@ -75,7 +75,7 @@ fn text<'a>(batch: &'a RecordBatch, name: &str) -> CoreResult<&'a StringArray> {
 fn get(a: &StringArray, i: usize) -> Option<&str> {
     (!a.is_null(i))
         .then(|| a.value(i))
-        .filter(|v| !v.trim().is_empty())
+        .filter(|v| !v.chars().all(char::is_whitespace))
 }
 
 /// The most frequent value; ties go to the smallest rank, then to the later record.
@@ -236,29 +236,37 @@ fn survive<'a>(
             c.updated.value(i)
         }
     };
-    let rank = |i: usize| source_rank(c.source.value(i));
-    // Most recent first.
-    let mut recent = rows.to_vec();
-    recent.sort_by_key(|&i| std::cmp::Reverse(updated(i)));
-    // Most trusted first, then most complete (has a middle name), then most recent.
-    let mut trusted = recent.clone();
-    trusted.sort_by_key(|&i| (rank(i), get(c.middle, i).is_none(), std::cmp::Reverse(updated(i))));
-    let name_row = trusted
+    // Each row's update time and source rank, read once: the sorts and tallies below compare them often.
+    let meta: Vec<(usize, i64, u8)> = rows
         .iter()
-        .copied()
+        .map(|&i| (i, updated(i), source_rank(c.source.value(i))))
+        .collect();
+    // Most recent first (a stable sort: ties keep the rows' order).
+    let mut by_recency = meta.clone();
+    by_recency.sort_by_key(|m| std::cmp::Reverse(m.1));
+    let recent: Vec<usize> = by_recency.iter().map(|m| m.0).collect();
+    // Most trusted first, then most complete (has a middle name), then most recent.
+    let mut by_trust: Vec<(u8, bool, std::cmp::Reverse<i64>, usize)> = by_recency
+        .iter()
+        .map(|&(i, at, rank)| (rank, get(c.middle, i).is_none(), std::cmp::Reverse(at), i))
+        .collect();
+    by_trust.sort_by_key(|t| (t.0, t.1, t.2));
+    let name_row = by_trust
+        .iter()
+        .map(|t| t.3)
         .find(|&i| get(c.first, i).is_some() && get(c.last, i).is_some());
     let birth = most_frequent(
-        rows.iter()
-            .filter(|&&i| !c.birth.is_null(i))
-            .map(|&i| (c.birth.value(i), rank(i), updated(i))),
+        meta.iter()
+            .filter(|m| !c.birth.is_null(m.0))
+            .map(|&(i, at, rank)| (c.birth.value(i), rank, at)),
     );
     let sex = most_frequent(
-        rows.iter()
-            .filter_map(|&i| PreparedRecords::get(&prepared.sex, i).map(|s| (s, rank(i), updated(i)))),
+        meta.iter()
+            .filter_map(|&(i, at, rank)| PreparedRecords::get(&prepared.sex, i).map(|s| (s, rank, at))),
     );
     let ssn = most_frequent(
-        rows.iter()
-            .filter_map(|&i| PreparedRecords::get(&prepared.ssn, i).map(|s| (s, rank(i), updated(i)))),
+        meta.iter()
+            .filter_map(|&(i, at, rank)| PreparedRecords::get(&prepared.ssn, i).map(|s| (s, rank, at))),
     );
     let address_row = recent.iter().copied().find(|&i| get(c.line1, i).is_some());
     let zip = address_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
@@ -301,6 +309,6 @@ fn survive<'a>(
             .is_some_and(|i| get(c.city, i).is_some() && state.is_some() && zip.is_some()),
         records: rows.len() as i64,
         sources: sources.join(","),
-        last_updated: rows.iter().map(|&i| updated(i)).max().filter(|u| *u != i64::MIN),
+        last_updated: meta.iter().map(|m| m.1).max().filter(|u| *u != i64::MIN),
     }
 }
