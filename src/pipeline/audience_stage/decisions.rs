@@ -20,10 +20,10 @@ use crate::error::{CoreError, CoreResult};
 
 /// What the policy phase decided.
 #[derive(Debug, Default)]
-pub(super) struct Decided {
+pub(super) struct Decided<'a> {
     pub(super) summaries: Vec<AudienceSummary>,
     pub(super) memberships: Vec<Membership>,
-    pub(super) suppressions: Vec<Suppression>,
+    pub(super) suppressions: Vec<Suppression<'a>>,
 }
 
 /// Everything the decisions read.
@@ -39,9 +39,9 @@ pub(super) struct PolicyInputs<'a> {
 /// A member's outcome in one audience: memberships, or the suppression rule and detail.
 type Outcome = Result<Vec<Membership>, (String, String)>;
 
-impl PolicyInputs<'_> {
+impl<'a> PolicyInputs<'a> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
-    pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided> {
+    pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided<'a>> {
         // The member sets of audiences another one excludes or that take part in priority; empty for the rest.
         let needed: Vec<bool> = self
             .audiences
@@ -60,6 +60,7 @@ impl PolicyInputs<'_> {
             })
             .collect();
         let mut out = Decided::default();
+        out.suppressions.reserve(selected.iter().map(Vec::len).sum());
         for (ai, a) in self.audiences.iter().enumerate() {
             let mut summary = AudienceSummary {
                 name: a.name.clone(),
@@ -78,9 +79,14 @@ impl PolicyInputs<'_> {
             for ((member, _), outcome) in selected[ai].iter().zip(outcomes) {
                 match outcome? {
                     Err((rule, detail)) => {
-                        *summary.suppressed.entry(rule.clone()).or_default() += 1;
+                        match summary.suppressed.get_mut(&rule) {
+                            Some(count) => *count += 1,
+                            None => {
+                                summary.suppressed.insert(rule.clone(), 1);
+                            }
+                        }
                         out.suppressions.push(Suppression {
-                            audience: a.name.clone(),
+                            audience: &a.name,
                             member_id: member.clone(),
                             rule,
                             detail,
@@ -149,9 +155,9 @@ impl PolicyInputs<'_> {
             history: self.ledger.history_of(number),
         };
         let decision = decide(a, &context, self.rules, self.now);
-        let channel = match &decision {
-            Decision::Suppress { rule, detail } => return Ok(Err((rule.clone(), detail.clone()))),
-            Decision::Send { channel, .. } => *channel,
+        let channel = match decision {
+            Decision::Suppress { rule, detail } => return Ok(Err((rule, detail))),
+            Decision::Send { channel, .. } => channel,
         };
         let mut rows = Vec::new();
         for dname in &a.destinations {

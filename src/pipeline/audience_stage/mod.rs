@@ -74,8 +74,8 @@ pub struct AudienceReport {
 
 /// A member left out of an audience, with the rule that did it and a readable detail (no patient values).
 #[derive(Debug, Clone)]
-struct Suppression {
-    audience: String,
+struct Suppression<'a> {
+    audience: &'a str,
     member_id: String,
     rule: String,
     detail: String,

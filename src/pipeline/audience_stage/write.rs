@@ -69,7 +69,7 @@ pub(super) struct RunOutputs<'a> {
     pub(super) sets: &'a ChangeSets<'a>,
     /// (adds, changes, removes) per (audience, destination).
     pub(super) planned: &'a HashMap<(&'a str, &'a str), (i64, i64, i64)>,
-    pub(super) suppressions: &'a [Suppression],
+    pub(super) suppressions: &'a [Suppression<'a>],
 }
 
 impl RunOutputs<'_> {
@@ -135,7 +135,7 @@ impl RunOutputs<'_> {
         let mut b = BatchBuilder::new(&spec, self.suppressions.len());
         for s in self.suppressions {
             b.text(Some(run))
-                .text(Some(&s.audience))
+                .text(Some(s.audience))
                 .text(Some(&s.member_id))
                 .text(Some(&s.rule))
                 .text(Some(&s.detail))
