@@ -55,7 +55,7 @@ struct Guarded<'a> {
     ssn: Vec<Option<&'a str>>,
     /// The further distinct SSNs of the roots whose clusters have more than one.
     more_ssns: HashMap<u32, Vec<&'a str>>,
-    /// (source, MRN) of each root's cluster.
+    /// (source, MRN) of each root's cluster (empty unless the distinct-MRN guard is on).
     mrns: Vec<Vec<(&'a str, &'a str)>>,
 }
 
@@ -104,18 +104,19 @@ pub fn cluster(
         size: vec![1; n],
         ssn: (0..n).map(|i| PreparedRecords::get(&records.ssn, i)).collect(),
         more_ssns: HashMap::new(),
-        mrns: vec![Vec::new(); if config.distinct_mrn_within_source { n } else { 0 }],
+        // Kept only when the guard is on.
+        mrns: match config.distinct_mrn_within_source {
+            true => (0..n)
+                .map(|i| {
+                    PreparedRecords::get(&records.source_system, i)
+                        .zip(PreparedRecords::get(&records.mrn, i))
+                        .into_iter()
+                        .collect()
+                })
+                .collect(),
+            false => Vec::new(),
+        },
     };
-    for i in 0..n {
-        if config.distinct_mrn_within_source {
-            if let (Some(src), Some(mrn)) = (
-                PreparedRecords::get(&records.source_system, i),
-                PreparedRecords::get(&records.mrn, i),
-            ) {
-                g.mrns[i] = vec![(src, mrn)];
-            }
-        }
-    }
     let mut order: Vec<usize> = (0..links.len())
         .filter(|&k| f64::from(links[k].3) >= config.threshold)
         .collect();

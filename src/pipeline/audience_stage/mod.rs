@@ -187,7 +187,6 @@ pub async fn run_audiences(
     }
     clock.lap("profiles");
     let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;
-    let profiles = profiles;
     clock.lap("xref");
     let mut ledger = Ledger::default();
     let as_of_micros = now.timestamp_micros();
@@ -217,7 +216,6 @@ pub async fn run_audiences(
             }
             batches.extend(for_sql);
         }
-        drop(read.batches);
         if for_sql {
             register(&ctx, table, batches)?;
         }

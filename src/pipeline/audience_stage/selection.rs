@@ -50,19 +50,11 @@ pub(super) fn resolve_members(
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
     let mut numbers = Vec::with_capacity(batch.num_rows());
-    // Rows whose given member_id is not a known member keep that id in the SQL's tables.
-    let mut unknown_given: Vec<(usize, &str)> = Vec::new();
     // A person's rows usually come together: the previous row's answer saves a hash-table probe.
     let mut last: Option<((&str, &str), Option<u32>)> = None;
     for i in 0..batch.num_rows() {
         numbers.push(match text_value(member, i) {
-            Some(m) => {
-                let n = profiles.number(m);
-                if n.is_none() {
-                    unknown_given.push((i, m));
-                }
-                n
-            }
+            Some(m) => profiles.number(m),
             None => text_value(sys, i)
                 .zip(text_value(rec, i))
                 .and_then(|key| match last {
@@ -78,17 +70,10 @@ pub(super) fn resolve_members(
     if !for_sql {
         return Ok((None, numbers));
     }
+    // A given member_id stays as given (known or not); the others are their resolved members' ids.
     let mut resolved = StringBuilder::with_capacity(batch.num_rows(), batch.num_rows() * 20);
-    let mut unknown = unknown_given.iter().peekable();
     for (i, n) in numbers.iter().enumerate() {
-        match (n, unknown.peek()) {
-            (Some(n), _) => resolved.append_value(profiles.member_id(*n)),
-            (None, Some(&&(row, id))) if row == i => {
-                resolved.append_value(id);
-                unknown.next();
-            }
-            (None, _) => resolved.append_null(),
-        }
+        resolved.append_option(text_value(member, i).or_else(|| n.map(|n| profiles.member_id(n))));
     }
     let index = batch
         .schema()
