@@ -39,6 +39,39 @@ impl std::fmt::Debug for TableReader {
     }
 }
 
+/// Which columns a read returns.
+#[derive(Debug, Clone, Copy)]
+pub enum Columns<'a> {
+    /// Every column.
+    All,
+    /// These, in this order; a column the table lacks is a schema error.
+    Named(&'a [&'a str]),
+    /// Those of these the table has, in this order: for optional columns, and for projections worked out
+    /// against a canonical schema that an older table may not have in full.
+    Present(&'a [&'a str]),
+}
+
+impl<'a> From<Option<&'a [&'a str]>> for Columns<'a> {
+    fn from(columns: Option<&'a [&'a str]>) -> Self {
+        columns.map_or(Columns::All, Columns::Named)
+    }
+}
+
+impl Columns<'_> {
+    /// The names to read from a table of this schema (None: every column); `table` names it in errors.
+    pub(crate) fn resolve(&self, table: &str, schema: &Schema) -> CoreResult<Option<Vec<&str>>> {
+        let has = |name: &&str| schema.field_with_name(name).is_ok();
+        match *self {
+            Columns::All => Ok(None),
+            Columns::Named(names) => match names.iter().find(|n| !has(n)) {
+                Some(missing) => Err(CoreError::schema(table, missing, "column not found")),
+                None => Ok(Some(names.to_vec())),
+            },
+            Columns::Present(names) => Ok(Some(names.iter().copied().filter(has).collect())),
+        }
+    }
+}
+
 impl TableReader {
     /// Open a table for reading.
     pub async fn open(source: &TableSource) -> CoreResult<Self> {
@@ -47,6 +80,11 @@ impl TableReader {
 
     /// Open a table for reading only some of its columns (all when None); a missing column is a schema error.
     pub async fn open_columns(source: &TableSource, columns: Option<&[&str]>) -> CoreResult<Self> {
+        Self::open_selected(source, Columns::from(columns)).await
+    }
+
+    /// Open a table for reading the given columns.
+    async fn open_selected(source: &TableSource, columns: Columns<'_>) -> CoreResult<Self> {
         register_cloud_stores();
         // One partition, files in table order: rows come out in a stable order, so quarantine row numbers and
         // everything computed from a read are reproducible. (Kernels parallelize after the read.)
@@ -66,18 +104,11 @@ impl TableReader {
             TableFormat::Parquet => (open_parquet(&ctx, location).await?, None),
             TableFormat::Csv => (open_csv(&ctx, location).await?, None),
         };
-        let frame = match columns {
+        let frame = match columns.resolve(&source.name, frame.schema().as_arrow())? {
             None => frame,
-            Some(names) => {
-                for name in names {
-                    if frame.schema().as_arrow().field_with_name(name).is_err() {
-                        return Err(CoreError::schema(&source.name, name, "column not found"));
-                    }
-                }
-                frame
-                    .select_columns(names)
-                    .map_err(|e| CoreError::storage(format!("selecting columns of '{}'", source.name), e))?
-            }
+            Some(names) => frame
+                .select_columns(&names)
+                .map_err(|e| CoreError::storage(format!("selecting columns of '{}'", source.name), e))?,
         };
         let schema = plain_schema(frame.schema().as_arrow());
         let stream = frame
@@ -191,16 +222,30 @@ pub async fn read_table_in_parallel_if_present(
     name: &str,
     columns: Option<&[&str]>,
 ) -> CoreResult<Option<Vec<RecordBatch>>> {
+    read_columns_in_parallel_if_present(location, name, Columns::from(columns)).await
+}
+
+/// [`read_table_in_parallel_if_present`] for any choice of [`Columns`].
+pub async fn read_columns_in_parallel_if_present(
+    location: &Location,
+    name: &str,
+    columns: Columns<'_>,
+) -> CoreResult<Option<Vec<RecordBatch>>> {
     let Some(source) = if_present(super::source::detect(location, name).await)? else {
         return Ok(None);
     };
     let Some(scan) = super::selective_read::SelectiveScan::plan(&source).await? else {
         // The query engine's reader, on the table already found.
-        let read = async { TableReader::open_columns(&source, columns).await?.collect().await };
+        let read = async {
+            TableReader::open_selected(&source, columns)
+                .await?
+                .collect()
+                .await
+        };
         return if_present(read.await);
     };
-    Ok(Some(match columns {
-        Some(columns) => scan.read_columns(name, columns).await?,
+    Ok(Some(match columns.resolve(name, &scan.schema())? {
+        Some(columns) => scan.read_columns(name, &columns).await?,
         None => scan
             .read_all(&|_| {})
             .await?

@@ -35,10 +35,10 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{read_table_in_parallel_if_present, Location, QuarantinedRow};
+use crate::lake::{read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow};
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
-use selection::{register, resolve_members, selected_rows, SelectedRows};
+use selection::{columns_read, register, resolve_members, selected_rows, SelectedRows};
 
 /// Counts for one audience.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -135,13 +135,29 @@ pub async fn run_audiences(
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
+    // Which columns of which tables the SQL reads (None: not known, so every table it may read is read whole).
+    let sql_reads = if run_sql {
+        columns_read(audiences).await
+    } else {
+        Some(BTreeMap::new())
+    };
+    let reads_table = |table: &str| match &sql_reads {
+        Some(reads) => reads.contains_key(table),
+        // Unquoted names are lower case to the SQL, so a name it does not contain is one it cannot read.
+        None => audiences.iter().any(|a| a.sql.to_lowercase().contains(table)),
+    };
+    let columns_of = |table: &str| -> Vec<&str> {
+        sql_reads
+            .as_ref()
+            .and_then(|reads| reads.get(table))
+            .map(|c| c.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    };
     // The engagement inputs are read and conformed in the background while the outputs are read and indexed.
     let engagement: Vec<(&str, bool, BackgroundRead)> = ["appointments", "communications", "consents"]
         .into_iter()
         .map(|table| {
-            // A table is given to the SQL only when some audience's SQL names it (unquoted names are lower
-            // case to the SQL, so a name it does not contain is one it cannot read).
-            let for_sql = run_sql && audiences.iter().any(|a| a.sql.to_lowercase().contains(table));
+            let for_sql = reads_table(table);
             // Only the SQL reads appointments.
             let rows_wanted = for_sql || table != "appointments";
             let inputs = inputs.clone();
@@ -154,21 +170,38 @@ pub async fn run_audiences(
             )
         })
         .collect();
-    // The output tables are read at once (each by row group on every core).
+    // The output tables are read at once (each by row group on every core), only the columns used.
     let sql_outputs = async {
         let mut tables = Vec::new();
-        if run_sql {
-            for table in ["care_gaps", "measure_rates"] {
-                if let Some(b) = read_table_in_parallel_if_present(&output.join(table), table, None).await? {
-                    tables.push((table, b));
-                }
+        for table in ["care_gaps", "measure_rates"] {
+            if !reads_table(table) {
+                continue;
+            }
+            let wanted = columns_of(table);
+            let columns = match sql_reads {
+                Some(_) => Columns::Present(&wanted),
+                None => Columns::All,
+            };
+            if let Some(b) = read_columns_in_parallel_if_present(&output.join(table), table, columns).await? {
+                tables.push((table, b));
             }
         }
         CoreResult::Ok(tables)
     };
+    // member_profile: the profiles' columns and those the SQL reads.
+    let mut profile_columns: Vec<&str> = profiles::PROFILE_COLUMNS.to_vec();
+    for column in columns_of("member_profile") {
+        if !profile_columns.contains(&column) {
+            profile_columns.push(column);
+        }
+    }
+    let profile_read = match sql_reads {
+        Some(_) => Columns::Present(&profile_columns),
+        None => Columns::All,
+    };
     let (profile_location, xref_location) = (output.join("member_profile"), output.join("identity_xref"));
     let (profile_batches, xref_batches, sql_outputs) = tokio::try_join!(
-        read_table_in_parallel_if_present(&profile_location, "member_profile", None),
+        read_columns_in_parallel_if_present(&profile_location, "member_profile", profile_read),
         read_xref_batches(&xref_location),
         sql_outputs,
     )?;
@@ -179,11 +212,11 @@ pub async fn run_audiences(
         ))
     })?;
     let mut profiles = profiles::profiles(&profile_batches)?;
-    if run_sql {
+    if reads_table("member_profile") {
         register(&ctx, "member_profile", profile_batches)?;
-        for (table, batches) in sql_outputs {
-            register(&ctx, table, batches)?;
-        }
+    }
+    for (table, batches) in sql_outputs {
+        register(&ctx, table, batches)?;
     }
     clock.lap("profiles");
     let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;

@@ -44,6 +44,27 @@ const PROFILE_FIELDS: [&str; 11] = [
     "time_zone",
 ];
 
+/// Every member_profile column the profiles read (those a table lacks are simply absent).
+pub(super) const PROFILE_COLUMNS: [&str; 17] = [
+    "member_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "preferred_language",
+    "time_zone",
+    "deceased_date",
+    "preferred_channel",
+    "has_valid_phone",
+    "has_valid_email",
+    "has_mailing_address",
+];
+
 /// member_profile by member number (the member's first row in member_profile), its text columns kept as Arrow
 /// arrays. Members found only in identity_xref are numbered after the profiles, with no profile.
 #[derive(Debug, Default)]
@@ -113,7 +134,11 @@ fn batch_profiles(bi: usize, b: &RecordBatch, texts: &[Option<StringArray>]) -> 
             };
             let time_zone = zone_column.filter(|z| z.is_valid(i)).and_then(|z| {
                 let name = z.value(i);
-                *zones.entry(name.to_string()).or_insert_with(|| parse_zone(name))
+                // Few distinct zones: a name is copied only the first time it is seen.
+                match zones.get(name) {
+                    Some(zone) => *zone,
+                    None => *zones.entry(name.to_string()).or_insert(parse_zone(name)),
+                }
             });
             Profile {
                 batch: bi as u32,

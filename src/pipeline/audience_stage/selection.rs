@@ -1,20 +1,23 @@
 //! Selecting each audience's members: the inputs the SQL reads (with member ids resolved through
 //! identity_xref), and the selected rows as member id plus personalization fields.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use foldhash::HashSet;
-use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
+use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
 use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::prelude::SessionContext;
 
 use super::profiles::Profiles;
+use crate::audience::definition::Audience;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
-use crate::model::{optional_text_column, text_value};
+use crate::model::{self, canonical_input, optional_text_column, text_value};
 
 /// Where each audience's selected rows come from.
 #[derive(Debug)]
@@ -37,6 +40,55 @@ pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatc
     let table = MemTable::try_new(schema, vec![batches])?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// The tables an audience's SQL can read: the outputs and the engagement inputs (member ids resolved).
+pub(super) const SQL_TABLES: [&str; 6] = [
+    "member_profile",
+    "care_gaps",
+    "measure_rates",
+    "appointments",
+    "communications",
+    "consents",
+];
+
+/// The columns the audiences' SQL reads from each table it reads, found by planning every SQL against the
+/// tables' canonical schemas without rows: only those columns need reading (care_gaps' evidence columns, most
+/// of its bytes, are rarely selected). None when some SQL cannot be planned so; then every table is read whole
+/// and the SQL's own error, if it has one, comes when it runs over the real tables.
+pub(super) async fn columns_read(audiences: &[Audience]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+    let ctx = SessionContext::new();
+    for table in SQL_TABLES {
+        let spec = match table {
+            "member_profile" => model::member_profile(),
+            "care_gaps" => model::care_gaps(),
+            "measure_rates" => model::measure_rates(),
+            input => canonical_input(input)?,
+        };
+        let empty = MemTable::try_new(spec.arrow_schema(), vec![vec![]]).ok()?;
+        ctx.register_table(table, Arc::new(empty)).ok()?;
+    }
+    let state = ctx.state();
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for a in audiences {
+        let plan = state.create_logical_plan(&a.sql).await.ok()?;
+        let plan = state.optimize(&plan).ok()?;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let columns = used.entry(scan.table_name.table().to_string()).or_default();
+                columns.extend(scan.projected_schema.fields().iter().map(|f| f.name().clone()));
+                // A count of rows reads no column; the table's first keeps its row count.
+                if columns.is_empty() {
+                    if let Some(first) = scan.source.schema().fields().first() {
+                        columns.insert(first.name().clone());
+                    }
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .ok()?;
+    }
+    Some(used)
 }
 
 /// Each row's member number: its member_id when the source gave one, else its source record's member in the
@@ -131,4 +183,62 @@ pub(super) fn selected_rows(audience: &str, batches: &[RecordBatch]) -> CoreResu
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audience::consent::{Channel, Purpose};
+
+    fn audience(sql: &str) -> Audience {
+        Audience {
+            name: "a".into(),
+            sql: sql.into(),
+            purpose: Purpose::CareGaps,
+            channels: vec![Channel::Sms],
+            destinations: vec!["texts".into()],
+            exclude: Vec::new(),
+            priority: None,
+            holdout: 0.0,
+        }
+    }
+
+    fn read_by(sqls: &[&str]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let audiences: Vec<Audience> = sqls.iter().map(|s| audience(s)).collect();
+        crate::lake::block_on(columns_read(&audiences))
+    }
+
+    fn names(columns: &[&str]) -> BTreeSet<String> {
+        columns.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn only_the_columns_the_sql_reads_are_read() {
+        let read = read_by(&[
+            "select member_id, min(due_date) as due from care_gaps \
+             where status = 'open' and measure in ('COL-E') group by member_id",
+            "select member_id from member_profile where age >= 65",
+            "select p.member_id, a.start_at from member_profile p \
+             join appointments a on a.member_id = p.member_id \
+             where p.member_id not in (select member_id from consents where status = 'revoked')",
+        ])
+        .expect("plans against the canonical schemas");
+        assert_eq!(
+            read["care_gaps"],
+            names(&["due_date", "measure", "member_id", "status"])
+        );
+        assert_eq!(read["member_profile"], names(&["age", "member_id"]));
+        assert_eq!(read["appointments"], names(&["member_id", "start_at"]));
+        // A subquery's table counts too.
+        assert!(read["consents"].contains("status"));
+        assert!(!read.contains_key("measure_rates") && !read.contains_key("communications"));
+    }
+
+    #[test]
+    fn a_count_keeps_one_column_and_an_unplannable_sql_reads_everything() {
+        let read = read_by(&["select count(*) as n, 'x' as member_id from measure_rates"]).unwrap();
+        assert_eq!(read["measure_rates"], names(&["measure"]));
+        assert!(read_by(&["select member_id, no_such_column from care_gaps"]).is_none());
+        assert!(read_by(&["this is not sql"]).is_none());
+    }
 }
