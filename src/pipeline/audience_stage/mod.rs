@@ -189,7 +189,7 @@ pub async fn run_audiences(
         CoreResult::Ok(tables)
     };
     // member_profile: the profiles' columns and those the SQL reads.
-    let mut profile_columns: Vec<&str> = profiles::PROFILE_COLUMNS.to_vec();
+    let mut profile_columns: Vec<&str> = profiles::profile_columns().collect();
     for column in columns_of("member_profile") {
         if !profile_columns.contains(&column) {
             profile_columns.push(column);

@@ -44,26 +44,20 @@ const PROFILE_FIELDS: [&str; 11] = [
     "time_zone",
 ];
 
-/// Every member_profile column the profiles read (those a table lacks are simply absent).
-pub(super) const PROFILE_COLUMNS: [&str; 17] = [
+/// The member_profile columns the profiles read besides the text fields: the id and what the policy checks.
+const POLICY_COLUMNS: [&str; 6] = [
     "member_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "preferred_language",
-    "time_zone",
     "deceased_date",
     "preferred_channel",
     "has_valid_phone",
     "has_valid_email",
     "has_mailing_address",
 ];
+
+/// Every member_profile column the profiles read (a table without some of them gives profiles without them).
+pub(super) fn profile_columns() -> impl Iterator<Item = &'static str> {
+    POLICY_COLUMNS.into_iter().chain(PROFILE_FIELDS)
+}
 
 /// member_profile by member number (the member's first row in member_profile), its text columns kept as Arrow
 /// arrays. Members found only in identity_xref are numbered after the profiles, with no profile.
