@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::identity_stage::read_xref_batches;
 use super::ingest::{
-    conform_in_parallel, describe_source, open_input, read_conformed, write_quarantine, InputSet, InputStream,
+    conform_in_chunks, describe_source, open_input, read_conformed, write_quarantine, InputSet, InputStream,
 };
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, write_output, RunRecord};
@@ -79,7 +79,7 @@ pub struct CareGapsReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// Conform and match event batches (with their rows' positions in the table) as they arrive, 16 at a time in
+/// Conform and match event batches (with their rows' positions in the table) as they arrive, a few at a time in
 /// parallel; returns the builder and the rows quarantined (by the schema check or by the matcher).
 fn match_events(
     mut builder: MemberDataBuilder,
@@ -87,21 +87,7 @@ fn match_events(
     batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
 ) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
     let mut quarantined = Vec::new();
-    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
-    let mut flush =
-        |pending: &mut Vec<(RecordBatch, RowNumbers)>, builder: &mut MemberDataBuilder| -> CoreResult<()> {
-            let good = conform_in_parallel(plan, pending, &mut quarantined)?;
-            quarantined.extend(builder.add_events(&good)?);
-            pending.clear();
-            Ok(())
-        };
-    for item in batches {
-        pending.push(item);
-        if pending.len() >= 16 {
-            flush(&mut pending, &mut builder)?;
-        }
-    }
-    flush(&mut pending, &mut builder)?;
+    conform_in_chunks(plan, batches, &mut quarantined, |good| builder.add_events(&good))?;
     Ok((builder, quarantined))
 }
 

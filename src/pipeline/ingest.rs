@@ -167,7 +167,7 @@ const CONFORM_AT_ONCE: usize = 16;
 
 /// Conform batches (with their rows' positions in the table) in parallel: the conformed batches with the
 /// positions of their rows, and the rows quarantined added to `quarantined`.
-pub(crate) fn conform_in_parallel(
+fn conform_in_parallel(
     plan: &ConformPlan,
     batches: &[(RecordBatch, RowNumbers)],
     quarantined: &mut Vec<QuarantinedRow>,
@@ -182,6 +182,27 @@ pub(crate) fn conform_in_parallel(
         good.push((c.batch, numbers));
     }
     Ok(good)
+}
+
+/// Conform batches [`CONFORM_AT_ONCE`] at a time on every core, handing each chunk's conformed batches to
+/// `take` (which returns any rows it quarantines in turn) before the next chunk is conformed, so raw batches
+/// are dropped chunk by chunk. Rows quarantined by either step are added to `quarantined`, chunk by chunk.
+pub(crate) fn conform_in_chunks(
+    plan: &ConformPlan,
+    batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
+    quarantined: &mut Vec<QuarantinedRow>,
+    mut take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<Vec<QuarantinedRow>>,
+) -> CoreResult<()> {
+    let mut batches = batches.into_iter();
+    loop {
+        let raw: Vec<(RecordBatch, RowNumbers)> = batches.by_ref().take(CONFORM_AT_ONCE).collect();
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let good = conform_in_parallel(plan, &raw, quarantined)?;
+        drop(raw);
+        quarantined.extend(take(good)?);
+    }
 }
 
 /// Read a canonical input whole, conformed on every core (None when the input is absent). Plain Delta and
@@ -201,20 +222,18 @@ pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option
     if let Some(scan) = SelectiveScan::plan(&source).await? {
         let plan = inputs.conform_plan(table, &scan.schema())?;
         read.described = describe_source(&source, scan.version);
-        let mut groups = scan.read_all(&|_| {}).await?.into_iter();
-        loop {
-            let raw: Vec<(RecordBatch, RowNumbers)> = groups
-                .by_ref()
-                .take(CONFORM_AT_ONCE)
-                .map(|group| (group.batch, group.row_numbers))
-                .collect();
-            if raw.is_empty() {
-                break;
-            }
-            read.rows_read += raw.iter().map(|(b, _)| b.num_rows() as u64).sum::<u64>();
-            read.batches
-                .extend(conform_in_parallel(&plan, &raw, &mut read.quarantined)?);
-        }
+        let groups = scan.read_all(&|_| {}).await?;
+        read.rows_read = groups.iter().map(|g| g.batch.num_rows() as u64).sum();
+        let batches = &mut read.batches;
+        conform_in_chunks(
+            &plan,
+            groups.into_iter().map(|g| (g.batch, g.row_numbers)),
+            &mut read.quarantined,
+            |good| {
+                batches.extend(good);
+                Ok(Vec::new())
+            },
+        )?;
         return Ok(Some(read));
     }
     let mut stream = open_input(inputs, table)
