@@ -35,17 +35,16 @@ pub struct AssignedIds {
 
 /// A member id derived from a cluster's smallest record key: `MBR-` and the first 8 bytes of a SHA-256, in hex.
 fn mint(seed_key: &str, attempt: u32) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::new()
         .chain_update(seed_key.as_bytes())
         .chain_update(attempt.to_le_bytes())
         .finalize();
+    // Hex written into a buffer on the stack: no hex string of the whole digest per cluster.
+    let mut hex = [0u8; 16];
+    hex::encode_to_slice(&digest[..8], &mut hex).expect("8 bytes are 16 hex digits");
     let mut id = String::with_capacity(20);
     id.push_str("MBR-");
-    for b in &digest[..8] {
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 15)] as char);
-    }
+    id.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
     id
 }
 
