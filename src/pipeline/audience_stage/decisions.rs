@@ -43,11 +43,12 @@ impl<'a> PolicyInputs<'a> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
     pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided<'a>> {
         // The member sets of audiences another one excludes or that take part in priority; empty for the rest.
+        let prioritized = self.audiences.iter().filter(|a| a.priority.is_some()).count();
         let needed: Vec<bool> = self
             .audiences
             .iter()
             .map(|a| {
-                (a.priority.is_some() && self.audiences.iter().filter(|o| o.priority.is_some()).count() > 1)
+                (a.priority.is_some() && prioritized > 1)
                     || self.audiences.iter().any(|o| o.exclude.contains(&a.name))
             })
             .collect();

@@ -43,7 +43,7 @@ pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatc
 }
 
 /// The tables an audience's SQL can read: the outputs and the engagement inputs (member ids resolved).
-pub(super) const SQL_TABLES: [&str; 6] = [
+const SQL_TABLES: [&str; 6] = [
     "member_profile",
     "care_gaps",
     "measure_rates",
