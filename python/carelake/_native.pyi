@@ -227,6 +227,12 @@ def identity_blocking_rules(settings: str | None = None) -> list[tuple[str, int]
 def identity_compare_batch(batch: Any, model: str | None = None, settings: str | None = None) -> Any:
     """Packed comparison vectors of one batch of candidate pairs; with a model, only possible links."""
 
+def identity_clustering(settings: str | None = None) -> tuple[float, int]:
+    """The clustering threshold and the most links clustered on the Spark driver."""
+
+def identity_cluster_component(links: ArrowStreamExportable, settings: str | None = None) -> Any:
+    """Cluster whole connected components of links with the guards: cluster labels and refusals per guard."""
+
 def identity_model_json(uri: str) -> str:
     """The JSON text of a saved identity model, checked."""
 
@@ -246,8 +252,9 @@ def identity_from_pairs(
     progress: ProgressCallback | None = None,
     columns: Mapping[str, str] | None = None,
     scored: int | None = None,
+    cluster_labels: ArrowStreamExportable | None = None,
 ) -> IdentityReport:
-    """The Spark engine's driver step: train, score, cluster and write from compared pairs."""
+    """The Spark engine's driver step: train, score, cluster (unless ``cluster_labels`` are given) and write."""
 
 def caregaps_event_filter(
     batch: Any,

@@ -12,6 +12,15 @@ use rayon::prelude::*;
 use super::compare::is_one_edit_apart;
 use super::prepare::PreparedRecords;
 
+/// Guard name of a link refused because the union would exceed the size cap.
+pub const MAX_CLUSTER_SIZE: &str = "max_cluster_size";
+/// Guard name of a link refused because it would join two different SSNs.
+pub const CONFLICTING_SSN: &str = "conflicting_ssn";
+/// Guard name of a link refused because it would join two MRNs of one source.
+pub const DISTINCT_MRN_WITHIN_SOURCE: &str = "distinct_mrn_within_source";
+/// Every guard's name, as the clusters' `refused` counts name them.
+pub const GUARDS: [&str; 3] = [MAX_CLUSTER_SIZE, CONFLICTING_SSN, DISTINCT_MRN_WITHIN_SOURCE];
+
 /// Clustering settings.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,6 +32,10 @@ pub struct ClusterConfig {
     /// Refuse clusters holding two different MRNs of one source (off by default: duplicate registrations in
     /// one EHR are exactly what resolution should merge).
     pub distinct_mrn_within_source: bool,
+    /// Spark engine only: up to this many links at or above the threshold are clustered on the driver; above
+    /// it, Spark finds the links' connected components on the executors and each component is clustered there
+    /// (the same clusters either way). The native engine always clusters in its one process.
+    pub driver_max_links: u64,
 }
 
 impl Default for ClusterConfig {
@@ -31,6 +44,7 @@ impl Default for ClusterConfig {
             threshold: 0.9,
             max_cluster_size: 100,
             distinct_mrn_within_source: false,
+            driver_max_links: 10_000_000,
         }
     }
 }
@@ -92,30 +106,63 @@ impl<'a> Guarded<'a> {
     }
 }
 
+/// The fields the guards read, per record: its valid SSN, and its (source, MRN) when the distinct-MRN guard is on.
+#[derive(Debug, Default)]
+pub struct GuardFields<'a> {
+    /// Each record's SSN (None when it has none).
+    pub ssn: Vec<Option<&'a str>>,
+    /// Each record's (source system, MRN) when the distinct-MRN guard is on; empty (no entry per record) when
+    /// it is off.
+    pub mrns: Vec<Vec<(&'a str, &'a str)>>,
+}
+
+impl<'a> GuardFields<'a> {
+    /// The guard fields of prepared records.
+    pub fn of_records(records: &'a PreparedRecords, config: &ClusterConfig) -> Self {
+        let n = records.len();
+        GuardFields {
+            ssn: (0..n).map(|i| PreparedRecords::get(&records.ssn, i)).collect(),
+            // Kept only when the guard is on.
+            mrns: match config.distinct_mrn_within_source {
+                true => (0..n)
+                    .map(|i| {
+                        PreparedRecords::get(&records.source_system, i)
+                            .zip(PreparedRecords::get(&records.mrn, i))
+                            .into_iter()
+                            .collect()
+                    })
+                    .collect(),
+                false => Vec::new(),
+            },
+        }
+    }
+}
+
 /// Cluster records given links `(left, right, weight, probability)`.
 pub fn cluster(
     records: &PreparedRecords,
     links: &[(u32, u32, f32, f32)],
     config: &ClusterConfig,
 ) -> Clusters {
-    let n = records.len();
+    cluster_guarded(GuardFields::of_records(records, config), links, config)
+}
+
+/// Cluster the records whose guard fields are `guards` given links `(left, right, weight, probability)`
+/// between them. The decisions on a link read only the clusters of its two records, so clustering each
+/// connected component of the links on its own, with its links in the same relative order, gives the same
+/// clusters as clustering all records at once (what the Spark engine's per-component step relies on).
+pub fn cluster_guarded(
+    guards: GuardFields<'_>,
+    links: &[(u32, u32, f32, f32)],
+    config: &ClusterConfig,
+) -> Clusters {
+    let n = guards.ssn.len();
     let mut g = Guarded {
         parent: (0..n as u32).collect(),
         size: vec![1; n],
-        ssn: (0..n).map(|i| PreparedRecords::get(&records.ssn, i)).collect(),
+        ssn: guards.ssn,
         more_ssns: HashMap::new(),
-        // Kept only when the guard is on.
-        mrns: match config.distinct_mrn_within_source {
-            true => (0..n)
-                .map(|i| {
-                    PreparedRecords::get(&records.source_system, i)
-                        .zip(PreparedRecords::get(&records.mrn, i))
-                        .into_iter()
-                        .collect()
-                })
-                .collect(),
-            false => Vec::new(),
-        },
+        mrns: guards.mrns,
     };
     let mut order: Vec<usize> = (0..links.len())
         .filter(|&k| f64::from(links[k].3) >= config.threshold)
@@ -129,7 +176,7 @@ pub fn cluster(
             continue;
         }
         if (g.size[a as usize] + g.size[b as usize]) as usize > config.max_cluster_size {
-            *refused.entry("max_cluster_size").or_default() += 1;
+            *refused.entry(MAX_CLUSTER_SIZE).or_default() += 1;
             continue;
         }
         let ssn_conflict = g.ssn[a as usize].is_some()
@@ -138,7 +185,7 @@ pub fn cluster(
                 .ssns(a)
                 .any(|s| g.ssns(b).any(|t| s == t || is_one_edit_apart(s, t)));
         if ssn_conflict {
-            *refused.entry("conflicting_ssn").or_default() += 1;
+            *refused.entry(CONFLICTING_SSN).or_default() += 1;
             continue;
         }
         let mrn_conflict = config.distinct_mrn_within_source && {
@@ -146,7 +193,7 @@ pub fn cluster(
             x.iter().any(|(s, m)| y.iter().any(|(t, n)| s == t && m != n))
         };
         if mrn_conflict {
-            *refused.entry("distinct_mrn_within_source").or_default() += 1;
+            *refused.entry(DISTINCT_MRN_WITHIN_SOURCE).or_default() += 1;
             continue;
         }
         // Union by size; merge the guard sets into the new root.

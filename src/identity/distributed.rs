@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int32Builder, Int64Array, Int64Builder, RecordBatch,
-    StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Builder, Int64Array, Int64Builder,
+    RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema};
 use rayon::prelude::*;
@@ -112,6 +112,19 @@ pub fn compared_schema() -> Schema {
     ])
 }
 
+/// The schema [`compare_batch`] returns when it scores the pairs: [`compared_schema`] plus each pair's total
+/// match `weight` and match `probability`, as 32-bit floats exactly as the driver's scoring stores them.
+pub fn scored_schema() -> Schema {
+    let mut fields: Vec<Field> = compared_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("weight", DataType::Float32, false));
+    fields.push(Field::new("probability", DataType::Float32, false));
+    Schema::new(fields)
+}
+
 /// How executors score compared pairs, when a model is given: pairs whose match probability is below `keep`
 /// can never become links, so they are dropped where they were compared instead of travelling to the driver.
 #[derive(Debug, Clone)]
@@ -125,7 +138,8 @@ pub struct ExecutorScoring {
 /// Compare candidate pairs: a batch with `left_key`, `right_key`, `rule` and each side's prepared columns
 /// prefixed `l_` and `r_`; returns the keys, the rule and the packed comparison vector. With `scoring`, the
 /// batch also carries `l_tf_first` and `l_tf_last` (the left record's name frequencies among all records, null
-/// when the name is null) and only pairs at or above the keep threshold are returned.
+/// when the name is null), only pairs at or above the keep threshold are returned, and with their weight and
+/// probability ([`scored_schema`]).
 pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> CoreResult<RecordBatch> {
     let left = PreparedRecords::from_batch(batch, "l_")?;
     let right = PreparedRecords::from_batch(batch, "r_")?;
@@ -135,44 +149,40 @@ pub fn compare_batch(batch: &RecordBatch, scoring: Option<&ExecutorScoring>) -> 
         .into_par_iter()
         .map(|p| compare_records(&left.record(p), &right.record(p)))
         .collect();
-    let keep: Option<Vec<bool>> = match scoring {
-        None => None,
-        Some(s) => {
-            let frequency =
-                |name: &str| primitive_column::<Float64Type>(batch, "candidate_pairs", name, "a double");
-            let (first, last) = (frequency("l_tf_first")?, frequency("l_tf_last")?);
-            let value = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
-            Some(
-                (0..n)
-                    .map(|p| {
-                        let weights = s.model.weights_with(&levels[p], value(first, p), value(last, p));
-                        s.model.total(&weights).1 >= s.keep
-                    })
-                    .collect(),
-            )
-        }
-    };
     let text = |name: &str| -> CoreResult<ArrayRef> {
         let column = text_column(batch, "candidate_pairs", name)?;
         Ok(Arc::new(column.clone()))
     };
     let rule = primitive_column::<Int32Type>(batch, "candidate_pairs", "rule", "a 32-bit integer")?;
-    let out = RecordBatch::try_new(
-        Arc::new(compared_schema()),
-        vec![
-            text("left_key")?,
-            text("right_key")?,
-            Arc::new(rule.clone()),
-            Arc::new(Int64Array::from_iter_values(levels.iter().map(pack_levels))),
-        ],
-    )?;
-    match keep {
-        None => Ok(out),
-        Some(mask) => Ok(arrow::compute::filter_record_batch(
-            &out,
-            &BooleanArray::from(mask),
-        )?),
-    }
+    let mut columns = vec![
+        text("left_key")?,
+        text("right_key")?,
+        Arc::new(rule.clone()) as ArrayRef,
+        Arc::new(Int64Array::from_iter_values(levels.iter().map(pack_levels))),
+    ];
+    let Some(s) = scoring else {
+        return Ok(RecordBatch::try_new(Arc::new(compared_schema()), columns)?);
+    };
+    let frequency = |name: &str| primitive_column::<Float64Type>(batch, "candidate_pairs", name, "a double");
+    let (first, last) = (frequency("l_tf_first")?, frequency("l_tf_last")?);
+    let value = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
+    // Stored as the driver's scoring stores them (f32), so both engines cluster on the same numbers.
+    let scores: Vec<(f32, f32, bool)> = (0..n)
+        .map(|p| {
+            let weights = s.model.weights_with(&levels[p], value(first, p), value(last, p));
+            let (weight, probability) = s.model.total(&weights);
+            (weight as f32, probability as f32, probability >= s.keep)
+        })
+        .collect();
+    columns.push(Arc::new(Float32Array::from_iter_values(
+        scores.iter().map(|s| s.0),
+    )));
+    columns.push(Arc::new(Float32Array::from_iter_values(
+        scores.iter().map(|s| s.1),
+    )));
+    let out = RecordBatch::try_new(Arc::new(scored_schema()), columns)?;
+    let keep = BooleanArray::from_iter(scores.iter().map(|s| Some(s.2)));
+    Ok(arrow::compute::filter_record_batch(&out, &keep)?)
 }
 
 /// Jaro-Winkler similarity of two string columns, row by row (null when either side is null): the string
@@ -257,6 +267,7 @@ pub fn pairs_from_batches(
         blocking,
         candidates,
         fields: None,
+        clusters: None,
     })
 }
 

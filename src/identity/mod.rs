@@ -1,13 +1,15 @@
 //! Identity resolution: from source person records to stable member ids.
 //!
-//! Built up by the identity issue in layers: normalizers (this far), comparisons with agreement levels (this
-//! far), then blocking, the Fellegi-Sunter model, clustering, stable ids and survivorship. The nickname table
-//! is shared with the synthetic generator, which writes the nicknames the matcher must recognize.
+//! In layers: normalizers, comparisons with agreement levels, blocking, the Fellegi-Sunter model, scoring,
+//! clustering, stable ids and survivorship; `distributed` and `distributed_cluster` are the same steps as
+//! stateless Arrow kernels for the Spark engine. The nickname table is shared with the synthetic generator,
+//! which writes the nicknames the matcher must recognize.
 
 pub mod blocking;
 pub mod cluster;
 pub mod compare;
 pub mod distributed;
+pub mod distributed_cluster;
 pub mod evaluate;
 pub mod model;
 pub mod nicknames;

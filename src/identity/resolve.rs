@@ -81,6 +81,9 @@ pub struct ComparedPairs {
     /// The records' compared fields, when this process packed them to compare the pairs (training reuses
     /// them for its random pairs).
     pub fields: Option<CompareFields>,
+    /// The clusters, when they were found elsewhere from these pairs' links (by the Spark engine's executors,
+    /// component by component, see [`super::distributed_cluster`]); the links are then only scored here.
+    pub clusters: Option<Clusters>,
 }
 
 /// Block and compare on this machine.
@@ -104,6 +107,7 @@ pub fn compare_candidates(
         blocking,
         candidates,
         fields: Some(fields),
+        clusters: None,
     }
 }
 
@@ -134,6 +138,7 @@ pub fn resolve_compared(
         blocking,
         candidates,
         fields,
+        clusters: clustered,
     } = compared;
     let mut clock = PhaseClock::start();
     let model = match model {
@@ -172,11 +177,13 @@ pub fn resolve_compared(
     // The candidate pairs and their vectors (some 1.4 GB at 10M records) are done with once scored.
     drop((pairs, vectors));
     clock.lap("score");
-    let edges: Vec<(u32, u32, f32, f32)> = links
-        .iter()
-        .map(|l| (l.left, l.right, l.weight, l.probability))
-        .collect();
-    let clusters = cluster(records, &edges, &config.clustering);
+    let clusters = clustered.unwrap_or_else(|| {
+        let edges: Vec<(u32, u32, f32, f32)> = links
+            .iter()
+            .map(|l| (l.left, l.right, l.weight, l.probability))
+            .collect();
+        cluster(records, &edges, &config.clustering)
+    });
     clock.lap("cluster");
     progress.advance(1);
     Ok(Resolution {

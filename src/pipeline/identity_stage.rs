@@ -17,6 +17,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::identity::blocking::block;
 use crate::identity::blocking::RuleReport;
 use crate::identity::distributed::pairs_from_batches;
+use crate::identity::distributed_cluster::clusters_from_labels;
 use crate::identity::evaluate::{evaluate, Evaluation};
 use crate::identity::model::MatchModel;
 use crate::identity::prepare::prepare;
@@ -135,7 +136,9 @@ async fn read_person_records(inputs: &InputSet) -> CoreResult<ConformedInput> {
 /// `left_key`, `right_key` (record keys, left < right), `rule` (index of the first rule that found the pair)
 /// and `levels` (see [`crate::identity::distributed::pack_levels`]); `described` names the input in the run log.
 /// `scored` is the count of all candidate pairs when the executors scored them with the run's model and sent
-/// only possible links (see [`crate::identity::distributed::pairs_from_batches`]).
+/// only possible links (see [`crate::identity::distributed::pairs_from_batches`]). `cluster_labels`, when
+/// given, are the clusters the executors found from the same links, component by component (see
+/// [`crate::identity::distributed_cluster`]); the driver then does not cluster.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_identity_from_pairs(
     raw: &[RecordBatch],
@@ -143,6 +146,7 @@ pub async fn run_identity_from_pairs(
     compared: &[RecordBatch],
     blocking: Vec<RuleReport>,
     scored: Option<u64>,
+    cluster_labels: Option<&[RecordBatch]>,
     described: serde_json::Value,
     run: IdentityRun<'_>,
     progress: &dyn Progress,
@@ -159,7 +163,15 @@ pub async fn run_identity_from_pairs(
     let (batches, quarantined, rows_read) = plan.conform_all(raw.iter().cloned().map(CoreResult::Ok))?;
     let conformed = ConformedRecords::new(batches, quarantined, rows_read, &mut clock)?;
     progress.start("identity", 7);
-    let compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
+    let mut compared = pairs_from_batches(&conformed.keys, compared, blocking, scored)?;
+    if let Some(labels) = cluster_labels {
+        if scored.is_none() {
+            return Err(CoreError::Internal(
+                "clusters found on the executors need the pairs scored there, with a model".into(),
+            ));
+        }
+        compared.clusters = Some(clusters_from_labels(&conformed.keys, labels)?);
+    }
     clock.lap("collect_pairs");
     progress.advance(2);
     finish_identity(run, described, started, clock, conformed, compared, progress).await

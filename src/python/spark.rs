@@ -1,5 +1,6 @@
 //! Thin wrappers over the kernels the Spark engine calls inside `mapInArrow` on its executors (identity's
-//! normalize, blocking keys and comparisons; care gaps' event filter), and over the driver's steps.
+//! normalize, blocking keys and comparisons, clustering of link components; care gaps' event filter), and over
+//! the driver's steps.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,8 +17,8 @@ use super::stages::parse_as_of;
 use crate::caregaps::event_filter::EventFilter;
 use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
-use crate::identity::distributed;
 use crate::identity::model::MatchModel;
+use crate::identity::{distributed, distributed_cluster};
 use crate::lake::{block_on, ConformPlan};
 use crate::pipeline::caregaps_stage::EventSource;
 use crate::pipeline::identity_stage::{load_model, run_identity_from_pairs};
@@ -115,6 +116,34 @@ pub fn identity_compare_batch(
     PyRecordBatch::new(out).into_pyarrow(py)
 }
 
+/// The clustering settings the Spark engine decides by: `(threshold, driver_max_links)`.
+#[pyfunction]
+#[pyo3(signature = (settings=None))]
+pub fn identity_clustering(settings: Option<String>) -> PyResult<(f64, u64)> {
+    let config = identity_config(settings.as_deref()).map_err(super::errors::to_py_err)?;
+    Ok((config.clustering.threshold, config.clustering.driver_max_links))
+}
+
+/// Cluster whole connected components of links (one `groupBy(component).applyInArrow` group) with the guards:
+/// the rows naming each record's cluster and the links each guard refused.
+#[pyfunction]
+#[pyo3(signature = (links, settings=None))]
+pub fn identity_cluster_component(
+    py: Python<'_>,
+    links: PyRecordBatchReader,
+    settings: Option<String>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let links = links.into_reader()?;
+    let out = run_detached(py, move || {
+        let config = identity_config(settings.as_deref())?;
+        let schema = links.schema();
+        let batches: Vec<_> = links.collect::<Result<_, _>>()?;
+        let links = arrow::compute::concat_batches(&schema, &batches)?;
+        distributed_cluster::cluster_component(&links, &config.clustering)
+    })?;
+    PyRecordBatch::new(out).into_pyarrow(py)
+}
+
 /// The JSON text of a saved identity model (local path or object store), checked.
 #[pyfunction]
 pub fn identity_model_json(py: Python<'_>, uri: String) -> PyResult<String> {
@@ -146,7 +175,7 @@ pub fn jaro_winkler(py: Python<'_>, left: PyArray, right: PyArray) -> PyResult<B
 /// The driver's step of the Spark engine: conform the person records, map the compared pairs onto them, then
 /// train, score, cluster and write the outputs exactly as the native engine does.
 #[pyfunction]
-#[pyo3(signature = (records, compared, blocking, out, source, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None, scored=None))]
+#[pyo3(signature = (records, compared, blocking, out, source, previous=None, model=None, settings=None, as_of=None, progress=None, columns=None, scored=None, cluster_labels=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn identity_from_pairs<'py>(
     py: Python<'py>,
@@ -162,16 +191,20 @@ pub fn identity_from_pairs<'py>(
     progress: Option<Py<PyAny>>,
     columns: Option<HashMap<String, String>>,
     scored: Option<u64>,
+    cluster_labels: Option<PyRecordBatchReader>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
     let records = records.into_reader()?;
     let compared = compared.into_reader()?;
+    let cluster_labels = cluster_labels.map(|l| l.into_reader()).transpose()?;
     let r = PyProgress::run(py, progress, move |p| {
         let config = identity_config(settings.as_deref())?;
         let blocking: Vec<RuleReport> = serde_json::from_str(&blocking)
             .map_err(|e| CoreError::Config(format!("blocking report: {e}")))?;
         let raw: Vec<_> = records.collect::<Result<_, _>>()?;
         let compared: Vec<_> = compared.collect::<Result<_, _>>()?;
+        let cluster_labels: Option<Vec<_>> =
+            cluster_labels.map(|l| l.collect::<Result<_, _>>()).transpose()?;
         let described = serde_json::json!({"engine": "spark", "location": source});
         block_on(async {
             let places = RunPlaces::open(&out, previous.as_deref(), model.as_deref()).await?;
@@ -182,6 +215,7 @@ pub fn identity_from_pairs<'py>(
                 &compared,
                 blocking,
                 scored,
+                cluster_labels.as_deref(),
                 described,
                 run,
                 p,

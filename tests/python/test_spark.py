@@ -40,16 +40,38 @@ def test_identity_on_spark_equals_native(spark, small_lake: Path, tmp_path: Path
         b = read_delta(tmp_path / "spark" / table)
         assert a.schema == b.schema, table
         assert _rows(a) == _rows(b), table
-    # With the model given, the executors score the pairs and send only possible links: same tables again.
+    # With the model given, the executors score the pairs and send only possible links, and with no links
+    # allowed on the driver they also cluster them, component by component: same tables again. A size cap of
+    # 3 makes the guards refuse links, so their decisions are compared too.
     model = str(tmp_path / "native" / "identity_model.json")
-    again = carelake.identity(records, str(tmp_path / "native_model"), model=model, as_of=AS_OF)
-    scored = carelake_spark.identity(spark, records, str(tmp_path / "spark_model"), model=model, as_of=AS_OF)
-    for key in ("members", "candidate_pairs", "links", "blocking"):
+    settings = {"clustering": {"driver_max_links": 0, "max_cluster_size": 3}}
+    again = carelake.identity(records, str(tmp_path / "native_model"), model=model, settings=settings, as_of=AS_OF)
+    scored = carelake_spark.identity(
+        spark, records, str(tmp_path / "spark_model"), model=model, settings=settings, as_of=AS_OF
+    )
+    assert "spark_cluster" in dict(scored["phase_seconds"])
+    assert again["refused_links"].get("max_cluster_size", 0) > 0
+    for key in ("members", "candidate_pairs", "links", "blocking", "refused_links"):
         assert scored[key] == again[key], key
     for table in IDENTITY_TABLES:
         a = read_delta(tmp_path / "native_model" / table)
         b = read_delta(tmp_path / "spark_model" / table)
         assert _rows(a) == _rows(b), table
+
+
+def test_connected_components_point_every_node_at_its_smallest(spark) -> None:
+    from carelake.spark.components import connected_components
+
+    # A chain in scrambled key order (label propagation would need as many rounds as it is long), a star, a
+    # duplicated edge, a self-loop and a lone pair.
+    chain = [f"c{i:02d}" for i in (7, 3, 12, 0, 9, 15, 1, 4, 11, 6, 14, 2, 10, 8, 13, 5)]
+    edges = list(zip(chain, chain[1:]))
+    edges += [("s0", f"s{i}") for i in range(1, 6)] + [("s3", "s0"), ("s4", "s4"), ("p1", "p0")]
+    frame = spark.createDataFrame(edges, "src string, dst string")
+    components, rounds = connected_components(frame)
+    found = {r["node"]: r["component"] for r in components.collect()}
+    assert found == {**{n: "c00" for n in chain}, **{f"s{i}": "s0" for i in range(6)}, "p0": "p0", "p1": "p0"}
+    assert 0 < rounds < len(chain)
 
 
 def test_spark_identity_keeps_member_ids_and_quarantines_like_native(spark, small_lake: Path, tmp_path: Path) -> None:

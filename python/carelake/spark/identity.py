@@ -4,8 +4,11 @@ Executors: conform and normalize the records, emit each record's blocking keys, 
 all inside ``mapInArrow`` through the Rust kernels. Spark: size the blocks, drop those over the cap (the skew
 guard: no block above the cap is ever joined, so no task sees more than cap x cap / 2 pairs from one key), join
 the rest into pairs, keep each pair once with the first rule that found it, and bring both sides' normalized
-fields to the pair. Driver: train (unless a model is given), score, cluster, keep member ids stable and write
-the identity tables, through the same code as the native engine.
+fields to the pair. With a model, the executors also score the pairs; when more links reach the clustering
+threshold than the settings' ``clustering.driver_max_links``, Spark finds their connected components and the
+executors cluster each component (see ``cluster_labels``). Driver: train (unless a model is given), score,
+cluster (unless the executors did), keep member ids stable and write the identity tables, through the same code
+as the native engine.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ PREPARED_COLUMNS = [name for name, _ in PREPARED]
 PREPARED_SCHEMA = "record_key string, " + ", ".join(f"{name} {kind}" for name, kind in PREPARED)
 KEYS_SCHEMA = "rule int, block_key bigint, record_key string"
 COMPARED_SCHEMA = "left_key string, right_key string, rule int, levels bigint"
+# With a model the executors also score: each kept pair's total match weight and probability (32-bit, as stored).
+SCORED_SCHEMA = COMPARED_SCHEMA + ", weight float, probability float"
+LABELS_SCHEMA = "record_key string, cluster_key string, guard string, refused bigint"
+GUARD_COLUMNS = ["ssn", "source_system", "mrn"]
 
 
 def _prepare(columns: Mapping[str, str] | None):  # noqa: ANN202 - a mapInArrow function
@@ -60,6 +67,17 @@ def _compare(model: str | None, settings: str | None):  # noqa: ANN202 - a mapIn
 
         for batch in batches:
             yield kernels.identity_compare_batch(batch, model, settings)
+
+    return run
+
+
+def _cluster_component(settings: str | None):  # noqa: ANN202 - an applyInArrow function
+    def run(links: pa.Table) -> pa.Table:
+        import pyarrow as pa
+
+        from carelake import _native as kernels
+
+        return pa.Table.from_batches([kernels.identity_cluster_component(links, settings)])
 
     return run
 
@@ -161,7 +179,40 @@ def compared_pairs(
     joined = pairs.join(side(left_fields, "l_", "left_key", extra), "left_key").join(
         side(prepared, "r_", "right_key", []), "right_key"
     )
-    return joined.mapInArrow(_compare(model, settings), COMPARED_SCHEMA)
+    return joined.mapInArrow(_compare(model, settings), COMPARED_SCHEMA if model is None else SCORED_SCHEMA)
+
+
+def cluster_labels(links: DataFrame, prepared: DataFrame, settings: str | None) -> tuple[DataFrame, int]:
+    """Cluster scored links on the executors: Spark finds the connected components of the links at or above
+    the clustering threshold, and each component is clustered on its own by the native guarded clustering
+    (strongest link first), which gives the clusters the driver would find from all links at once.
+
+    Args:
+        links: Scored pairs (``left_key``, ``right_key``, ``weight``, ``probability``) at or above the threshold.
+        prepared: The prepared records (their guard fields: SSN, source and MRN).
+        settings: The identity settings as JSON.
+
+    Returns:
+        The cluster labels (see ``_native.identity_cluster_component``) and the connected-components rounds.
+    """
+    from pyspark.sql import functions as F
+
+    from carelake.spark.components import connected_components
+
+    components, rounds = connected_components(
+        links.select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
+    )
+
+    def side(prefix: str, key: str) -> DataFrame:
+        return prepared.select(F.col("record_key").alias(key), *[F.col(c).alias(prefix + c) for c in GUARD_COLUMNS])
+
+    grouped = (
+        links.select("left_key", "right_key", "weight", "probability")
+        .join(components.withColumnRenamed("node", "left_key"), "left_key")
+        .join(side("l_", "left_key"), "left_key")
+        .join(side("r_", "right_key"), "right_key")
+    )
+    return grouped.groupBy("component").applyInArrow(_cluster_component(settings), LABELS_SCHEMA), rounds
 
 
 def identity(
@@ -185,7 +236,8 @@ def identity(
         previous: The previous run's ``identity_xref``; default: the one already in ``out``.
         model: A saved ``identity_model.json`` to reuse instead of training. With a model the executors also
             score the pairs and send the driver only those that can become links (the way to run populations
-            whose candidate pairs do not fit the driver: train on a sample with the native engine first).
+            whose candidate pairs do not fit the driver: train on a sample with the native engine first), and
+            above ``clustering.driver_max_links`` links at the threshold they also cluster them.
         settings: Identity settings (``blocking``, ``training``, ``clustering``), as in the pipeline file.
         as_of: ISO as-of date of the run (default today).
         progress: Called as ``progress(event, task, units)`` for the driver's steps.
@@ -195,6 +247,8 @@ def identity(
         The same report as :func:`carelake.identity`; ``phase_seconds`` starts with the Spark phases (prepare,
         block, compare on the executors, collect) and goes on with the driver's (train, score, cluster, ...).
     """
+    from pyspark.sql import functions as F
+
     encoded = json.dumps(settings) if settings is not None else None
     source = records if isinstance(records, str) else "dataframe"
     frame = read_lake_table(spark, records) if isinstance(records, str) else records
@@ -224,16 +278,40 @@ def identity(
             found_first = {r["rule"]: r["count"] for r in pairs.groupBy("rule").count().collect()}
             for i, rule in enumerate(report):
                 rule["new_pairs"] = int(found_first.get(i, 0))
-        compared: pa.Table = compared_pairs(pairs, prepared, model_json, encoded).toArrow()
+        compared_frame = compared_pairs(pairs, prepared, model_json, encoded).cache()
+        labels: pa.Table | None = None
+        if model_json is not None:
+            # Chosen by size: links the driver can hold are clustered there, more in components on the executors.
+            threshold, driver_max_links = _native.identity_clustering(encoded)
+            links = compared_frame.where(F.col("probability") >= threshold)
+            if links.count() > driver_max_links:
+                lap("compare")
+                found, _ = cluster_labels(links, prepared, encoded)
+                labels = found.toArrow()
+                lap("cluster")
+        compared: pa.Table = compared_frame.toArrow()
+        compared_frame.unpersist()
         pairs.unpersist()
-        lap("compare")
+        lap("compare" if labels is None else "collect_pairs")
         raw: pa.Table = frame.toArrow()
         lap("collect")
     finally:
         prepared.unpersist()
     scored = candidates if model_json is not None else None
     result = _native.identity_from_pairs(
-        raw, compared, json.dumps(report), out, source, previous, model, encoded, as_of, progress, columns, scored
+        raw,
+        compared,
+        json.dumps(report),
+        out,
+        source,
+        previous,
+        model,
+        encoded,
+        as_of,
+        progress,
+        columns,
+        scored,
+        labels,
     )
     result["phase_seconds"] = [*phases, *result["phase_seconds"]]
     return result
