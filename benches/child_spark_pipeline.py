@@ -3,7 +3,9 @@
     python child_spark_pipeline.py LAKE OUT
 
 Prints each engine's time per stage, the Spark engine's phases (executor work vs driver work), and whether the
-two wrote the same identity_xref, care_gaps and audience_members.
+two wrote the same identity_xref, care_gaps and audience_members. Then Spark identity again with the native
+run's model (the executors score the pairs), once clustering on the driver and once on the executors (connected
+components, then each component clustered there), with its phases and whether identity_xref is still the same.
 """
 
 from __future__ import annotations
@@ -95,7 +97,35 @@ def main() -> None:
             ("audience_members", ["audience", "destination", "member_id", "channel"]),
         ]
     )
-    report({"records": native["records"], "native": native, "spark": on_spark, "same_outputs": same})
+    xref = ["source_system", "source_record_id", "member_id"]
+    with_model = {}
+    for where, limit in (("driver", None), ("executors", 0)):
+        settings = None if limit is None else {"clustering": {"driver_max_links": limit}}
+        started = time.perf_counter()
+        result = carelake_spark.identity(
+            spark,
+            f"{lake}/person_records",
+            f"{out}/spark_model_{where}",
+            model=f"{out}/native/identity_model.json",
+            settings=settings,
+            as_of=AS_OF,
+        )
+        with_model[where] = {
+            "seconds": round(time.perf_counter() - started, 2),
+            "phases": dict(result["phase_seconds"]),
+            "links": result["links"],
+            "same_xref": rows(f"{out}/native/identity_xref", xref)
+            == rows(f"{out}/spark_model_{where}/identity_xref", xref),
+        }
+    report(
+        {
+            "records": native["records"],
+            "native": native,
+            "spark": on_spark,
+            "same_outputs": same,
+            "identity_with_model": with_model,
+        }
+    )
     spark.stop()
 
 

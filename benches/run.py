@@ -301,6 +301,7 @@ def bench_spark_pipeline(python: str, members: int, workdir: Path) -> dict:
         "spark_identity_phases": spark["identity_phases"],
         "spark_caregaps_phases": {k: round(v, 2) for k, v in spark["caregaps_phases"].items()},
         "same_outputs": result["same_outputs"],
+        "spark_identity_with_model": result["identity_with_model"],
         "peak_rss_gib": round(peak, 3),
         "anchor": "the native engine on the same lake, same run (ratio: Spark / native time, whole pipeline)",
     }

@@ -230,7 +230,7 @@ def identity_compare_batch(batch: Any, model: str | None = None, settings: str |
 def identity_clustering(settings: str | None = None) -> tuple[float, int]:
     """The clustering threshold and the most links clustered on the Spark driver."""
 
-def identity_cluster_component(links: ArrowStreamExportable, settings: str | None = None) -> Any:
+def identity_cluster_components(links: ArrowStreamExportable, settings: str | None = None) -> Any:
     """Cluster whole connected components of links with the guards: cluster labels and refusals per guard."""
 
 def identity_model_json(uri: str) -> str:

@@ -1,8 +1,8 @@
 //! Clustering spread over many processes, for links that should not all come to one machine.
 //!
 //! The Spark engine finds the connected components of the links at or above the clustering threshold with
-//! Spark, hands each component's links to [`cluster_component`] (the native guarded clustering, strongest link
-//! first), and the driver turns the labels every component returned into the run's clusters
+//! Spark, hands the links of whole components, many at a time, to [`cluster_components`] (the native guarded
+//! clustering, strongest link first), and the driver turns the labels every component returned into the run's clusters
 //! ([`clusters_from_labels`]). A guard's decision on a link reads only the two clusters the link would join,
 //! and those lie in the link's component, so clustering the components one by one, each with its links in the
 //! global order (weight, then record keys), gives exactly the clusters of clustering everything at once.
@@ -19,7 +19,7 @@ use crate::model::{primitive_column, text_column};
 
 const TABLE: &str = "component_links";
 
-/// The schema [`cluster_component`] returns: a row per record whose cluster is named after another record
+/// The schema [`cluster_components`] returns: a row per record whose cluster is named after another record
 /// (`record_key`, `cluster_key`: the smallest record key of its cluster), and a row per guard that refused
 /// links (`guard`, `refused`), the other columns null.
 pub fn cluster_labels_schema() -> Schema {
@@ -35,7 +35,7 @@ pub fn cluster_labels_schema() -> Schema {
 /// < `right_key`, its `weight` and `probability` (32-bit floats, as the scoring kernel returns them) and both
 /// records' guard fields `l_ssn`, `r_ssn`, `l_source_system`, `r_source_system`, `l_mrn`, `r_mrn`. A record
 /// that no link names is a cluster of its own and needs no row.
-pub fn cluster_component(batch: &RecordBatch, config: &ClusterConfig) -> CoreResult<RecordBatch> {
+pub fn cluster_components(batch: &RecordBatch, config: &ClusterConfig) -> CoreResult<RecordBatch> {
     let left = text_column(batch, TABLE, "left_key")?;
     let right = text_column(batch, TABLE, "right_key")?;
     let weight = primitive_column::<Float32Type>(batch, TABLE, "weight", "a 32-bit float")?;
@@ -103,7 +103,7 @@ fn value(a: &StringArray, row: usize) -> Option<&str> {
     a.is_valid(row).then(|| a.value(row))
 }
 
-/// The rows [`cluster_component`] returns for its clusters.
+/// The rows [`cluster_components`] returns for its clusters.
 fn labels_batch(nodes: &[&str], clusters: &Clusters) -> CoreResult<RecordBatch> {
     // Clusters are numbered by their first record, so the first record seen of each is its smallest key.
     let mut first: Vec<Option<usize>> = vec![None; clusters.count];
@@ -139,7 +139,7 @@ fn labels_batch(nodes: &[&str], clusters: &Clusters) -> CoreResult<RecordBatch> 
     )?)
 }
 
-/// The clusters of records whose sorted keys are `keys`, from the labels [`cluster_component`] returned for
+/// The clusters of records whose sorted keys are `keys`, from the labels [`cluster_components`] returned for
 /// every component: records without a label are clusters of their own; clusters are numbered by their first
 /// record, as [`super::cluster::cluster`] numbers them. Labels naming records the driver does not hold, or a
 /// cluster key that is not its cluster's smallest, mean the executors saw other data: an internal error.
@@ -284,8 +284,8 @@ mod tests {
             ..ClusterConfig::default()
         };
         let labels = [
-            cluster_component(&component(&first, &ssn), &config).unwrap(),
-            cluster_component(&component(&second, &ssn), &config).unwrap(),
+            cluster_components(&component(&first, &ssn), &config).unwrap(),
+            cluster_components(&component(&second, &ssn), &config).unwrap(),
         ];
         let spread = clusters_from_labels(&keys, &labels).unwrap();
 
@@ -317,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn random_graphs_clustered_by_component_equal_clustering_at_once() {
+    fn random_graphs_clustered_in_buckets_of_components_equal_clustering_at_once() {
         // A small linear congruential generator: the graphs are the same on every run.
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = |bound: u64| {
@@ -350,7 +350,7 @@ mod tests {
                 max_cluster_size: 1 + next(6) as usize,
                 ..ClusterConfig::default()
             };
-            // Components by a plain union-find; each component's links in scrambled order.
+            // Components by a plain union-find; links in scrambled order.
             let at = |k: &str| keys.iter().position(|x| x == k).unwrap();
             let mut parent: Vec<usize> = (0..keys.len()).collect();
             fn root(parent: &mut [usize], mut x: usize) -> usize {
@@ -363,16 +363,17 @@ mod tests {
                 let (a, b) = (root(&mut parent, at(l.0)), root(&mut parent, at(l.1)));
                 parent[a] = b;
             }
-            let mut by_component: HashMap<usize, Vec<Link>> = HashMap::new();
+            // Whole components in three buckets, as the Spark engine groups them.
+            let mut buckets: HashMap<usize, Vec<Link>> = HashMap::new();
             for l in links.iter().rev() {
-                by_component
-                    .entry(root(&mut parent, at(l.0)))
+                buckets
+                    .entry(root(&mut parent, at(l.0)) % 3)
                     .or_default()
                     .push(*l);
             }
-            let labels: Vec<RecordBatch> = by_component
+            let labels: Vec<RecordBatch> = buckets
                 .values()
-                .map(|c| cluster_component(&component(c, &ssn), &config).unwrap())
+                .map(|c| cluster_components(&component(c, &ssn), &config).unwrap())
                 .collect();
             let spread = clusters_from_labels(&keys, &labels).unwrap();
             let mut indexed: Vec<(u32, u32, f32, f32)> = links
@@ -394,13 +395,13 @@ mod tests {
     fn labels_from_other_data_are_refused() {
         let keys = vec!["a".to_string(), "b".to_string()];
         let ssn = HashMap::new();
-        let labels = cluster_component(
+        let labels = cluster_components(
             &component(&[("a", "z", 9.0, 0.99)], &ssn),
             &ClusterConfig::default(),
         )
         .unwrap();
         assert!(clusters_from_labels(&keys, &[labels]).is_err());
         let reversed = component(&[("b", "a", 9.0, 0.99)], &ssn);
-        assert!(cluster_component(&reversed, &ClusterConfig::default()).is_err());
+        assert!(cluster_components(&reversed, &ClusterConfig::default()).is_err());
     }
 }

@@ -28,7 +28,7 @@ pub mod _native {
     #[pymodule_export]
     use super::spark::{
         caregaps_event_filter, caregaps_from_events, identity_blocking_keys, identity_blocking_rules,
-        identity_cluster_component, identity_clustering, identity_compare_batch, identity_from_pairs,
+        identity_cluster_components, identity_clustering, identity_compare_batch, identity_from_pairs,
         identity_model_json, identity_prepare_batch, identity_prepared_columns, jaro_winkler,
     };
     #[pymodule_export]

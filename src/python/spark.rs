@@ -128,7 +128,7 @@ pub fn identity_clustering(settings: Option<String>) -> PyResult<(f64, u64)> {
 /// the rows naming each record's cluster and the links each guard refused.
 #[pyfunction]
 #[pyo3(signature = (links, settings=None))]
-pub fn identity_cluster_component(
+pub fn identity_cluster_components(
     py: Python<'_>,
     links: PyRecordBatchReader,
     settings: Option<String>,
@@ -139,7 +139,7 @@ pub fn identity_cluster_component(
         let schema = links.schema();
         let batches: Vec<_> = links.collect::<Result<_, _>>()?;
         let links = arrow::compute::concat_batches(&schema, &batches)?;
-        distributed_cluster::cluster_component(&links, &config.clustering)
+        distributed_cluster::cluster_components(&links, &config.clustering)
     })?;
     PyRecordBatch::new(out).into_pyarrow(py)
 }

@@ -37,6 +37,8 @@ COMPARED_SCHEMA = "left_key string, right_key string, rule int, levels bigint"
 SCORED_SCHEMA = COMPARED_SCHEMA + ", weight float, probability float"
 LABELS_SCHEMA = "record_key string, cluster_key string, guard string, refused bigint"
 GUARD_COLUMNS = ["ssn", "source_system", "mrn"]
+# Links the clustering kernel takes at once on an executor (some 100 bytes each with the guard fields).
+LINKS_PER_BUCKET = 250_000
 
 
 def _prepare(columns: Mapping[str, str] | None):  # noqa: ANN202 - a mapInArrow function
@@ -71,13 +73,13 @@ def _compare(model: str | None, settings: str | None):  # noqa: ANN202 - a mapIn
     return run
 
 
-def _cluster_component(settings: str | None):  # noqa: ANN202 - an applyInArrow function
+def _cluster_components(settings: str | None):  # noqa: ANN202 - an applyInArrow function
     def run(links: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         from carelake import _native as kernels
 
-        return pa.Table.from_batches([kernels.identity_cluster_component(links, settings)])
+        return pa.Table.from_batches([kernels.identity_cluster_components(links, settings)])
 
     return run
 
@@ -182,18 +184,21 @@ def compared_pairs(
     return joined.mapInArrow(_compare(model, settings), COMPARED_SCHEMA if model is None else SCORED_SCHEMA)
 
 
-def cluster_labels(links: DataFrame, prepared: DataFrame, settings: str | None) -> tuple[DataFrame, int]:
+def cluster_labels(
+    links: DataFrame, links_count: int, prepared: DataFrame, settings: str | None
+) -> tuple[DataFrame, int]:
     """Cluster scored links on the executors: Spark finds the connected components of the links at or above
     the clustering threshold, and each component is clustered on its own by the native guarded clustering
     (strongest link first), which gives the clusters the driver would find from all links at once.
 
     Args:
         links: Scored pairs (``left_key``, ``right_key``, ``weight``, ``probability``) at or above the threshold.
+        links_count: How many rows ``links`` has (it sizes the buckets the kernel clusters at once).
         prepared: The prepared records (their guard fields: SSN, source and MRN).
         settings: The identity settings as JSON.
 
     Returns:
-        The cluster labels (see ``_native.identity_cluster_component``) and the connected-components rounds.
+        The cluster labels (see ``_native.identity_cluster_components``) and the connected-components rounds.
     """
     from pyspark.sql import functions as F
 
@@ -212,7 +217,13 @@ def cluster_labels(links: DataFrame, prepared: DataFrame, settings: str | None) 
         .join(side("l_", "left_key"), "left_key")
         .join(side("r_", "right_key"), "right_key")
     )
-    return grouped.groupBy("component").applyInArrow(_cluster_component(settings), LABELS_SCHEMA), rounds
+    # Most components are a handful of records: one Python call each would cost more than clustering them. The
+    # kernel takes any number of whole components at once, so components are grouped into buckets of about
+    # LINKS_PER_BUCKET links by a hash of their name, and the kernel runs once per bucket.
+    buckets = max(1, -(-links_count // LINKS_PER_BUCKET))
+    bucket = F.pmod(F.xxhash64("component"), F.lit(buckets))
+    labels = grouped.groupBy(bucket.alias("bucket")).applyInArrow(_cluster_components(settings), LABELS_SCHEMA)
+    return labels, rounds
 
 
 def identity(
@@ -284,9 +295,10 @@ def identity(
             # Chosen by size: links the driver can hold are clustered there, more in components on the executors.
             threshold, driver_max_links = _native.identity_clustering(encoded)
             links = compared_frame.where(F.col("probability") >= threshold)
-            if links.count() > driver_max_links:
+            links_count = links.count()
+            if links_count > driver_max_links:
                 lap("compare")
-                found, _ = cluster_labels(links, prepared, encoded)
+                found, _ = cluster_labels(links, links_count, prepared, encoded)
                 labels = found.toArrow()
                 lap("cluster")
         compared: pa.Table = compared_frame.toArrow()
