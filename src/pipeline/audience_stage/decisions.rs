@@ -9,14 +9,14 @@ use rayon::prelude::*;
 
 use super::diff::Membership;
 use super::profiles::{payload, Profiles};
-use super::selection::SelectedRows;
+use super::selection::{SelectedRow, SelectedRows};
 use super::write::sha;
 use super::{AudienceSummary, Suppression};
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 
 /// What the policy phase decided.
 #[derive(Debug, Default)]
@@ -56,12 +56,13 @@ impl<'a> PolicyInputs<'a> {
             .par_iter()
             .zip(&needed)
             .map(|(rows, &needed)| match needed {
-                true => rows.iter().map(|(m, _)| m.as_str()).collect(),
+                true => rows.member_ids().collect(),
                 false => HashSet::default(),
             })
             .collect();
         let mut out = Decided::default();
-        out.suppressions.reserve(selected.iter().map(Vec::len).sum());
+        out.suppressions
+            .reserve(selected.iter().map(SelectedRows::len).sum());
         for (ai, a) in self.audiences.iter().enumerate() {
             let mut summary = AudienceSummary {
                 name: a.name.clone(),
@@ -69,15 +70,15 @@ impl<'a> PolicyInputs<'a> {
                 ..AudienceSummary::default()
             };
             let outcomes: Vec<CoreResult<Outcome>> = selected[ai]
-                .par_iter()
-                .map(|(member, fields)| {
-                    if let Some(refusal) = self.across_audiences(ai, member, &sets) {
+                .rows()
+                .map(|row| {
+                    if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
                         return Ok(Err(refusal));
                     }
-                    self.decide_member(a, member, fields)
+                    self.decide_member(a, &row)
                 })
                 .collect();
-            for ((member, _), outcome) in selected[ai].iter().zip(outcomes) {
+            for (member, outcome) in selected[ai].member_ids().zip(outcomes) {
                 match outcome? {
                     Err((rule, detail)) => {
                         match summary.suppressed.get_mut(&rule) {
@@ -88,7 +89,7 @@ impl<'a> PolicyInputs<'a> {
                         }
                         out.suppressions.push(Suppression {
                             audience: &a.name,
-                            member_id: member.clone(),
+                            member_id: member.to_string(),
                             rule,
                             detail,
                         });
@@ -130,12 +131,8 @@ impl<'a> PolicyInputs<'a> {
     }
 
     /// The policy decision for one member, and its memberships when it is a send.
-    fn decide_member(
-        &self,
-        a: &Audience,
-        member: &str,
-        fields: &std::collections::BTreeMap<String, String>,
-    ) -> CoreResult<Outcome> {
+    fn decide_member(&self, a: &Audience, row: &SelectedRow<'_>) -> CoreResult<Outcome> {
+        let member = row.member_id();
         let profiles = self.profiles;
         let Some((number, profile)) = profiles
             .number(member)
@@ -166,8 +163,7 @@ impl<'a> PolicyInputs<'a> {
             if dest.kind.channel().is_some_and(|c| c != channel) {
                 continue;
             }
-            let body = payload(dest, fields, profiles, profile);
-            let text = serde_json::to_string(&body).map_err(|e| CoreError::Internal(e.to_string()))?;
+            let text = payload(dest, row, profiles, profile)?;
             rows.push(Membership {
                 audience: a.name.clone(),
                 destination: dname.clone(),

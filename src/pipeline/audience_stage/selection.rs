@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use foldhash::HashSet;
+use rayon::prelude::*;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
 use deltalake::datafusion::datasource::MemTable;
@@ -29,8 +30,62 @@ pub enum AudienceSelection {
     Given(Vec<Vec<RecordBatch>>),
 }
 
-/// Rows an audience selected: member id and its personalization fields (as text).
-pub(super) type SelectedRows = Vec<(String, BTreeMap<String, String>)>;
+/// Rows an audience selected: each member once (its first row) with its personalization fields as text, held
+/// in the SQL result's own columns rather than copied out row by row (1.5M small maps at 1M members).
+#[derive(Debug, Default)]
+pub(super) struct SelectedRows {
+    /// The personalization columns' names, in result order.
+    names: Vec<String>,
+    /// Per result batch: the member ids and each personalization column, as text.
+    batches: Vec<(StringArray, Vec<StringArray>)>,
+    /// The rows kept, as (batch, row), in result order.
+    rows: Vec<(u32, u32)>,
+}
+
+/// One selected row: its member id and personalization fields.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SelectedRow<'a> {
+    selected: &'a SelectedRows,
+    batch: usize,
+    row: usize,
+}
+
+impl SelectedRows {
+    /// Number of members selected.
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The selected rows, in result order.
+    pub(super) fn rows(&self) -> impl IndexedParallelIterator<Item = SelectedRow<'_>> + '_ {
+        self.rows.par_iter().map(move |&(batch, row)| SelectedRow {
+            selected: self,
+            batch: batch as usize,
+            row: row as usize,
+        })
+    }
+
+    /// The member ids selected, in result order.
+    pub(super) fn member_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.rows
+            .iter()
+            .map(|&(batch, row)| self.batches[batch as usize].0.value(row as usize))
+    }
+}
+
+impl<'a> SelectedRow<'a> {
+    /// The member id.
+    pub(super) fn member_id(&self) -> &'a str {
+        self.selected.batches[self.batch].0.value(self.row)
+    }
+
+    /// The personalization field of this name, when the SQL returned one and it is not null.
+    pub(super) fn field(&self, name: &str) -> Option<&'a str> {
+        let column = self.selected.names.iter().position(|n| n == name)?;
+        let values = &self.selected.batches[self.batch].1[column];
+        values.is_valid(self.row).then(|| values.value(self.row))
+    }
+}
 
 /// Register batches as a table the SQL can read (nothing when there are none).
 pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatch>) -> CoreResult<()> {
@@ -147,39 +202,40 @@ pub(super) fn resolve_members(
 
 /// The rows an audience's SQL selected, each member once (its first row).
 pub(super) fn selected_rows(audience: &str, batches: &[RecordBatch]) -> CoreResult<SelectedRows> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::default();
+    let mut out = SelectedRows::default();
     for b in batches {
         let Ok(index) = b.schema().index_of("member_id") else {
             return Err(CoreError::Config(format!(
                 "audience '{audience}': sql: the result has no member_id column"
             )));
         };
-        let ids = arrow::compute::cast(b.column(index), &DataType::Utf8)?;
-        let ids = ids.as_string::<i32>();
-        let others: Vec<(String, ArrayRef)> = b
-            .schema()
-            .fields()
+        let as_text = |j: usize| -> CoreResult<StringArray> {
+            Ok(arrow::compute::cast(b.column(j), &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone())
+        };
+        let others: Vec<usize> = (0..b.num_columns()).filter(|j| *j != index).collect();
+        let names: Vec<String> = others
             .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != index)
-            .map(|(j, f)| {
-                Ok((
-                    f.name().clone(),
-                    arrow::compute::cast(b.column(j), &DataType::Utf8)?,
-                ))
-            })
-            .collect::<CoreResult<_>>()?;
-        for i in 0..b.num_rows() {
-            if !ids.is_valid(i) || !seen.insert(ids.value(i).to_string()) {
-                continue;
+            .map(|&j| b.schema().field(j).name().clone())
+            .collect();
+        if out.batches.is_empty() {
+            out.names = names;
+        } else if names != out.names {
+            return Err(CoreError::Config(format!(
+                "audience '{audience}': the selected rows' batches have different columns"
+            )));
+        }
+        let columns = others.iter().map(|&j| as_text(j)).collect::<CoreResult<_>>()?;
+        out.batches.push((as_text(index)?, columns));
+    }
+    // Each member once, with its first row.
+    let mut seen = HashSet::default();
+    for (k, (ids, _)) in out.batches.iter().enumerate() {
+        for i in 0..ids.len() {
+            if ids.is_valid(i) && seen.insert(ids.value(i)) {
+                out.rows.push((k as u32, i as u32));
             }
-            let fields = others
-                .iter()
-                .filter(|(_, a)| a.is_valid(i))
-                .map(|(n, a)| (n.clone(), a.as_string::<i32>().value(i).to_string()))
-                .collect();
-            out.push((ids.value(i).to_string(), fields));
         }
     }
     Ok(out)
