@@ -210,21 +210,27 @@ pub fn cluster_guarded(
             g.mrns[root as usize].extend(moved);
         }
     }
-    // Clusters are numbered in the order of their first record.
+    let (of_record, count) = number_by_first_record(n, |i| g.find(i as u32) as usize);
+    Clusters {
+        count,
+        of_record,
+        refused,
+    }
+}
+
+/// Cluster numbers 0, 1, ... in the order of each cluster's first record, given each record's cluster root
+/// (`root_of`, called for records 0..n in order); with the count of clusters.
+pub(crate) fn number_by_first_record(n: usize, mut root_of: impl FnMut(usize) -> usize) -> (Vec<u32>, usize) {
     let mut number = vec![u32::MAX; n];
     let mut count = 0u32;
     let mut of_record = Vec::with_capacity(n);
-    for i in 0..n as u32 {
-        let root = g.find(i) as usize;
+    for i in 0..n {
+        let root = root_of(i);
         if number[root] == u32::MAX {
             number[root] = count;
             count += 1;
         }
         of_record.push(number[root]);
     }
-    Clusters {
-        count: count as usize,
-        of_record,
-        refused,
-    }
+    (of_record, count as usize)
 }

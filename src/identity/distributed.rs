@@ -200,6 +200,19 @@ pub fn jaro_winkler_batch(left: &StringArray, right: &StringArray) -> CoreResult
         .collect())
 }
 
+/// The index of the record with `key` among the driver's sorted record keys. A key the driver does not hold
+/// means the executors read other data than it did: an internal error naming `what` held the key.
+pub fn record_index(keys: &[String], key: &str, what: &str) -> CoreResult<u32> {
+    keys.binary_search_by(|k| k.as_str().cmp(key))
+        .map(|i| i as u32)
+        .map_err(|_| {
+            CoreError::Internal(format!(
+                "{what} names a person record the driver does not hold; \
+                 was person_records changed during the run?"
+            ))
+        })
+}
+
 /// Map compared pairs (by record key, as [`compare_batch`] returns them) onto records whose sorted keys are
 /// `keys`, sorted by (left, right) as native blocking leaves them. A key the driver does not hold, a pair
 /// out of order or a pair seen twice means the executors saw other data than the driver: an internal error.
@@ -212,17 +225,7 @@ pub fn pairs_from_batches(
     mut blocking: Vec<RuleReport>,
     scored: Option<u64>,
 ) -> CoreResult<ComparedPairs> {
-    let index = |key: &str| -> CoreResult<u32> {
-        keys.binary_search_by(|k| k.as_str().cmp(key))
-            .map(|i| i as u32)
-            .map_err(|_| {
-                CoreError::Internal(
-                    "a compared pair names a person record the driver does not hold; \
-                     was person_records changed during the run?"
-                        .into(),
-                )
-            })
-    };
+    let index = |key: &str| record_index(keys, key, "a compared pair");
     let mut rows: Vec<(u32, u32, u8, i64)> = Vec::new();
     for batch in batches {
         let left = text_column(batch, "compared_pairs", "left_key")?;

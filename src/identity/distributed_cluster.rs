@@ -13,7 +13,8 @@ use std::sync::Arc;
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field, Float32Type, Int64Type, Schema};
 
-use super::cluster::{cluster_guarded, ClusterConfig, Clusters, GuardFields, GUARDS};
+use super::cluster::{cluster_guarded, number_by_first_record, ClusterConfig, Clusters, GuardFields, GUARDS};
+use super::distributed::record_index;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{primitive_column, text_column};
 
@@ -144,17 +145,7 @@ fn labels_batch(nodes: &[&str], clusters: &Clusters) -> CoreResult<RecordBatch> 
 /// record, as [`super::cluster::cluster`] numbers them. Labels naming records the driver does not hold, or a
 /// cluster key that is not its cluster's smallest, mean the executors saw other data: an internal error.
 pub fn clusters_from_labels(keys: &[String], labels: &[RecordBatch]) -> CoreResult<Clusters> {
-    let index = |key: &str| -> CoreResult<u32> {
-        keys.binary_search_by(|k| k.as_str().cmp(key))
-            .map(|i| i as u32)
-            .map_err(|_| {
-                CoreError::Internal(
-                    "a cluster label names a person record the driver does not hold; \
-                     was person_records changed during the run?"
-                        .into(),
-                )
-            })
-    };
+    let index = |key: &str| record_index(keys, key, "a cluster label");
     let mut root: Vec<u32> = (0..keys.len() as u32).collect();
     let mut refused: HashMap<&'static str, u64> = HashMap::new();
     for batch in labels {
@@ -182,25 +173,15 @@ pub fn clusters_from_labels(keys: &[String], labels: &[RecordBatch]) -> CoreResu
             }
         }
     }
-    let mut number = vec![u32::MAX; keys.len()];
-    let mut count = 0u32;
-    let mut of_record = Vec::with_capacity(keys.len());
-    for i in 0..keys.len() {
-        let r = root[i] as usize;
-        if root[r] as usize != r {
-            return Err(CoreError::Internal(
-                "a cluster label points at a record that is labelled itself".into(),
-            ));
-        }
-        if number[r] == u32::MAX {
-            number[r] = count;
-            count += 1;
-        }
-        of_record.push(number[r]);
+    if root.iter().any(|&r| root[r as usize] != r) {
+        return Err(CoreError::Internal(
+            "a cluster label points at a record that is labelled itself".into(),
+        ));
     }
+    let (of_record, count) = number_by_first_record(keys.len(), |i| root[i] as usize);
     Ok(Clusters {
         of_record,
-        count: count as usize,
+        count,
         refused,
     })
 }
