@@ -124,8 +124,8 @@ pub fn identity_clustering(settings: Option<String>) -> PyResult<(f64, u64)> {
     Ok((config.clustering.threshold, config.clustering.driver_max_links))
 }
 
-/// Cluster whole connected components of links (one `groupBy(component).applyInArrow` group) with the guards:
-/// the rows naming each record's cluster and the links each guard refused.
+/// Cluster whole connected components of links (one `applyInArrow` group: a bucket of components) with the
+/// guards: the rows naming each record's cluster and the links each guard refused.
 #[pyfunction]
 #[pyo3(signature = (links, settings=None))]
 pub fn identity_cluster_components(

@@ -289,9 +289,12 @@ def identity(
             found_first = {r["rule"]: r["count"] for r in pairs.groupBy("rule").count().collect()}
             for i, rule in enumerate(report):
                 rule["new_pairs"] = int(found_first.get(i, 0))
-        compared_frame = compared_pairs(pairs, prepared, model_json, encoded).cache()
+        compared_frame = compared_pairs(pairs, prepared, model_json, encoded)
         labels: pa.Table | None = None
         if model_json is not None:
+            # Cached: the links are counted, perhaps clustered, then collected; without a model they are only
+            # collected, once.
+            compared_frame = compared_frame.cache()
             # Chosen by size: links the driver can hold are clustered there, more in components on the executors.
             threshold, driver_max_links = _native.identity_clustering(encoded)
             links = compared_frame.where(F.col("probability") >= threshold)
