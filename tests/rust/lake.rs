@@ -351,3 +351,38 @@ fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
     .unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
 }
+
+#[test]
+fn written_files_hold_row_groups_readers_can_share_out() {
+    use arrow::array::{ArrayRef, Int64Array};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let table = loc(&dir, "t");
+    let rows = 300_000i64;
+    let batch =
+        RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..rows)) as ArrayRef)])
+            .unwrap();
+    block_on(write_batches(
+        &table,
+        batch.schema(),
+        "t",
+        WriteMode::Overwrite,
+        None,
+        [batch],
+    ))
+    .unwrap();
+    let mut groups = Vec::new();
+    for entry in std::fs::read_dir(dir.path().join("t")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "parquet") {
+            let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+            groups.extend(reader.metadata().row_groups().iter().map(|g| g.num_rows()));
+        }
+    }
+    assert_eq!(groups.iter().sum::<i64>(), rows);
+    // 300k rows in one file would be one row group at the Parquet default; bounded, they are three.
+    assert_eq!(groups.len(), 3, "row groups: {groups:?}");
+    assert!(groups.iter().all(|&n| n <= 128 * 1024), "row groups: {groups:?}");
+}
