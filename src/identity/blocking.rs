@@ -162,8 +162,15 @@ impl CandidatePairs {
     }
 }
 
-/// Records per native run: pairs are packed as 24-bit left, 32-bit right index and 8-bit rule in one u64.
-pub const MAX_RECORDS: usize = 1 << 24;
+/// Records per native run: pairs are packed as 28-bit left and right indices and an 8-bit rule in one u64 (a
+/// 10M-member plan has about 21M source records).
+pub const MAX_RECORDS: usize = 1 << INDEX_BITS;
+
+/// Bits of a record index in a packed pair.
+const INDEX_BITS: u32 = 28;
+
+/// Mask of one record index in a packed pair.
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -275,6 +282,21 @@ fn check(config: &BlockingConfig, records: &PreparedRecords) -> CoreResult<()> {
     Ok(())
 }
 
+/// A candidate pair as one u64: left index, right index, rule, so that sorting the packed values sorts by
+/// (left, right, rule). Indices are below [`MAX_RECORDS`] (checked before blocking).
+fn pack(left: u32, right: u32, rule: u8) -> u64 {
+    (u64::from(left) << (INDEX_BITS + 8)) | (u64::from(right) << 8) | u64::from(rule)
+}
+
+/// The (left, right, rule) of a packed pair.
+fn unpack(packed: u64) -> (u32, u32, u8) {
+    (
+        (packed >> (INDEX_BITS + 8)) as u32,
+        ((packed >> 8) & INDEX_MASK) as u32,
+        (packed & 0xFF) as u8,
+    )
+}
+
 fn cap(config: &BlockingConfig, rule: &BlockingRule) -> usize {
     rule.max_block_size
         .map_or(config.max_block_size, |c| c.min(config.max_block_size))
@@ -317,8 +339,7 @@ pub fn block(
             for (a, &(_, i)) in block.iter().enumerate() {
                 for &(_, j) in &block[a + 1..] {
                     let (l, r) = if i < j { (i, j) } else { (j, i) };
-                    // 24 bits of left index, 32 of right, 8 of rule (see MAX_RECORDS).
-                    packed.push((u64::from(l) << 40) | (u64::from(r) << 8) | index as u64);
+                    packed.push(pack(l, r, index as u8));
                 }
             }
         });
@@ -333,10 +354,11 @@ pub fn block(
         right: Vec::with_capacity(packed.len()),
         rule: Vec::with_capacity(packed.len()),
     };
-    for p in &packed {
-        pairs.left.push((p >> 40) as u32);
-        pairs.right.push(((p >> 8) & 0xFFFF_FFFF) as u32);
-        pairs.rule.push((p & 0xFF) as u8);
+    for &p in &packed {
+        let (l, r, rule) = unpack(p);
+        pairs.left.push(l);
+        pairs.right.push(r);
+        pairs.rule.push(rule);
     }
     // new_pairs so far counted pairs per rule including repeats found by earlier rules; recount exactly.
     count_new_pairs(&pairs.rule, &mut reports);
@@ -354,5 +376,22 @@ pub fn count_new_pairs(first_rule: &[u8], reports: &mut [RuleReport]) {
     }
     for (report, n) in reports.iter_mut().zip(first_found) {
         report.new_pairs = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_pairs_keep_indices_up_to_the_record_limit_and_sort_by_left_right_rule() {
+        let top = (MAX_RECORDS - 1) as u32;
+        for (l, r, rule) in [(0, 1, 0), (top - 1, top, 249), (16_777_216, 21_000_000, 3)] {
+            assert_eq!(unpack(pack(l, r, rule)), (l, r, rule));
+        }
+        let mut packed = vec![pack(5, top, 0), pack(4, 9, 7), pack(5, 6, 2), pack(5, 6, 1)];
+        packed.sort_unstable();
+        let order: Vec<_> = packed.into_iter().map(unpack).collect();
+        assert_eq!(order, [(4, 9, 7), (5, 6, 1), (5, 6, 2), (5, top, 0)]);
     }
 }
