@@ -65,7 +65,7 @@ pub struct SentMessage {
     /// Channel.
     pub channel: Channel,
     /// Subject (the audience it was sent for), if known.
-    pub subject: Option<String>,
+    pub subject: Option<std::sync::Arc<str>>,
 }
 
 /// The first cap a new message on `channel` about `subject` at `at` would exceed, given the member's history and

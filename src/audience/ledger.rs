@@ -5,29 +5,114 @@
 //! Consents apply in time order; an inbound reply whose keyword is a revocation per se revokes its channel; only
 //! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
 //! messages that were queued, delivered or replied to count against frequency caps.
+//!
+//! A [`LedgerBuilder`] collects rows as they are read; [`LedgerBuilder::finish`] groups them by member number
+//! into one flat array per kind ([`ByMember`]). Ten million members would otherwise mean ten million small
+//! vectors in hash tables that grow by rehashing: most of the time of building them went to allocating and
+//! zeroing memory, and every look-up was a probe into a table far larger than the caches.
+
+use std::sync::Arc;
 
 use foldhash::HashMap;
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
 use super::caps::SentMessage;
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use crate::error::{CoreError, CoreResult};
-use crate::identity::text_key::TextKey;
 use crate::model::{optional_text_column, text_column, text_value};
+
+/// Items grouped by member number, each member's in the order they were added: member `m`'s items are
+/// `items[starts[m]..starts[m + 1]]`.
+#[derive(Debug)]
+pub struct ByMember<T> {
+    starts: Vec<usize>,
+    items: Vec<T>,
+}
+
+impl<T> Default for ByMember<T> {
+    fn default() -> Self {
+        ByMember {
+            starts: vec![0],
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T> ByMember<T> {
+    /// Group (member, item) pairs by member, keeping their order within a member (a counting sort).
+    pub fn group(pairs: Vec<(u32, T)>) -> Self {
+        let members = pairs.iter().map(|(m, _)| *m as usize + 1).max().unwrap_or(0);
+        let mut starts = vec![0usize; members + 1];
+        for (m, _) in &pairs {
+            starts[*m as usize + 1] += 1;
+        }
+        for m in 0..members {
+            starts[m + 1] += starts[m];
+        }
+        // Each pair's place: the next free slot of its member, in the order the pairs come.
+        let mut next = starts.clone();
+        let mut place = Vec::with_capacity(pairs.len());
+        for (m, _) in &pairs {
+            place.push(next[*m as usize]);
+            next[*m as usize] += 1;
+        }
+        let mut slots: Vec<Option<T>> = Vec::with_capacity(pairs.len());
+        slots.resize_with(pairs.len(), || None);
+        for ((_, item), at) in pairs.into_iter().zip(place) {
+            slots[at] = Some(item);
+        }
+        ByMember {
+            starts,
+            items: slots.into_iter().flatten().collect(),
+        }
+    }
+
+    /// The items of member `m` (empty when it has none).
+    pub fn of(&self, m: u32) -> &[T] {
+        let m = m as usize;
+        match (self.starts.get(m), self.starts.get(m + 1)) {
+            (Some(&from), Some(&to)) => &self.items[from..to],
+            _ => &[],
+        }
+    }
+}
+
+/// The latest-known delivery status of one outbound message: its audience (an index into the ledger's
+/// audience names), when, and whether it failed.
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    audience: u32,
+    at: i64,
+    failed: bool,
+}
+
+/// Rows of the ledger as they are read, before they are grouped by member.
+#[derive(Debug, Default)]
+pub struct LedgerBuilder {
+    consents: Vec<(u32, ConsentEvent)>,
+    do_not_contact: HashMap<u32, i64>,
+    revocations: Vec<(u32, (Channel, i64))>,
+    history: Vec<(u32, SentMessage)>,
+    deliveries: Vec<(u32, Delivery)>,
+    /// Audience names of communications, each stored once (a message's subject shares it).
+    audiences: HashMap<String, (u32, Arc<str>)>,
+    /// Rows left out because their member is unknown.
+    pub unknown_member_rows: u64,
+}
 
 /// Per member: consents and the messages already sent.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    consents: HashMap<u32, Vec<ConsentEvent>>,
+    consents: ByMember<ConsentEvent>,
     /// Latest do-not-contact request per member (an opt-out of every channel for every purpose).
     do_not_contact: HashMap<u32, i64>,
-    revocations: HashMap<u32, Vec<(Channel, i64)>>,
-    history: HashMap<u32, Vec<SentMessage>>,
-    /// Latest outbound status per (member, audience): (time, failed?).
-    delivery: HashMap<(u32, TextKey), (i64, bool)>,
+    revocations: ByMember<(Channel, i64)>,
+    history: ByMember<SentMessage>,
+    deliveries: ByMember<Delivery>,
+    audiences: HashMap<String, (u32, Arc<str>)>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -40,7 +125,7 @@ fn timestamps<'a>(
     crate::model::primitive_column::<TimestampMicrosecondType>(batch, table, column, "a timestamp")
 }
 
-impl Ledger {
+impl LedgerBuilder {
     /// Add a conformed consents batch; `member` gives each row's member number (None: unknown).
     pub fn add_consents(
         &mut self,
@@ -91,15 +176,17 @@ impl Ledger {
                 let latest = self.do_not_contact.entry(m).or_insert(i64::MIN);
                 *latest = (*latest).max(at.value(i));
             }
-            let events = self.consents.entry(m).or_default();
             for &channel in channels {
-                events.push(ConsentEvent {
-                    channel,
-                    scope,
-                    opt_in,
-                    basis: b,
-                    at: at.value(i),
-                });
+                self.consents.push((
+                    m,
+                    ConsentEvent {
+                        channel,
+                        scope,
+                        opt_in,
+                        basis: b,
+                        at: at.value(i),
+                    },
+                ));
             }
         }
         Ok(())
@@ -137,19 +224,20 @@ impl Ledger {
             if direction.value(i) == "inbound" {
                 let kw = text_value(keyword, i);
                 if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
-                    self.revocations
-                        .entry(m)
-                        .or_default()
-                        .push((channel, at.value(i)));
+                    self.revocations.push((m, (channel, at.value(i))));
                 }
-            } else {
-                if let Some(a) = audience.filter(|a| a.is_valid(i)) {
-                    let key = (m, TextKey::new(a.value(i)));
-                    let entry = self.delivery.entry(key).or_insert((i64::MIN, false));
-                    if at.value(i) >= entry.0 {
-                        *entry = (at.value(i), status.value(i) == "failed");
-                    }
-                }
+                continue;
+            }
+            let subject = text_value(audience, i).map(|a| self.audience(a));
+            if let Some((audience, _)) = &subject {
+                self.deliveries.push((
+                    m,
+                    Delivery {
+                        audience: *audience,
+                        at: at.value(i),
+                        failed: status.value(i) == "failed",
+                    },
+                ));
             }
             if direction.value(i) == "outbound"
                 && matches!(status.value(i), "queued" | "delivered" | "replied")
@@ -157,20 +245,48 @@ impl Ledger {
                 let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                     continue;
                 };
-                self.history.entry(m).or_default().push(SentMessage {
-                    at: sent,
-                    channel,
-                    subject: text_value(audience, i).map(str::to_string),
-                });
+                self.history.push((
+                    m,
+                    SentMessage {
+                        at: sent,
+                        channel,
+                        subject: subject.map(|(_, name)| name),
+                    },
+                ));
             }
         }
         Ok(())
     }
 
+    /// The index and shared name of an audience of communications.
+    fn audience(&mut self, name: &str) -> (u32, Arc<str>) {
+        if let Some((index, shared)) = self.audiences.get(name) {
+            return (*index, shared.clone());
+        }
+        let found = (self.audiences.len() as u32, Arc::<str>::from(name));
+        self.audiences.insert(name.to_string(), found.clone());
+        found
+    }
+
+    /// Group everything added by member.
+    pub fn finish(self) -> Ledger {
+        Ledger {
+            consents: ByMember::group(self.consents),
+            do_not_contact: self.do_not_contact,
+            revocations: ByMember::group(self.revocations),
+            history: ByMember::group(self.history),
+            deliveries: ByMember::group(self.deliveries),
+            audiences: self.audiences,
+            unknown_member_rows: self.unknown_member_rows,
+        }
+    }
+}
+
+impl Ledger {
     /// The consents of a member, with revocations applied in time order.
     pub fn consents_of(&self, member: u32) -> MemberConsents {
-        let mut events = self.consents.get(&member).cloned().unwrap_or_default();
-        for (channel, at) in self.revocations.get(&member).into_iter().flatten() {
+        let mut events = self.consents.of(member).to_vec();
+        for (channel, at) in self.revocations.of(member) {
             events.push(ConsentEvent {
                 channel: *channel,
                 scope: ConsentScope::All,
@@ -185,26 +301,114 @@ impl Ledger {
     /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
     /// any later opt-in lifts it, for what that opt-in covers.
     pub fn do_not_contact(&self, member: u32) -> bool {
-        self.do_not_contact.get(&member).is_some_and(|&since| {
-            !self
-                .consents
-                .get(&member)
-                .into_iter()
-                .flatten()
-                .any(|e| e.opt_in && e.at > since)
-        })
+        self.do_not_contact
+            .get(&member)
+            .is_some_and(|&since| !self.consents.of(member).iter().any(|e| e.opt_in && e.at > since))
     }
 
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
     /// row is sent again.
     pub fn failed_after(&self, member: u32, audience: &str, since: i64) -> bool {
-        self.delivery
-            .get(&(member, TextKey::new(audience)))
-            .is_some_and(|(at, failed)| *failed && *at > since)
+        let Some((audience, _)) = self.audiences.get(audience) else {
+            return false;
+        };
+        // The latest message of the audience; of several at the same time, the last one read.
+        let latest = self
+            .deliveries
+            .of(member)
+            .iter()
+            .filter(|d| d.audience == *audience)
+            .fold(None::<&Delivery>, |latest, d| match latest {
+                Some(l) if l.at > d.at => Some(l),
+                _ => Some(d),
+            });
+        latest.is_some_and(|d| d.failed && d.at > since)
     }
 
     /// The messages already sent to a member.
     pub fn history_of(&self, member: u32) -> &[SentMessage] {
-        self.history.get(&member).map_or(&[], Vec::as_slice)
+        self.history.of(member)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+
+    use super::*;
+
+    #[test]
+    fn items_are_grouped_by_member_in_the_order_they_came() {
+        let grouped = ByMember::group(vec![(3, 'a'), (0, 'b'), (3, 'c'), (1, 'd'), (0, 'e'), (3, 'f')]);
+        assert_eq!(grouped.of(0), ['b', 'e']);
+        assert_eq!(grouped.of(1), ['d']);
+        assert_eq!(grouped.of(2), [] as [char; 0]);
+        assert_eq!(grouped.of(3), ['a', 'c', 'f']);
+        assert_eq!(grouped.of(4), [] as [char; 0], "past the last member");
+        assert_eq!(ByMember::<u8>::group(Vec::new()).of(0), [] as [u8; 0]);
+    }
+
+    fn communications(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {
+        let text = |k: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| match k {
+                0 => r.0,
+                1 => r.1,
+                _ => r.2,
+            })))
+        };
+        RecordBatch::try_from_iter([
+            (
+                "channel",
+                Arc::new(StringArray::from(vec!["sms"; rows.len()])) as ArrayRef,
+            ),
+            (
+                "direction",
+                Arc::new(StringArray::from(vec!["outbound"; rows.len()])) as ArrayRef,
+            ),
+            ("status", text(1)),
+            ("audience", text(0)),
+            ("body_keyword", text(2)),
+            (
+                "sent_at",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| r.3),
+                )) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn the_latest_delivery_of_an_audience_decides_a_retry_and_the_last_read_wins_a_tie() {
+        let batch = communications(&[
+            ("recall", "failed", "", 10),
+            ("recall", "delivered", "", 20),
+            ("reminder", "delivered", "", 30),
+            ("reminder", "failed", "", 30),
+            ("recall", "failed", "", 5),
+        ]);
+        let mut builder = LedgerBuilder::default();
+        builder
+            .add_communications(&batch, &[Some(7), Some(7), Some(7), Some(7), Some(2)], 100)
+            .unwrap();
+        let ledger = builder.finish();
+        assert!(!ledger.failed_after(7, "recall", 0), "delivered after it failed");
+        assert!(
+            ledger.failed_after(7, "reminder", 25),
+            "a tie: the row read last counts"
+        );
+        assert!(
+            !ledger.failed_after(7, "reminder", 30),
+            "not after the given time"
+        );
+        assert!(ledger.failed_after(2, "recall", 0));
+        assert!(!ledger.failed_after(2, "reminder", 0));
+        assert!(!ledger.failed_after(7, "unknown", 0));
+        // Sent messages count against caps; failed ones do not. Members share the audience name.
+        let subjects: Vec<_> = ledger.history_of(7).iter().map(|m| m.subject.clone()).collect();
+        assert_eq!(subjects, [Some("recall".into()), Some("reminder".into())]);
+        assert!(ledger.history_of(2).is_empty());
     }
 }

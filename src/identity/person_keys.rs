@@ -65,6 +65,11 @@ impl MemberIds {
             .par_iter_mut()
             .enumerate()
             .map(|(h, table)| {
+                // A first load sizes its table once instead of growing it by rehashing (each rehash allocates
+                // and touches a table twice the size).
+                if table.is_empty() {
+                    table.reserve(halves.iter().filter(|&&x| x as usize == h).count());
+                }
                 let mut new = Vec::new();
                 for (row, key) in keys.iter().enumerate() {
                     if halves[row] as usize != h {
@@ -136,6 +141,11 @@ impl SourceKeys {
             self.add_system(system);
         }
         self.by_system.par_iter_mut().for_each(|(system, records)| {
+            let rows = keys
+                .iter()
+                .map(|(sys, _)| sys.iter().filter(|s| *s == Some(system.as_str())).count())
+                .sum::<usize>();
+            records.reserve(rows);
             for ((sys, rec), found) in keys.iter().zip(members) {
                 for (i, member) in found.iter().enumerate() {
                     if let Some(m) = member {

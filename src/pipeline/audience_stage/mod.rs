@@ -31,7 +31,7 @@ use super::ingest::{open_input, read_conformed, write_quarantine, BackgroundRead
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
-use crate::audience::ledger::Ledger;
+use crate::audience::ledger::LedgerBuilder;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
@@ -221,7 +221,7 @@ pub async fn run_audiences(
     clock.lap("profiles");
     let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;
     clock.lap("xref");
-    let mut ledger = Ledger::default();
+    let mut ledger = LedgerBuilder::default();
     let as_of_micros = now.timestamp_micros();
     let mut described = serde_json::Map::new();
     // Rows of the engagement inputs that failed to conform: left out of the run, written to the quarantine table
@@ -254,6 +254,7 @@ pub async fn run_audiences(
         }
     }
     drop(xref);
+    let ledger = ledger.finish();
 
     clock.lap("ledger");
     // Each audience's SQL.
