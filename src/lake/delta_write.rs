@@ -55,19 +55,24 @@ fn app_id(run_key: &str) -> String {
 /// Flush Parquet files to storage every this many buffered bytes, so memory stays bounded.
 const FLUSH_BYTES: usize = 128 * 1024 * 1024;
 
-/// Rows per Parquet row group. A row group is the unit readers decode in parallel (ours, DuckDB's, Spark's):
-/// the Parquet default of about a million rows left a 1M-member member_profile in one group that one core
-/// decoded while the other waited. About 128k rows keeps dictionaries and statistics useful and gives every core
-/// work from about 250k rows up (DuckDB writes 122,880).
-const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Encoded bytes per Parquet row group, at most. A row group is the unit readers decode in parallel (ours,
+/// DuckDB's, Spark's): at the Parquet default of about a million rows, a 1M-member member_profile (about 80 MB
+/// encoded) was one group that one core decoded while the other waited. Narrow tables such as clinical_events
+/// (about 8 MB per million rows) keep million-row groups: smaller ones there only multiplied the per-group work of
+/// selective reads (dictionaries decoded and codes looked up again per group; measured: care-gap events 2.4 ->
+/// 3.5 s at 128k-row groups).
+const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 
-/// The Parquet settings of every file we write: Snappy (what Delta writers use by default) and bounded row
-/// groups.
+/// Rows handed to the Parquet writer at a time (see [`DeltaTableWriter::write`]).
+const WRITE_SLICE_ROWS: usize = 64 * 1024;
+
+/// The Parquet settings of every file we write: Snappy (what Delta writers use by default) and row groups bounded
+/// in bytes as well as rows.
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_created_by(format!("carelake {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .build()
 }
 
@@ -180,12 +185,19 @@ impl DeltaTableWriter {
             return Ok(());
         }
         self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(batch)
-            .await
-            .map_err(|e| CoreError::storage(format!("writing Delta table at {}", self.location), e))?;
-        if self.writer.buffer_len() >= FLUSH_BYTES {
-            self.adds.extend(self.writer.flush().await?);
+        // The Parquet writer bounds a row group's bytes by the average row size of the rows it already holds, so
+        // it cannot split the batch that starts a group: it is handed slices (no copies).
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let len = WRITE_SLICE_ROWS.min(batch.num_rows() - at);
+            self.writer
+                .write(batch.slice(at, len))
+                .await
+                .map_err(|e| CoreError::storage(format!("writing Delta table at {}", self.location), e))?;
+            at += len;
+            if self.writer.buffer_len() >= FLUSH_BYTES {
+                self.adds.extend(self.writer.flush().await?);
+            }
         }
         Ok(())
     }
