@@ -52,17 +52,13 @@ impl<T> ByMember<T> {
         for m in 0..members {
             starts[m + 1] += starts[m];
         }
-        // Each pair's place: the next free slot of its member, in the order the pairs come.
+        // Each item goes to the next free slot of its member, in the order the pairs come.
         let mut next = starts.clone();
-        let mut place = Vec::with_capacity(pairs.len());
-        for (m, _) in &pairs {
-            place.push(next[*m as usize]);
-            next[*m as usize] += 1;
-        }
         let mut slots: Vec<Option<T>> = Vec::with_capacity(pairs.len());
         slots.resize_with(pairs.len(), || None);
-        for ((_, item), at) in pairs.into_iter().zip(place) {
-            slots[at] = Some(item);
+        for (m, item) in pairs {
+            slots[next[m as usize]] = Some(item);
+            next[m as usize] += 1;
         }
         ByMember {
             starts,

@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{Array, Int64Array, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Float32Type, Int64Type, Schema};
 
 use super::cluster::{cluster_guarded, number_by_first_record, ClusterConfig, Clusters, GuardFields, GUARDS};
 use super::distributed::record_index;
+use super::prepare::PreparedRecords;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{primitive_column, text_column};
 
@@ -80,9 +81,12 @@ pub fn cluster_components(batch: &RecordBatch, config: &ClusterConfig) -> CoreRe
     for row in 0..batch.num_rows() {
         for (keys, ssn, source, mrn) in &sides {
             let i = index[keys.value(row)] as usize;
-            guards.ssn[i] = value(ssn, row);
+            guards.ssn[i] = PreparedRecords::get(ssn, row);
             if config.distinct_mrn_within_source {
-                guards.mrns[i] = value(source, row).zip(value(mrn, row)).into_iter().collect();
+                guards.mrns[i] = PreparedRecords::get(source, row)
+                    .zip(PreparedRecords::get(mrn, row))
+                    .into_iter()
+                    .collect();
             }
         }
         let (l, r) = (index[left.value(row)], index[right.value(row)]);
@@ -97,11 +101,6 @@ pub fn cluster_components(batch: &RecordBatch, config: &ClusterConfig) -> CoreRe
     links.sort_unstable_by_key(|&(l, r, _, _)| (l, r));
     let clusters = cluster_guarded(guards, &links, config);
     labels_batch(&nodes, &clusters)
-}
-
-/// The value of a nullable text column.
-fn value(a: &StringArray, row: usize) -> Option<&str> {
-    a.is_valid(row).then(|| a.value(row))
 }
 
 /// The rows [`cluster_components`] returns for its clusters.
@@ -189,7 +188,7 @@ pub fn clusters_from_labels(keys: &[String], labels: &[RecordBatch]) -> CoreResu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::Float32Array;
+    use arrow::array::{Float32Array, StringArray};
 
     /// A link: left key, right key, weight, probability.
     type Link<'a> = (&'a str, &'a str, f32, f32);

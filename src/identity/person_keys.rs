@@ -129,23 +129,23 @@ impl SourceKeys {
     /// Record the members of source records given as (source_system, source_record_id) columns, batch by batch,
     /// with each row's member (None: left out). Each source system's table is filled on its own thread.
     pub fn insert_batches(&mut self, keys: &[(&StringArray, &StringArray)], members: &[Vec<Option<u32>>]) {
-        let mut systems: Vec<&str> = Vec::new();
+        // Each system and its rows, counted so each table is sized once.
+        let mut systems: Vec<(&str, usize)> = Vec::new();
         for (sys, _) in keys {
             for i in 0..sys.len() {
-                if !systems.contains(&sys.value(i)) {
-                    systems.push(sys.value(i));
+                match systems.iter_mut().find(|(s, _)| *s == sys.value(i)) {
+                    Some((_, rows)) => *rows += 1,
+                    None => systems.push((sys.value(i), 1)),
                 }
             }
         }
-        for system in &systems {
+        for (system, _) in &systems {
             self.add_system(system);
         }
         self.by_system.par_iter_mut().for_each(|(system, records)| {
-            let rows = keys
-                .iter()
-                .map(|(sys, _)| sys.iter().filter(|s| *s == Some(system.as_str())).count())
-                .sum::<usize>();
-            records.reserve(rows);
+            if let Some((_, rows)) = systems.iter().find(|(s, _)| *s == system.as_str()) {
+                records.reserve(*rows);
+            }
             for ((sys, rec), found) in keys.iter().zip(members) {
                 for (i, member) in found.iter().enumerate() {
                     if let Some(m) = member {
