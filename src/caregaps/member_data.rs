@@ -197,7 +197,10 @@ impl MemberDataBuilder {
             ));
         }
         self.reserve_members(ids.len());
-        let new = self.members.insert_new(&ids, self.data.member_ids.len() as u32);
+        let new = self
+            .members
+            .insert_new(&ids, self.data.member_ids.len() as u32)
+            .new_rows;
         for row in new {
             let (b, i) = at[row];
             let (birth, deceased, sex) = &columns[b];

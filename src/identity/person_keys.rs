@@ -4,12 +4,10 @@
 //! compute. Both tables are split so two threads can fill them at once: member ids in two halves by hash,
 //! source records by source system.
 
-use std::hash::BuildHasher;
-
 use arrow::array::{Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 
-use super::text_key::TextKey;
+use super::text_key::{text_hash, TextKeyTable};
 use crate::error::CoreResult;
 use crate::model::text_column;
 
@@ -19,28 +17,35 @@ const PENDING: u32 = 1 << 31;
 /// Member id -> member number, in two halves by hash.
 #[derive(Debug, Default)]
 pub struct MemberIds {
-    halves: [foldhash::HashMap<TextKey, u32>; 2],
+    halves: [TextKeyTable; 2],
 }
 
-fn half_of(key: &TextKey) -> usize {
-    // A fixed seed independent of the tables' own hashing, so each half's table stays evenly filled.
-    (foldhash::fast::FixedState::with_seed(0x6361_7265_6c61_6b65).hash_one(key) >> 63) as usize
+/// The half of [`MemberIds`] a text of this hash goes to: a bit the tables' own probing does not use (they take
+/// the low bits for the slot and the top seven for a tag), so each half stays evenly filled.
+fn half_of(hash: u64) -> usize {
+    ((hash >> 40) & 1) as usize
+}
+
+/// What a bulk insert did: the rows of the ids it added, and every row's member number.
+#[derive(Debug, Default)]
+pub struct InsertedIds {
+    /// The rows (positions in the ids) of the new members, in the order they were numbered.
+    pub new_rows: Vec<usize>,
+    /// Each row's member number, new or known.
+    pub numbers: Vec<u32>,
 }
 
 impl MemberIds {
     /// The member number of `id`.
     pub fn get(&self, id: &str) -> Option<u32> {
-        let key = TextKey::new(id);
-        self.halves[half_of(&key)].get(&key).copied()
+        let hash = text_hash(id.as_bytes());
+        self.halves[half_of(hash)].get(hash, id.as_bytes())
     }
 
     /// The member number of `id`, inserting `next` when it is new; true when it was inserted.
     pub fn get_or_insert(&mut self, id: &str, next: u32) -> (u32, bool) {
-        let key = TextKey::new(id);
-        match self.halves[half_of(&key)].entry(key) {
-            std::collections::hash_map::Entry::Occupied(found) => (*found.get(), false),
-            std::collections::hash_map::Entry::Vacant(slot) => (*slot.insert(next), true),
-        }
+        let hash = text_hash(id.as_bytes());
+        self.halves[half_of(hash)].get_or_insert(hash, id, next)
     }
 
     /// Make room for `n` more ids.
@@ -51,16 +56,17 @@ impl MemberIds {
     }
 
     /// Insert the ids not yet known, two threads at once; the new ones are numbered from `first` in the order
-    /// of their first row. Returns the rows (positions in `ids`) of the new members, in that order.
-    pub fn insert_new(&mut self, ids: &[&str], first: u32) -> Vec<usize> {
+    /// of their first row. Each text is hashed once, and every row's number comes back with the insert, so a
+    /// caller needs no second look-up per row.
+    pub fn insert_new(&mut self, ids: &[&str], first: u32) -> InsertedIds {
         assert!(
             ids.len() < PENDING as usize,
             "more than 2^31 member rows in one load"
         );
-        let keys: Vec<TextKey> = ids.par_iter().map(|id| TextKey::new(id)).collect();
-        let halves: Vec<u8> = keys.par_iter().map(|k| half_of(k) as u8).collect();
-        // Each half takes its own keys in row order, so the first row of an id is the one that stays.
-        let new_rows: Vec<Vec<usize>> = self
+        let hashes: Vec<u64> = ids.par_iter().map(|id| text_hash(id.as_bytes())).collect();
+        // Each half takes its own keys in row order, so the first row of an id is the one that stays. A new id
+        // holds its first row (marked pending) until the new ids are numbered.
+        let halves: Vec<(Vec<usize>, Vec<u32>)> = self
             .halves
             .par_iter_mut()
             .enumerate()
@@ -68,35 +74,48 @@ impl MemberIds {
                 // A first load sizes its table once instead of growing it by rehashing (each rehash allocates
                 // and touches a table twice the size).
                 if table.is_empty() {
-                    table.reserve(halves.iter().filter(|&&x| x as usize == h).count());
+                    table.reserve(hashes.iter().filter(|&&x| half_of(x) == h).count());
                 }
-                let mut new = Vec::new();
-                for (row, key) in keys.iter().enumerate() {
-                    if halves[row] as usize != h {
+                let (mut new, mut values) = (Vec::new(), Vec::new());
+                for (row, (&hash, id)) in hashes.iter().zip(ids).enumerate() {
+                    if half_of(hash) != h {
                         continue;
                     }
-                    if let std::collections::hash_map::Entry::Vacant(slot) = table.entry(key.clone()) {
-                        slot.insert(PENDING | row as u32);
+                    let (value, inserted) = table.get_or_insert(hash, id, PENDING | row as u32);
+                    if inserted {
                         new.push(row);
                     }
+                    values.push(value);
                 }
-                new
+                (new, values)
             })
             .collect();
-        let mut order: Vec<usize> = new_rows.into_iter().flatten().collect();
-        order.sort_unstable();
+        let mut new_rows: Vec<usize> = halves.iter().flat_map(|(new, _)| new.iter().copied()).collect();
+        new_rows.sort_unstable();
         let mut number = vec![0u32; ids.len()];
-        for (k, &row) in order.iter().enumerate() {
+        for (k, &row) in new_rows.iter().enumerate() {
             number[row] = first + k as u32;
         }
+        let settle = |value: u32| match value & PENDING {
+            0 => value,
+            _ => number[(value & !PENDING) as usize],
+        };
+        // Rows in order again: each half's values were taken in row order.
+        let mut next = [0usize; 2];
+        let numbers = hashes
+            .iter()
+            .map(|&hash| {
+                let h = half_of(hash);
+                next[h] += 1;
+                settle(halves[h].1[next[h] - 1])
+            })
+            .collect();
         self.halves.par_iter_mut().for_each(|table| {
             for value in table.values_mut() {
-                if *value & PENDING != 0 {
-                    *value = number[(*value & !PENDING) as usize];
-                }
+                *value = settle(*value);
             }
         });
-        order
+        InsertedIds { new_rows, numbers }
     }
 }
 
@@ -105,12 +124,12 @@ impl MemberIds {
 #[derive(Debug, Default)]
 pub struct SourceKeys {
     /// Each system's name and table.
-    pub by_system: Vec<(String, foldhash::HashMap<TextKey, u32>)>,
+    by_system: Vec<(String, TextKeyTable)>,
 }
 
 impl SourceKeys {
     /// The position of `system`'s table, added if new.
-    pub fn add_system(&mut self, system: &str) -> usize {
+    fn add_system(&mut self, system: &str) -> usize {
         match self.by_system.iter().position(|(s, _)| s == system) {
             Some(at) => at,
             None => {
@@ -123,12 +142,18 @@ impl SourceKeys {
     /// Record that `record` of `system` belongs to `member`.
     pub fn insert(&mut self, system: &str, record: &str, member: u32) {
         let at = self.add_system(system);
-        self.by_system[at].1.insert(TextKey::new(record), member);
+        self.by_system[at]
+            .1
+            .insert(text_hash(record.as_bytes()), record, member);
     }
 
     /// Record the members of source records given as (source_system, source_record_id) columns, batch by batch,
     /// with each row's member (None: left out). Each source system's table is filled on its own thread.
-    pub fn insert_batches(&mut self, keys: &[(&StringArray, &StringArray)], members: &[Vec<Option<u32>>]) {
+    pub fn insert_batches<M: AsRef<[Option<u32>]> + Sync>(
+        &mut self,
+        keys: &[(&StringArray, &StringArray)],
+        members: &[M],
+    ) {
         // Each system and its rows, counted so each table is sized once.
         let mut systems: Vec<(&str, usize)> = Vec::new();
         for (sys, _) in keys {
@@ -147,10 +172,11 @@ impl SourceKeys {
                 records.reserve(*rows);
             }
             for ((sys, rec), found) in keys.iter().zip(members) {
-                for (i, member) in found.iter().enumerate() {
+                for (i, member) in found.as_ref().iter().enumerate() {
                     if let Some(m) = member {
                         if sys.value(i) == system.as_str() {
-                            records.insert(TextKey::new(rec.value(i)), *m);
+                            let record = rec.value(i);
+                            records.insert(text_hash(record.as_bytes()), record, *m);
                         }
                     }
                 }
@@ -161,7 +187,7 @@ impl SourceKeys {
     /// The member of `record` of `system`.
     pub fn get(&self, system: &str, record: &str) -> Option<u32> {
         let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
-        records.get(&TextKey::new(record)).copied()
+        records.get(text_hash(record.as_bytes()), record.as_bytes())
     }
 }
 
@@ -192,14 +218,21 @@ impl XrefIndex {
                 text_column(batch, table, "source_record_id")?,
             ));
         }
-        let new = numbers.insert_new(&ids, next);
-        let added = new.iter().map(|&row| ids[row].to_string()).collect();
-        let numbers = &*numbers;
+        let inserted = numbers.insert_new(&ids, next);
+        let added = inserted
+            .new_rows
+            .iter()
+            .map(|&row| ids[row].to_string())
+            .collect();
         let mut at = 0;
         let mut members = Vec::with_capacity(keys.len());
         for (sys, _) in &keys {
-            let rows = &ids[at..at + sys.len()];
-            members.push(rows.par_iter().map(|id| numbers.get(id)).collect::<Vec<_>>());
+            members.push(
+                inserted.numbers[at..at + sys.len()]
+                    .iter()
+                    .map(|&n| Some(n))
+                    .collect::<Vec<_>>(),
+            );
             at += sys.len();
         }
         let mut index = XrefIndex::default();
@@ -224,8 +257,13 @@ mod tests {
         let many: Vec<String> = (0..1000).map(|i| format!("M{}", i % 700)).collect();
         let mut rows: Vec<&str> = many.iter().map(String::as_str).collect();
         rows.insert(500, "known");
-        let new = ids.insert_new(&rows, 1);
+        let inserted = ids.insert_new(&rows, 1);
+        let new = inserted.new_rows;
         assert_eq!(new.len(), 700, "each distinct new id once");
+        // Every row's number comes back with the insert, known or new.
+        for (row, id) in rows.iter().enumerate() {
+            assert_eq!(Some(inserted.numbers[row]), ids.get(id), "{id}");
+        }
         assert_eq!(
             new,
             (0..700)
