@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::error::CoreResult;
-use crate::lake::{write_batches, Location, WriteMode, WriteOutcome};
+use crate::lake::{try_write_batches, write_batches, Location, WriteMode, WriteOutcome};
 use crate::model::{self, BatchBuilder};
 
 /// One row of the `runs` table.
@@ -61,7 +61,19 @@ pub async fn write_output(
     run: &str,
     batches: impl IntoIterator<Item = arrow::record_batch::RecordBatch>,
 ) -> CoreResult<WriteOutcome> {
-    write_batches(
+    try_write_output(output, spec, mode, run, batches.into_iter().map(Ok)).await
+}
+
+/// [`write_output`] for batches built while the table is written: the first that fails to build ends the write
+/// with its error, and nothing is committed.
+pub async fn try_write_output(
+    output: &Location,
+    spec: &crate::model::TableSpec,
+    mode: WriteMode,
+    run: &str,
+    batches: impl IntoIterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
+) -> CoreResult<WriteOutcome> {
+    try_write_batches(
         &output.join(spec.name),
         spec.arrow_schema(),
         spec.comment,

@@ -2,7 +2,7 @@
 //! across audiences, then the per-member policy decision; a send becomes one membership per destination that
 //! takes the chosen channel, with its minimum-necessary payload and the payload's hash.
 
-use foldhash::HashSet;
+use foldhash::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -11,35 +11,116 @@ use super::diff::Membership;
 use super::profiles::{payload, Profiles};
 use super::selection::{SelectedRow, SelectedRows};
 use super::write::sha;
-use super::{AudienceSummary, Suppression};
+use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
 use crate::error::CoreResult;
 
+/// Who a suppression is for: a member by number, or a member id the profiles do not know.
+#[derive(Debug, Clone, Copy)]
+enum SuppressedMember {
+    /// A member number (see the profiles).
+    Known(u32),
+    /// A position in [`Suppressions::unknown`].
+    Unknown(u32),
+}
+
+/// A member left out of an audience: its audience (by position), member and reason (by position). Kept this
+/// small because nearly every selected member of a marketing audience is suppressed (12.9M rows at 10M
+/// members); the texts are looked up when the rows are written.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Suppression {
+    audience: u32,
+    member: SuppressedMember,
+    reason: u32,
+}
+
+/// Every member left out of an audience, with the rule that did it and a readable detail (no patient values).
+/// The (rule, detail) pairs are held once each: an audience's suppressions share a handful of them.
+#[derive(Debug, Default)]
+pub(super) struct Suppressions {
+    rows: Vec<Suppression>,
+    /// (rule, detail) pairs, each once.
+    reasons: Vec<(String, String)>,
+    reason_of: HashMap<(String, String), u32>,
+    /// Selected member ids that are not members (no member_profile row, not in the xref).
+    unknown: Vec<String>,
+}
+
+impl Suppressions {
+    /// Number of suppressions.
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Each suppression as (audience, member id, rule, detail), in decision order.
+    pub(super) fn rows<'s>(
+        &'s self,
+        audiences: &'s [Audience],
+        profiles: &'s Profiles,
+    ) -> impl ExactSizeIterator<Item = (&'s str, &'s str, &'s str, &'s str)> + 's {
+        self.rows.iter().map(move |s| {
+            let member = match s.member {
+                SuppressedMember::Known(n) => profiles.member_id(n),
+                SuppressedMember::Unknown(i) => self.unknown[i as usize].as_str(),
+            };
+            let (rule, detail) = &self.reasons[s.reason as usize];
+            (
+                audiences[s.audience as usize].name.as_str(),
+                member,
+                rule.as_str(),
+                detail.as_str(),
+            )
+        })
+    }
+
+    /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`.
+    fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: String, detail: String) {
+        let next = self.reasons.len() as u32;
+        let reason = *self.reason_of.entry((rule, detail)).or_insert_with_key(|key| {
+            self.reasons.push(key.clone());
+            next
+        });
+        let member = match member {
+            Ok(n) => SuppressedMember::Known(n),
+            Err(id) => {
+                self.unknown.push(id.to_string());
+                SuppressedMember::Unknown(self.unknown.len() as u32 - 1)
+            }
+        };
+        self.rows.push(Suppression {
+            audience: audience as u32,
+            member,
+            reason,
+        });
+    }
+}
+
 /// What the policy phase decided.
 #[derive(Debug, Default)]
 pub(super) struct Decided<'a> {
     pub(super) summaries: Vec<AudienceSummary>,
-    pub(super) memberships: Vec<Membership>,
-    pub(super) suppressions: Vec<Suppression<'a>>,
+    pub(super) memberships: Vec<Membership<'a>>,
+    pub(super) suppressions: Suppressions,
 }
 
-/// Everything the decisions read.
-pub(super) struct PolicyInputs<'a> {
+/// Everything the decisions read (the memberships borrow names and ids for `'a`; the ledger and the rules are
+/// only read while deciding).
+pub(super) struct PolicyInputs<'a, 'r> {
     pub(super) audiences: &'a [Audience],
     pub(super) destinations: &'a [Destination],
     pub(super) profiles: &'a Profiles,
-    pub(super) ledger: &'a Ledger,
-    pub(super) rules: &'a OutreachRules,
+    pub(super) ledger: &'r Ledger,
+    pub(super) rules: &'r OutreachRules,
     pub(super) now: DateTime<Utc>,
 }
 
 /// A member's outcome in one audience: memberships, or the suppression rule and detail.
-type Outcome = Result<Vec<Membership>, (String, String)>;
+type Outcome<'a> = Result<Vec<Membership<'a>>, (String, String)>;
 
-impl<'a> PolicyInputs<'a> {
+impl<'a> PolicyInputs<'a, '_> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
     pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided<'a>> {
         // The member sets of audiences another one excludes or that take part in priority; empty for the rest.
@@ -62,6 +143,7 @@ impl<'a> PolicyInputs<'a> {
             .collect();
         let mut out = Decided::default();
         out.suppressions
+            .rows
             .reserve(selected.iter().map(SelectedRows::len).sum());
         for (ai, a) in self.audiences.iter().enumerate() {
             let mut summary = AudienceSummary {
@@ -69,16 +151,17 @@ impl<'a> PolicyInputs<'a> {
                 selected: selected[ai].len() as u64,
                 ..AudienceSummary::default()
             };
-            let outcomes: Vec<CoreResult<Outcome>> = selected[ai]
+            let outcomes: Vec<(Option<u32>, CoreResult<Outcome<'a>>)> = selected[ai]
                 .rows()
                 .map(|row| {
+                    let number = self.profiles.number(row.member_id());
                     if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
-                        return Ok(Err(refusal));
+                        return (number, Ok(Err(refusal)));
                     }
-                    self.decide_member(a, &row)
+                    (number, self.decide_member(a, &row, number))
                 })
                 .collect();
-            for (member, outcome) in selected[ai].member_ids().zip(outcomes) {
+            for (member, (number, outcome)) in selected[ai].member_ids().zip(outcomes) {
                 match outcome? {
                     Err((rule, detail)) => {
                         match summary.suppressed.get_mut(&rule) {
@@ -87,12 +170,7 @@ impl<'a> PolicyInputs<'a> {
                                 summary.suppressed.insert(rule.clone(), 1);
                             }
                         }
-                        out.suppressions.push(Suppression {
-                            audience: &a.name,
-                            member_id: member.to_string(),
-                            rule,
-                            detail,
-                        });
+                        out.suppressions.push(ai, number.ok_or(member), rule, detail);
                     }
                     Ok(rows) => {
                         summary.members += 1;
@@ -130,16 +208,20 @@ impl<'a> PolicyInputs<'a> {
         higher.map(|(_, o)| ("LOWER_PRIORITY".into(), format!("goes to audience '{}'", o.name)))
     }
 
-    /// The policy decision for one member, and its memberships when it is a send.
-    fn decide_member(&self, a: &Audience, row: &SelectedRow<'_>) -> CoreResult<Outcome> {
-        let member = row.member_id();
+    /// The policy decision for one member (by number, None: not a member), and its memberships when it is a
+    /// send.
+    fn decide_member(
+        &self,
+        a: &'a Audience,
+        row: &SelectedRow<'_>,
+        number: Option<u32>,
+    ) -> CoreResult<Outcome<'a>> {
         let profiles = self.profiles;
-        let Some((number, profile)) = profiles
-            .number(member)
-            .and_then(|n| Some((n, profiles.profile(n)?)))
-        else {
+        let Some((number, profile)) = number.and_then(|n| Some((n, profiles.profile(n)?))) else {
             return Ok(Err(("UNKNOWN_MEMBER".into(), "no member_profile row".into())));
         };
+        // The profiles' copy of the id, which outlives the selected rows.
+        let member = profiles.member_id(number);
         let consents = self.ledger.consents_of(number);
         let context = MemberContext {
             member_id: member,
@@ -165,9 +247,9 @@ impl<'a> PolicyInputs<'a> {
             }
             let text = payload(dest, row, profiles, profile)?;
             rows.push(Membership {
-                audience: a.name.clone(),
-                destination: dname.clone(),
-                member_id: member.to_string(),
+                audience: &a.name,
+                destination: &dest.name,
+                member_id: member,
                 member: number,
                 decision: decision.clone(),
                 row_hash: sha(&[member, &text]),

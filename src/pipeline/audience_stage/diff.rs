@@ -16,12 +16,12 @@ use crate::error::CoreResult;
 use crate::lake::{read_table_in_parallel_if_present, Location};
 use crate::model::{primitive_column, text_column};
 
-/// One member's row in one destination.
+/// One member's row in one destination (names borrowed from the configuration, the id from the profiles).
 #[derive(Debug)]
-pub(super) struct Membership {
-    pub(super) audience: String,
-    pub(super) destination: String,
-    pub(super) member_id: String,
+pub(super) struct Membership<'a> {
+    pub(super) audience: &'a str,
+    pub(super) destination: &'a str,
+    pub(super) member_id: &'a str,
     /// The member's number in this run (see the profiles).
     pub(super) member: u32,
     pub(super) decision: Decision,
@@ -51,7 +51,7 @@ pub(super) struct Change<'a> {
     pub(super) audience: &'a str,
     pub(super) member_id: &'a str,
     pub(super) op: Op,
-    pub(super) membership: Option<&'a Membership>,
+    pub(super) membership: Option<&'a Membership<'a>>,
 }
 
 /// Per member of one (audience, destination): (row hash, emitted at).
@@ -118,7 +118,7 @@ pub(super) struct ChangeSets<'a> {
 
 /// Compare the memberships with the previous state; `now` is this run's emit time (microseconds).
 pub(super) fn change_sets<'a>(
-    memberships: &'a [Membership],
+    memberships: &'a [Membership<'a>],
     previous: &'a PreviousState,
     ledger: &Ledger,
     now: i64,
@@ -128,18 +128,18 @@ pub(super) fn change_sets<'a>(
         ..ChangeSets::default()
     };
     for m in memberships {
-        let before = previous.get(&m.audience, &m.destination, &m.member_id);
+        let before = previous.get(m.audience, m.destination, m.member_id);
         // New or changed rows, and rows whose send failed after they were last emitted (retried once per
         // failure report, so re-running the same as-of date emits nothing new).
         let unchanged = before
-            .filter(|(hash, at)| hash == &m.row_hash && !ledger.failed_after(m.member, &m.audience, *at));
+            .filter(|(hash, at)| hash == &m.row_hash && !ledger.failed_after(m.member, m.audience, *at));
         match unchanged {
             Some((_, at)) => sets.emitted_at.push(*at),
             None => {
                 sets.emitted_at.push(now);
-                sets.changes.entry(&m.destination).or_default().push(Change {
-                    audience: &m.audience,
-                    member_id: &m.member_id,
+                sets.changes.entry(m.destination).or_default().push(Change {
+                    audience: m.audience,
+                    member_id: m.member_id,
                     op: Op::Upsert,
                     membership: Some(m),
                 });
@@ -147,12 +147,12 @@ pub(super) fn change_sets<'a>(
         }
         if before.is_none() {
             sets.events
-                .push((&m.audience, &m.destination, &m.member_id, "enter"));
+                .push((m.audience, m.destination, m.member_id, "enter"));
         }
     }
     let current: HashSet<(&str, &str, &str)> = memberships
         .iter()
-        .map(|m| (m.audience.as_str(), m.destination.as_str(), m.member_id.as_str()))
+        .map(|m| (m.audience, m.destination, m.member_id))
         .collect();
     let mut gone: Vec<(&str, &str, &str)> = previous
         .rows

@@ -72,15 +72,6 @@ pub struct AudienceReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// A member left out of an audience, with the rule that did it and a readable detail (no patient values).
-#[derive(Debug, Clone)]
-struct Suppression<'a> {
-    audience: &'a str,
-    member_id: String,
-    rule: String,
-    detail: String,
-}
-
 /// Read and conform an engagement input whole (None: the lake has no such table); without `rows_wanted`, only
 /// open it (its schema is checked and it is described in the run log).
 async fn read_engagement(
@@ -188,8 +179,8 @@ pub async fn run_audiences(
         }
         CoreResult::Ok(tables)
     };
-    // member_profile: the profiles' columns and those the SQL reads.
-    let mut profile_columns: Vec<&str> = profiles::profile_columns().collect();
+    // member_profile: the profiles' columns (for the configured destinations) and those the SQL reads.
+    let mut profile_columns: Vec<&str> = profiles::profile_columns(destinations);
     for column in columns_of("member_profile") {
         if !profile_columns.contains(&column) {
             profile_columns.push(column);
@@ -285,6 +276,8 @@ pub async fn run_audiences(
         .map(|(a, batches)| selected_rows(&a.name, batches))
         .collect::<CoreResult<_>>()?;
     drop(results);
+    // The tables the SQL read (care_gaps, appointments, ...) are not needed again.
+    drop(ctx);
     clock.lap("sql");
 
     let decided = PolicyInputs {
@@ -312,6 +305,7 @@ pub async fn run_audiences(
     .unwrap_or_default();
     let run = run_id("audiences", as_of, &inputs_json, &settings);
     let sets = change_sets(&memberships, &previous, &ledger, as_of_micros);
+    drop(ledger);
     // Adds, changes and removes per (audience, destination), counted once for the report and the sync log.
     let planned = sets.planned(&previous);
     for (&(audience, destination), &(add, change, remove)) in &planned {
@@ -323,7 +317,7 @@ pub async fn run_audiences(
     let mut sampled = HashSet::default();
     let sample = memberships
         .iter()
-        .filter(|m| sampled.insert((m.audience.as_str(), m.member_id.as_str())))
+        .filter(|m| sampled.insert((m.audience, m.member_id)))
         .take(5)
         .map(|m| {
             let (channel, start) = match &m.decision {
@@ -333,7 +327,7 @@ pub async fn run_audiences(
                 ),
                 Decision::Suppress { .. } => (String::new(), None),
             };
-            (m.audience.clone(), m.member_id.clone(), channel, start)
+            (m.audience.to_string(), m.member_id.to_string(), channel, start)
         })
         .collect();
     clock.lap("diff");
@@ -361,6 +355,7 @@ pub async fn run_audiences(
         sets: &sets,
         planned: &planned,
         suppressions: &suppressions,
+        profiles: &profiles,
     }
     .write()
     .await?;

@@ -53,9 +53,23 @@ const POLICY_COLUMNS: [&str; 6] = [
     "has_mailing_address",
 ];
 
-/// Every member_profile column the profiles read (a table without some of them gives profiles without them).
-pub(super) fn profile_columns() -> impl Iterator<Item = &'static str> {
-    POLICY_COLUMNS.into_iter().chain(PROFILE_FIELDS)
+/// The member_profile columns the profiles read: the policy's, and of the text fields only those the policy
+/// reads (state, time zone) or a destination asks for (minimum necessary: an address nobody is sent is not read).
+/// A table without some of them gives profiles without them.
+pub(super) fn profile_columns(destinations: &[Destination]) -> Vec<&'static str> {
+    let asked = |field: &str| {
+        destinations.iter().any(|d| {
+            d.fields.iter().any(|f| match f.as_str() {
+                "hashed_email" => field == "email",
+                "hashed_phone" => field == "phone",
+                f => f == field,
+            })
+        })
+    };
+    let texts = PROFILE_FIELDS
+        .into_iter()
+        .filter(|&f| matches!(f, "state" | "time_zone") || asked(f));
+    POLICY_COLUMNS.into_iter().chain(texts).collect()
 }
 
 /// member_profile by member number (the member's first row in member_profile), its text columns kept as Arrow
@@ -180,7 +194,7 @@ pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
         .iter()
         .flat_map(|a| (0..a.len()).map(move |i| a.value(i)))
         .collect();
-    let first_rows = out.numbers.insert_new(&ids, 0);
+    let first_rows = out.numbers.insert_new(&ids, 0).new_rows;
     out.members = first_rows.iter().map(|&row| rows[row]).collect();
     Ok(out)
 }
@@ -281,6 +295,35 @@ mod tests {
         assert_eq!(profiles.member_id(x), "MBR-x");
         assert!(profiles.profile(x).is_none());
         assert_eq!(profiles.number("MBR-zzz"), None);
+    }
+
+    #[test]
+    fn only_the_text_fields_the_policy_reads_or_a_destination_asks_for_are_read() {
+        use crate::audience::destinations::DestinationKind;
+        let destination = |kind, fields: &[&str]| Destination {
+            name: "d".into(),
+            kind,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            path: None,
+        };
+        let columns = profile_columns(&[
+            destination(DestinationKind::Sms, &["phone", "first_name", "message_topic"]),
+            destination(DestinationKind::AdsMeta, &["hashed_email"]),
+        ]);
+        for c in [
+            "member_id",
+            "has_valid_phone",
+            "state",
+            "time_zone",
+            "phone",
+            "first_name",
+            "email",
+        ] {
+            assert!(columns.contains(&c), "{c}");
+        }
+        for c in ["last_name", "address_line1", "postal_code", "message_topic"] {
+            assert!(!columns.contains(&c), "{c}");
+        }
     }
 
     #[test]

@@ -7,15 +7,19 @@ use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
+use super::decisions::Suppressions;
 use super::diff::{ChangeSets, Membership};
-use super::Suppression;
+use super::profiles::Profiles;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
 use crate::audience::policy::Decision;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{Location, WriteMode};
 use crate::model::{self, BatchBuilder};
-use crate::pipeline::run_log::write_output;
+use crate::pipeline::run_log::{try_write_output, write_output};
+
+/// Suppression rows turned into Arrow at a time.
+const SUPPRESSION_ROWS_PER_BATCH: usize = 1 << 20;
 
 /// Hex SHA-256 of the parts, each followed by a unit separator (so `("ab", "c")` and `("a", "bc")` differ).
 pub(super) fn sha(parts: &[&str]) -> String {
@@ -65,11 +69,13 @@ pub(super) struct RunOutputs<'a> {
     pub(super) started: DateTime<Utc>,
     pub(super) audiences: &'a [Audience],
     pub(super) destinations: &'a [Destination],
-    pub(super) memberships: &'a [Membership],
+    pub(super) memberships: &'a [Membership<'a>],
     pub(super) sets: &'a ChangeSets<'a>,
     /// (adds, changes, removes) per (audience, destination).
     pub(super) planned: &'a HashMap<(&'a str, &'a str), (i64, i64, i64)>,
-    pub(super) suppressions: &'a [Suppression<'a>],
+    pub(super) suppressions: &'a Suppressions,
+    /// Member ids by number.
+    pub(super) profiles: &'a Profiles,
 }
 
 impl RunOutputs<'_> {
@@ -131,18 +137,27 @@ impl RunOutputs<'_> {
             b.end_row();
         }
         write_output(output, &spec, WriteMode::Append, run, [b.finish()?]).await?;
+        // Suppressions are most rows of a run: they are turned into Arrow a slice at a time as the table is
+        // written, not all at once.
         let spec = model::suppressions();
-        let mut b = BatchBuilder::new(&spec, self.suppressions.len());
-        for s in self.suppressions {
-            b.text(Some(run))
-                .text(Some(s.audience))
-                .text(Some(&s.member_id))
-                .text(Some(&s.rule))
-                .text(Some(&s.detail))
-                .date(Some(as_of));
-            b.end_row();
-        }
-        write_output(output, &spec, WriteMode::Append, run, [b.finish()?]).await?;
+        let mut rows = self.suppressions.rows(self.audiences, self.profiles);
+        let batches = std::iter::from_fn(|| {
+            let take = rows.len().min(SUPPRESSION_ROWS_PER_BATCH);
+            (take > 0).then(|| {
+                let mut b = BatchBuilder::new(&spec, take);
+                for (audience, member_id, rule, detail) in rows.by_ref().take(take) {
+                    b.text(Some(run))
+                        .text(Some(audience))
+                        .text(Some(member_id))
+                        .text(Some(rule))
+                        .text(Some(detail))
+                        .date(Some(as_of));
+                    b.end_row();
+                }
+                b.finish()
+            })
+        });
+        try_write_output(output, &spec, WriteMode::Append, run, batches).await?;
         self.write_sync_runs().await
     }
 
@@ -165,9 +180,9 @@ impl RunOutputs<'_> {
                 .iter()
                 .find(|a| a.name == m.audience)
                 .ok_or_else(|| CoreError::Internal("a membership of an unknown audience".into()))?;
-            b.text(Some(&m.audience))
-                .text(Some(&m.destination))
-                .text(Some(&m.member_id))
+            b.text(Some(m.audience))
+                .text(Some(m.destination))
+                .text(Some(m.member_id))
                 .text(Some(channel.name()))
                 .text(Some(audience.purpose.name()))
                 .text(Some(basis.name()))
@@ -193,9 +208,7 @@ impl RunOutputs<'_> {
         let finished = Utc::now();
         let mut members_of: HashMap<(&str, &str), i64> = HashMap::default();
         for m in self.memberships {
-            *members_of
-                .entry((m.audience.as_str(), m.destination.as_str()))
-                .or_default() += 1;
+            *members_of.entry((m.audience, m.destination)).or_default() += 1;
         }
         for a in self.audiences {
             for dname in &a.destinations {
