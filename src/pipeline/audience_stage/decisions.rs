@@ -45,6 +45,8 @@ pub(super) struct Suppressions {
     /// (rule, detail) pairs, each once.
     reasons: Vec<(String, String)>,
     reason_of: HashMap<(String, String), u32>,
+    /// The reason of the last suppression.
+    last: Option<u32>,
     /// Selected member ids that are not members (no member_profile row, not in the xref).
     unknown: Vec<String>,
 }
@@ -76,13 +78,26 @@ impl Suppressions {
         })
     }
 
-    /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`.
-    fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: String, detail: String) {
-        let next = self.reasons.len() as u32;
-        let reason = *self.reason_of.entry((rule, detail)).or_insert_with_key(|key| {
-            self.reasons.push(key.clone());
-            next
+    /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`; returns
+    /// the reason's position.
+    fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: String, detail: String) -> usize {
+        // Runs of one reason are common (most of a marketing audience lacks consent): the last reason is
+        // compared before the texts are hashed.
+        let same_as_last = self.last.filter(|&last| {
+            let (r, d) = &self.reasons[last as usize];
+            *r == rule && *d == detail
         });
+        let reason = match same_as_last {
+            Some(last) => last,
+            None => {
+                let next = self.reasons.len() as u32;
+                *self.reason_of.entry((rule, detail)).or_insert_with_key(|key| {
+                    self.reasons.push(key.clone());
+                    next
+                })
+            }
+        };
+        self.last = Some(reason);
         let member = match member {
             Ok(n) => SuppressedMember::Known(n),
             Err(id) => {
@@ -95,6 +110,7 @@ impl Suppressions {
             member,
             reason,
         });
+        reason as usize
     }
 }
 
@@ -161,22 +177,26 @@ impl<'a> PolicyInputs<'a, '_> {
                     (number, self.decide_member(a, &row, number))
                 })
                 .collect();
+            // Suppressions of this audience by reason.
+            let mut by_reason: Vec<u64> = Vec::new();
             for (member, (number, outcome)) in selected[ai].member_ids().zip(outcomes) {
                 match outcome? {
                     Err((rule, detail)) => {
-                        match summary.suppressed.get_mut(&rule) {
-                            Some(count) => *count += 1,
-                            None => {
-                                summary.suppressed.insert(rule.clone(), 1);
-                            }
+                        let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
+                        if by_reason.len() <= reason {
+                            by_reason.resize(reason + 1, 0);
                         }
-                        out.suppressions.push(ai, number.ok_or(member), rule, detail);
+                        by_reason[reason] += 1;
                     }
                     Ok(rows) => {
                         summary.members += 1;
                         out.memberships.extend(rows);
                     }
                 }
+            }
+            for (reason, &count) in by_reason.iter().enumerate().filter(|(_, &n)| n > 0) {
+                let rule = &out.suppressions.reasons[reason].0;
+                *summary.suppressed.entry(rule.clone()).or_default() += count;
             }
             out.summaries.push(summary);
         }
