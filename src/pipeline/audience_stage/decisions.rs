@@ -57,25 +57,25 @@ impl Suppressions {
         self.rows.len()
     }
 
-    /// Each suppression as (audience, member id, rule, detail), in decision order.
-    pub(super) fn rows<'s>(
+    /// Suppression `i` as (audience, member id, rule, detail).
+    pub(super) fn row<'s>(
         &'s self,
+        i: usize,
         audiences: &'s [Audience],
         profiles: &'s Profiles,
-    ) -> impl ExactSizeIterator<Item = (&'s str, &'s str, &'s str, &'s str)> + 's {
-        self.rows.iter().map(move |s| {
-            let member = match s.member {
-                SuppressedMember::Known(n) => profiles.member_id(n),
-                SuppressedMember::Unknown(i) => self.unknown[i as usize].as_str(),
-            };
-            let (rule, detail) = &self.reasons[s.reason as usize];
-            (
-                audiences[s.audience as usize].name.as_str(),
-                member,
-                rule.as_str(),
-                detail.as_str(),
-            )
-        })
+    ) -> (&'s str, &'s str, &'s str, &'s str) {
+        let s = &self.rows[i];
+        let member = match s.member {
+            SuppressedMember::Known(n) => profiles.member_id(n),
+            SuppressedMember::Unknown(k) => self.unknown[k as usize].as_str(),
+        };
+        let (rule, detail) = &self.reasons[s.reason as usize];
+        (
+            audiences[s.audience as usize].name.as_str(),
+            member,
+            rule.as_str(),
+            detail.as_str(),
+        )
     }
 
     /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`; returns

@@ -5,6 +5,7 @@ use foldhash::HashMap;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::decisions::Suppressions;
@@ -78,91 +79,161 @@ pub(super) struct RunOutputs<'a> {
     pub(super) profiles: &'a Profiles,
 }
 
+/// Write one table of the run on a runtime thread of its own (Parquet encoding is CPU work: tables written at
+/// once use every core).
+fn spawn_write(
+    tasks: &mut tokio::task::JoinSet<CoreResult<()>>,
+    output: &Location,
+    spec: model::TableSpec,
+    run: &str,
+    batches: Vec<CoreResult<RecordBatch>>,
+) {
+    let (output, run) = (output.clone(), run.to_string());
+    tasks.spawn(async move {
+        try_write_output(&output, &spec, WriteMode::Append, &run, batches).await?;
+        Ok(())
+    });
+}
+
 impl RunOutputs<'_> {
-    /// Write the change sets, the state, the events, the suppressions and the sync log, in that order.
+    /// Write the change sets, the enter/exit events and the suppressions (at once), then the state, then the
+    /// sync log: the state never names a row whose change set is not written, and the sync log comes last.
     pub(super) async fn write(&self) -> CoreResult<()> {
-        let (output, run, as_of) = (self.output, self.run, self.as_of);
-        for d in self.destinations {
-            let spec = model::outreach(&d.name);
-            let rows = self
-                .sets
-                .changes
-                .get(d.name.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let mut b = BatchBuilder::new(&spec, rows.len());
-            for c in rows {
-                let (channel, window, date) = match c.membership.map(|m| &m.decision) {
-                    Some(Decision::Send {
-                        channel,
-                        window,
-                        local_send_date,
-                        ..
-                    }) => (Some(channel.name()), *window, Some(*local_send_date)),
-                    _ => (None, None, None),
-                };
-                let date_text = date.map(|d| d.to_string()).unwrap_or_else(|| as_of.to_string());
-                let op = c.op.name();
-                b.text(Some(run))
-                    .text(Some(c.audience))
-                    .text(Some(c.member_id))
-                    .text(Some(op))
-                    .text(Some(
-                        &sha(&[c.member_id, c.audience, &d.name, &date_text, op])[..32],
-                    ))
-                    .text(channel)
-                    .text(c.membership.map(|m| m.payload.as_str()))
-                    .timestamp(window.map(|w| w.utc_start))
-                    .timestamp(window.map(|w| w.utc_end))
-                    .date(Some(as_of));
-                b.end_row();
-            }
-            let batch = b.finish()?;
+        let (output, run) = (self.output, self.run);
+        // Every table's rows are turned into Arrow on every core first.
+        let (outreach, (state, (events, suppressions))) = rayon::join(
+            || {
+                self.destinations
+                    .par_iter()
+                    .map(|d| self.outreach_batch(d))
+                    .collect::<CoreResult<Vec<_>>>()
+            },
+            || {
+                rayon::join(
+                    || self.state_batch(),
+                    || rayon::join(|| self.events_batch(), || self.suppression_batches()),
+                )
+            },
+        );
+        let (outreach, state, events) = (outreach?, state?, events?);
+        for (d, batch) in self.destinations.iter().zip(&outreach) {
             let drop_folder = d.path.as_deref().filter(|_| d.kind == DestinationKind::FileDrop);
-            if let (Some(folder), false) = (drop_folder, rows.is_empty()) {
-                write_file_drop(&Location::parse(folder)?, &d.name, run, &batch).await?;
+            if let (Some(folder), false) = (drop_folder, batch.num_rows() == 0) {
+                write_file_drop(&Location::parse(folder)?, &d.name, run, batch).await?;
             }
-            write_output(output, &spec, WriteMode::Append, run, [batch]).await?;
         }
-        self.write_state().await?;
+        // A task that fails ends the stage with its error; the others are stopped when the set is dropped, and
+        // what they did not commit is not there (a retried run writes each table once).
+        let mut tasks = tokio::task::JoinSet::new();
+        for (d, batch) in self.destinations.iter().zip(outreach) {
+            spawn_write(&mut tasks, output, model::outreach(&d.name), run, vec![Ok(batch)]);
+        }
+        spawn_write(
+            &mut tasks,
+            output,
+            model::audience_events(),
+            run,
+            vec![Ok(events)],
+        );
+        spawn_write(&mut tasks, output, model::suppressions(), run, suppressions);
+        while let Some(done) = tasks.join_next().await {
+            done.map_err(|e| CoreError::Internal(format!("writing the audience outputs stopped: {e}")))??;
+        }
+        write_output(
+            output,
+            &model::audience_members(),
+            WriteMode::Overwrite,
+            run,
+            [state],
+        )
+        .await?;
+        self.write_sync_runs().await
+    }
+
+    /// The change set of one destination: upserts and deletes with their idempotency keys and payloads.
+    fn outreach_batch(&self, d: &Destination) -> CoreResult<RecordBatch> {
+        let (run, as_of) = (self.run, self.as_of);
+        let spec = model::outreach(&d.name);
+        let rows = self
+            .sets
+            .changes
+            .get(d.name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut b = BatchBuilder::new(&spec, rows.len());
+        for c in rows {
+            let (channel, window, date) = match c.membership.map(|m| &m.decision) {
+                Some(Decision::Send {
+                    channel,
+                    window,
+                    local_send_date,
+                    ..
+                }) => (Some(channel.name()), *window, Some(*local_send_date)),
+                _ => (None, None, None),
+            };
+            let date_text = date.map(|d| d.to_string()).unwrap_or_else(|| as_of.to_string());
+            let op = c.op.name();
+            b.text(Some(run))
+                .text(Some(c.audience))
+                .text(Some(c.member_id))
+                .text(Some(op))
+                .text(Some(
+                    &sha(&[c.member_id, c.audience, &d.name, &date_text, op])[..32],
+                ))
+                .text(channel)
+                .text(c.membership.map(|m| m.payload.as_str()))
+                .timestamp(window.map(|w| w.utc_start))
+                .timestamp(window.map(|w| w.utc_end))
+                .date(Some(as_of));
+            b.end_row();
+        }
+        b.finish()
+    }
+
+    /// audience_events: enters and exits.
+    fn events_batch(&self) -> CoreResult<RecordBatch> {
         let spec = model::audience_events();
         let mut b = BatchBuilder::new(&spec, self.sets.events.len());
         for (a, d, m, e) in &self.sets.events {
-            b.text(Some(run))
+            b.text(Some(self.run))
                 .text(Some(a))
                 .text(Some(d))
                 .text(Some(m))
                 .text(Some(e))
-                .date(Some(as_of));
+                .date(Some(self.as_of));
             b.end_row();
         }
-        write_output(output, &spec, WriteMode::Append, run, [b.finish()?]).await?;
-        // Suppressions are most rows of a run: they are turned into Arrow a slice at a time as the table is
-        // written, not all at once.
+        b.finish()
+    }
+
+    /// suppressions, [`SUPPRESSION_ROWS_PER_BATCH`] rows a batch, built on every core.
+    fn suppression_batches(&self) -> Vec<CoreResult<RecordBatch>> {
         let spec = model::suppressions();
-        let mut rows = self.suppressions.rows(self.audiences, self.profiles);
-        let batches = std::iter::from_fn(|| {
-            let take = rows.len().min(SUPPRESSION_ROWS_PER_BATCH);
-            (take > 0).then(|| {
-                let mut b = BatchBuilder::new(&spec, take);
-                for (audience, member_id, rule, detail) in rows.by_ref().take(take) {
-                    b.text(Some(run))
+        let rows = self.suppressions.len();
+        (0..rows)
+            .into_par_iter()
+            .step_by(SUPPRESSION_ROWS_PER_BATCH)
+            .map(|first| {
+                let last = rows.min(first + SUPPRESSION_ROWS_PER_BATCH);
+                let mut b = BatchBuilder::new(&spec, last - first);
+                for i in first..last {
+                    let (audience, member_id, rule, detail) =
+                        self.suppressions.row(i, self.audiences, self.profiles);
+                    b.text(Some(self.run))
                         .text(Some(audience))
                         .text(Some(member_id))
                         .text(Some(rule))
                         .text(Some(detail))
-                        .date(Some(as_of));
+                        .date(Some(self.as_of));
                     b.end_row();
                 }
                 b.finish()
             })
-        });
-        try_write_output(output, &spec, WriteMode::Append, run, batches).await?;
-        self.write_sync_runs().await
+            .collect()
     }
 
     /// audience_members: the state the next run diffs against.
-    async fn write_state(&self) -> CoreResult<()> {
+    fn state_batch(&self) -> CoreResult<RecordBatch> {
         let spec = model::audience_members();
         let mut b = BatchBuilder::new(&spec, self.memberships.len());
         for (m, emitted) in self.memberships.iter().zip(&self.sets.emitted_at) {
@@ -197,8 +268,7 @@ impl RunOutputs<'_> {
                 .text(Some(self.run));
             b.end_row();
         }
-        write_output(self.output, &spec, WriteMode::Overwrite, self.run, [b.finish()?]).await?;
-        Ok(())
+        b.finish()
     }
 
     /// sync_runs: per audience and destination, the members and the planned adds, changes and removes.
