@@ -160,12 +160,30 @@ impl SelectiveScan {
         on_row_group: &(dyn Fn(u64) + Sync),
     ) -> CoreResult<Vec<SelectedRows>> {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        self.scan(Some((columns, predicate)), None, on_row_group).await
+        let mut out = Vec::new();
+        self.scan(Some((columns, predicate)), None, on_row_group, |g| {
+            out.push(g);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Every row, by row group in table order (row groups decoded concurrently).
     pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
-        self.scan(None, None, on_row_group).await
+        let mut out = Vec::new();
+        self.scan(None, None, on_row_group, |g| {
+            out.push(g);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Every row, each row group handed to `take` in table order as it is read (row groups decoded a few at a
+    /// time), so a caller that keeps less than the rows never holds the whole table.
+    pub async fn read_each(&self, take: impl FnMut(SelectedRows) -> CoreResult<()>) -> CoreResult<()> {
+        self.scan(None, None, &|_| {}, take).await
     }
 
     /// Every row of the named columns (in that order), by row group in table order; a column the table does
@@ -182,7 +200,12 @@ impl SelectiveScan {
         // Parquet gives a projection's columns in file order; put them in the order asked for.
         let mut sorted = indices.clone();
         sorted.sort_unstable();
-        let groups = self.scan(None, Some(sorted.clone()), &|_| {}).await?;
+        let mut groups = Vec::new();
+        self.scan(None, Some(sorted.clone()), &|_| {}, |g| {
+            groups.push(g);
+            Ok(())
+        })
+        .await?;
         let order: Vec<usize> = indices
             .iter()
             .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
@@ -190,14 +213,15 @@ impl SelectiveScan {
         groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
     }
 
-    /// Read by row group; `projection` (column positions in ascending order, the order Parquet returns them)
-    /// limits the columns read.
+    /// Read by row group, handing each group's rows to `take` in table order; `projection` (column positions
+    /// in ascending order, the order Parquet returns them) limits the columns read.
     async fn scan(
         &self,
         filter: Option<(Vec<String>, RowPredicate)>,
         projection: Option<Vec<usize>>,
         on_row_group: &(dyn Fn(u64) + Sync),
-    ) -> CoreResult<Vec<SelectedRows>> {
+        mut take: impl FnMut(SelectedRows) -> CoreResult<()>,
+    ) -> CoreResult<()> {
         let mut units = Vec::new();
         for file in &self.files {
             let mut first_row = file.first_row;
@@ -226,17 +250,16 @@ impl SelectiveScan {
                 })
             })
             .buffered(CONCURRENT_ROW_GROUPS);
-        let mut out = Vec::new();
         futures::pin_mut!(results);
         while let Some(joined) = results.next().await {
             let (selected, rows) =
                 joined.map_err(|e| CoreError::Internal(format!("a row-group reader stopped: {e}")))?;
             if let Some(selected) = selected? {
-                out.push(selected);
+                take(selected)?;
             }
             on_row_group(rows);
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -205,11 +205,29 @@ pub(crate) fn conform_in_chunks(
     }
 }
 
-/// Read a canonical input whole, conformed on every core (None when the input is absent). Plain Delta and
-/// Parquet tables are read by row group in parallel; other sources stream through the query engine. Either way
-/// raw batches are conformed a few at a time and dropped once conformed, so the raw and the conformed copy of
-/// the whole table are never held together.
+/// Read a canonical input whole, conformed on every core (None when the input is absent). See
+/// [`read_conformed_each`].
 pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option<ConformedInput>> {
+    let mut batches = Vec::new();
+    let read = read_conformed_each(inputs, table, |good| {
+        batches.extend(good);
+        Ok(())
+    })
+    .await?;
+    Ok(read.map(|read| ConformedInput { batches, ..read }))
+}
+
+/// Read a canonical input and conform it on every core, handing the conformed batches (with their rows'
+/// positions) to `take` a few at a time in table order; the input's description, quarantined rows and row count
+/// come back (None when the input is absent, and `take` is not called). Plain Delta and Parquet tables are read
+/// by row group, several at once; other sources stream through the query engine. Raw batches are conformed
+/// [`CONFORM_AT_ONCE`] at a time and dropped once conformed, so a `take` that keeps less than the rows never
+/// holds the whole table.
+pub async fn read_conformed_each(
+    inputs: &InputSet,
+    table: &str,
+    mut take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<()>,
+) -> CoreResult<Option<ConformedInput>> {
     let Some(source) = inputs.locate(table).await? else {
         return Ok(None);
     };
@@ -219,44 +237,46 @@ pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option
         quarantined: Vec::new(),
         rows_read: 0,
     };
+    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
+    // Conform what is pending and hand it on.
+    let mut flush = |plan: &ConformPlan,
+                     pending: &mut Vec<(RecordBatch, RowNumbers)>,
+                     quarantined: &mut Vec<QuarantinedRow>|
+     -> CoreResult<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let good = conform_in_parallel(plan, pending, quarantined)?;
+        pending.clear();
+        take(good)
+    };
     if let Some(scan) = SelectiveScan::plan(&source).await? {
         let plan = inputs.conform_plan(table, &scan.schema())?;
         read.described = describe_source(&source, scan.version);
-        let groups = scan.read_all(&|_| {}).await?;
-        read.rows_read = groups.iter().map(|g| g.batch.num_rows() as u64).sum();
-        let batches = &mut read.batches;
-        conform_in_chunks(
-            &plan,
-            groups.into_iter().map(|g| (g.batch, g.row_numbers)),
-            &mut read.quarantined,
-            |good| {
-                batches.extend(good);
-                Ok(Vec::new())
-            },
-        )?;
+        let (rows_read, quarantined) = (&mut read.rows_read, &mut read.quarantined);
+        scan.read_each(|g| {
+            *rows_read += g.batch.num_rows() as u64;
+            pending.push((g.batch, g.row_numbers));
+            if pending.len() >= CONFORM_AT_ONCE {
+                flush(&plan, &mut pending, quarantined)?;
+            }
+            Ok(())
+        })
+        .await?;
+        flush(&plan, &mut pending, &mut read.quarantined)?;
         return Ok(Some(read));
     }
     let mut stream = open_input(inputs, table)
         .await?
         .ok_or_else(|| CoreError::Internal(format!("{table} was located but did not open")))?;
     read.described = stream.describe();
-    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
-    loop {
-        let next = stream.next_raw().await?;
-        let done = next.is_none();
-        pending.extend(next.map(|(batch, offset)| (batch, RowNumbers::From(offset))));
-        if pending.len() >= CONFORM_AT_ONCE || (done && !pending.is_empty()) {
-            read.batches.extend(conform_in_parallel(
-                stream.plan(),
-                &pending,
-                &mut read.quarantined,
-            )?);
-            pending.clear();
-        }
-        if done {
-            break;
+    while let Some((batch, offset)) = stream.next_raw().await? {
+        pending.push((batch, RowNumbers::From(offset)));
+        if pending.len() >= CONFORM_AT_ONCE {
+            flush(stream.plan(), &mut pending, &mut read.quarantined)?;
         }
     }
+    flush(stream.plan(), &mut pending, &mut read.quarantined)?;
     read.rows_read = stream.rows_read();
     Ok(Some(read))
 }

@@ -27,7 +27,10 @@ use serde_json::json;
 pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref_batches;
-use super::ingest::{open_input, read_conformed, write_quarantine, BackgroundRead, ConformedInput, InputSet};
+use super::ingest::{
+    open_input, read_conformed, read_conformed_each, write_quarantine, BackgroundRead, ConformedInput,
+    InputSet,
+};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
@@ -90,6 +93,21 @@ async fn read_engagement(
     }))
 }
 
+/// Add a resolved batch of an engagement input to the consent ledger (appointments add nothing).
+fn add_to_ledger(
+    ledger: &mut LedgerBuilder,
+    table: &str,
+    batch: &RecordBatch,
+    members: &[Option<u32>],
+    as_of_micros: i64,
+) -> CoreResult<()> {
+    match table {
+        "consents" => ledger.add_consents(batch, members, as_of_micros),
+        "communications" => ledger.add_communications(batch, members, as_of_micros),
+        _ => Ok(()),
+    }
+}
+
 /// The configured destination of this name (audience definitions are checked against them on load).
 fn destination<'a>(destinations: &'a [Destination], name: &str) -> CoreResult<&'a Destination> {
     destinations
@@ -145,22 +163,25 @@ pub async fn run_audiences(
             .unwrap_or_default()
     };
     // The engagement inputs are read and conformed in the background while the outputs are read and indexed.
-    let engagement: Vec<(&str, bool, BackgroundRead)> = ["appointments", "communications", "consents"]
-        .into_iter()
-        .map(|table| {
-            let for_sql = reads_table(table);
-            // Only the SQL reads appointments.
-            let rows_wanted = for_sql || table != "appointments";
-            let inputs = inputs.clone();
-            (
-                table,
-                for_sql,
-                BackgroundRead::spawn(table, async move {
-                    read_engagement(&inputs, table, rows_wanted).await
-                }),
-            )
-        })
-        .collect();
+    // The engagement inputs the SQL reads are read and conformed whole in the background while the outputs are
+    // read and indexed; appointments are only opened when the SQL does not read them. Consents and
+    // communications that only the ledger reads are streamed into it once the xref is indexed (None here): the
+    // ledger keeps a few values a row, not the rows.
+    let engagement: Vec<(&str, bool, Option<BackgroundRead>)> =
+        ["appointments", "communications", "consents"]
+            .into_iter()
+            .map(|table| {
+                let for_sql = reads_table(table);
+                let inputs = inputs.clone();
+                let background = (for_sql || table == "appointments").then(|| {
+                    BackgroundRead::spawn(
+                        table,
+                        async move { read_engagement(&inputs, table, for_sql).await },
+                    )
+                });
+                (table, for_sql, background)
+            })
+            .collect();
     // The output tables are read at once (each by row group on every core), only the columns used.
     let sql_outputs = async {
         let mut tables = Vec::new();
@@ -219,6 +240,26 @@ pub async fn run_audiences(
     // with their reason, and counted in the run's record.
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     for (table, for_sql, reading) in engagement {
+        let Some(reading) = reading else {
+            // Streamed: each few conformed batches are resolved on every core and added to the ledger in table
+            // order, then dropped.
+            let read = read_conformed_each(inputs, table, |good| {
+                let resolved = good
+                    .par_iter()
+                    .map(|(batch, _)| resolve_members(batch, &xref, &profiles, false))
+                    .collect::<CoreResult<Vec<_>>>()?;
+                for ((_, members), (batch, _)) in resolved.iter().zip(&good) {
+                    add_to_ledger(&mut ledger, table, batch, members, as_of_micros)?;
+                }
+                Ok(())
+            })
+            .await?;
+            if let Some(read) = read {
+                described.insert(table.into(), read.described);
+                quarantined.extend(read.quarantined);
+            }
+            continue;
+        };
         let Some(read) = reading.finish().await? else {
             continue;
         };
@@ -233,11 +274,7 @@ pub async fn run_audiences(
             .collect::<CoreResult<Vec<_>>>()?;
         let mut batches = Vec::new();
         for ((for_sql, members), (batch, _)) in resolved.into_iter().zip(&read.batches) {
-            match table {
-                "consents" => ledger.add_consents(batch, &members, as_of_micros)?,
-                "communications" => ledger.add_communications(batch, &members, as_of_micros)?,
-                _ => {}
-            }
+            add_to_ledger(&mut ledger, table, batch, &members, as_of_micros)?;
             batches.extend(for_sql);
         }
         if for_sql {
