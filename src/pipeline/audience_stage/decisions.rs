@@ -285,3 +285,85 @@ impl<'a> PolicyInputs<'a, '_> {
         Ok(Ok(rows))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
+
+    use super::*;
+    use crate::audience::consent::{Channel, Purpose};
+
+    fn audience(name: &str) -> Audience {
+        Audience {
+            name: name.into(),
+            sql: String::new(),
+            purpose: Purpose::CareGaps,
+            channels: vec![Channel::Sms],
+            destinations: Vec::new(),
+            exclude: Vec::new(),
+            priority: None,
+            holdout: 0.0,
+        }
+    }
+
+    #[test]
+    fn suppressions_keep_each_reason_once_and_give_back_every_row_in_order() {
+        let ids = RecordBatch::try_from_iter([(
+            "member_id",
+            Arc::new(StringArray::from(vec!["MBR-a", "MBR-b"])) as ArrayRef,
+        )])
+        .unwrap();
+        let profiles = super::super::profiles::profiles(&[ids]).unwrap();
+        let audiences = [audience("recall"), audience("ads")];
+        let mut s = Suppressions::default();
+        let reason = |rule: &str, detail: &str| (rule.to_string(), detail.to_string());
+        let pushes = [
+            (
+                0,
+                Ok(0),
+                reason("CONSENT_NONE", "no channel allowed (sms: CONSENT_NONE)"),
+            ),
+            (
+                0,
+                Ok(1),
+                reason("CONSENT_NONE", "no channel allowed (sms: CONSENT_NONE)"),
+            ),
+            (
+                1,
+                Err("MBR-zzz"),
+                reason("UNKNOWN_MEMBER", "no member_profile row"),
+            ),
+            // Same rule, another detail: another reason.
+            (
+                1,
+                Ok(1),
+                reason("CONSENT_NONE", "no channel allowed (ads: CONSENT_NONE)"),
+            ),
+            // A reason seen before, not the last one.
+            (
+                1,
+                Ok(0),
+                reason("CONSENT_NONE", "no channel allowed (sms: CONSENT_NONE)"),
+            ),
+        ];
+        let mut positions = Vec::new();
+        for (a, member, (rule, detail)) in pushes.clone() {
+            positions.push(s.push(a, member, rule, detail));
+        }
+        assert_eq!(positions, vec![0, 0, 1, 2, 0]);
+        assert_eq!(s.len(), 5);
+        assert_eq!(s.reasons.len(), 3);
+        for (i, (a, member, (rule, detail))) in pushes.iter().enumerate() {
+            let id = match member {
+                Ok(n) => profiles.member_id(*n),
+                Err(id) => id,
+            };
+            assert_eq!(
+                s.row(i, &audiences, &profiles),
+                (audiences[*a].name.as_str(), id, rule.as_str(), detail.as_str())
+            );
+        }
+    }
+}
