@@ -7,9 +7,12 @@
 use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashSet};
+use rayon::prelude::*;
 
+use arrow::array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::TimestampMicrosecondType;
 
+use super::profiles::Profiles;
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
 use crate::error::CoreResult;
@@ -52,56 +55,121 @@ pub(super) struct Change<'a> {
     pub(super) member_id: &'a str,
     pub(super) op: Op,
     pub(super) membership: Option<&'a Membership<'a>>,
+    /// The row was in the previous state (an upsert of it is a change, not an add).
+    pub(super) existed: bool,
 }
 
-/// Per member of one (audience, destination): (row hash, emitted at).
-type MemberRows = HashMap<String, (String, i64)>;
+/// One batch of the last written state: audience, destination, member id, row hash, emitted at.
+#[derive(Debug)]
+struct StateBatch {
+    audience: StringArray,
+    destination: StringArray,
+    member_id: StringArray,
+    row_hash: StringArray,
+    emitted_at: TimestampMicrosecondArray,
+}
 
-/// The last written state: audience -> destination -> member -> (row hash, emitted at).
+/// Where a row of the previous state is: (batch, row).
+type StateRow = (u32, u32);
+
+/// The last written state (audience_members), kept as read and indexed by (audience, destination, member
+/// number): the diff looks rows up by number, as the memberships carry it, not by three id strings.
 #[derive(Debug, Default)]
 pub(super) struct PreviousState {
-    rows: HashMap<String, HashMap<String, MemberRows>>,
-    /// Rows in the state.
+    batches: Vec<StateBatch>,
+    /// Audience and destination names of the state, each once (the key holds their positions).
+    names: Vec<String>,
+    /// (audience, destination, member number) -> its row (the last one when a key is repeated).
+    by_member: HashMap<(u32, u32, u32), StateRow>,
+    /// Rows of member ids this run does not know: they can only be gone.
+    unknown: Vec<StateRow>,
+    /// Rows in the state (each key once).
     pub(super) len: usize,
 }
 
 impl PreviousState {
-    /// Read audience_members from the output folder (empty when there is none yet).
-    pub(super) async fn read(output: &Location) -> CoreResult<Self> {
-        let mut state = PreviousState::default();
+    /// Read audience_members from the output folder (empty when there is none yet); member ids are numbered by
+    /// `profiles`, batches on every core.
+    pub(super) async fn read(output: &Location, profiles: &Profiles) -> CoreResult<Self> {
         let t = "audience_members";
-        for b in read_table_in_parallel_if_present(&output.join(t), t, None)
+        let batches = read_table_in_parallel_if_present(&output.join(t), t, None)
             .await?
-            .unwrap_or_default()
-        {
-            let (a, d, m, h) = (
-                text_column(&b, t, "audience")?,
-                text_column(&b, t, "destination")?,
-                text_column(&b, t, "member_id")?,
-                text_column(&b, t, "row_hash")?,
-            );
-            let emitted = primitive_column::<TimestampMicrosecondType>(&b, t, "emitted_at", "a timestamp")?;
-            for i in 0..b.num_rows() {
-                let members = state
-                    .rows
-                    .entry(a.value(i).to_string())
-                    .or_default()
-                    .entry(d.value(i).to_string())
-                    .or_default();
-                if members
-                    .insert(m.value(i).to_string(), (h.value(i).to_string(), emitted.value(i)))
-                    .is_none()
-                {
-                    state.len += 1;
-                }
+            .unwrap_or_default();
+        Self::from_batches(&batches, profiles)
+    }
+
+    /// The state in audience_members batches, member ids numbered by `profiles`.
+    fn from_batches(batches: &[RecordBatch], profiles: &Profiles) -> CoreResult<Self> {
+        let t = "audience_members";
+        let mut state = PreviousState::default();
+        for b in batches {
+            state.batches.push(StateBatch {
+                audience: text_column(b, t, "audience")?.clone(),
+                destination: text_column(b, t, "destination")?.clone(),
+                member_id: text_column(b, t, "member_id")?.clone(),
+                row_hash: text_column(b, t, "row_hash")?.clone(),
+                emitted_at: primitive_column::<TimestampMicrosecondType>(b, t, "emitted_at", "a timestamp")?
+                    .clone(),
+            });
+        }
+        let numbers: Vec<Vec<Option<u32>>> = state
+            .batches
+            .par_iter()
+            .map(|b| {
+                (0..b.member_id.len())
+                    .map(|i| profiles.number(b.member_id.value(i)))
+                    .collect()
+            })
+            .collect();
+        let mut unknown_keys: HashSet<(&str, &str, &str)> = HashSet::default();
+        let mut unknown = Vec::new();
+        for (bi, (b, numbers)) in state.batches.iter().zip(&numbers).enumerate() {
+            for (i, number) in numbers.iter().enumerate() {
+                let row = (bi as u32, i as u32);
+                let Some(n) = number else {
+                    let key = (b.audience.value(i), b.destination.value(i), b.member_id.value(i));
+                    if unknown_keys.insert(key) {
+                        unknown.push(row);
+                    }
+                    continue;
+                };
+                let a = name_slot(&mut state.names, b.audience.value(i));
+                let d = name_slot(&mut state.names, b.destination.value(i));
+                state.by_member.insert((a, d, *n), row);
             }
         }
+        state.len = state.by_member.len() + unknown.len();
+        state.unknown = unknown;
         Ok(state)
     }
 
-    /// The previous row of (audience, destination, member), if any.
-    pub(super) fn get(&self, audience: &str, destination: &str, member_id: &str) -> Option<&(String, i64)> {
-        self.rows.get(audience)?.get(destination)?.get(member_id)
+    /// The previous (row hash, emitted at) of (audience, destination, member number), and its row.
+    fn get(&self, audience: &str, destination: &str, member: u32) -> Option<(&str, i64, StateRow)> {
+        let slot = |name: &str| self.names.iter().position(|n| n == name).map(|p| p as u32);
+        let row = *self
+            .by_member
+            .get(&(slot(audience)?, slot(destination)?, member))?;
+        let b = &self.batches[row.0 as usize];
+        let i = row.1 as usize;
+        Some((b.row_hash.value(i), b.emitted_at.value(i), row))
+    }
+
+    /// (audience, destination, member id) of a row.
+    fn key(&self, (batch, row): StateRow) -> (&str, &str, &str) {
+        let b = &self.batches[batch as usize];
+        let i = row as usize;
+        (b.audience.value(i), b.destination.value(i), b.member_id.value(i))
+    }
+}
+
+/// The position of `name` in `names`, added if new (a handful of audiences and destinations).
+fn name_slot(names: &mut Vec<String>, name: &str) -> u32 {
+    match names.iter().position(|n| n == name) {
+        Some(p) => p as u32,
+        None => {
+            names.push(name.to_string());
+            names.len() as u32 - 1
+        }
     }
 }
 
@@ -127,14 +195,26 @@ pub(super) fn change_sets<'a>(
         emitted_at: Vec::with_capacity(memberships.len()),
         ..ChangeSets::default()
     };
-    for m in memberships {
-        let before = previous.get(m.audience, m.destination, m.member_id);
+    let befores: Vec<Option<(&str, i64, StateRow)>> = memberships
+        .par_iter()
+        .map(|m| previous.get(m.audience, m.destination, m.member))
+        .collect();
+    // The state's rows still current, by batch and row.
+    let mut current: Vec<Vec<bool>> = previous
+        .batches
+        .iter()
+        .map(|b| vec![false; b.member_id.len()])
+        .collect();
+    for (m, before) in memberships.iter().zip(befores) {
+        if let Some((_, _, (batch, row))) = before {
+            current[batch as usize][row as usize] = true;
+        }
         // New or changed rows, and rows whose send failed after they were last emitted (retried once per
         // failure report, so re-running the same as-of date emits nothing new).
         let unchanged = before
-            .filter(|(hash, at)| hash == &m.row_hash && !ledger.failed_after(m.member, m.audience, *at));
+            .filter(|(hash, at, _)| *hash == m.row_hash && !ledger.failed_after(m.member, m.audience, *at));
         match unchanged {
-            Some((_, at)) => sets.emitted_at.push(*at),
+            Some((_, at, _)) => sets.emitted_at.push(at),
             None => {
                 sets.emitted_at.push(now);
                 sets.changes.entry(m.destination).or_default().push(Change {
@@ -142,6 +222,7 @@ pub(super) fn change_sets<'a>(
                     member_id: m.member_id,
                     op: Op::Upsert,
                     membership: Some(m),
+                    existed: before.is_some(),
                 });
             }
         }
@@ -150,19 +231,12 @@ pub(super) fn change_sets<'a>(
                 .push((m.audience, m.destination, m.member_id, "enter"));
         }
     }
-    let current: HashSet<(&str, &str, &str)> = memberships
-        .iter()
-        .map(|m| (m.audience, m.destination, m.member_id))
-        .collect();
     let mut gone: Vec<(&str, &str, &str)> = previous
-        .rows
-        .iter()
-        .flat_map(|(a, by_destination)| {
-            by_destination.iter().flat_map(move |(d, members)| {
-                members.keys().map(move |m| (a.as_str(), d.as_str(), m.as_str()))
-            })
-        })
-        .filter(|k| !current.contains(k))
+        .by_member
+        .values()
+        .filter(|(batch, row)| !current[*batch as usize][*row as usize])
+        .chain(&previous.unknown)
+        .map(|&row| previous.key(row))
         .collect();
     gone.sort_unstable();
     for (a, d, m) in gone {
@@ -172,6 +246,7 @@ pub(super) fn change_sets<'a>(
             member_id: m,
             op: Op::Delete,
             membership: None,
+            existed: true,
         });
         sets.events.push((a, d, m, "exit"));
     }
@@ -181,20 +256,103 @@ pub(super) fn change_sets<'a>(
 impl ChangeSets<'_> {
     /// Per (audience, destination): (adds, changes, removes), an upsert of a row already in the state being a
     /// change.
-    pub(super) fn planned(&self, previous: &PreviousState) -> HashMap<(&str, &str), (i64, i64, i64)> {
+    pub(super) fn planned(&self) -> HashMap<(&str, &str), (i64, i64, i64)> {
         let mut planned: HashMap<(&str, &str), (i64, i64, i64)> = HashMap::default();
         for (&destination, rows) in &self.changes {
             for c in rows {
                 let counts = planned.entry((c.audience, destination)).or_default();
                 match c.op {
                     Op::Delete => counts.2 += 1,
-                    Op::Upsert if previous.get(c.audience, destination, c.member_id).is_some() => {
-                        counts.1 += 1
-                    }
+                    Op::Upsert if c.existed => counts.1 += 1,
                     Op::Upsert => counts.0 += 1,
                 }
             }
         }
         planned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+
+    use super::*;
+    use crate::audience::consent::{Basis, Channel};
+    use crate::audience::ledger::LedgerBuilder;
+
+    fn texts(values: &[&str]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    fn membership<'a>(audience: &'a str, member_id: &'a str, member: u32, hash: &str) -> Membership<'a> {
+        Membership {
+            audience,
+            destination: "texts",
+            member_id,
+            member,
+            decision: Decision::Send {
+                channel: Channel::Sms,
+                basis: Basis::PriorExpress,
+                window: None,
+                local_send_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            },
+            payload: String::new(),
+            row_hash: hash.into(),
+        }
+    }
+
+    #[test]
+    fn the_diff_upserts_new_and_changed_rows_and_deletes_rows_that_are_gone_or_of_unknown_members() {
+        let ids = RecordBatch::try_from_iter([("member_id", texts(&["MBR-a", "MBR-b", "MBR-c"]))]).unwrap();
+        let profiles = super::super::profiles::profiles(&[ids]).unwrap();
+        // The state: a unchanged, b changed, c gone from the audience, x no longer a member at all.
+        let state = RecordBatch::try_from_iter([
+            ("audience", texts(&["recall", "recall", "recall", "recall"])),
+            ("destination", texts(&["texts", "texts", "texts", "texts"])),
+            ("member_id", texts(&["MBR-a", "MBR-b", "MBR-c", "MBR-x"])),
+            ("row_hash", texts(&["h-a", "h-b", "h-c", "h-x"])),
+            (
+                "emitted_at",
+                Arc::new(TimestampMicrosecondArray::from(vec![10, 20, 30, 40])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let previous = PreviousState::from_batches(&[state], &profiles).unwrap();
+        assert_eq!(previous.len, 4);
+        let memberships = [
+            membership("recall", "MBR-a", 0, "h-a"),
+            membership("recall", "MBR-b", 1, "h-b2"),
+            // The same member in another audience is a new row.
+            membership("wellness", "MBR-a", 0, "h-a"),
+        ];
+        let ledger = LedgerBuilder::default().finish();
+        let sets = change_sets(&memberships, &previous, &ledger, 99);
+        assert_eq!(sets.emitted_at, vec![10, 99, 99]);
+        let changes: Vec<(&str, &str, &str, bool)> = sets.changes["texts"]
+            .iter()
+            .map(|c| (c.audience, c.member_id, c.op.name(), c.existed))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("recall", "MBR-b", "upsert", true),
+                ("wellness", "MBR-a", "upsert", false),
+                ("recall", "MBR-c", "delete", true),
+                ("recall", "MBR-x", "delete", true),
+            ]
+        );
+        assert_eq!(
+            sets.events,
+            vec![
+                ("wellness", "texts", "MBR-a", "enter"),
+                ("recall", "texts", "MBR-c", "exit"),
+                ("recall", "texts", "MBR-x", "exit"),
+            ]
+        );
+        let planned = sets.planned();
+        assert_eq!(planned[&("recall", "texts")], (0, 1, 2));
+        assert_eq!(planned[&("wellness", "texts")], (1, 0, 0));
     }
 }

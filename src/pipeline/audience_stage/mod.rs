@@ -331,7 +331,7 @@ pub async fn run_audiences(
         (decided.summaries, decided.memberships, decided.suppressions);
     clock.lap("policy");
 
-    let previous = PreviousState::read(output).await?;
+    let previous = PreviousState::read(output, &profiles).await?;
     let inputs_json = json!({"inputs": described, "previous_members": previous.len});
     let settings = serde_json::to_string(
         &audiences
@@ -344,7 +344,7 @@ pub async fn run_audiences(
     let sets = change_sets(&memberships, &previous, &ledger, as_of_micros);
     drop(ledger);
     // Adds, changes and removes per (audience, destination), counted once for the report and the sync log.
-    let planned = sets.planned(&previous);
+    let planned = sets.planned();
     for (&(audience, destination), &(add, change, remove)) in &planned {
         if let Some(s) = summaries.iter_mut().find(|s| s.name == audience) {
             s.changes
