@@ -162,7 +162,6 @@ pub async fn run_audiences(
             .map(|c| c.iter().map(String::as_str).collect())
             .unwrap_or_default()
     };
-    // The engagement inputs are read and conformed in the background while the outputs are read and indexed.
     // The engagement inputs the SQL reads are read and conformed whole in the background while the outputs are
     // read and indexed; appointments are only opened when the SQL does not read them. Consents and
     // communications that only the ledger reads are streamed into it once the xref is indexed (None here): the
