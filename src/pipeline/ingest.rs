@@ -184,6 +184,52 @@ fn conform_in_parallel(
     Ok(good)
 }
 
+/// Raw batches gathered and conformed [`CONFORM_AT_ONCE`] at a time on every core, each chunk's conformed
+/// batches handed to `take` (which returns any rows it quarantines in turn) before the next chunk is gathered,
+/// so raw batches are dropped chunk by chunk. The plan is given per call: a stream's plan is borrowed from the
+/// stream between reads.
+struct ConformChunks<F> {
+    pending: Vec<(RecordBatch, RowNumbers)>,
+    take: F,
+}
+
+impl<F> ConformChunks<F>
+where
+    F: FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<Vec<QuarantinedRow>>,
+{
+    fn new(take: F) -> Self {
+        ConformChunks {
+            pending: Vec::with_capacity(CONFORM_AT_ONCE),
+            take,
+        }
+    }
+
+    /// Add a raw batch; a full chunk is conformed and handed on.
+    fn push(
+        &mut self,
+        plan: &ConformPlan,
+        raw: (RecordBatch, RowNumbers),
+        quarantined: &mut Vec<QuarantinedRow>,
+    ) -> CoreResult<()> {
+        self.pending.push(raw);
+        if self.pending.len() >= CONFORM_AT_ONCE {
+            self.flush(plan, quarantined)?;
+        }
+        Ok(())
+    }
+
+    /// Conform what is gathered and hand it on. Rows quarantined by either step are added to `quarantined`.
+    fn flush(&mut self, plan: &ConformPlan, quarantined: &mut Vec<QuarantinedRow>) -> CoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let good = conform_in_parallel(plan, &self.pending, quarantined)?;
+        self.pending.clear();
+        quarantined.extend((self.take)(good)?);
+        Ok(())
+    }
+}
+
 /// Conform batches [`CONFORM_AT_ONCE`] at a time on every core, handing each chunk's conformed batches to
 /// `take` (which returns any rows it quarantines in turn) before the next chunk is conformed, so raw batches
 /// are dropped chunk by chunk. Rows quarantined by either step are added to `quarantined`, chunk by chunk.
@@ -191,18 +237,13 @@ pub(crate) fn conform_in_chunks(
     plan: &ConformPlan,
     batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
     quarantined: &mut Vec<QuarantinedRow>,
-    mut take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<Vec<QuarantinedRow>>,
+    take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<Vec<QuarantinedRow>>,
 ) -> CoreResult<()> {
-    let mut batches = batches.into_iter();
-    loop {
-        let raw: Vec<(RecordBatch, RowNumbers)> = batches.by_ref().take(CONFORM_AT_ONCE).collect();
-        if raw.is_empty() {
-            return Ok(());
-        }
-        let good = conform_in_parallel(plan, &raw, quarantined)?;
-        drop(raw);
-        quarantined.extend(take(good)?);
+    let mut chunks = ConformChunks::new(take);
+    for raw in batches {
+        chunks.push(plan, raw, quarantined)?;
     }
+    chunks.flush(plan, quarantined)
 }
 
 /// Read a canonical input whole, conformed on every core (None when the input is absent). See
@@ -237,33 +278,17 @@ pub async fn read_conformed_each(
         quarantined: Vec::new(),
         rows_read: 0,
     };
-    let mut pending: Vec<(RecordBatch, RowNumbers)> = Vec::new();
-    // Conform what is pending and hand it on.
-    let mut flush = |plan: &ConformPlan,
-                     pending: &mut Vec<(RecordBatch, RowNumbers)>,
-                     quarantined: &mut Vec<QuarantinedRow>|
-     -> CoreResult<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let good = conform_in_parallel(plan, pending, quarantined)?;
-        pending.clear();
-        take(good)
-    };
+    let mut chunks = ConformChunks::new(|good| take(good).map(|()| Vec::new()));
     if let Some(scan) = SelectiveScan::plan(&source).await? {
         let plan = inputs.conform_plan(table, &scan.schema())?;
         read.described = describe_source(&source, scan.version);
         let (rows_read, quarantined) = (&mut read.rows_read, &mut read.quarantined);
         scan.read_each(|g| {
             *rows_read += g.batch.num_rows() as u64;
-            pending.push((g.batch, g.row_numbers));
-            if pending.len() >= CONFORM_AT_ONCE {
-                flush(&plan, &mut pending, quarantined)?;
-            }
-            Ok(())
+            chunks.push(&plan, (g.batch, g.row_numbers), quarantined)
         })
         .await?;
-        flush(&plan, &mut pending, &mut read.quarantined)?;
+        chunks.flush(&plan, &mut read.quarantined)?;
         return Ok(Some(read));
     }
     let mut stream = open_input(inputs, table)
@@ -271,12 +296,13 @@ pub async fn read_conformed_each(
         .ok_or_else(|| CoreError::Internal(format!("{table} was located but did not open")))?;
     read.described = stream.describe();
     while let Some((batch, offset)) = stream.next_raw().await? {
-        pending.push((batch, RowNumbers::From(offset)));
-        if pending.len() >= CONFORM_AT_ONCE {
-            flush(stream.plan(), &mut pending, &mut read.quarantined)?;
-        }
+        chunks.push(
+            stream.plan(),
+            (batch, RowNumbers::From(offset)),
+            &mut read.quarantined,
+        )?;
     }
-    flush(stream.plan(), &mut pending, &mut read.quarantined)?;
+    chunks.flush(stream.plan(), &mut read.quarantined)?;
     read.rows_read = stream.rows_read();
     Ok(Some(read))
 }
