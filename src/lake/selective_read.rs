@@ -160,24 +160,13 @@ impl SelectiveScan {
         on_row_group: &(dyn Fn(u64) + Sync),
     ) -> CoreResult<Vec<SelectedRows>> {
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        let mut out = Vec::new();
-        self.scan(Some((columns, predicate)), None, on_row_group, |g| {
-            out.push(g);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        self.scan_all(Some((columns, predicate)), None, on_row_group)
+            .await
     }
 
     /// Every row, by row group in table order (row groups decoded concurrently).
     pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
-        let mut out = Vec::new();
-        self.scan(None, None, on_row_group, |g| {
-            out.push(g);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        self.scan_all(None, None, on_row_group).await
     }
 
     /// Every row, each row group handed to `take` in table order as it is read (row groups decoded a few at a
@@ -200,17 +189,28 @@ impl SelectiveScan {
         // Parquet gives a projection's columns in file order; put them in the order asked for.
         let mut sorted = indices.clone();
         sorted.sort_unstable();
-        let mut groups = Vec::new();
-        self.scan(None, Some(sorted.clone()), &|_| {}, |g| {
-            groups.push(g);
-            Ok(())
-        })
-        .await?;
+        let groups = self.scan_all(None, Some(sorted.clone()), &|_| {}).await?;
         let order: Vec<usize> = indices
             .iter()
             .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
             .collect();
         groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
+    }
+
+    /// [`Self::scan`], the row groups' rows collected in table order.
+    async fn scan_all(
+        &self,
+        filter: Option<(Vec<String>, RowPredicate)>,
+        projection: Option<Vec<usize>>,
+        on_row_group: &(dyn Fn(u64) + Sync),
+    ) -> CoreResult<Vec<SelectedRows>> {
+        let mut out = Vec::new();
+        self.scan(filter, projection, on_row_group, |g| {
+            out.push(g);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Read by row group, handing each group's rows to `take` in table order; `projection` (column positions
