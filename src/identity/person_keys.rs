@@ -149,11 +149,7 @@ impl SourceKeys {
 
     /// Record the members of source records given as (source_system, source_record_id) columns, batch by batch,
     /// with each row's member (None: left out). Each source system's table is filled on its own thread.
-    pub fn insert_batches<M: AsRef<[Option<u32>]> + Sync>(
-        &mut self,
-        keys: &[(&StringArray, &StringArray)],
-        members: &[M],
-    ) {
+    pub fn insert_batches(&mut self, keys: &[(&StringArray, &StringArray)], members: &[Vec<Option<u32>>]) {
         // Each system and its rows, counted so each table is sized once.
         let mut systems: Vec<(&str, usize)> = Vec::new();
         for (sys, _) in keys {
@@ -172,7 +168,7 @@ impl SourceKeys {
                 records.reserve(*rows);
             }
             for ((sys, rec), found) in keys.iter().zip(members) {
-                for (i, member) in found.as_ref().iter().enumerate() {
+                for (i, member) in found.iter().enumerate() {
                     if let Some(m) = member {
                         if sys.value(i) == system.as_str() {
                             let record = rec.value(i);

@@ -41,9 +41,7 @@ impl TextKey {
             TextKey::Heap(text.into())
         }
     }
-}
 
-impl TextKey {
     /// The text's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         match self {
@@ -78,13 +76,17 @@ impl TextKeyTable {
             .map(|(_, value)| *value)
     }
 
+    /// The entry of `text` (`hash` is its [`text_hash`]).
+    #[inline]
+    fn entry(&mut self, hash: u64, text: &str) -> Entry<'_, (TextKey, u32)> {
+        self.table
+            .entry(hash, |(key, _)| key.as_bytes() == text.as_bytes(), rehash)
+    }
+
     /// The value of `text`, inserting `value` when it is new; true when it was inserted.
     #[inline]
     pub fn get_or_insert(&mut self, hash: u64, text: &str, value: u32) -> (u32, bool) {
-        match self
-            .table
-            .entry(hash, |(key, _)| key.as_bytes() == text.as_bytes(), rehash)
-        {
+        match self.entry(hash, text) {
             Entry::Occupied(found) => (found.get().1, false),
             Entry::Vacant(slot) => {
                 slot.insert((TextKey::new(text), value));
@@ -95,10 +97,7 @@ impl TextKeyTable {
 
     /// Set the value of `text`.
     pub fn insert(&mut self, hash: u64, text: &str, value: u32) {
-        match self
-            .table
-            .entry(hash, |(key, _)| key.as_bytes() == text.as_bytes(), rehash)
-        {
+        match self.entry(hash, text) {
             Entry::Occupied(mut found) => found.get_mut().1 = value,
             Entry::Vacant(slot) => {
                 slot.insert((TextKey::new(text), value));
