@@ -190,20 +190,30 @@ impl RunOutputs<'_> {
         b.finish()
     }
 
-    /// audience_events: enters and exits.
-    fn events_batch(&self) -> CoreResult<RecordBatch> {
-        let spec = model::audience_events();
-        let mut b = BatchBuilder::new(&spec, self.sets.events.len());
-        for (a, d, m, e) in &self.sets.events {
+    /// A batch of a table whose rows are this run's id, four texts and the as-of date (audience_events,
+    /// suppressions).
+    fn run_rows_batch<'r>(
+        &self,
+        spec: &model::TableSpec,
+        rows: impl ExactSizeIterator<Item = [&'r str; 4]>,
+    ) -> CoreResult<RecordBatch> {
+        let mut b = BatchBuilder::new(spec, rows.len());
+        for [first, second, third, fourth] in rows {
             b.text(Some(self.run))
-                .text(Some(a))
-                .text(Some(d))
-                .text(Some(m))
-                .text(Some(e))
+                .text(Some(first))
+                .text(Some(second))
+                .text(Some(third))
+                .text(Some(fourth))
                 .date(Some(self.as_of));
             b.end_row();
         }
         b.finish()
+    }
+
+    /// audience_events: enters and exits.
+    fn events_batch(&self) -> CoreResult<RecordBatch> {
+        let events = self.sets.events.iter().map(|&(a, d, m, e)| [a, d, m, e]);
+        self.run_rows_batch(&model::audience_events(), events)
     }
 
     /// suppressions, [`SUPPRESSION_ROWS_PER_BATCH`] rows a batch, built on every core.
@@ -215,19 +225,12 @@ impl RunOutputs<'_> {
             .step_by(SUPPRESSION_ROWS_PER_BATCH)
             .map(|first| {
                 let last = rows.min(first + SUPPRESSION_ROWS_PER_BATCH);
-                let mut b = BatchBuilder::new(&spec, last - first);
-                for i in first..last {
+                let chunk = (first..last).map(|i| {
                     let (audience, member_id, rule, detail) =
                         self.suppressions.row(i, self.audiences, self.profiles);
-                    b.text(Some(self.run))
-                        .text(Some(audience))
-                        .text(Some(member_id))
-                        .text(Some(rule))
-                        .text(Some(detail))
-                        .date(Some(self.as_of));
-                    b.end_row();
-                }
-                b.finish()
+                    [audience, member_id, rule, detail]
+                });
+                self.run_rows_batch(&spec, chunk)
             })
             .collect()
     }
