@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use foldhash::HashMap;
+use rayon::prelude::*;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::TimestampMicrosecondType;
@@ -41,31 +42,64 @@ impl<T> Default for ByMember<T> {
     }
 }
 
-impl<T> ByMember<T> {
-    /// Group (member, item) pairs by member, keeping their order within a member (a counting sort).
+/// Member numbers per partition of [`ByMember::group`], as a power of two: a partition's counts and slots stay
+/// in cache while its items are placed.
+const PARTITION_BITS: u32 = 14;
+
+impl<T: Send> ByMember<T> {
+    /// Group (member, item) pairs by member, keeping their order within a member.
+    ///
+    /// Pairs come in table order, so their members are scattered over millions of numbers: a counting sort over
+    /// all of them writes each item to a random place, a cache miss each. Instead the pairs are first split by
+    /// member range (sequential writes to a few hundred growing lists), then each range is counting-sorted on
+    /// its own, in cache and in parallel. Both steps keep the order the pairs came in.
     pub fn group(pairs: Vec<(u32, T)>) -> Self {
         let members = pairs.iter().map(|(m, _)| *m as usize + 1).max().unwrap_or(0);
-        let mut starts = vec![0usize; members + 1];
-        for (m, _) in &pairs {
-            starts[*m as usize + 1] += 1;
-        }
-        for m in 0..members {
-            starts[m + 1] += starts[m];
-        }
-        // Each item goes to the next free slot of its member, in the order the pairs come.
-        let mut next = starts.clone();
-        let mut slots: Vec<Option<T>> = Vec::with_capacity(pairs.len());
-        slots.resize_with(pairs.len(), || None);
+        let span = 1usize << PARTITION_BITS;
+        let mut parts: Vec<Vec<(u32, T)>> = (0..members.div_ceil(span)).map(|_| Vec::new()).collect();
         for (m, item) in pairs {
-            slots[next[m as usize]] = Some(item);
-            next[m as usize] += 1;
+            parts[(m >> PARTITION_BITS) as usize].push((m, item));
         }
-        ByMember {
-            starts,
-            items: slots.into_iter().flatten().collect(),
+        let grouped: Vec<(Vec<usize>, Vec<T>)> = parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, part)| {
+                let first = p * span;
+                let width = span.min(members - first);
+                let mut counts = vec![0usize; width];
+                for (m, _) in &part {
+                    counts[*m as usize - first] += 1;
+                }
+                let mut next = Vec::with_capacity(width);
+                let mut at = 0;
+                for &c in &counts {
+                    next.push(at);
+                    at += c;
+                }
+                let mut slots: Vec<Option<T>> = Vec::with_capacity(part.len());
+                slots.resize_with(part.len(), || None);
+                for (m, item) in part {
+                    let slot = &mut next[m as usize - first];
+                    slots[*slot] = Some(item);
+                    *slot += 1;
+                }
+                (counts, slots.into_iter().flatten().collect())
+            })
+            .collect();
+        let mut starts = Vec::with_capacity(members + 1);
+        starts.push(0);
+        let mut items = Vec::with_capacity(grouped.iter().map(|(_, i)| i.len()).sum());
+        for (counts, part_items) in grouped {
+            for c in counts {
+                starts.push(starts[starts.len() - 1] + c);
+            }
+            items.extend(part_items);
         }
+        ByMember { starts, items }
     }
+}
 
+impl<T> ByMember<T> {
     /// The items of member `m` (empty when it has none).
     pub fn of(&self, m: u32) -> &[T] {
         let m = m as usize;
@@ -266,12 +300,27 @@ impl LedgerBuilder {
 
     /// Group everything added by member.
     pub fn finish(self) -> Ledger {
+        // The kinds are grouped at once: consents (the most rows) on one core, the others on the other.
+        let (consents, (history, (deliveries, revocations))) = rayon::join(
+            || ByMember::group(self.consents),
+            || {
+                rayon::join(
+                    || ByMember::group(self.history),
+                    || {
+                        rayon::join(
+                            || ByMember::group(self.deliveries),
+                            || ByMember::group(self.revocations),
+                        )
+                    },
+                )
+            },
+        );
         Ledger {
-            consents: ByMember::group(self.consents),
+            consents,
             do_not_contact: self.do_not_contact,
-            revocations: ByMember::group(self.revocations),
-            history: ByMember::group(self.history),
-            deliveries: ByMember::group(self.deliveries),
+            revocations,
+            history,
+            deliveries,
             audiences: self.audiences,
             unknown_member_rows: self.unknown_member_rows,
         }
@@ -344,6 +393,22 @@ mod tests {
         assert_eq!(grouped.of(3), ['a', 'c', 'f']);
         assert_eq!(grouped.of(4), [] as [char; 0], "past the last member");
         assert_eq!(ByMember::<u8>::group(Vec::new()).of(0), [] as [u8; 0]);
+    }
+
+    #[test]
+    fn members_in_different_partitions_are_grouped_alike() {
+        // Members spread over several partitions, both ends of a partition among them, in a scattered order.
+        let span = 1u32 << PARTITION_BITS;
+        let members = [0, 1, span - 1, span, span + 7, 3 * span - 1, 3 * span + 2];
+        let pairs: Vec<(u32, usize)> = (0..200)
+            .map(|i| (members[(i * 5 + i / 7) % members.len()], i))
+            .collect();
+        let grouped = ByMember::group(pairs.clone());
+        for m in 0..=3 * span + 3 {
+            let expected: Vec<usize> = pairs.iter().filter(|(p, _)| *p == m).map(|(_, i)| *i).collect();
+            assert_eq!(grouped.of(m), expected.as_slice(), "member {m}");
+        }
+        assert!(grouped.of(3 * span + 3).is_empty());
     }
 
     fn communications(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {

@@ -7,7 +7,7 @@
 use arrow::array::{Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 
-use super::text_key::{text_hash, TextKeyTable};
+use super::text_key::{get_all, text_hash, Probe, TextKeyTable, PROBES_AT_ONCE};
 use crate::error::CoreResult;
 use crate::model::text_column;
 
@@ -40,6 +40,26 @@ impl MemberIds {
     pub fn get(&self, id: &str) -> Option<u32> {
         let hash = text_hash(id.as_bytes());
         self.halves[half_of(hash)].get(hash, id.as_bytes())
+    }
+
+    /// The member number of each id, in order; the look-ups run ahead of each other (see [`get_all`]).
+    pub fn get_each<'k>(&self, ids: impl Iterator<Item = &'k str>) -> Vec<Option<u32>> {
+        let mut out = Vec::with_capacity(ids.size_hint().0);
+        let mut probes = Vec::with_capacity(PROBES_AT_ONCE);
+        for id in ids {
+            let hash = text_hash(id.as_bytes());
+            probes.push(Probe {
+                table: &self.halves[half_of(hash)],
+                hash,
+                text: id.as_bytes(),
+            });
+            if probes.len() == PROBES_AT_ONCE {
+                get_all(&probes, &mut out);
+                probes.clear();
+            }
+        }
+        get_all(&probes, &mut out);
+        out
     }
 
     /// The member number of `id`, inserting `next` when it is new; true when it was inserted.
@@ -185,6 +205,65 @@ impl SourceKeys {
         let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
         records.get(text_hash(record.as_bytes()), record.as_bytes())
     }
+
+    /// The member of each (system, record) key, in order (None: no key, or not known). A person's rows usually
+    /// come together, so a row with the previous key's key takes its answer; the other look-ups run ahead of
+    /// each other (see [`get_all`]).
+    pub fn get_each<'k>(&self, keys: impl Iterator<Item = Option<(&'k str, &'k str)>>) -> Vec<Option<u32>> {
+        /// A row's answer: known at once, or that of a probe.
+        #[derive(Clone, Copy)]
+        enum Answer {
+            Known(Option<u32>),
+            Probe(usize),
+        }
+        let mut rows: Vec<Answer> = Vec::with_capacity(keys.size_hint().0);
+        let mut probes = Vec::new();
+        let mut last: Option<((&str, &str), Answer)> = None;
+        let mut system_table: Option<(&str, Option<&TextKeyTable>)> = None;
+        for key in keys {
+            let Some((system, record)) = key else {
+                rows.push(Answer::Known(None));
+                continue;
+            };
+            if let Some((previous, answer)) = last {
+                if previous == (system, record) {
+                    rows.push(answer);
+                    continue;
+                }
+            }
+            let table = match system_table {
+                Some((s, table)) if s == system => table,
+                _ => {
+                    let table = self.by_system.iter().find(|(s, _)| s == system).map(|(_, t)| t);
+                    system_table = Some((system, table));
+                    table
+                }
+            };
+            let answer = match table {
+                None => Answer::Known(None),
+                Some(table) => {
+                    probes.push(Probe {
+                        table,
+                        hash: text_hash(record.as_bytes()),
+                        text: record.as_bytes(),
+                    });
+                    Answer::Probe(probes.len() - 1)
+                }
+            };
+            last = Some(((system, record), answer));
+            rows.push(answer);
+        }
+        let mut found = Vec::with_capacity(probes.len());
+        for chunk in probes.chunks(PROBES_AT_ONCE) {
+            get_all(chunk, &mut found);
+        }
+        rows.into_iter()
+            .map(|answer| match answer {
+                Answer::Known(member) => member,
+                Answer::Probe(at) => found[at],
+            })
+            .collect()
+    }
 }
 
 /// identity_xref as an index: a source record's member number, in a numbering the caller owns (the audience
@@ -239,6 +318,11 @@ impl XrefIndex {
     /// The member number of record `record` of source `system`.
     pub fn member(&self, system: &str, record: &str) -> Option<u32> {
         self.records.get(system, record)
+    }
+
+    /// The member number of each (source system, record) key, in order: [`SourceKeys::get_each`].
+    pub fn members<'k>(&self, keys: impl Iterator<Item = Option<(&'k str, &'k str)>>) -> Vec<Option<u32>> {
+        self.records.get_each(keys)
     }
 }
 
@@ -301,5 +385,43 @@ mod tests {
         assert_eq!(index.member("ehr", "2"), Some(5));
         assert_eq!(index.member("crm", "1"), None);
         assert_eq!(index.member("ehr", "3"), None);
+        // In bulk: repeated keys take the previous answer, and a row without a key does not break a run.
+        let keys = [
+            Some(("ehr", "1")),
+            Some(("ehr", "1")),
+            None,
+            Some(("ehr", "1")),
+            Some(("claims", "1")),
+            Some(("crm", "1")),
+            Some(("crm", "1")),
+            Some(("ehr", "3")),
+            Some(("ehr", "2")),
+        ];
+        assert_eq!(
+            index.members(keys.into_iter()),
+            vec![
+                Some(5),
+                Some(5),
+                None,
+                Some(5),
+                Some(0),
+                None,
+                None,
+                None,
+                Some(5)
+            ]
+        );
+        let many: Vec<Option<(&str, &str)>> = (0..10_000)
+            .map(|i| Some(["ehr", "claims"][i % 2]).zip(Some("1")))
+            .collect();
+        let found = index.members(many.into_iter());
+        assert!(
+            found.iter().enumerate().all(|(i, m)| *m == Some([5, 0][i % 2])),
+            "more keys than one run of probes"
+        );
+        assert_eq!(
+            numbers.get_each(["MBR-a", "MBR-x", "MBR-b"].into_iter()),
+            vec![Some(5), None, Some(0)]
+        );
     }
 }

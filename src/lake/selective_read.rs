@@ -38,7 +38,7 @@ use crate::error::{CoreError, CoreResult};
 /// The predicate: given the batch of its columns (by their stored names), which rows to keep.
 pub type RowPredicate = Arc<dyn Fn(&RecordBatch) -> CoreResult<BooleanArray> + Send + Sync>;
 
-/// Rows kept from one row group.
+/// Rows of one row group: all the rows a filter kept from it, or one batch of an unfiltered read as decoded.
 #[derive(Debug)]
 pub struct SelectedRows {
     /// The rows kept, with every column, in the table's plain schema.
@@ -164,18 +164,18 @@ impl SelectiveScan {
             .await
     }
 
-    /// Every row, by row group in table order (row groups decoded concurrently).
+    /// Every row, in batches in table order (row groups decoded concurrently).
     pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
         self.scan_all(None, None, on_row_group).await
     }
 
-    /// Every row, each row group handed to `take` in table order as it is read (row groups decoded a few at a
+    /// Every row, each decoded batch handed to `take` in table order as it is read (row groups decoded a few at a
     /// time), so a caller that keeps less than the rows never holds the whole table.
     pub async fn read_each(&self, take: impl FnMut(SelectedRows) -> CoreResult<()>) -> CoreResult<()> {
         self.scan(None, None, &|_| {}, take).await
     }
 
-    /// Every row of the named columns (in that order), by row group in table order; a column the table does
+    /// Every row of the named columns (in that order), in batches in table order; a column the table does
     /// not have is a schema error.
     pub async fn read_columns(&self, table: &str, columns: &[&str]) -> CoreResult<Vec<RecordBatch>> {
         let mut indices = Vec::with_capacity(columns.len());
@@ -197,7 +197,7 @@ impl SelectiveScan {
         groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
     }
 
-    /// [`Self::scan`], the row groups' rows collected in table order.
+    /// [`Self::scan`], the rows collected in table order.
     async fn scan_all(
         &self,
         filter: Option<(Vec<String>, RowPredicate)>,
@@ -213,7 +213,7 @@ impl SelectiveScan {
         Ok(out)
     }
 
-    /// Read by row group, handing each group's rows to `take` in table order; `projection` (column positions
+    /// Read by row group, handing each group's rows to `take` in table order (see [`SelectedRows`]); `projection` (column positions
     /// in ascending order, the order Parquet returns them) limits the columns read.
     async fn scan(
         &self,
@@ -254,8 +254,8 @@ impl SelectiveScan {
         while let Some(joined) = results.next().await {
             let (selected, rows) =
                 joined.map_err(|e| CoreError::Internal(format!("a row-group reader stopped: {e}")))?;
-            if let Some(selected) = selected? {
-                take(selected)?;
+            for part in selected? {
+                take(part)?;
             }
             on_row_group(rows);
         }
@@ -263,8 +263,9 @@ impl SelectiveScan {
     }
 }
 
-/// Read one row group: with a filter, the predicate's columns first, then every column for the rows it keeps;
-/// without, every row.
+/// Read one row group: with a filter, the predicate's columns first, then every column for the rows it keeps
+/// (one batch); without, every row, in the batches the reader decoded. Without a filter the batches are not
+/// concatenated: copying a whole row group into fresh memory once more cost more than the decoding.
 async fn read_row_group(
     store: Arc<dyn ObjectStore>,
     file: &ScanFile,
@@ -273,7 +274,7 @@ async fn read_row_group(
     filter: Option<(Vec<String>, RowPredicate)>,
     projection: Option<Vec<usize>>,
     plain: &SchemaRef,
-) -> CoreResult<Option<SelectedRows>> {
+) -> CoreResult<Vec<SelectedRows>> {
     let stored = file.metadata.schema();
     let reader = StoreFile {
         store,
@@ -294,12 +295,17 @@ async fn read_row_group(
             .with_batch_size(65_536)
             .build()?;
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
-        return plain_batch(&batches, plain).map(|batch| {
-            batch.map(|batch| SelectedRows {
-                batch,
-                row_numbers: RowNumbers::From(first_row),
-            })
-        });
+        let mut at = first_row;
+        let mut parts = Vec::with_capacity(batches.len());
+        for batch in batches.into_iter().filter(|b| b.num_rows() > 0) {
+            let rows = batch.num_rows() as i64;
+            parts.push(SelectedRows {
+                batch: as_plain(batch, plain)?,
+                row_numbers: RowNumbers::From(at),
+            });
+            at += rows;
+        }
+        return Ok(parts);
     };
     let mut roots = Vec::with_capacity(columns.len());
     for name in &columns {
@@ -386,7 +392,7 @@ async fn read_row_group(
         at += keep.len() as i64;
     }
     if row_numbers.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let Some(batch) = plain_batch(&batches, plain)? else {
         return Err(CoreError::Internal(
@@ -400,10 +406,10 @@ async fn read_row_group(
             row_numbers.len()
         )));
     }
-    Ok(Some(SelectedRows {
+    Ok(vec![SelectedRows {
         batch,
         row_numbers: RowNumbers::Listed(row_numbers),
-    }))
+    }])
 }
 
 /// Batches read from one row group as one batch in the table's plain schema (None when there are no rows).
@@ -415,6 +421,11 @@ fn plain_batch(batches: &[RecordBatch], plain: &SchemaRef) -> CoreResult<Option<
     if batch.num_rows() == 0 {
         return Ok(None);
     }
+    as_plain(batch, plain).map(Some)
+}
+
+/// A batch as read, in the table's plain schema (view and large string types cast to Utf8).
+fn as_plain(batch: RecordBatch, plain: &SchemaRef) -> CoreResult<RecordBatch> {
     let columns = batch
         .columns()
         .iter()
@@ -427,7 +438,7 @@ fn plain_batch(batches: &[RecordBatch], plain: &SchemaRef) -> CoreResult<Option<
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(RecordBatch::try_new(plain.clone(), columns)?))
+    Ok(RecordBatch::try_new(plain.clone(), columns)?)
 }
 
 /// A Parquet file in an object store, read by byte ranges.

@@ -209,9 +209,9 @@ fn a_missing_table_is_an_input_error_naming_it() {
     assert!(!err.is_user_error() || matches!(err, CoreError::Input(_)));
 }
 
-/// A Parquet file of `rows` rows in row groups of 7: `n` (0..rows) and `code` ("keep" every fifth row, else a
-/// number as text).
-fn row_group_file(path: &std::path::Path, rows: i64) {
+/// A Parquet file of `rows` rows in row groups of `group` rows: `n` (0..rows) and `code` ("keep" every fifth
+/// row, else a number as text).
+fn row_group_file(path: &std::path::Path, rows: i64, group: usize) {
     use arrow::array::{Int64Array, StringArray};
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
@@ -229,7 +229,7 @@ fn row_group_file(path: &std::path::Path, rows: i64) {
     ])
     .unwrap();
     let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(7))
+        .set_max_row_group_row_count(Some(group))
         .build();
     let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
     writer.write(&batch).unwrap();
@@ -246,8 +246,8 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
     let folder = dir.path().join("events");
     std::fs::create_dir(&folder).unwrap();
     // Two files, several row groups each: positions run on across row groups and files, in file-name order.
-    row_group_file(&folder.join("part-0.parquet"), 30);
-    row_group_file(&folder.join("part-1.parquet"), 23);
+    row_group_file(&folder.join("part-0.parquet"), 30, 7);
+    row_group_file(&folder.join("part-1.parquet"), 23, 7);
     let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
     assert_eq!(source.format, TableFormat::Parquet);
     let scan = block_on(SelectiveScan::plan(&source))
@@ -297,6 +297,47 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
     assert_eq!(
         values, in_file,
         "the other columns are read for exactly the kept rows"
+    );
+}
+
+#[test]
+fn a_full_read_hands_on_each_decoded_batch_with_its_table_position() {
+    use _native::lake::selective_read::SelectiveScan;
+    use _native::lake::RowNumbers;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("events");
+    std::fs::create_dir(&folder).unwrap();
+    // Row groups larger than a decoded batch: each group comes in several batches, handed on as they are.
+    row_group_file(&folder.join("part-0.parquet"), 150_000, 100_000);
+    row_group_file(&folder.join("part-1.parquet"), 70_000, 100_000);
+    let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
+    let scan = block_on(SelectiveScan::plan(&source))
+        .unwrap()
+        .expect("plain Parquet");
+    let mut batches = 0;
+    let mut next = 0i64;
+    block_on(scan.read_each(|rows| {
+        let RowNumbers::From(first) = rows.row_numbers else {
+            panic!("a full read numbers rows from a position");
+        };
+        assert_eq!(first, next, "batches come in table order, none left out");
+        let n = rows.batch.column(0).as_primitive::<Int64Type>();
+        // `n` restarts at 0 in the second file; its table position runs on.
+        let offset = if first >= 150_000 { 150_000 } else { 0 };
+        for i in 0..n.len() {
+            assert_eq!(n.value(i) + offset, first + i as i64);
+        }
+        next = first + n.len() as i64;
+        batches += 1;
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(next, 220_000);
+    assert!(
+        batches > 3,
+        "the row groups came in more than one batch each: {batches}"
     );
 }
 

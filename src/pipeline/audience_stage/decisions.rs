@@ -167,10 +167,14 @@ impl<'a> PolicyInputs<'a, '_> {
                 selected: selected[ai].len() as u64,
                 ..AudienceSummary::default()
             };
+            let numbers: Vec<Option<u32>> = selected[ai]
+                .member_id_chunks()
+                .flat_map_iter(|ids| self.profiles.numbers(ids))
+                .collect();
             let outcomes: Vec<(Option<u32>, CoreResult<Outcome<'a>>)> = selected[ai]
                 .rows()
-                .map(|row| {
-                    let number = self.profiles.number(row.member_id());
+                .zip(numbers.par_iter())
+                .map(|(row, &number)| {
                     if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
                         return (number, Ok(Err(refusal)));
                     }

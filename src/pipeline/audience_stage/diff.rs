@@ -115,11 +115,7 @@ impl PreviousState {
         let numbers: Vec<Vec<Option<u32>>> = state
             .batches
             .par_iter()
-            .map(|b| {
-                (0..b.member_id.len())
-                    .map(|i| profiles.number(b.member_id.value(i)))
-                    .collect()
-            })
+            .map(|b| profiles.numbers((0..b.member_id.len()).map(|i| b.member_id.value(i))))
             .collect();
         let mut unknown_keys: HashSet<(&str, &str, &str)> = HashSet::default();
         let mut unknown = Vec::new();

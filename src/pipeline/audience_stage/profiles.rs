@@ -85,9 +85,9 @@ pub(super) struct Profiles {
 }
 
 impl Profiles {
-    /// The member number of a member id.
-    pub(super) fn number(&self, member_id: &str) -> Option<u32> {
-        self.numbers.get(member_id)
+    /// The member number of each member id, in order (the look-ups run ahead of each other).
+    pub(super) fn numbers<'k>(&self, member_ids: impl Iterator<Item = &'k str>) -> Vec<Option<u32>> {
+        self.numbers.get_each(member_ids)
     }
 
     /// The profile of member number `n` (None: the member has no member_profile row).
@@ -266,8 +266,8 @@ mod tests {
             profile_batch(&["MBR-c", "MBR-a"], &[false, false]),
         ];
         let mut profiles = profiles(&batches).unwrap();
-        assert_eq!(profiles.number("MBR-a"), Some(0));
-        assert_eq!(profiles.number("MBR-c"), Some(2));
+        assert_eq!(profiles.numbers(["MBR-a"].into_iter())[0], Some(0));
+        assert_eq!(profiles.numbers(["MBR-c"].into_iter())[0], Some(2));
         // A repeated member id keeps its first row.
         assert!(profiles.profile(0).unwrap().reach.phone);
         assert_eq!(profiles.member_id(2), "MBR-c");
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(x, 3);
         assert_eq!(profiles.member_id(x), "MBR-x");
         assert!(profiles.profile(x).is_none());
-        assert_eq!(profiles.number("MBR-zzz"), None);
+        assert_eq!(profiles.numbers(["MBR-zzz"].into_iter())[0], None);
     }
 
     #[test]
@@ -363,7 +363,7 @@ mod tests {
         assert_eq!(rows.len(), 2, "MBR-a's second row is not selected again");
         for (k, row) in rows.iter().enumerate() {
             let profile = profiles
-                .profile(profiles.number(row.member_id()).unwrap())
+                .profile(profiles.numbers([row.member_id()].into_iter())[0].unwrap())
                 .unwrap();
             let text = payload(&destination, row, &profiles, profile).unwrap();
             let mut expected: BTreeMap<String, String> = BTreeMap::new();

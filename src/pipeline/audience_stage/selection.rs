@@ -18,6 +18,7 @@ use super::profiles::Profiles;
 use crate::audience::definition::Audience;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
+use crate::identity::text_key::PROBES_AT_ONCE;
 use crate::model::{self, canonical_input, optional_text_column, text_value};
 
 /// Where each audience's selected rows come from.
@@ -54,6 +55,17 @@ impl SelectedRows {
     /// Number of members selected.
     pub(super) fn len(&self) -> usize {
         self.rows.len()
+    }
+
+    /// The member ids selected, in result order, in chunks to take on every core.
+    pub(super) fn member_id_chunks(
+        &self,
+    ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = &str>> + '_ {
+        self.rows.par_chunks(PROBES_AT_ONCE).map(move |chunk| {
+            chunk
+                .iter()
+                .map(move |&(batch, row)| self.batches[batch as usize].0.value(row as usize))
+        })
     }
 
     /// The selected rows, in result order.
@@ -156,24 +168,22 @@ pub(super) fn resolve_members(
 ) -> CoreResult<(Option<RecordBatch>, Vec<Option<u32>>)> {
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
-    let mut numbers = Vec::with_capacity(batch.num_rows());
-    // A person's rows usually come together: the previous row's answer saves a hash-table probe.
-    let mut last: Option<((&str, &str), Option<u32>)> = None;
-    for i in 0..batch.num_rows() {
-        numbers.push(match text_value(member, i) {
-            Some(m) => profiles.number(m),
-            None => text_value(sys, i)
-                .zip(text_value(rec, i))
-                .and_then(|key| match last {
-                    Some((previous, found)) if previous == key => found,
-                    _ => {
-                        let found = xref.member(key.0, key.1);
-                        last = Some((key, found));
-                        found
-                    }
-                }),
-        });
-    }
+    // Rows with a member_id are numbered by it, the others by their source record.
+    let given: Vec<Option<&str>> = (0..batch.num_rows()).map(|i| text_value(member, i)).collect();
+    let by_id = profiles.numbers(given.iter().flatten().copied());
+    let by_record = xref.members((0..batch.num_rows()).map(|i| match given[i] {
+        Some(_) => None,
+        None => text_value(sys, i).zip(text_value(rec, i)),
+    }));
+    let mut by_id = by_id.into_iter();
+    let numbers: Vec<Option<u32>> = given
+        .iter()
+        .zip(by_record)
+        .map(|(id, by_record)| match id {
+            Some(_) => by_id.next().flatten(),
+            None => by_record,
+        })
+        .collect();
     if !for_sql {
         return Ok((None, numbers));
     }
