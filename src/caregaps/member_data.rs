@@ -230,7 +230,7 @@ impl MemberDataBuilder {
         let members = &self.members;
         let found: Vec<Vec<Option<u32>>> = rows
             .par_iter()
-            .map(|(_, _, ids)| (0..ids.len()).map(|i| members.get(ids.value(i))).collect())
+            .map(|(_, _, ids)| members.get_each((0..ids.len()).map(|i| ids.value(i))))
             .collect();
         let keys: Vec<_> = rows.iter().map(|(sys, rec, _)| (*sys, *rec)).collect();
         self.records.insert_batches(&keys, &found);

@@ -7,7 +7,7 @@
 use arrow::array::{Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 
-use super::text_key::{get_all, text_hash, Probe, TextKeyTable, PROBES_AT_ONCE};
+use super::text_key::{get_all, text_hash, Probe, TextKeyTable, AHEAD, PROBES_AT_ONCE};
 use crate::error::CoreResult;
 use crate::model::text_column;
 
@@ -98,6 +98,12 @@ impl MemberIds {
                 }
                 let (mut new, mut values) = (Vec::new(), Vec::new());
                 for (row, (&hash, id)) in hashes.iter().zip(ids).enumerate() {
+                    // The slots of rows ahead are asked for early, as in look-ups (`get_all`).
+                    if let Some(&ahead) = hashes.get(row + AHEAD) {
+                        if half_of(ahead) == h {
+                            table.prefetch_slot(ahead);
+                        }
+                    }
                     if half_of(hash) != h {
                         continue;
                     }
@@ -188,12 +194,15 @@ impl SourceKeys {
                 records.reserve(*rows);
             }
             for ((sys, rec), found) in keys.iter().zip(members) {
-                for (i, member) in found.iter().enumerate() {
-                    if let Some(m) = member {
-                        if sys.value(i) == system.as_str() {
-                            let record = rec.value(i);
-                            records.insert(text_hash(record.as_bytes()), record, *m);
-                        }
+                let mine = |i: usize| found[i].is_some() && sys.value(i) == system.as_str();
+                for i in 0..found.len() {
+                    // The slots of rows ahead are asked for early, as in look-ups (`get_all`).
+                    if i + AHEAD < found.len() && mine(i + AHEAD) {
+                        records.prefetch_slot(text_hash(rec.value(i + AHEAD).as_bytes()));
+                    }
+                    if let (true, Some(m)) = (mine(i), found[i]) {
+                        let record = rec.value(i);
+                        records.insert(text_hash(record.as_bytes()), record, m);
                     }
                 }
             }

@@ -50,7 +50,7 @@ pub struct TextKeyTable {
 
 /// Probes a look-up runs ahead of the one it answers: far enough for memory to answer in time, near enough
 /// that what was fetched is still in cache.
-const AHEAD: usize = 16;
+pub const AHEAD: usize = 16;
 
 /// One look-up for [`get_all`]: the table, the text and its [`text_hash`].
 #[derive(Debug, Clone, Copy)]
