@@ -7,6 +7,7 @@
 
 pub mod audience;
 pub mod caregaps;
+pub mod digest;
 pub mod error;
 pub mod identity;
 pub mod lake;

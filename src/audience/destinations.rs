@@ -6,8 +6,6 @@
 //! only SHA-256 hashes of the normalized email (trimmed, lower case) and E.164 phone (digits with the country
 //! code, no `+`, as Meta asks), in audiences whose names must not reveal a condition or a care gap.
 
-use sha2::{Digest, Sha256};
-
 use super::consent::Channel;
 use crate::error::{CoreError, CoreResult};
 
@@ -201,7 +199,7 @@ pub fn hashed_email(email: &str) -> Option<String> {
     if local.is_empty() || !domain.contains('.') || normalized.contains(char::is_whitespace) {
         return None;
     }
-    Some(hex::encode(Sha256::digest(normalized.as_bytes())))
+    Some(crate::digest::sha256_of(normalized.as_bytes()))
 }
 
 /// SHA-256 of a phone in E.164 digits (country code, no `+`, no leading zeros). The input must already be E.164
@@ -215,7 +213,7 @@ pub fn hashed_phone(e164: &str) -> Option<String> {
     {
         return None;
     }
-    Some(hex::encode(Sha256::digest(digits.as_bytes())))
+    Some(crate::digest::sha256_of(digits.as_bytes()))
 }
 
 /// Check a destination's configured fields against its kind's allowlist.
@@ -251,6 +249,7 @@ mod tests {
 
     #[test]
     fn identifier_hygiene() {
+        use sha2::Digest;
         // Meta's documented example: the hash of the normalized email.
         let a = hashed_email("  John.Doe@Example.COM ").unwrap();
         assert_eq!(a, hashed_email("john.doe@example.com").unwrap());
@@ -258,7 +257,7 @@ mod tests {
         assert!(hashed_email("not an email").is_none());
         assert_eq!(
             hashed_phone("+15551234567").unwrap(),
-            hex::encode(Sha256::digest(b"15551234567"))
+            hex::encode(sha2::Sha256::digest(b"15551234567"))
         );
         assert!(hashed_phone("5551234567").is_none(), "country code required");
         assert!(hashed_phone("+0551234567").is_none());

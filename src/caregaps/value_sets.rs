@@ -9,7 +9,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
 
 use object_store::ObjectStoreExt;
-use sha2::{Digest, Sha256};
 
 use super::codes::{code_system_key, normalize_code};
 use crate::error::{CoreError, CoreResult};
@@ -202,7 +201,7 @@ impl ValueSetDirectory {
     /// Add the codes of every sheet of a workbook whose header row has the value-set columns.
     pub fn add_workbook(&mut self, origin: &str, bytes: Vec<u8>) -> CoreResult<()> {
         use calamine::Reader;
-        let digest = hex::encode(Sha256::digest(&bytes));
+        let digest = crate::digest::sha256_of(&bytes);
         let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
             CoreError::Input(format!("value-set file {origin} is not a readable workbook: {e}"))
         })?;
@@ -256,7 +255,7 @@ impl ValueSetDirectory {
     fn add_file(&mut self, origin: &str, bytes: &[u8]) -> usize {
         self.files.push(ValueSetFile {
             origin: origin.to_string(),
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256: crate::digest::sha256_of(bytes),
             rows: 0,
             versions: BTreeSet::new(),
         });

@@ -48,7 +48,7 @@ pub fn run_id(stage: &str, as_of: NaiveDate, inputs: &serde_json::Value, setting
     h.update(inputs.to_string().as_bytes());
     h.update([0]);
     h.update(settings.as_bytes());
-    let digest = hex::encode(h.finalize());
+    let digest = crate::digest::sha256_hex(h.finalize());
     format!("{stage}-{}", &digest[..16])
 }
 

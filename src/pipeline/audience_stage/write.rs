@@ -29,7 +29,7 @@ pub(super) fn sha(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0x1f]);
     }
-    hex::encode(h.finalize())
+    crate::digest::sha256_hex(h.finalize())
 }
 
 /// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
