@@ -181,23 +181,38 @@ impl DeltaTableWriter {
 
     /// Stream one batch into the table's files (not yet visible to readers).
     pub async fn write(&mut self, batch: RecordBatch) -> CoreResult<()> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
         self.rows += batch.num_rows() as u64;
-        // The Parquet writer bounds a row group's bytes by the average row size of the rows it already holds, so
-        // it cannot split the batch that starts a group: it is handed slices (no copies).
-        let mut at = 0;
-        while at < batch.num_rows() {
-            let len = WRITE_SLICE_ROWS.min(batch.num_rows() - at);
-            self.writer
-                .write(batch.slice(at, len))
+        write_sliced(&mut self.writer, batch, &self.location, &mut self.adds).await
+    }
+
+    /// Write `batches` with `writers` Parquet writers at once, each on a runtime thread of its own; the files
+    /// are committed in the order of the batches. A large table's encoding and compression is CPU work that one
+    /// writer does on one core.
+    pub async fn write_at_once(&mut self, batches: Vec<RecordBatch>, writers: usize) -> CoreResult<()> {
+        let writers = writers.clamp(1, batches.len().max(1));
+        let per_writer = batches.len().div_ceil(writers);
+        let mut batches = batches.into_iter();
+        let mut tasks = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let share: Vec<RecordBatch> = batches.by_ref().take(per_writer).collect();
+            self.rows += share.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            let mut writer =
+                RecordBatchWriter::for_table(&self.table)?.with_writer_properties(writer_properties());
+            let location = self.location.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut adds = Vec::new();
+                for batch in share {
+                    write_sliced(&mut writer, batch, &location, &mut adds).await?;
+                }
+                adds.extend(writer.flush().await?);
+                CoreResult::Ok(adds)
+            }));
+        }
+        for task in tasks {
+            let adds = task
                 .await
-                .map_err(|e| CoreError::storage(format!("writing Delta table at {}", self.location), e))?;
-            at += len;
-            if self.writer.buffer_len() >= FLUSH_BYTES {
-                self.adds.extend(self.writer.flush().await?);
-            }
+                .map_err(|e| CoreError::Internal(format!("a Parquet writer stopped: {e}")))??;
+            self.adds.extend(adds);
         }
         Ok(())
     }
@@ -251,6 +266,30 @@ impl DeltaTableWriter {
 /// carelake writes after them are added to the table first (nullable: older rows have no value), so a lake
 /// written by an earlier version takes new output columns. Anything else is refused with a clear error instead
 /// of producing a table Spark cannot read.
+/// Write one batch through `writer` in slices, flushing files into `adds` as the buffer fills. The Parquet
+/// writer bounds a row group's bytes by the average row size of the rows it already holds, so it cannot split
+/// the batch that starts a group: it is handed slices (no copies).
+async fn write_sliced(
+    writer: &mut RecordBatchWriter,
+    batch: RecordBatch,
+    location: &Location,
+    adds: &mut Vec<Add>,
+) -> CoreResult<()> {
+    let mut at = 0;
+    while at < batch.num_rows() {
+        let len = WRITE_SLICE_ROWS.min(batch.num_rows() - at);
+        writer
+            .write(batch.slice(at, len))
+            .await
+            .map_err(|e| CoreError::storage(format!("writing Delta table at {location}"), e))?;
+        at += len;
+        if writer.buffer_len() >= FLUSH_BYTES {
+            adds.extend(writer.flush().await?);
+        }
+    }
+    Ok(())
+}
+
 async fn add_new_columns(
     table: DeltaTable,
     schema: &SchemaRef,
@@ -321,6 +360,26 @@ pub async fn try_write_batches(
             for batch in batches {
                 writer.write(batch?).await?;
             }
+            writer.finish().await
+        }
+    }
+}
+
+/// [`write_batches`] for a large table held whole: `writers` Parquet writers at once, one version
+/// ([`DeltaTableWriter::write_at_once`]).
+pub async fn write_batches_at_once(
+    location: &Location,
+    schema: SchemaRef,
+    comment: &str,
+    mode: WriteMode,
+    run_key: Option<&str>,
+    batches: Vec<RecordBatch>,
+    writers: usize,
+) -> CoreResult<WriteOutcome> {
+    match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
+        OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
+        OpenedWrite::Writer(mut writer) => {
+            writer.write_at_once(batches, writers).await?;
             writer.finish().await
         }
     }

@@ -84,6 +84,27 @@ pub async fn try_write_output(
     .await
 }
 
+/// [`write_output`] for a large table held whole: written by `writers` Parquet writers at once, in one version.
+pub async fn write_output_at_once(
+    output: &Location,
+    spec: &crate::model::TableSpec,
+    mode: WriteMode,
+    run: &str,
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    writers: usize,
+) -> CoreResult<WriteOutcome> {
+    crate::lake::write_batches_at_once(
+        &output.join(spec.name),
+        spec.arrow_schema(),
+        spec.comment,
+        mode,
+        Some(&format!("{}/{run}", spec.name)),
+        batches,
+        writers,
+    )
+    .await
+}
+
 /// Append a run to `<output>/runs` (once per run id and status).
 pub async fn record_run(output: &Location, run: &RunRecord) -> CoreResult<WriteOutcome> {
     let spec = model::runs();

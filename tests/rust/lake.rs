@@ -4,7 +4,7 @@ mod common;
 
 use std::fs::File;
 
-use _native::lake::{block_on, write_batches, TableFormat, WriteMode};
+use _native::lake::{block_on, write_batches, write_batches_at_once, TableFormat, WriteMode};
 use _native::CoreError;
 use arrow::array::RecordBatch;
 use common::{find, loc, read_table, text_batch};
@@ -115,6 +115,61 @@ fn overwrite_append_and_idempotent_retry() {
     ))
     .unwrap();
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 1);
+}
+
+#[test]
+fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
+    use arrow::array::AsArray;
+    let dir = tempfile::tempdir().unwrap();
+    let table = loc(&dir, "t");
+    let batches: Vec<RecordBatch> = (0..5)
+        .map(|b| {
+            let ids: Vec<String> = (0..1000).map(|i| format!("{}", b * 1000 + i)).collect();
+            text_batch(&[
+                ("source_system", vec![Some("ehr"); 1000]),
+                ("source_record_id", ids.iter().map(|s| Some(s.as_str())).collect()),
+            ])
+        })
+        .collect();
+    let schema = batches[0].schema();
+    let write = |batches: Vec<RecordBatch>| {
+        block_on(write_batches_at_once(
+            &table,
+            schema.clone(),
+            "test",
+            WriteMode::Append,
+            Some("run-1"),
+            batches,
+            2,
+        ))
+        .unwrap()
+    };
+    let first = write(batches.clone());
+    assert_eq!(
+        (first.rows, first.files, first.already_committed),
+        (5000, 2, false)
+    );
+    let (rows, read) = read_table(&find(&loc(&dir, ""), "t"));
+    assert_eq!(rows, 5000);
+    let ids: Vec<String> = read
+        .iter()
+        .flat_map(|b| {
+            b.column(1)
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let expected: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+    assert_eq!(
+        ids, expected,
+        "the writers' files are committed in the order of the batches"
+    );
+    // One version: a retry of the run writes nothing.
+    let retry = write(batches);
+    assert!(retry.already_committed);
+    assert_eq!(retry.version, first.version);
 }
 
 #[test]
