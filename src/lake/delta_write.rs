@@ -189,12 +189,8 @@ impl DeltaTableWriter {
     /// are committed in the order of the batches. A large table's encoding and compression is CPU work that one
     /// writer does on one core.
     pub async fn write_at_once(&mut self, batches: Vec<RecordBatch>, writers: usize) -> CoreResult<()> {
-        let writers = writers.clamp(1, batches.len().max(1));
-        let per_writer = batches.len().div_ceil(writers);
-        let mut batches = batches.into_iter();
         let mut tasks = Vec::with_capacity(writers);
-        for _ in 0..writers {
-            let share: Vec<RecordBatch> = batches.by_ref().take(per_writer).collect();
+        for share in shares(batches, writers) {
             self.rows += share.iter().map(|b| b.num_rows() as u64).sum::<u64>();
             let mut writer =
                 RecordBatchWriter::for_table(&self.table)?.with_writer_properties(writer_properties());
@@ -266,6 +262,36 @@ impl DeltaTableWriter {
 /// carelake writes after them are added to the table first (nullable: older rows have no value), so a lake
 /// written by an earlier version takes new output columns. Anything else is refused with a clear error instead
 /// of producing a table Spark cannot read.
+/// Parquet writers for a large table written at once: one per core.
+pub fn writers_per_core() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The rows of `batches` in order, split into at most `writers` shares of about equal rows (batches are sliced
+/// where a share ends: no copies).
+fn shares(batches: Vec<RecordBatch>, writers: usize) -> Vec<Vec<RecordBatch>> {
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let per_share = total.div_ceil(writers.max(1)).max(1);
+    let mut shares: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut room = per_share;
+    for batch in batches {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            if room == 0 {
+                shares.push(Vec::new());
+                room = per_share;
+            }
+            let take = room.min(batch.num_rows() - at);
+            if let Some(share) = shares.last_mut() {
+                share.push(batch.slice(at, take));
+            }
+            at += take;
+            room -= take;
+        }
+    }
+    shares
+}
+
 /// Write one batch through `writer` in slices, flushing files into `adds` as the buffer fills. The Parquet
 /// writer bounds a row group's bytes by the average row size of the rows it already holds, so it cannot split
 /// the batch that starts a group: it is handed slices (no copies).

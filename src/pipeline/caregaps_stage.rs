@@ -11,7 +11,7 @@ use super::ingest::{
     conform_in_chunks, describe_source, open_input, read_conformed, write_quarantine, InputSet, InputStream,
 };
 use super::progress::{PhaseClock, Progress};
-use super::run_log::{record_run, run_id, write_output, RunRecord};
+use super::run_log::{record_run, run_id, write_output, write_output_at_once, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
 use crate::caregaps::event_filter::EventFilter;
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
@@ -21,8 +21,8 @@ use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
 use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
-    read_table_in_parallel_if_present, ConformPlan, Location, QuarantinedRow, RowNumbers, TableSource,
-    WriteMode,
+    read_table_in_parallel_if_present, writers_per_core, ConformPlan, Location, QuarantinedRow, RowNumbers,
+    TableSource, WriteMode,
 };
 use crate::model;
 use arrow::record_batch::RecordBatch;
@@ -333,12 +333,24 @@ pub async fn run_caregaps(
     };
     let gap_batches = care_gap_batches(&rows, cx)?;
     let rates_batch = measure_rates_batch(&rows, cx)?;
-    for (spec, batches) in [
-        (model::care_gaps(), gap_batches),
-        (model::measure_rates(), vec![rates_batch]),
-    ] {
-        write_output(output, &spec, WriteMode::Overwrite, &run, batches).await?;
-    }
+    // care_gaps is a row per member and measure: one Parquet writer per core.
+    write_output_at_once(
+        output,
+        &model::care_gaps(),
+        WriteMode::Overwrite,
+        &run,
+        gap_batches,
+        writers_per_core(),
+    )
+    .await?;
+    write_output(
+        output,
+        &model::measure_rates(),
+        WriteMode::Overwrite,
+        &run,
+        [rates_batch],
+    )
+    .await?;
     clock.lap("write");
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
     for q in &quarantined {

@@ -167,9 +167,22 @@ fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
         "the writers' files are committed in the order of the batches"
     );
     // One version: a retry of the run writes nothing.
-    let retry = write(batches);
+    let retry = write(batches.clone());
     assert!(retry.already_committed);
     assert_eq!(retry.version, first.version);
+    // A single batch is sliced so that each writer has a share.
+    let one = block_on(write_batches_at_once(
+        &loc(&dir, "u"),
+        schema.clone(),
+        "test",
+        WriteMode::Append,
+        Some("run-1"),
+        vec![batches[0].clone()],
+        3,
+    ))
+    .unwrap();
+    assert_eq!((one.rows, one.files), (1000, 3));
+    assert_eq!(read_table(&find(&loc(&dir, ""), "u")).0, 1000);
 }
 
 #[test]

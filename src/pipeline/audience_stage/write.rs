@@ -15,7 +15,7 @@ use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
 use crate::audience::policy::Decision;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{Location, WriteMode};
+use crate::lake::{writers_per_core, Location, WriteMode};
 use crate::model::{self, BatchBuilder};
 use crate::pipeline::run_log::{try_write_output, write_output, write_output_at_once};
 
@@ -77,11 +77,6 @@ pub(super) struct RunOutputs<'a> {
     pub(super) suppressions: &'a Suppressions,
     /// Member ids by number.
     pub(super) profiles: &'a Profiles,
-}
-
-/// Parquet writers for a large table: one per core.
-fn writers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Write one table of the run on a runtime thread of its own (Parquet encoding is CPU work: tables written at
@@ -159,19 +154,14 @@ impl RunOutputs<'_> {
         while let Some(done) = tasks.join_next().await {
             done.map_err(|e| CoreError::Internal(format!("writing the audience outputs stopped: {e}")))??;
         }
-        // The state is written alone (after the change sets): in slices, one Parquet writer per core.
-        let per_writer = state.num_rows().div_ceil(writers()).max(1);
-        let slices = (0..state.num_rows())
-            .step_by(per_writer)
-            .map(|at| state.slice(at, per_writer.min(state.num_rows() - at)))
-            .collect();
+        // The state is written alone (after the change sets), by one Parquet writer per core.
         write_output_at_once(
             output,
             &model::audience_members(),
             WriteMode::Overwrite,
             run,
-            slices,
-            writers(),
+            vec![state],
+            writers_per_core(),
         )
         .await?;
         self.write_sync_runs().await
