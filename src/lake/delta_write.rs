@@ -366,12 +366,15 @@ pub async fn write_batches(
         mode,
         run_key,
         batches.into_iter().map(Ok),
+        1,
     )
     .await
 }
 
 /// [`write_batches`] for batches built while the table is written (a lazy iterator): the first that fails to
-/// build ends the write with its error, and nothing is committed.
+/// build ends the write with its error, and nothing is committed. With one writer the batches stream through it
+/// as they are built; with more (a large table, see [`writers_per_core`]) they are gathered and written by that
+/// many Parquet writers at once ([`DeltaTableWriter::write_at_once`]). Either way the write is one version.
 pub async fn try_write_batches(
     location: &Location,
     schema: SchemaRef,
@@ -379,33 +382,19 @@ pub async fn try_write_batches(
     mode: WriteMode,
     run_key: Option<&str>,
     batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
-) -> CoreResult<WriteOutcome> {
-    match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
-        OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
-        OpenedWrite::Writer(mut writer) => {
-            for batch in batches {
-                writer.write(batch?).await?;
-            }
-            writer.finish().await
-        }
-    }
-}
-
-/// [`write_batches`] for a large table held whole: `writers` Parquet writers at once, one version
-/// ([`DeltaTableWriter::write_at_once`]).
-pub async fn write_batches_at_once(
-    location: &Location,
-    schema: SchemaRef,
-    comment: &str,
-    mode: WriteMode,
-    run_key: Option<&str>,
-    batches: Vec<RecordBatch>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
         OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
         OpenedWrite::Writer(mut writer) => {
-            writer.write_at_once(batches, writers).await?;
+            if writers <= 1 {
+                for batch in batches {
+                    writer.write(batch?).await?;
+                }
+            } else {
+                let held = batches.into_iter().collect::<CoreResult<Vec<_>>>()?;
+                writer.write_at_once(held, writers).await?;
+            }
             writer.finish().await
         }
     }

@@ -13,8 +13,8 @@ pub use conform::{
     ColumnMapping, ConformPlan, Conformed, EnumSpelling, QuarantinedRow, RejectReason, RowNumbers,
 };
 pub use delta_write::{
-    try_write_batches, write_batches, write_batches_at_once, writers_per_core, DeltaTableWriter, OpenedWrite,
-    WriteMode, WriteOutcome,
+    try_write_batches, write_batches, writers_per_core, DeltaTableWriter, OpenedWrite, WriteMode,
+    WriteOutcome,
 };
 pub use location::Location;
 pub use read::{

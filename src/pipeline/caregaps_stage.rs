@@ -11,7 +11,7 @@ use super::ingest::{
     conform_in_chunks, describe_source, open_input, read_conformed, write_quarantine, InputSet, InputStream,
 };
 use super::progress::{PhaseClock, Progress};
-use super::run_log::{record_run, run_id, write_output, write_output_at_once, RunRecord};
+use super::run_log::{record_run, run_id, try_write_output, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
 use crate::caregaps::event_filter::EventFilter;
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
@@ -334,12 +334,12 @@ pub async fn run_caregaps(
     let gap_batches = care_gap_batches(&rows, cx)?;
     let rates_batch = measure_rates_batch(&rows, cx)?;
     // care_gaps is a row per member and measure: one Parquet writer per core.
-    write_output_at_once(
+    try_write_output(
         output,
         &model::care_gaps(),
         WriteMode::Overwrite,
         &run,
-        gap_batches,
+        gap_batches.into_iter().map(Ok),
         writers_per_core(),
     )
     .await?;

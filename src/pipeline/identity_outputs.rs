@@ -160,6 +160,7 @@ async fn write_table(
         mode,
         Some(&key),
         batches,
+        1,
     )
     .await
 }

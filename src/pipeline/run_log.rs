@@ -61,39 +61,21 @@ pub async fn write_output(
     run: &str,
     batches: impl IntoIterator<Item = arrow::record_batch::RecordBatch>,
 ) -> CoreResult<WriteOutcome> {
-    try_write_output(output, spec, mode, run, batches.into_iter().map(Ok)).await
+    try_write_output(output, spec, mode, run, batches.into_iter().map(Ok), 1).await
 }
 
 /// [`write_output`] for batches built while the table is written: the first that fails to build ends the write
-/// with its error, and nothing is committed.
+/// with its error, and nothing is committed. `writers` Parquet writers write it (more than one for a large
+/// table: see [`crate::lake::try_write_batches`]).
 pub async fn try_write_output(
     output: &Location,
     spec: &crate::model::TableSpec,
     mode: WriteMode,
     run: &str,
     batches: impl IntoIterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
-) -> CoreResult<WriteOutcome> {
-    try_write_batches(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
-        mode,
-        Some(&format!("{}/{run}", spec.name)),
-        batches,
-    )
-    .await
-}
-
-/// [`write_output`] for a large table held whole: written by `writers` Parquet writers at once, in one version.
-pub async fn write_output_at_once(
-    output: &Location,
-    spec: &crate::model::TableSpec,
-    mode: WriteMode,
-    run: &str,
-    batches: Vec<arrow::record_batch::RecordBatch>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
-    crate::lake::write_batches_at_once(
+    try_write_batches(
         &output.join(spec.name),
         spec.arrow_schema(),
         spec.comment,

@@ -4,7 +4,7 @@ mod common;
 
 use std::fs::File;
 
-use _native::lake::{block_on, write_batches, write_batches_at_once, TableFormat, WriteMode};
+use _native::lake::{block_on, try_write_batches, write_batches, TableFormat, WriteMode};
 use _native::CoreError;
 use arrow::array::RecordBatch;
 use common::{find, loc, read_table, text_batch};
@@ -133,13 +133,13 @@ fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
         .collect();
     let schema = batches[0].schema();
     let write = |batches: Vec<RecordBatch>| {
-        block_on(write_batches_at_once(
+        block_on(try_write_batches(
             &table,
             schema.clone(),
             "test",
             WriteMode::Append,
             Some("run-1"),
-            batches,
+            batches.into_iter().map(Ok),
             2,
         ))
         .unwrap()
@@ -171,13 +171,13 @@ fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
     assert!(retry.already_committed);
     assert_eq!(retry.version, first.version);
     // A single batch is sliced so that each writer has a share.
-    let one = block_on(write_batches_at_once(
+    let one = block_on(try_write_batches(
         &loc(&dir, "u"),
         schema.clone(),
         "test",
         WriteMode::Append,
         Some("run-1"),
-        vec![batches[0].clone()],
+        [Ok(batches[0].clone())],
         3,
     ))
     .unwrap();

@@ -17,7 +17,7 @@ use crate::audience::policy::Decision;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{writers_per_core, Location, WriteMode};
 use crate::model::{self, BatchBuilder};
-use crate::pipeline::run_log::{try_write_output, write_output, write_output_at_once};
+use crate::pipeline::run_log::{try_write_output, write_output};
 
 /// Suppression rows turned into Arrow at a time.
 const SUPPRESSION_ROWS_PER_BATCH: usize = 1 << 20;
@@ -87,10 +87,11 @@ fn spawn_write(
     spec: model::TableSpec,
     run: &str,
     batches: Vec<CoreResult<RecordBatch>>,
+    writers: usize,
 ) {
     let (output, run) = (output.clone(), run.to_string());
     tasks.spawn(async move {
-        try_write_output(&output, &spec, WriteMode::Append, &run, batches).await?;
+        try_write_output(&output, &spec, WriteMode::Append, &run, batches, writers).await?;
         Ok(())
     });
 }
@@ -126,7 +127,14 @@ impl RunOutputs<'_> {
         // what they did not commit is not there (a retried run writes each table once).
         let mut tasks = tokio::task::JoinSet::new();
         for (d, batch) in self.destinations.iter().zip(outreach) {
-            spawn_write(&mut tasks, output, model::outreach(&d.name), run, vec![Ok(batch)]);
+            spawn_write(
+                &mut tasks,
+                output,
+                model::outreach(&d.name),
+                run,
+                vec![Ok(batch)],
+                1,
+            );
         }
         spawn_write(
             &mut tasks,
@@ -134,33 +142,27 @@ impl RunOutputs<'_> {
             model::audience_events(),
             run,
             vec![Ok(events)],
+            1,
         );
-        // Suppressions are most of the rows (12.9M at 10M members): written by one Parquet writer per core.
-        let (at, run_id) = (output.clone(), run.to_string());
-        tasks.spawn(async move {
-            let batches = suppressions.into_iter().collect::<CoreResult<Vec<_>>>()?;
-            let writers = std::thread::available_parallelism().map_or(1, |n| n.get());
-            write_output_at_once(
-                &at,
-                &model::suppressions(),
-                WriteMode::Append,
-                &run_id,
-                batches,
-                writers,
-            )
-            .await?;
-            Ok(())
-        });
+        // Suppressions are most of the rows (12.9M at 10M members): one Parquet writer per core.
+        spawn_write(
+            &mut tasks,
+            output,
+            model::suppressions(),
+            run,
+            suppressions,
+            writers_per_core(),
+        );
         while let Some(done) = tasks.join_next().await {
             done.map_err(|e| CoreError::Internal(format!("writing the audience outputs stopped: {e}")))??;
         }
         // The state is written alone (after the change sets), by one Parquet writer per core.
-        write_output_at_once(
+        try_write_output(
             output,
             &model::audience_members(),
             WriteMode::Overwrite,
             run,
-            vec![state],
+            [Ok(state)],
             writers_per_core(),
         )
         .await?;
