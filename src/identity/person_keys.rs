@@ -20,10 +20,11 @@ pub struct MemberIds {
     halves: [TextKeyTable; 2],
 }
 
-/// The half of [`MemberIds`] a text of this hash goes to: a bit the tables' own probing does not use (they take
-/// the low bits for the slot and the top seven for a tag), so each half stays evenly filled.
+/// The half of [`MemberIds`] a text of this hash goes to: a bit the tables do not use (they take the low bits,
+/// below their size, for the slot and the upper 32 for a tag), so each half stays evenly filled and its tags
+/// keep all their bits.
 fn half_of(hash: u64) -> usize {
-    ((hash >> 40) & 1) as usize
+    ((hash >> 31) & 1) as usize
 }
 
 /// What a bulk insert did: the rows of the ids it added, and every row's member number.
@@ -194,16 +195,17 @@ impl SourceKeys {
                 records.reserve(*rows);
             }
             for ((sys, rec), found) in keys.iter().zip(members) {
-                let mine = |i: usize| found[i].is_some() && sys.value(i) == system.as_str();
-                for i in 0..found.len() {
+                // This system's rows of the batch, each record hashed once.
+                let rows: Vec<(u64, &str, u32)> = (0..found.len())
+                    .filter(|&i| sys.value(i) == system.as_str())
+                    .filter_map(|i| found[i].map(|m| (text_hash(rec.value(i).as_bytes()), rec.value(i), m)))
+                    .collect();
+                for (i, &(hash, record, member)) in rows.iter().enumerate() {
                     // The slots of rows ahead are asked for early, as in look-ups (`get_all`).
-                    if i + AHEAD < found.len() && mine(i + AHEAD) {
-                        records.prefetch_slot(text_hash(rec.value(i + AHEAD).as_bytes()));
+                    if let Some(&(ahead, _, _)) = rows.get(i + AHEAD) {
+                        records.prefetch_slot(ahead);
                     }
-                    if let (true, Some(m)) = (mine(i), found[i]) {
-                        let record = rec.value(i);
-                        records.insert(text_hash(record.as_bytes()), record, m);
-                    }
+                    records.insert(hash, record, member);
                 }
             }
         });
@@ -263,9 +265,7 @@ impl SourceKeys {
             rows.push(answer);
         }
         let mut found = Vec::with_capacity(probes.len());
-        for chunk in probes.chunks(PROBES_AT_ONCE) {
-            get_all(chunk, &mut found);
-        }
+        get_all(&probes, &mut found);
         rows.into_iter()
             .map(|answer| match answer {
                 Answer::Known(member) => member,

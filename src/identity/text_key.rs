@@ -90,9 +90,22 @@ fn home(hash: u64, slots: usize) -> usize {
     hash as usize & (slots - 1)
 }
 
+/// The tag of a hash, or of a slot: the upper 32 bits.
 #[inline]
-fn tag(hash: u64) -> u64 {
-    hash & !0xFFFF_FFFF
+fn tag(hash_or_slot: u64) -> u64 {
+    hash_or_slot & !0xFFFF_FFFF
+}
+
+/// The slot of the entry at `index` whose key has `hash`.
+#[inline]
+fn slot_of(hash: u64, index: usize) -> u64 {
+    tag(hash) | (index as u64 + 1)
+}
+
+/// The entry index a taken slot holds.
+#[inline]
+fn entry_of(slot: u64) -> usize {
+    (slot as u32 - 1) as usize
 }
 
 impl TextKeyTable {
@@ -118,8 +131,8 @@ impl TextKeyTable {
             if slot == 0 {
                 return Err(at);
             }
-            if slot & !0xFFFF_FFFF == tag(hash) {
-                let entry = &self.entries[(slot as u32 - 1) as usize];
+            if tag(slot) == tag(hash) {
+                let entry = &self.entries[entry_of(slot)];
                 if self.key(entry) == text {
                     return Ok(at);
                 }
@@ -135,7 +148,7 @@ impl TextKeyTable {
             return None;
         }
         let at = self.find(hash, text).ok()?;
-        Some(self.entries[(self.slots[at] as u32 - 1) as usize].value)
+        Some(self.entries[entry_of(self.slots[at])].value)
     }
 
     /// Ask for the slot of `hash` to be brought into cache.
@@ -154,7 +167,7 @@ impl TextKeyTable {
         }
         let slot = self.slots[home(hash, self.slots.len())];
         if slot != 0 {
-            prefetch(&self.entries[(slot as u32 - 1) as usize]);
+            prefetch(&self.entries[entry_of(slot)]);
         }
     }
 
@@ -163,7 +176,7 @@ impl TextKeyTable {
     pub fn get_or_insert(&mut self, hash: u64, text: &str, value: u32) -> (u32, bool) {
         self.reserve(1);
         match self.find(hash, text.as_bytes()) {
-            Ok(at) => (self.entries[(self.slots[at] as u32 - 1) as usize].value, false),
+            Ok(at) => (self.entries[entry_of(self.slots[at])].value, false),
             Err(free) => {
                 self.add(free, hash, text, value);
                 (value, true)
@@ -175,7 +188,7 @@ impl TextKeyTable {
     pub fn insert(&mut self, hash: u64, text: &str, value: u32) {
         self.reserve(1);
         match self.find(hash, text.as_bytes()) {
-            Ok(at) => self.entries[(self.slots[at] as u32 - 1) as usize].value = value,
+            Ok(at) => self.entries[entry_of(self.slots[at])].value = value,
             Err(free) => self.add(free, hash, text, value),
         }
     }
@@ -191,8 +204,8 @@ impl TextKeyTable {
             self.long.push(text.into());
             LONG
         };
+        self.slots[at] = slot_of(hash, self.entries.len());
         self.entries.push(Entry { value, len, bytes });
-        self.slots[at] = tag(hash) | self.entries.len() as u64;
     }
 
     /// Make room for `n` more keys: the table grows (doubling) to keep at most five slots in eight in use, so
@@ -212,7 +225,7 @@ impl TextKeyTable {
             while slots[at] != 0 {
                 at = (at + 1) & (size - 1);
             }
-            slots[at] = tag(hash) | (index as u64 + 1);
+            slots[at] = slot_of(hash, index);
         }
         self.slots = slots;
     }

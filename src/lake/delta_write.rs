@@ -258,10 +258,6 @@ impl DeltaTableWriter {
     }
 }
 
-/// An existing table must have the columns we write (same names and types, in order). Columns a newer
-/// carelake writes after them are added to the table first (nullable: older rows have no value), so a lake
-/// written by an earlier version takes new output columns. Anything else is refused with a clear error instead
-/// of producing a table Spark cannot read.
 /// Parquet writers for a large table written at once: one per core.
 pub fn writers_per_core() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -316,6 +312,10 @@ async fn write_sliced(
     Ok(())
 }
 
+/// An existing table must have the columns we write (same names and types, in order). Columns a newer
+/// carelake writes after them are added to the table first (nullable: older rows have no value), so a lake
+/// written by an earlier version takes new output columns. Anything else is refused with a clear error instead
+/// of producing a table Spark cannot read.
 async fn add_new_columns(
     table: DeltaTable,
     schema: &SchemaRef,

@@ -213,8 +213,9 @@ impl SelectiveScan {
         Ok(out)
     }
 
-    /// Read by row group, handing each group's rows to `take` in table order (see [`SelectedRows`]); `projection` (column positions
-    /// in ascending order, the order Parquet returns them) limits the columns read.
+    /// Read by row group, handing each group's rows to `take` in table order (see [`SelectedRows`]);
+    /// `projection` (column positions in ascending order, the order Parquet returns them) limits the columns
+    /// read.
     async fn scan(
         &self,
         filter: Option<(Vec<String>, RowPredicate)>,
