@@ -304,23 +304,32 @@ fn row_group_file(path: &std::path::Path, rows: i64, group: usize) {
     writer.close().unwrap();
 }
 
+/// A plain Parquet folder `events` in `dir` of two files (`rows` each, in row groups of `group` rows: see
+/// [`row_group_file`]), planned for a selective read.
+fn events_scan(
+    dir: &tempfile::TempDir,
+    files: [(i64, usize); 2],
+) -> _native::lake::selective_read::SelectiveScan {
+    let folder = dir.path().join("events");
+    std::fs::create_dir(&folder).unwrap();
+    for (k, (rows, group)) in files.into_iter().enumerate() {
+        row_group_file(&folder.join(format!("part-{k}.parquet")), rows, group);
+    }
+    let source = block_on(_native::lake::detect(&loc(dir, "events"), "events")).unwrap();
+    assert_eq!(source.format, TableFormat::Parquet);
+    block_on(_native::lake::selective_read::SelectiveScan::plan(&source))
+        .unwrap()
+        .expect("plain Parquet reads selectively")
+}
+
 #[test]
 fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
-    use _native::lake::selective_read::SelectiveScan;
     use _native::lake::RowNumbers;
     use arrow::array::{AsArray, BooleanArray};
     use arrow::datatypes::Int64Type;
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("events");
-    std::fs::create_dir(&folder).unwrap();
     // Two files, several row groups each: positions run on across row groups and files, in file-name order.
-    row_group_file(&folder.join("part-0.parquet"), 30, 7);
-    row_group_file(&folder.join("part-1.parquet"), 23, 7);
-    let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
-    assert_eq!(source.format, TableFormat::Parquet);
-    let scan = block_on(SelectiveScan::plan(&source))
-        .unwrap()
-        .expect("plain Parquet reads selectively");
+    let scan = events_scan(&dir, [(30, 7), (23, 7)]);
     assert_eq!(scan.rows(), 53);
     let seen = std::sync::atomic::AtomicU64::new(0);
     let predicate: _native::lake::selective_read::RowPredicate =
@@ -370,20 +379,12 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
 
 #[test]
 fn a_full_read_hands_on_each_decoded_batch_with_its_table_position() {
-    use _native::lake::selective_read::SelectiveScan;
     use _native::lake::RowNumbers;
     use arrow::array::AsArray;
     use arrow::datatypes::Int64Type;
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("events");
-    std::fs::create_dir(&folder).unwrap();
     // Row groups larger than a decoded batch: each group comes in several batches, handed on as they are.
-    row_group_file(&folder.join("part-0.parquet"), 150_000, 100_000);
-    row_group_file(&folder.join("part-1.parquet"), 70_000, 100_000);
-    let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
-    let scan = block_on(SelectiveScan::plan(&source))
-        .unwrap()
-        .expect("plain Parquet");
+    let scan = events_scan(&dir, [(150_000, 100_000), (70_000, 100_000)]);
     let mut batches = 0;
     let mut next = 0i64;
     block_on(scan.read_each(|rows| {
