@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{Array, AsArray, BooleanArray, DictionaryArray, RecordBatch};
+use arrow::array::{Array, ArrayData, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int32Type, SchemaRef};
@@ -30,7 +30,34 @@ pub struct EventFilter {
     index: CodeIndex,
     systems: EnumSpelling,
     allowed_systems: &'static [&'static str],
+    /// What was decided for the dictionaries of the last few column chunks (see [`DictionaryDecisions`]).
+    recent: Mutex<Vec<RememberedPair>>,
 }
+
+/// A pair of code_system and code dictionaries decided for lately. The arrays are held, so that their memory
+/// cannot be reused by other dictionaries while they are compared by address.
+#[derive(Debug)]
+struct RememberedPair {
+    system_values: ArrayData,
+    code_values: ArrayData,
+    decisions: Arc<Mutex<DictionaryDecisions>>,
+}
+
+/// The decisions for one pair of code_system and code dictionaries. A Parquet reader hands on the same
+/// dictionary with every batch of a column chunk, so a row group of 16 batches looks up each distinct pair once,
+/// not once per batch (a code dictionary holds thousands of entries, a batch 65k rows).
+#[derive(Debug)]
+struct DictionaryDecisions {
+    /// Canonical system per system entry (None: blank or not allowed, kept for quarantine).
+    canonical: Vec<Option<usize>>,
+    /// Whether each code entry is null or blank (kept for quarantine).
+    blank_code: Vec<bool>,
+    /// Per allowed system and code entry: [`UNKNOWN`], [`DROP`] or [`KEEP`].
+    known: Vec<u8>,
+}
+
+/// Dictionary pairs remembered: a few row groups are read at once, each with its own dictionaries.
+const RECENT_DICTIONARIES: usize = 8;
 
 /// What a dictionary entry pair is known to be: not looked up yet, dropped, kept.
 const UNKNOWN: u8 = 0;
@@ -47,6 +74,7 @@ impl EventFilter {
             index: CodeIndex::new(directory, measures),
             systems: EnumSpelling::new(allowed_systems),
             allowed_systems,
+            recent: Mutex::default(),
         }
     }
 
@@ -79,22 +107,17 @@ impl EventFilter {
     pub fn keep_mask(&self, system: &dyn Array, code: &dyn Array) -> CoreResult<BooleanArray> {
         let system = as_dictionary(system)?;
         let code = as_dictionary(code)?;
-        let system_values = system.values().as_string::<i32>();
+        let decisions = self.decisions_for(system.values(), code.values())?;
+        let mut decisions = decisions
+            .lock()
+            .map_err(|_| CoreError::Internal("the event filter's decisions are poisoned".into()))?;
+        let DictionaryDecisions {
+            canonical,
+            blank_code,
+            known,
+        } = &mut *decisions;
         let code_values = code.values().as_string::<i32>();
-        // Canonical system per system entry (None: blank or not allowed, kept for quarantine).
-        let canonical: Vec<Option<usize>> = (0..system_values.len())
-            .map(|k| {
-                let value = system_values.value(k);
-                self.systems
-                    .canonical(value)
-                    .and_then(|c| self.allowed_systems.iter().position(|a| *a == c))
-            })
-            .collect();
-        let blank_code: Vec<bool> = (0..code_values.len())
-            .map(|k| code_values.is_null(k) || code_values.value(k).trim().is_empty())
-            .collect();
         let width = code_values.len();
-        let mut known = vec![UNKNOWN; self.allowed_systems.len() * width];
         let (system_keys, code_keys) = (system.keys(), code.keys());
         let (system_valid, code_valid) = (system_keys.nulls(), code_keys.nulls());
         let (system_keys, code_keys) = (system_keys.values(), code_keys.values());
@@ -119,8 +142,54 @@ impl EventFilter {
             }
             *slot == KEEP
         });
-        let keep = BooleanArray::new(keep, None);
-        Ok(keep)
+        Ok(BooleanArray::new(keep, None))
+    }
+
+    /// The decisions for this pair of dictionaries: remembered ones when the same pair was seen lately (the
+    /// same arrays, not equal ones), else new ones, remembered in place of the oldest.
+    fn decisions_for(
+        &self,
+        system_values: &ArrayRef,
+        code_values: &ArrayRef,
+    ) -> CoreResult<Arc<Mutex<DictionaryDecisions>>> {
+        let poisoned = || CoreError::Internal("the event filter's dictionary list is poisoned".into());
+        let (system_data, code_data) = (system_values.to_data(), code_values.to_data());
+        {
+            let recent = self.recent.lock().map_err(|_| poisoned())?;
+            let seen = recent
+                .iter()
+                .find(|r| r.system_values.ptr_eq(&system_data) && r.code_values.ptr_eq(&code_data));
+            if let Some(seen) = seen {
+                return Ok(seen.decisions.clone());
+            }
+        }
+        let systems = system_values.as_string::<i32>();
+        let codes = code_values.as_string::<i32>();
+        let canonical = (0..systems.len())
+            .map(|k| {
+                self.systems
+                    .canonical(systems.value(k))
+                    .and_then(|c| self.allowed_systems.iter().position(|a| *a == c))
+            })
+            .collect();
+        let blank_code = (0..codes.len())
+            .map(|k| codes.is_null(k) || codes.value(k).trim().is_empty())
+            .collect();
+        let decisions = Arc::new(Mutex::new(DictionaryDecisions {
+            canonical,
+            blank_code,
+            known: vec![UNKNOWN; self.allowed_systems.len() * codes.len()],
+        }));
+        let mut recent = self.recent.lock().map_err(|_| poisoned())?;
+        if recent.len() == RECENT_DICTIONARIES {
+            recent.remove(0);
+        }
+        recent.push(RememberedPair {
+            system_values: system_data,
+            code_values: code_data,
+            decisions: decisions.clone(),
+        });
+        Ok(decisions)
     }
 
     /// Which rows of a raw `clinical_events` batch (as stored, read by `plan`) to keep.
@@ -240,6 +309,59 @@ mod tests {
         let (system, code) = (cast(&system, &dict).unwrap(), cast(&code, &dict).unwrap());
         let encoded = f.keep_mask(&system, &code).unwrap();
         assert_eq!(encoded, plain);
+    }
+
+    /// Batches of one column chunk: their own keys over shared dictionaries (as a Parquet reader hands them on).
+    fn chunk_batch(
+        systems: &ArrayRef,
+        codes: &ArrayRef,
+        system_keys: &[i32],
+        code_keys: &[i32],
+    ) -> (DictionaryArray<Int32Type>, DictionaryArray<Int32Type>) {
+        let keys = |k: &[i32]| arrow::array::Int32Array::from(k.to_vec());
+        (
+            DictionaryArray::try_new(keys(system_keys), systems.clone()).unwrap(),
+            DictionaryArray::try_new(keys(code_keys), codes.clone()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn batches_over_the_same_dictionaries_share_decisions_and_other_dictionaries_get_their_own() {
+        let f = filter();
+        let systems: ArrayRef = Arc::new(StringArray::from(vec!["CPT", "LOINC"]));
+        let codes: ArrayRef = Arc::new(StringArray::from(vec!["77067", "99999"]));
+        // A second chunk whose dictionaries hold the same texts in the other order: equal texts, other arrays.
+        let systems_2: ArrayRef = Arc::new(StringArray::from(vec!["LOINC", "CPT"]));
+        let codes_2: ArrayRef = Arc::new(StringArray::from(vec!["99999", "77067"]));
+        let mask = |(s, c): (DictionaryArray<Int32Type>, DictionaryArray<Int32Type>)| {
+            let keep = f.keep_mask(&s, &c).unwrap();
+            keep.iter().map(Option::unwrap).collect::<Vec<_>>()
+        };
+        let first = mask(chunk_batch(&systems, &codes, &[0, 0, 1], &[0, 1, 0]));
+        assert_eq!(first, [true, false, false], "CPT 77067 only");
+        let other = mask(chunk_batch(&systems_2, &codes_2, &[1, 1, 0], &[0, 1, 1]));
+        assert_eq!(
+            other,
+            [false, true, false],
+            "keys point elsewhere in the second chunk's dictionaries"
+        );
+        let again = mask(chunk_batch(&systems, &codes, &[1, 0, 0], &[1, 1, 0]));
+        assert_eq!(
+            again,
+            [false, false, true],
+            "the first chunk's decisions, by its own dictionaries"
+        );
+        assert_eq!(f.recent.lock().unwrap().len(), 2, "one remembered pair per chunk");
+        for _ in 0..RECENT_DICTIONARIES + 3 {
+            let systems: ArrayRef = Arc::new(StringArray::from(vec!["CPT"]));
+            let codes: ArrayRef = Arc::new(StringArray::from(vec!["77067"]));
+            assert_eq!(mask(chunk_batch(&systems, &codes, &[0], &[0])), [true]);
+        }
+        assert_eq!(
+            f.recent.lock().unwrap().len(),
+            RECENT_DICTIONARIES,
+            "only the latest are held"
+        );
     }
 
     #[test]
