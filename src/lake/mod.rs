@@ -3,6 +3,7 @@
 
 pub mod conform;
 pub mod delta_write;
+mod kept_rows;
 pub mod location;
 pub mod read;
 mod runtime;

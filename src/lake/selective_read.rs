@@ -9,7 +9,7 @@
 //! Only plain tables take this path: a Delta table with column mapping, deletion vectors or partition columns,
 //! or files whose schemas differ, needs the query engine's reader ([`SelectiveScan::plan`] says None).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::cast;
@@ -21,15 +21,14 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelectionPolicy,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use super::conform::RowNumbers;
+use super::kept_rows::read_kept_rows;
 use super::location::register_cloud_stores;
 use super::read::{open_delta_table, plain_schema};
 use super::source::{TableFormat, TableSource};
@@ -264,8 +263,8 @@ impl SelectiveScan {
     }
 }
 
-/// Read one row group: with a filter, the predicate's columns first, then every column for the rows it keeps
-/// (one batch); without, every row, in the batches the reader decoded. Without a filter the batches are not
+/// Read one row group: with a filter, the predicate's columns first, then the other columns for the rows it
+/// keeps (one batch, see [`read_kept_rows`]); without, every row, in the batches the reader decoded. Without a filter the batches are not
 /// concatenated: copying a whole row group into fresh memory once more cost more than the decoding.
 async fn read_row_group(
     store: Arc<dyn ObjectStore>,
@@ -340,89 +339,18 @@ async fn read_row_group(
         file.metadata.metadata().clone(),
         ArrowReaderOptions::new().with_schema(hinted),
     )?;
-    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    // The predicate sees every row of the group in order; what it decided gives the kept rows' positions.
-    let decisions: Arc<Mutex<Vec<BooleanArray>>> = Arc::default();
-    let record = decisions.clone();
-    let filter = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-        let keep = predicate(&batch).map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-        let keep = if keep.null_count() > 0 {
-            arrow::compute::prep_null_mask_filter(&keep)
-        } else {
-            keep
-        };
-        record
-            .lock()
-            .map_err(|_| ArrowError::ComputeError("the row decisions lock is poisoned".into()))?
-            .push(keep.clone());
-        Ok(keep)
-    });
-    let stream = builder
-        .with_row_groups(vec![index])
-        .with_row_filter(RowFilter::new(vec![Box::new(filter)]))
-        .with_batch_size(65_536)
-        // Kept rows are sparse and scattered: skipping runs of rows beats decoding every row and masking, which
-        // the default policy picks for short runs.
-        .with_row_selection_policy(RowSelectionPolicy::Selectors)
-        .build()?;
-    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| match e {
-        parquet::errors::ParquetError::External(inner) => match inner.downcast::<ArrowError>() {
-            Ok(arrow) => match *arrow {
-                ArrowError::ExternalError(core) => match core.downcast::<CoreError>() {
-                    Ok(core) => *core,
-                    Err(other) => CoreError::Internal(format!("row filter: {other}")),
-                },
-                other => CoreError::from(other),
-            },
-            Err(other) => CoreError::Internal(format!("row filter: {other}")),
-        },
-        other => CoreError::from(other),
-    })?;
-    let decisions = decisions
-        .lock()
-        .map_err(|_| CoreError::Internal("the row decisions lock is poisoned".into()))?;
-    let mut row_numbers = Vec::new();
-    let mut at = first_row;
-    for keep in decisions.iter() {
-        for (i, kept) in keep.values().iter().enumerate() {
-            if kept {
-                row_numbers.push(at + i as i64);
-            }
-        }
-        at += keep.len() as i64;
-    }
-    if row_numbers.is_empty() {
+    let open = || StoreFile {
+        store: reader.store.clone(),
+        path: reader.path.clone(),
+        size: reader.size,
+    };
+    let Some((batch, positions)) = read_kept_rows(open, metadata, index, &roots, &predicate).await? else {
         return Ok(Vec::new());
-    }
-    let Some(batch) = plain_batch(&batches, plain)? else {
-        return Err(CoreError::Internal(
-            "a row group's filter kept rows that were not read".into(),
-        ));
     };
-    if batch.num_rows() != row_numbers.len() {
-        return Err(CoreError::Internal(format!(
-            "a row group gave {} rows where its filter kept {}",
-            batch.num_rows(),
-            row_numbers.len()
-        )));
-    }
     Ok(vec![SelectedRows {
-        batch,
-        row_numbers: RowNumbers::Listed(row_numbers),
+        batch: as_plain(batch, plain)?,
+        row_numbers: RowNumbers::Listed(positions.into_iter().map(|p| first_row + p as i64).collect()),
     }])
-}
-
-/// Batches read from one row group as one batch in the table's plain schema (None when there are no rows).
-fn plain_batch(batches: &[RecordBatch], plain: &SchemaRef) -> CoreResult<Option<RecordBatch>> {
-    let Some(first) = batches.first() else {
-        return Ok(None);
-    };
-    let batch = arrow::compute::concat_batches(&first.schema(), batches)?;
-    if batch.num_rows() == 0 {
-        return Ok(None);
-    }
-    as_plain(batch, plain).map(Some)
 }
 
 /// A batch as read, in the table's plain schema (view and large string types cast to Utf8).

@@ -378,6 +378,51 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
 }
 
 #[test]
+fn kept_rows_near_and_far_apart_and_groups_keeping_none_read_exactly_the_kept_rows() {
+    use arrow::array::{AsArray, BooleanArray};
+    use arrow::datatypes::Int64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let scan = events_scan(&dir, [(3000, 1000), (2500, 700)]);
+    // Runs of three rows 37 apart, lone rows between them, and no row at all from 1000 to 2000: runs are
+    // read together over short gaps and apart over long ones, and some row groups keep nothing.
+    let keeps = |n: i64| !(1000..2000).contains(&n) && (n % 37 < 3 || n % 100 == 50);
+    let predicate: _native::lake::selective_read::RowPredicate =
+        std::sync::Arc::new(move |batch: &RecordBatch| {
+            let n = batch.column(0).as_primitive::<Int64Type>();
+            Ok(n.iter().map(|n| n.map(keeps)).collect::<BooleanArray>())
+        });
+    let selected = block_on(scan.select(&["n"], predicate, &|_| {})).unwrap();
+    let (mut numbers, mut codes) = (Vec::new(), Vec::new());
+    for s in &selected {
+        numbers.extend((0..s.batch.num_rows()).map(|i| s.row_numbers.at(i)));
+        codes.extend(
+            s.batch
+                .column(1)
+                .as_string::<i32>()
+                .iter()
+                .map(|c| c.unwrap().to_string()),
+        );
+    }
+    let mut expected_numbers = Vec::new();
+    let mut expected_codes = Vec::new();
+    for (offset, rows) in [(0, 3000), (3000, 2500)] {
+        for n in (0..rows).filter(|&n| keeps(n)) {
+            expected_numbers.push(offset + n);
+            expected_codes.push(if n % 5 == 0 {
+                "keep".to_string()
+            } else {
+                n.to_string()
+            });
+        }
+    }
+    assert_eq!(numbers, expected_numbers, "table positions of the kept rows");
+    assert_eq!(
+        codes, expected_codes,
+        "the other column is read for exactly the kept rows"
+    );
+}
+
+#[test]
 fn a_full_read_hands_on_each_decoded_batch_with_its_table_position() {
     use _native::lake::RowNumbers;
     use arrow::array::AsArray;
