@@ -322,11 +322,38 @@ fn events_scan(
         .expect("plain Parquet reads selectively")
 }
 
+/// The table positions, `n` values and `code` values of the rows a selective read of [`events_scan`] kept.
+fn kept_events(
+    selected: &[_native::lake::selective_read::SelectedRows],
+) -> (Vec<i64>, Vec<i64>, Vec<String>) {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    let (mut numbers, mut n, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+    for s in selected {
+        numbers.extend((0..s.batch.num_rows()).map(|i| s.row_numbers.at(i)));
+        n.extend(
+            s.batch
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
+        codes.extend(
+            s.batch
+                .column(1)
+                .as_string::<i32>()
+                .iter()
+                .map(|c| c.unwrap_or_default().to_string()),
+        );
+    }
+    (numbers, n, codes)
+}
+
 #[test]
 fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
     use _native::lake::RowNumbers;
     use arrow::array::{AsArray, BooleanArray};
-    use arrow::datatypes::Int64Type;
     let dir = tempfile::tempdir().unwrap();
     // Two files, several row groups each: positions run on across row groups and files, in file-name order.
     let scan = events_scan(&dir, [(30, 7), (23, 7)]);
@@ -347,24 +374,14 @@ fn a_selective_read_keeps_the_predicates_rows_with_their_table_positions() {
     }))
     .unwrap();
     assert_eq!(seen.into_inner(), 53, "every row group reports its rows");
-    let mut numbers: Vec<i64> = Vec::new();
-    let mut values: Vec<i64> = Vec::new();
     for s in &selected {
         assert!(matches!(&s.row_numbers, RowNumbers::Listed(l) if l.len() == s.batch.num_rows()));
         assert_eq!(
             s.batch.schema().field(1).data_type(),
             &arrow::datatypes::DataType::Utf8
         );
-        numbers.extend((0..s.batch.num_rows()).map(|i| s.row_numbers.at(i)));
-        values.extend(
-            s.batch
-                .column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .copied(),
-        );
     }
+    let (numbers, values, _) = kept_events(&selected);
     let expected: Vec<i64> = (0..30)
         .step_by(5)
         .chain((0..23).step_by(5).map(|i| 30 + i))
@@ -392,17 +409,7 @@ fn kept_rows_near_and_far_apart_and_groups_keeping_none_read_exactly_the_kept_ro
             Ok(n.iter().map(|n| n.map(keeps)).collect::<BooleanArray>())
         });
     let selected = block_on(scan.select(&["n"], predicate, &|_| {})).unwrap();
-    let (mut numbers, mut codes) = (Vec::new(), Vec::new());
-    for s in &selected {
-        numbers.extend((0..s.batch.num_rows()).map(|i| s.row_numbers.at(i)));
-        codes.extend(
-            s.batch
-                .column(1)
-                .as_string::<i32>()
-                .iter()
-                .map(|c| c.unwrap().to_string()),
-        );
-    }
+    let (numbers, _, codes) = kept_events(&selected);
     let mut expected_numbers = Vec::new();
     let mut expected_codes = Vec::new();
     for (offset, rows) in [(0, 3000), (3000, 2500)] {
