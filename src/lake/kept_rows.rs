@@ -71,12 +71,9 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
         at += batch.num_rows();
         kept_parts.push(filter_record_batch(batch, &keep)?);
     }
-    let Some(first) = decided.first() else {
+    let (Some(first), false) = (decided.first(), positions.is_empty()) else {
         return Ok(None);
     };
-    if positions.is_empty() {
-        return Ok(None);
-    }
     let predicate_rows = concat_batches(&first.schema(), &kept_parts)?;
 
     // Pass 2: the other columns, for the runs of kept rows.
