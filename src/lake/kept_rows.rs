@@ -101,12 +101,10 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
             ));
         };
         let read = concat_batches(&first.schema(), &batches)?;
-        Some(match kept_within(&runs, &positions) {
+        let rows = match kept_within(&runs, &positions) {
             Some(keep) => filter_record_batch(&read, &keep)?,
             None => read,
-        })
-    };
-    if let Some(rows) = &other_rows {
+        };
         if rows.num_rows() != positions.len() {
             return Err(CoreError::Internal(format!(
                 "a row group gave {} rows where its filter kept {}",
@@ -114,7 +112,8 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
                 positions.len()
             )));
         }
-    }
+        Some(rows)
+    };
 
     // Both passes' columns, back in the file's order.
     let columns: Vec<ArrayRef> = (0..schema.fields().len())

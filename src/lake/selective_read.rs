@@ -264,8 +264,9 @@ impl SelectiveScan {
 }
 
 /// Read one row group: with a filter, the predicate's columns first, then the other columns for the rows it
-/// keeps (one batch, see [`read_kept_rows`]); without, every row, in the batches the reader decoded. Without a filter the batches are not
-/// concatenated: copying a whole row group into fresh memory once more cost more than the decoding.
+/// keeps (one batch, see [`read_kept_rows`]); without, every row, in the batches the reader decoded. Without a
+/// filter the batches are not concatenated: copying a whole row group into fresh memory once more cost more than
+/// the decoding.
 async fn read_row_group(
     store: Arc<dyn ObjectStore>,
     file: &ScanFile,
@@ -339,11 +340,7 @@ async fn read_row_group(
         file.metadata.metadata().clone(),
         ArrowReaderOptions::new().with_schema(hinted),
     )?;
-    let open = || StoreFile {
-        store: reader.store.clone(),
-        path: reader.path.clone(),
-        size: reader.size,
-    };
+    let open = || reader.clone();
     let Some((batch, positions)) = read_kept_rows(open, metadata, index, &roots, &predicate).await? else {
         return Ok(Vec::new());
     };
@@ -371,6 +368,7 @@ fn as_plain(batch: RecordBatch, plain: &SchemaRef) -> CoreResult<RecordBatch> {
 }
 
 /// A Parquet file in an object store, read by byte ranges.
+#[derive(Clone)]
 struct StoreFile {
     store: Arc<dyn ObjectStore>,
     path: StorePath,

@@ -344,7 +344,7 @@ fn kept_events(
                 .column(1)
                 .as_string::<i32>()
                 .iter()
-                .map(|c| c.unwrap_or_default().to_string()),
+                .map(|c| c.expect("the files hold no null code").to_string()),
         );
     }
     (numbers, n, codes)
