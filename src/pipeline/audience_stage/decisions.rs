@@ -2,6 +2,8 @@
 //! across audiences, then the per-member policy decision; a send becomes one membership per destination that
 //! takes the chosen channel, with its minimum-necessary payload and the payload's hash.
 
+use std::borrow::Cow;
+
 use foldhash::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -17,6 +19,9 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
 use crate::error::CoreResult;
+
+/// A suppression's rule or detail: mostly a fixed text (see [`Decision::Suppress`]).
+type Reason = Cow<'static, str>;
 
 /// Who a suppression is for: a member by number, or a member id the profiles do not know.
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +48,8 @@ pub(super) struct Suppression {
 pub(super) struct Suppressions {
     rows: Vec<Suppression>,
     /// (rule, detail) pairs, each once.
-    reasons: Vec<(String, String)>,
-    reason_of: HashMap<(String, String), u32>,
+    reasons: Vec<(Reason, Reason)>,
+    reason_of: HashMap<(Reason, Reason), u32>,
     /// The reason of the last suppression.
     last: Option<u32>,
     /// Selected member ids that are not members (no member_profile row, not in the xref).
@@ -73,14 +78,14 @@ impl Suppressions {
         (
             audiences[s.audience as usize].name.as_str(),
             member,
-            rule.as_str(),
-            detail.as_str(),
+            rule.as_ref(),
+            detail.as_ref(),
         )
     }
 
     /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`; returns
     /// the reason's position.
-    fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: String, detail: String) -> usize {
+    fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: Reason, detail: Reason) -> usize {
         // Runs of one reason are common (most of a marketing audience lacks consent): the last reason is
         // compared before the texts are hashed.
         let same_as_last = self.last.filter(|&last| {
@@ -134,7 +139,7 @@ pub(super) struct PolicyInputs<'a, 'r> {
 }
 
 /// A member's outcome in one audience: memberships, or the suppression rule and detail.
-type Outcome<'a> = Result<Vec<Membership<'a>>, (String, String)>;
+type Outcome<'a> = Result<Vec<Membership<'a>>, (Reason, Reason)>;
 
 impl<'a> PolicyInputs<'a, '_> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
@@ -200,7 +205,7 @@ impl<'a> PolicyInputs<'a, '_> {
             }
             for (reason, &count) in by_reason.iter().enumerate().filter(|(_, &n)| n > 0) {
                 let rule = &out.suppressions.reasons[reason].0;
-                *summary.suppressed.entry(rule.clone()).or_default() += count;
+                *summary.suppressed.entry(rule.to_string()).or_default() += count;
             }
             out.summaries.push(summary);
         }
@@ -208,7 +213,7 @@ impl<'a> PolicyInputs<'a, '_> {
     }
 
     /// Exclusion by another audience, or a higher-priority audience that takes the member.
-    fn across_audiences(&self, ai: usize, member: &str, sets: &[HashSet<&str>]) -> Option<(String, String)> {
+    fn across_audiences(&self, ai: usize, member: &str, sets: &[HashSet<&str>]) -> Option<(Reason, Reason)> {
         let audiences = self.audiences;
         let a = &audiences[ai];
         let excluded_by = a.exclude.iter().find(|x| {
@@ -220,7 +225,7 @@ impl<'a> PolicyInputs<'a, '_> {
         if let Some(x) = excluded_by {
             return Some((
                 "EXCLUDED_BY_AUDIENCE".into(),
-                format!("in excluded audience '{x}'"),
+                format!("in excluded audience '{x}'").into(),
             ));
         }
         let p = a.priority?;
@@ -229,7 +234,12 @@ impl<'a> PolicyInputs<'a, '_> {
                 && o.priority.is_some_and(|op| op > p || (op == p && *oi < ai))
                 && sets[*oi].contains(member)
         });
-        higher.map(|(_, o)| ("LOWER_PRIORITY".into(), format!("goes to audience '{}'", o.name)))
+        higher.map(|(_, o)| {
+            (
+                "LOWER_PRIORITY".into(),
+                format!("goes to audience '{}'", o.name).into(),
+            )
+        })
     }
 
     /// The policy decision for one member (by number, None: not a member), and its memberships when it is a
@@ -283,7 +293,7 @@ impl<'a> PolicyInputs<'a, '_> {
         if rows.is_empty() {
             return Ok(Err((
                 "NO_DESTINATION_FOR_CHANNEL".into(),
-                format!("no destination of the audience takes {channel}"),
+                format!("no destination of the audience takes {channel}").into(),
             )));
         }
         Ok(Ok(rows))
@@ -322,7 +332,7 @@ mod tests {
         let profiles = super::super::profiles::profiles(&[ids]).unwrap();
         let audiences = [audience("recall"), audience("ads")];
         let mut s = Suppressions::default();
-        let reason = |rule: &str, detail: &str| (rule.to_string(), detail.to_string());
+        let reason = |rule: &'static str, detail: &'static str| (Reason::from(rule), Reason::from(detail));
         let pushes = [
             (
                 0,
@@ -366,7 +376,7 @@ mod tests {
             };
             assert_eq!(
                 s.row(i, &audiences, &profiles),
-                (audiences[*a].name.as_str(), id, rule.as_str(), detail.as_str())
+                (audiences[*a].name.as_str(), id, rule.as_ref(), detail.as_ref())
             );
         }
     }
