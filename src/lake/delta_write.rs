@@ -185,30 +185,73 @@ impl DeltaTableWriter {
         write_sliced(&mut self.writer, batch, &self.location, &mut self.adds).await
     }
 
-    /// Write `batches` with `writers` Parquet writers at once, each on a runtime thread of its own; the files
-    /// are committed in the order of the batches. A large table's encoding and compression is CPU work that one
-    /// writer does on one core.
-    pub async fn write_at_once(&mut self, batches: Vec<RecordBatch>, writers: usize) -> CoreResult<()> {
-        let mut tasks = Vec::with_capacity(writers);
-        for share in shares(batches, writers) {
-            self.rows += share.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+    /// Write each share (batches in table order, built as they are asked for) with a Parquet writer of its own,
+    /// the writers at once on the runtime's threads; the files are committed in the order of the shares. The
+    /// batches are built here, one share after the other in turn, each handed to its writer as that writer
+    /// takes it: no more than two batches a writer are held, however large the table. The first batch that
+    /// fails to build ends the write with its error (the writers are stopped and nothing is committed).
+    pub async fn write_shares<I>(&mut self, shares: Vec<I>) -> CoreResult<()>
+    where
+        I: Iterator<Item = CoreResult<RecordBatch>>,
+    {
+        let mut senders = Vec::with_capacity(shares.len());
+        let mut tasks = Vec::with_capacity(shares.len());
+        for _ in 0..shares.len() {
+            let (send, mut receive) = tokio::sync::mpsc::channel::<RecordBatch>(1);
             let mut writer =
                 RecordBatchWriter::for_table(&self.table)?.with_writer_properties(writer_properties());
             let location = self.location.clone();
+            senders.push(Some(send));
             tasks.push(tokio::spawn(async move {
-                let mut adds = Vec::new();
-                for batch in share {
+                let (mut adds, mut rows) = (Vec::new(), 0u64);
+                while let Some(batch) = receive.recv().await {
+                    rows += batch.num_rows() as u64;
                     write_sliced(&mut writer, batch, &location, &mut adds).await?;
                 }
                 adds.extend(writer.flush().await?);
-                CoreResult::Ok(adds)
+                CoreResult::Ok((adds, rows))
             }));
         }
-        for task in tasks {
-            let adds = task
+        let stop = |tasks: &[tokio::task::JoinHandle<_>]| tasks.iter().for_each(|t| t.abort());
+        let mut shares: Vec<Option<I>> = shares.into_iter().map(Some).collect();
+        while shares.iter().any(Option::is_some) {
+            for (share, sender) in shares.iter_mut().zip(&mut senders) {
+                let Some(batches) = share else { continue };
+                let batch = match batches.next() {
+                    Some(Ok(batch)) => batch,
+                    Some(Err(e)) => {
+                        stop(&tasks);
+                        return Err(e);
+                    }
+                    None => {
+                        // The share is done: its writer flushes once the channel closes.
+                        (*share, *sender) = (None, None);
+                        continue;
+                    }
+                };
+                let Some(send) = sender.as_ref() else { continue };
+                if send.send(batch).await.is_err() {
+                    // The writer stopped on an error, which its task gives back below.
+                    (*share, *sender) = (None, None);
+                }
+            }
+        }
+        drop(senders);
+        for (i, task) in tasks.iter_mut().enumerate() {
+            let written = task
                 .await
-                .map_err(|e| CoreError::Internal(format!("a Parquet writer stopped: {e}")))??;
-            self.adds.extend(adds);
+                .map_err(|e| CoreError::Internal(format!("a Parquet writer stopped: {e}")))
+                .and_then(|written| written);
+            match written {
+                Ok((adds, rows)) => {
+                    self.adds.extend(adds);
+                    self.rows += rows;
+                }
+                Err(e) => {
+                    stop(&tasks[i..]);
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -373,8 +416,9 @@ pub async fn write_batches(
 
 /// [`write_batches`] for batches built while the table is written (a lazy iterator): the first that fails to
 /// build ends the write with its error, and nothing is committed. With one writer the batches stream through it
-/// as they are built; with more (a large table, see [`writers_per_core`]) they are gathered and written by that
-/// many Parquet writers at once ([`DeltaTableWriter::write_at_once`]). Either way the write is one version.
+/// as they are built; with more (a large table, see [`writers_per_core`]) they are gathered, split into that
+/// many shares of about equal rows and written at once ([`try_write_shares`]). Either way the write is one
+/// version.
 pub async fn try_write_batches(
     location: &Location,
     schema: SchemaRef,
@@ -384,17 +428,58 @@ pub async fn try_write_batches(
     batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
+    let target = TableTarget {
+        location,
+        schema,
+        comment,
+        mode,
+        run_key,
+    };
+    if writers <= 1 {
+        return try_write_shares(target, vec![batches.into_iter()]).await;
+    }
+    let held = batches.into_iter().collect::<CoreResult<Vec<_>>>()?;
+    let shares = shares(held, writers)
+        .into_iter()
+        .map(|share| share.into_iter().map(Ok))
+        .collect();
+    try_write_shares(target, shares).await
+}
+
+/// The Delta table a write goes to: where, its columns and comment, how it treats the rows there, and the run
+/// key that makes the write happen once.
+#[derive(Debug, Clone)]
+pub struct TableTarget<'a> {
+    /// Where the table is.
+    pub location: &'a Location,
+    /// Its columns (with their comments).
+    pub schema: SchemaRef,
+    /// The table's description.
+    pub comment: &'a str,
+    /// Overwrite or append.
+    pub mode: WriteMode,
+    /// The run key (see [`DeltaTableWriter::open`]).
+    pub run_key: Option<&'a str>,
+}
+
+/// Write a table as shares of lazily built batches, one Parquet writer a share, at once, as one version (see
+/// [`DeltaTableWriter::write_shares`]): a large table is written on every core without its batches being built
+/// first.
+pub async fn try_write_shares<I>(target: TableTarget<'_>, shares: Vec<I>) -> CoreResult<WriteOutcome>
+where
+    I: Iterator<Item = CoreResult<RecordBatch>>,
+{
+    let TableTarget {
+        location,
+        schema,
+        comment,
+        mode,
+        run_key,
+    } = target;
     match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
         OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
         OpenedWrite::Writer(mut writer) => {
-            if writers <= 1 {
-                for batch in batches {
-                    writer.write(batch?).await?;
-                }
-            } else {
-                let held = batches.into_iter().collect::<CoreResult<Vec<_>>>()?;
-                writer.write_at_once(held, writers).await?;
-            }
+            writer.write_shares(shares).await?;
             writer.finish().await
         }
     }

@@ -14,8 +14,8 @@ pub use conform::{
     ColumnMapping, ConformPlan, Conformed, EnumSpelling, QuarantinedRow, RejectReason, RowNumbers,
 };
 pub use delta_write::{
-    try_write_batches, write_batches, writers_per_core, DeltaTableWriter, OpenedWrite, WriteMode,
-    WriteOutcome,
+    try_write_batches, try_write_shares, write_batches, writers_per_core, DeltaTableWriter, OpenedWrite,
+    TableTarget, WriteMode, WriteOutcome,
 };
 pub use location::Location;
 pub use read::{

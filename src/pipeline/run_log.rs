@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::error::CoreResult;
-use crate::lake::{try_write_batches, write_batches, Location, WriteMode, WriteOutcome};
+use crate::lake::{
+    try_write_batches, try_write_shares, write_batches, Location, TableTarget, WriteMode, WriteOutcome,
+};
 use crate::model::{self, BatchBuilder};
 
 /// One row of the `runs` table.
@@ -75,16 +77,45 @@ pub async fn try_write_output(
     batches: impl IntoIterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
+    let (location, key) = output_table(output, spec, run);
     try_write_batches(
-        &output.join(spec.name),
+        &location,
         spec.arrow_schema(),
         spec.comment,
         mode,
-        Some(&format!("{}/{run}", spec.name)),
+        Some(&key),
         batches,
         writers,
     )
     .await
+}
+
+/// [`try_write_output`] for a large table written as shares of batches built as the writers take them, one
+/// Parquet writer a share (see [`crate::lake::try_write_shares`]): its rows are never all in memory at once.
+pub async fn try_write_output_shares<I>(
+    output: &Location,
+    spec: &crate::model::TableSpec,
+    mode: WriteMode,
+    run: &str,
+    shares: Vec<I>,
+) -> CoreResult<WriteOutcome>
+where
+    I: Iterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
+{
+    let (location, key) = output_table(output, spec, run);
+    let target = TableTarget {
+        location: &location,
+        schema: spec.arrow_schema(),
+        comment: spec.comment,
+        mode,
+        run_key: Some(&key),
+    };
+    try_write_shares(target, shares).await
+}
+
+/// Where a stage's output table is, and the run key that makes a run write it once.
+fn output_table(output: &Location, spec: &crate::model::TableSpec, run: &str) -> (Location, String) {
+    (output.join(spec.name), format!("{}/{run}", spec.name))
 }
 
 /// Append a run to `<output>/runs` (once per run id and status).

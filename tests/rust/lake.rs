@@ -4,8 +4,10 @@ mod common;
 
 use std::fs::File;
 
-use _native::lake::{block_on, try_write_batches, write_batches, TableFormat, WriteMode};
-use _native::CoreError;
+use _native::lake::{
+    block_on, try_write_batches, try_write_shares, write_batches, TableFormat, TableTarget, WriteMode,
+};
+use _native::{CoreError, CoreResult};
 use arrow::array::RecordBatch;
 use common::{find, loc, read_table, text_batch};
 
@@ -183,6 +185,70 @@ fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
     .unwrap();
     assert_eq!((one.rows, one.files), (1000, 3));
     assert_eq!(read_table(&find(&loc(&dir, ""), "u")).0, 1000);
+}
+
+#[test]
+fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_failed_batch_commits_nothing()
+{
+    use arrow::array::AsArray;
+    use std::cell::Cell;
+    let dir = tempfile::tempdir().unwrap();
+    let batch_of = |first: usize| {
+        let ids: Vec<String> = (first..first + 100).map(|i| i.to_string()).collect();
+        text_batch(&[
+            ("source_system", vec![Some("ehr"); 100]),
+            ("source_record_id", ids.iter().map(|s| Some(s.as_str())).collect()),
+        ])
+    };
+    let schema = batch_of(0).schema();
+    let location = loc(&dir, "t");
+    let target = |run_key: &'static str| TableTarget {
+        location: &location,
+        schema: schema.clone(),
+        comment: "test",
+        mode: WriteMode::Append,
+        run_key: Some(run_key),
+    };
+    // Three shares of unequal length; each batch is built when its share's turn comes.
+    let built = Cell::new(0);
+    let shares: Vec<_> = [(0, 4), (400, 1), (500, 3)]
+        .into_iter()
+        .map(|(first, batches)| {
+            let built = &built;
+            (0..batches).map(move |b| {
+                built.set(built.get() + 1);
+                Ok(batch_of(first + b * 100))
+            })
+        })
+        .collect();
+    let written = block_on(try_write_shares(target("run-1"), shares)).unwrap();
+    assert_eq!((written.rows, written.files, built.get()), (800, 3, 8));
+    let (rows, read) = read_table(&find(&loc(&dir, ""), "t"));
+    assert_eq!(rows, 800);
+    let ids: Vec<String> = read
+        .iter()
+        .flat_map(|b| {
+            let ids = b.column(1).as_string::<i32>();
+            ids.iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    let expected: Vec<String> = (0..800).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "files are committed in the order of the shares");
+
+    // A batch that fails to build in the second share ends the write: its error comes back, nothing is
+    // committed, and the next share's batches after it are not built.
+    let built = Cell::new(0);
+    let shares: Vec<Box<dyn Iterator<Item = CoreResult<RecordBatch>>>> = vec![
+        Box::new((0..3).map(|b| {
+            built.set(built.get() + 1);
+            Ok(batch_of(b * 100))
+        })),
+        Box::new([Ok(batch_of(900)), Err(CoreError::Input("batch 2 failed".into()))].into_iter()),
+    ];
+    let failed = block_on(try_write_shares(target("run-2"), shares)).unwrap_err();
+    assert!(failed.to_string().contains("batch 2 failed"), "{failed}");
+    assert!(built.get() < 3, "the first share was not built to its end");
+    assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 800);
 }
 
 #[test]

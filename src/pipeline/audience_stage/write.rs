@@ -17,7 +17,7 @@ use crate::audience::policy::Decision;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{writers_per_core, Location, WriteMode};
 use crate::model::{self, BatchBuilder};
-use crate::pipeline::run_log::{try_write_output, write_output};
+use crate::pipeline::run_log::{try_write_output, try_write_output_shares, write_output};
 
 /// Suppression rows turned into Arrow at a time.
 const SUPPRESSION_ROWS_PER_BATCH: usize = 1 << 20;
@@ -87,11 +87,10 @@ fn spawn_write(
     spec: model::TableSpec,
     run: &str,
     batches: Vec<CoreResult<RecordBatch>>,
-    writers: usize,
 ) {
     let (output, run) = (output.clone(), run.to_string());
     tasks.spawn(async move {
-        try_write_output(&output, &spec, WriteMode::Append, &run, batches, writers).await?;
+        try_write_output(&output, &spec, WriteMode::Append, &run, batches, 1).await?;
         Ok(())
     });
 }
@@ -101,22 +100,19 @@ impl RunOutputs<'_> {
     /// sync log: the state never names a row whose change set is not written, and the sync log comes last.
     pub(super) async fn write(&self) -> CoreResult<()> {
         let (output, run) = (self.output, self.run);
-        // Every table's rows are turned into Arrow on every core first.
-        let (outreach, (state, (events, suppressions))) = rayon::join(
+        // The change sets and events are turned into Arrow on every core first; the suppressions (most of the
+        // rows: 12.9M at 10M members) are built batch by batch as their writers take them, and the state once
+        // those are written, so no two of these tables are in memory as Arrow at once.
+        let (outreach, events) = rayon::join(
             || {
                 self.destinations
                     .par_iter()
                     .map(|d| self.outreach_batch(d))
                     .collect::<CoreResult<Vec<_>>>()
             },
-            || {
-                rayon::join(
-                    || self.state_batch(),
-                    || rayon::join(|| self.events_batch(), || self.suppression_batches()),
-                )
-            },
+            || self.events_batch(),
         );
-        let (outreach, state, events) = (outreach?, state?, events?);
+        let (outreach, events) = (outreach?, events?);
         for (d, batch) in self.destinations.iter().zip(&outreach) {
             let drop_folder = d.path.as_deref().filter(|_| d.kind == DestinationKind::FileDrop);
             if let (Some(folder), false) = (drop_folder, batch.num_rows() == 0) {
@@ -127,14 +123,7 @@ impl RunOutputs<'_> {
         // what they did not commit is not there (a retried run writes each table once).
         let mut tasks = tokio::task::JoinSet::new();
         for (d, batch) in self.destinations.iter().zip(outreach) {
-            spawn_write(
-                &mut tasks,
-                output,
-                model::outreach(&d.name),
-                run,
-                vec![Ok(batch)],
-                1,
-            );
+            spawn_write(&mut tasks, output, model::outreach(&d.name), run, vec![Ok(batch)]);
         }
         spawn_write(
             &mut tasks,
@@ -142,21 +131,21 @@ impl RunOutputs<'_> {
             model::audience_events(),
             run,
             vec![Ok(events)],
-            1,
         );
-        // Suppressions are most of the rows (12.9M at 10M members): one Parquet writer per core.
-        spawn_write(
-            &mut tasks,
+        // Suppressions: one Parquet writer per core, fed while the tables above are written.
+        try_write_output_shares(
             output,
-            model::suppressions(),
+            &model::suppressions(),
+            WriteMode::Append,
             run,
-            suppressions,
-            writers_per_core(),
-        );
+            self.suppression_shares(writers_per_core()),
+        )
+        .await?;
         while let Some(done) = tasks.join_next().await {
             done.map_err(|e| CoreError::Internal(format!("writing the audience outputs stopped: {e}")))??;
         }
         // The state is written alone (after the change sets), by one Parquet writer per core.
+        let state = self.state_batch()?;
         try_write_output(
             output,
             &model::audience_members(),
@@ -235,21 +224,26 @@ impl RunOutputs<'_> {
         self.run_rows_batch(&model::audience_events(), events)
     }
 
-    /// suppressions, [`SUPPRESSION_ROWS_PER_BATCH`] rows a batch, built on every core.
-    fn suppression_batches(&self) -> Vec<CoreResult<RecordBatch>> {
-        let spec = model::suppressions();
+    /// suppressions in `writers` shares of about equal rows, each share's batches of
+    /// [`SUPPRESSION_ROWS_PER_BATCH`] rows built when its writer asks for them.
+    fn suppression_shares(&self, writers: usize) -> Vec<impl Iterator<Item = CoreResult<RecordBatch>> + '_> {
         let rows = self.suppressions.len();
+        let per_share = rows.div_ceil(writers.max(1)).max(1);
         (0..rows)
-            .into_par_iter()
-            .step_by(SUPPRESSION_ROWS_PER_BATCH)
-            .map(|first| {
-                let last = rows.min(first + SUPPRESSION_ROWS_PER_BATCH);
-                let chunk = (first..last).map(|i| {
-                    let (audience, member_id, rule, detail) =
-                        self.suppressions.row(i, self.audiences, self.profiles);
-                    [audience, member_id, rule, detail]
-                });
-                self.run_rows_batch(&spec, chunk)
+            .step_by(per_share)
+            .map(move |share| {
+                let end = rows.min(share + per_share);
+                (share..end)
+                    .step_by(SUPPRESSION_ROWS_PER_BATCH)
+                    .map(move |first| {
+                        let last = end.min(first + SUPPRESSION_ROWS_PER_BATCH);
+                        let chunk = (first..last).map(|i| {
+                            let (audience, member_id, rule, detail) =
+                                self.suppressions.row(i, self.audiences, self.profiles);
+                            [audience, member_id, rule, detail]
+                        });
+                        self.run_rows_batch(&model::suppressions(), chunk)
+                    })
             })
             .collect()
     }
