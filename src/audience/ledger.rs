@@ -6,8 +6,8 @@
 //! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
 //! messages that were queued, delivered or replied to count against frequency caps.
 //!
-//! A [`LedgerBuilder`] collects rows as they are read; [`LedgerBuilder::finish`] groups them by member number
-//! into one flat array per kind ([`ByMember`]). Ten million members would otherwise mean ten million small
+//! A [`LedgerBuilder`] collects rows as they are read, split by member range ([`MemberPairs`]);
+//! [`LedgerBuilder::finish`] groups them by member number into flat arrays per kind and range ([`ByMember`]). Ten million members would otherwise mean ten million small
 //! vectors in hash tables that grow by rehashing: most of the time of building them went to allocating and
 //! zeroing memory, and every look-up was a probe into a table far larger than the caches.
 
@@ -25,86 +25,121 @@ use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, 
 use crate::error::{CoreError, CoreResult};
 use crate::model::{optional_text_column, text_column, text_value};
 
-/// Items grouped by member number, each member's in the order they were added: member `m`'s items are
-/// `items[starts[m]..starts[m + 1]]`.
+/// Member numbers per member range, as a power of two: a range's counts and slots stay in cache while its items
+/// are placed.
+const PARTITION_BITS: u32 = 14;
+
+/// (member, item) pairs in the order they are added, split by member range as they come: rows arrive in table
+/// order, their members scattered over millions of numbers, and a push is a sequential write to one of a few
+/// hundred growing lists. No list of every pair is ever held besides these.
+#[derive(Debug)]
+pub struct MemberPairs<T> {
+    ranges: Vec<Vec<(u32, T)>>,
+}
+
+impl<T> Default for MemberPairs<T> {
+    fn default() -> Self {
+        MemberPairs { ranges: Vec::new() }
+    }
+}
+
+impl<T> MemberPairs<T> {
+    /// Add an item of member `member`.
+    pub fn push(&mut self, member: u32, item: T) {
+        let range = (member >> PARTITION_BITS) as usize;
+        if range >= self.ranges.len() {
+            self.ranges.resize_with(range + 1, Vec::new);
+        }
+        self.ranges[range].push((member, item));
+    }
+}
+
+impl<T> FromIterator<(u32, T)> for MemberPairs<T> {
+    fn from_iter<I: IntoIterator<Item = (u32, T)>>(pairs: I) -> Self {
+        let mut out = MemberPairs::default();
+        for (member, item) in pairs {
+            out.push(member, item);
+        }
+        out
+    }
+}
+
+/// Items grouped by member number, each member's in the order they were added, one flat array per member range:
+/// member `m`'s items are `items[starts[i]..starts[i + 1]]` of its range, `i` its place in the range.
 #[derive(Debug)]
 pub struct ByMember<T> {
-    starts: Vec<usize>,
+    ranges: Vec<MemberRange<T>>,
+}
+
+/// The grouped items of one member range (see [`ByMember`]).
+#[derive(Debug)]
+struct MemberRange<T> {
+    starts: Vec<u32>,
     items: Vec<T>,
 }
 
 impl<T> Default for ByMember<T> {
     fn default() -> Self {
-        ByMember {
-            starts: vec![0],
-            items: Vec::new(),
-        }
+        ByMember { ranges: Vec::new() }
     }
 }
 
-/// Member numbers per partition of [`ByMember::group`], as a power of two: a partition's counts and slots stay
-/// in cache while its items are placed.
-const PARTITION_BITS: u32 = 14;
-
 impl<T: Send> ByMember<T> {
-    /// Group (member, item) pairs by member, keeping their order within a member.
-    ///
-    /// Pairs come in table order, so their members are scattered over millions of numbers: a counting sort over
-    /// all of them writes each item to a random place, a cache miss each. Instead the pairs are first split by
-    /// member range (sequential writes to a few hundred growing lists), then each range is counting-sorted on
-    /// its own, in cache and in parallel. Both steps keep the order the pairs came in.
-    pub fn group(pairs: Vec<(u32, T)>) -> Self {
-        let members = pairs.iter().map(|(m, _)| *m as usize + 1).max().unwrap_or(0);
-        let span = 1usize << PARTITION_BITS;
-        let mut parts: Vec<Vec<(u32, T)>> = (0..members.div_ceil(span)).map(|_| Vec::new()).collect();
-        for (m, item) in pairs {
-            parts[(m >> PARTITION_BITS) as usize].push((m, item));
-        }
-        let grouped: Vec<(Vec<usize>, Vec<T>)> = parts
+    /// Group pairs by member, keeping their order within a member: each member range is counting-sorted on its
+    /// own, in cache and in parallel, and its list of pairs is dropped once its items are placed. The ranges stay
+    /// apart (no copy into one array): at 10M members the consents alone are 18M items.
+    pub fn group(pairs: MemberPairs<T>) -> Self {
+        let ranges = pairs
+            .ranges
             .into_par_iter()
             .enumerate()
-            .map(|(p, part)| {
-                let first = p * span;
-                let width = span.min(members - first);
-                let mut counts = vec![0usize; width];
-                for (m, _) in &part {
-                    counts[*m as usize - first] += 1;
+            .map(|(r, pairs)| {
+                let first = (r as u32) << PARTITION_BITS;
+                let width = pairs
+                    .iter()
+                    .map(|(m, _)| (m - first) as usize + 1)
+                    .max()
+                    .unwrap_or(0);
+                let mut counts = vec![0u32; width];
+                for (m, _) in &pairs {
+                    counts[(m - first) as usize] += 1;
                 }
-                let mut next = Vec::with_capacity(width);
+                let mut starts = Vec::with_capacity(width + 1);
                 let mut at = 0;
+                starts.push(0);
                 for &c in &counts {
-                    next.push(at);
                     at += c;
+                    starts.push(at);
                 }
-                let mut slots: Vec<Option<T>> = Vec::with_capacity(part.len());
-                slots.resize_with(part.len(), || None);
-                for (m, item) in part {
-                    let slot = &mut next[m as usize - first];
-                    slots[*slot] = Some(item);
+                // The next free slot of each member, counted from its start.
+                let mut next = counts;
+                next.copy_from_slice(&starts[..width]);
+                let mut slots: Vec<Option<T>> = Vec::with_capacity(pairs.len());
+                slots.resize_with(pairs.len(), || None);
+                for (m, item) in pairs {
+                    let slot = &mut next[(m - first) as usize];
+                    slots[*slot as usize] = Some(item);
                     *slot += 1;
                 }
-                (counts, slots.into_iter().flatten().collect())
+                MemberRange {
+                    starts,
+                    items: slots.into_iter().flatten().collect(),
+                }
             })
             .collect();
-        let mut starts = Vec::with_capacity(members + 1);
-        starts.push(0);
-        let mut items = Vec::with_capacity(grouped.iter().map(|(_, i)| i.len()).sum());
-        for (counts, part_items) in grouped {
-            for c in counts {
-                starts.push(starts[starts.len() - 1] + c);
-            }
-            items.extend(part_items);
-        }
-        ByMember { starts, items }
+        ByMember { ranges }
     }
 }
 
 impl<T> ByMember<T> {
     /// The items of member `m` (empty when it has none).
     pub fn of(&self, m: u32) -> &[T] {
-        let m = m as usize;
-        match (self.starts.get(m), self.starts.get(m + 1)) {
-            (Some(&from), Some(&to)) => &self.items[from..to],
+        let Some(range) = self.ranges.get((m >> PARTITION_BITS) as usize) else {
+            return &[];
+        };
+        let i = (m & ((1 << PARTITION_BITS) - 1)) as usize;
+        match (range.starts.get(i), range.starts.get(i + 1)) {
+            (Some(&from), Some(&to)) => &range.items[from as usize..to as usize],
             _ => &[],
         }
     }
@@ -122,11 +157,11 @@ struct Delivery {
 /// Rows of the ledger as they are read, before they are grouped by member.
 #[derive(Debug, Default)]
 pub struct LedgerBuilder {
-    consents: Vec<(u32, ConsentEvent)>,
+    consents: MemberPairs<ConsentEvent>,
     do_not_contact: HashMap<u32, i64>,
-    revocations: Vec<(u32, (Channel, i64))>,
-    history: Vec<(u32, SentMessage)>,
-    deliveries: Vec<(u32, Delivery)>,
+    revocations: MemberPairs<(Channel, i64)>,
+    history: MemberPairs<SentMessage>,
+    deliveries: MemberPairs<Delivery>,
     /// Audience names of communications, each stored once (a message's subject shares it).
     audiences: HashMap<String, (u32, Arc<str>)>,
     /// Rows left out because their member is unknown.
@@ -207,7 +242,7 @@ impl LedgerBuilder {
                 *latest = (*latest).max(at.value(i));
             }
             for &channel in channels {
-                self.consents.push((
+                self.consents.push(
                     m,
                     ConsentEvent {
                         channel,
@@ -216,7 +251,7 @@ impl LedgerBuilder {
                         basis: b,
                         at: at.value(i),
                     },
-                ));
+                );
             }
         }
         Ok(())
@@ -254,20 +289,20 @@ impl LedgerBuilder {
             if direction.value(i) == "inbound" {
                 let kw = text_value(keyword, i);
                 if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
-                    self.revocations.push((m, (channel, at.value(i))));
+                    self.revocations.push(m, (channel, at.value(i)));
                 }
                 continue;
             }
             let subject = text_value(audience, i).map(|a| self.audience(a));
             if let Some((audience, _)) = &subject {
-                self.deliveries.push((
+                self.deliveries.push(
                     m,
                     Delivery {
                         audience: *audience,
                         at: at.value(i),
                         failed: status.value(i) == "failed",
                     },
-                ));
+                );
             }
             if direction.value(i) == "outbound"
                 && matches!(status.value(i), "queued" | "delivered" | "replied")
@@ -275,14 +310,14 @@ impl LedgerBuilder {
                 let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                     continue;
                 };
-                self.history.push((
+                self.history.push(
                     m,
                     SentMessage {
                         at: sent,
                         channel,
                         subject: subject.map(|(_, name)| name),
                     },
-                ));
+                );
             }
         }
         Ok(())
@@ -386,13 +421,14 @@ mod tests {
 
     #[test]
     fn items_are_grouped_by_member_in_the_order_they_came() {
-        let grouped = ByMember::group(vec![(3, 'a'), (0, 'b'), (3, 'c'), (1, 'd'), (0, 'e'), (3, 'f')]);
+        let pairs = [(3, 'a'), (0, 'b'), (3, 'c'), (1, 'd'), (0, 'e'), (3, 'f')];
+        let grouped = ByMember::group(pairs.into_iter().collect());
         assert_eq!(grouped.of(0), ['b', 'e']);
         assert_eq!(grouped.of(1), ['d']);
         assert_eq!(grouped.of(2), [] as [char; 0]);
         assert_eq!(grouped.of(3), ['a', 'c', 'f']);
         assert_eq!(grouped.of(4), [] as [char; 0], "past the last member");
-        assert_eq!(ByMember::<u8>::group(Vec::new()).of(0), [] as [u8; 0]);
+        assert_eq!(ByMember::<u8>::group(MemberPairs::default()).of(0), [] as [u8; 0]);
     }
 
     #[test]
@@ -403,7 +439,7 @@ mod tests {
         let pairs: Vec<(u32, usize)> = (0..200)
             .map(|i| (members[(i * 5 + i / 7) % members.len()], i))
             .collect();
-        let grouped = ByMember::group(pairs.clone());
+        let grouped = ByMember::group(pairs.iter().copied().collect());
         for m in 0..=3 * span + 3 {
             let expected: Vec<usize> = pairs.iter().filter(|(p, _)| *p == m).map(|(_, i)| *i).collect();
             assert_eq!(grouped.of(m), expected.as_slice(), "member {m}");
