@@ -7,9 +7,10 @@
 //! messages that were queued, delivered or replied to count against frequency caps.
 //!
 //! A [`LedgerBuilder`] collects rows as they are read, split by member range ([`MemberPairs`]);
-//! [`LedgerBuilder::finish`] groups them by member number into flat arrays per kind and range ([`ByMember`]). Ten million members would otherwise mean ten million small
-//! vectors in hash tables that grow by rehashing: most of the time of building them went to allocating and
-//! zeroing memory, and every look-up was a probe into a table far larger than the caches.
+//! [`LedgerBuilder::finish`] groups them by member number into flat arrays per kind and range ([`ByMember`]).
+//! Ten million members would otherwise mean ten million small vectors in hash tables that grow by rehashing: most
+//! of the time of building them went to allocating and zeroing memory, and every look-up was a probe into a
+//! table far larger than the caches.
 
 use std::sync::Arc;
 

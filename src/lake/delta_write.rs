@@ -194,14 +194,16 @@ impl DeltaTableWriter {
     where
         I: Iterator<Item = CoreResult<RecordBatch>>,
     {
-        let mut senders = Vec::with_capacity(shares.len());
+        // Each share with the channel to its writer; a share that is done (or whose writer stopped) is dropped
+        // with its sender, which closes the channel and lets the writer flush.
+        let mut feeds = Vec::with_capacity(shares.len());
         let mut tasks = Vec::with_capacity(shares.len());
-        for _ in 0..shares.len() {
+        for share in shares {
             let (send, mut receive) = tokio::sync::mpsc::channel::<RecordBatch>(1);
             let mut writer =
                 RecordBatchWriter::for_table(&self.table)?.with_writer_properties(writer_properties());
             let location = self.location.clone();
-            senders.push(Some(send));
+            feeds.push(Some((share, send)));
             tasks.push(tokio::spawn(async move {
                 let (mut adds, mut rows) = (Vec::new(), 0u64);
                 while let Some(batch) = receive.recv().await {
@@ -213,30 +215,24 @@ impl DeltaTableWriter {
             }));
         }
         let stop = |tasks: &[tokio::task::JoinHandle<_>]| tasks.iter().for_each(|t| t.abort());
-        let mut shares: Vec<Option<I>> = shares.into_iter().map(Some).collect();
-        while shares.iter().any(Option::is_some) {
-            for (share, sender) in shares.iter_mut().zip(&mut senders) {
-                let Some(batches) = share else { continue };
-                let batch = match batches.next() {
-                    Some(Ok(batch)) => batch,
+        while feeds.iter().any(Option::is_some) {
+            for feed in &mut feeds {
+                let Some((batches, send)) = feed else { continue };
+                match batches.next() {
+                    Some(Ok(batch)) => {
+                        if send.send(batch).await.is_err() {
+                            // The writer stopped on an error, which its task gives back below.
+                            *feed = None;
+                        }
+                    }
                     Some(Err(e)) => {
                         stop(&tasks);
                         return Err(e);
                     }
-                    None => {
-                        // The share is done: its writer flushes once the channel closes.
-                        (*share, *sender) = (None, None);
-                        continue;
-                    }
-                };
-                let Some(send) = sender.as_ref() else { continue };
-                if send.send(batch).await.is_err() {
-                    // The writer stopped on an error, which its task gives back below.
-                    (*share, *sender) = (None, None);
+                    None => *feed = None,
                 }
             }
         }
-        drop(senders);
         for (i, task) in tasks.iter_mut().enumerate() {
             let written = task
                 .await
