@@ -42,3 +42,43 @@ pub fn text_value(column: Option<&StringArray>, i: usize) -> Option<&str> {
         .map(|a| a.value(i))
         .filter(|s| !s.is_empty())
 }
+
+/// The batch with only the columns named in `names`, in the batch's order (names it lacks are ignored): what a
+/// later step keeps of a batch once it knows which columns it reads, so the others are freed.
+pub fn only_columns<S: AsRef<str>>(batch: &RecordBatch, names: &[S]) -> CoreResult<RecordBatch> {
+    let kept: Vec<usize> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.iter().any(|n| n.as_ref() == f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    Ok(batch.project(&kept)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array};
+
+    use super::*;
+
+    #[test]
+    fn only_the_named_columns_are_kept_in_the_batch_order() {
+        let column = |v: i64| Arc::new(Int64Array::from(vec![v])) as ArrayRef;
+        let batch =
+            RecordBatch::try_from_iter([("a", column(1)), ("b", column(2)), ("c", column(3))]).unwrap();
+        let kept = only_columns(&batch, &["c", "a", "not_there"]).unwrap();
+        let names: Vec<&str> = kept
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(kept.num_rows(), 1);
+        assert_eq!(only_columns(&batch, &[] as &[&str]).unwrap().num_columns(), 0);
+    }
+}

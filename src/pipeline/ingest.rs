@@ -20,7 +20,7 @@ use crate::lake::{
     detect, find_in_lake, ColumnMapping, ConformPlan, DeltaTableWriter, Location, OpenedWrite,
     QuarantinedRow, RowNumbers, TableReader, TableSource, WriteMode,
 };
-use crate::model::{self, canonical_input, BatchBuilder, CANONICAL_INPUTS};
+use crate::model::{self, canonical_input, only_columns, BatchBuilder, CANONICAL_INPUTS};
 
 /// Where one canonical input is, and how its columns map.
 #[derive(Debug, Clone, Default)]
@@ -249,9 +249,27 @@ pub(crate) fn conform_in_chunks(
 /// Read a canonical input whole, conformed on every core (None when the input is absent). See
 /// [`read_conformed_each`].
 pub async fn read_conformed(inputs: &InputSet, table: &str) -> CoreResult<Option<ConformedInput>> {
+    read_conformed_columns(inputs, table, None).await
+}
+
+/// [`read_conformed`], keeping of each conformed batch only the columns in `keep` (None: all). Rows are
+/// conformed (and quarantined) on all their columns as ever; the others are dropped chunk by chunk, so a reader
+/// of a few columns never holds the rest.
+pub async fn read_conformed_columns(
+    inputs: &InputSet,
+    table: &str,
+    keep: Option<&[String]>,
+) -> CoreResult<Option<ConformedInput>> {
     let mut batches = Vec::new();
     let read = read_conformed_each(inputs, table, |good| {
-        batches.extend(good);
+        match keep {
+            Some(keep) => {
+                for (batch, numbers) in good {
+                    batches.push((only_columns(&batch, keep)?, numbers));
+                }
+            }
+            None => batches.extend(good),
+        }
         Ok(())
     })
     .await?;

@@ -28,8 +28,8 @@ pub use selection::AudienceSelection;
 
 use super::identity_stage::read_xref_batches;
 use super::ingest::{
-    open_input, read_conformed, read_conformed_each, write_quarantine, BackgroundRead, ConformedInput,
-    InputSet,
+    open_input, read_conformed_columns, read_conformed_each, write_quarantine, BackgroundRead,
+    ConformedInput, InputSet,
 };
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
@@ -39,9 +39,12 @@ use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow};
+use crate::model::only_columns;
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
-use selection::{columns_read, register, resolve_members, selected_rows, SelectedRows};
+use selection::{
+    all_columns_read, columns_read, register, resolve_members, selected_rows, ColumnsRead, SelectedRows,
+};
 
 /// Counts for one audience.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -71,19 +74,25 @@ pub struct AudienceReport {
     pub sample: Vec<(String, String, String, Option<String>)>,
     /// Where the outputs are.
     pub output: String,
-    /// Wall seconds of each phase (profiles, xref, ledger, sql, policy, diff, write), in order.
+    /// Wall seconds of each phase (profiles, sql_outputs: the SQL over output tables alone, xref, ledger, sql:
+    /// the rest of the SQL, policy, diff, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// Read and conform an engagement input whole (None: the lake has no such table); without `rows_wanted`, only
-/// open it (its schema is checked and it is described in the run log).
+/// The columns that resolve an engagement input's rows to members: kept until they are resolved.
+const RESOLVING_COLUMNS: [&str; 3] = ["member_id", "source_system", "source_record_id"];
+
+/// Read and conform an engagement input whole (None: the lake has no such table), keeping the columns in
+/// `keep` (None: all); without `rows_wanted`, only open it (its schema is checked and it is described in the run
+/// log).
 async fn read_engagement(
     inputs: &InputSet,
     table: &str,
     rows_wanted: bool,
+    keep: Option<Vec<String>>,
 ) -> CoreResult<Option<ConformedInput>> {
     if rows_wanted {
-        return read_conformed(inputs, table).await;
+        return read_conformed_columns(inputs, table, keep.as_deref()).await;
     }
     Ok(open_input(inputs, table).await?.map(|stream| ConformedInput {
         described: stream.describe(),
@@ -116,6 +125,32 @@ fn destination<'a>(destinations: &'a [Destination], name: &str) -> CoreResult<&'
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
 }
 
+/// The output tables an audience's SQL can read; the other tables it can read are engagement inputs.
+const OUTPUT_TABLES: [&str; 3] = ["member_profile", "care_gaps", "measure_rates"];
+
+/// Run the SQL of the audiences at positions `which`, each result put in its place in `results`.
+async fn run_each_sql(
+    ctx: &SessionContext,
+    audiences: &[Audience],
+    which: &[usize],
+    results: &mut [Option<Vec<RecordBatch>>],
+    progress: &dyn Progress,
+) -> CoreResult<()> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    progress.start("audiences", which.len() as u64);
+    for &i in which {
+        let a = &audiences[i];
+        let sql_error = |e| CoreError::Config(format!("audience '{}': sql: {e}", a.name));
+        let frame = ctx.sql(&a.sql).await.map_err(sql_error)?;
+        results[i] = Some(frame.collect().await.map_err(sql_error)?);
+        progress.advance(1);
+    }
+    progress.finish();
+    Ok(())
+}
+
 /// Run the audiences, their rows selected by `selection`; with `dry_run`, compute everything and write nothing.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_audiences(
@@ -144,12 +179,14 @@ pub async fn run_audiences(
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
-    // Which columns of which tables the SQL reads (None: not known, so every table it may read is read whole).
-    let sql_reads = if run_sql {
+    // Which columns of which tables each audience's SQL reads (None: not known, so every table it may read is
+    // read whole, and all the SQL runs once every table is loaded).
+    let audience_reads = if run_sql {
         columns_read(audiences).await
     } else {
-        Some(BTreeMap::new())
+        Some(vec![ColumnsRead::new(); audiences.len()])
     };
+    let sql_reads = audience_reads.as_deref().map(all_columns_read);
     let reads_table = |table: &str| match &sql_reads {
         Some(reads) => reads.contains_key(table),
         // Unquoted names are lower case to the SQL, so a name it does not contain is one it cannot read.
@@ -162,21 +199,33 @@ pub async fn run_audiences(
             .map(|c| c.iter().map(String::as_str).collect())
             .unwrap_or_default()
     };
+    // The columns of a table the SQL reads that are kept for it (None: not known, so all).
+    let sql_columns = |table: &str| -> Option<Vec<String>> {
+        sql_reads
+            .as_ref()
+            .map(|_| columns_of(table).into_iter().map(String::from).collect())
+    };
     // The engagement inputs the SQL reads are read and conformed whole in the background while the outputs are
-    // read and indexed; appointments are only opened when the SQL does not read them. Consents and
-    // communications that only the ledger reads are streamed into it once the xref is indexed (None here): the
-    // ledger keeps a few values a row, not the rows.
+    // read and indexed, keeping the columns the SQL reads and those that resolve members; appointments are only
+    // opened when the SQL does not read them. Consents and communications that only the ledger reads are
+    // streamed into it once the xref is indexed (None here): the ledger keeps a few values a row, not the rows.
     let engagement: Vec<(&str, bool, Option<BackgroundRead>)> =
         ["appointments", "communications", "consents"]
             .into_iter()
             .map(|table| {
                 let for_sql = reads_table(table);
+                // The ledger reads consents and communications whole.
+                let keep = sql_columns(table)
+                    .filter(|_| table == "appointments")
+                    .map(|columns| {
+                        let resolving = RESOLVING_COLUMNS.iter().map(|c| c.to_string());
+                        resolving.chain(columns).collect::<Vec<_>>()
+                    });
                 let inputs = inputs.clone();
                 let background = (for_sql || table == "appointments").then(|| {
-                    BackgroundRead::spawn(
-                        table,
-                        async move { read_engagement(&inputs, table, for_sql).await },
-                    )
+                    BackgroundRead::spawn(table, async move {
+                        read_engagement(&inputs, table, for_sql, keep).await
+                    })
                 });
                 (table, for_sql, background)
             })
@@ -230,6 +279,26 @@ pub async fn run_audiences(
         register(&ctx, table, batches)?;
     }
     clock.lap("profiles");
+    // Each audience's selected rows: given, or its SQL's result.
+    let mut results: Vec<Option<Vec<RecordBatch>>> = match selection {
+        AudienceSelection::Given(given) => given.into_iter().map(Some).collect(),
+        AudienceSelection::Sql => audiences.iter().map(|_| None).collect(),
+    };
+    // The SQL that reads only output tables runs now, before the xref and the ledger are built, and the output
+    // tables no other SQL reads are let go: care_gaps is not held through the phases that hold the most.
+    if let Some(reads) = &audience_reads {
+        let reads_only_outputs = |i: usize| reads[i].keys().all(|t| OUTPUT_TABLES.contains(&t.as_str()));
+        let early: Vec<usize> = (0..audiences.len())
+            .filter(|&i| results[i].is_none() && reads_only_outputs(i))
+            .collect();
+        run_each_sql(&ctx, audiences, &early, &mut results, progress).await?;
+        for table in OUTPUT_TABLES {
+            if !(0..audiences.len()).any(|i| results[i].is_none() && reads[i].contains_key(table)) {
+                ctx.deregister_table(table)?;
+            }
+        }
+    }
+    clock.lap("sql_outputs");
     let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;
     clock.lap("xref");
     let mut ledger = LedgerBuilder::default();
@@ -271,10 +340,17 @@ pub async fn run_audiences(
             .par_iter()
             .map(|(batch, _)| resolve_members(batch, &xref, &profiles, for_sql))
             .collect::<CoreResult<Vec<_>>>()?;
+        // Once resolved, the SQL's batches keep only the columns it reads.
+        let keep = sql_columns(table);
         let mut batches = Vec::new();
         for ((for_sql, members), (batch, _)) in resolved.into_iter().zip(&read.batches) {
             add_to_ledger(&mut ledger, table, batch, &members, as_of_micros)?;
-            batches.extend(for_sql);
+            if let Some(b) = for_sql {
+                batches.push(match &keep {
+                    Some(keep) => only_columns(&b, keep)?,
+                    None => b,
+                });
+            }
         }
         if for_sql {
             register(&ctx, table, batches)?;
@@ -284,27 +360,10 @@ pub async fn run_audiences(
     let ledger = ledger.finish();
 
     clock.lap("ledger");
-    // Each audience's SQL.
-    progress.start("audiences", audiences.len() as u64);
-    let mut results: Vec<Vec<RecordBatch>> = Vec::with_capacity(audiences.len());
-    let mut given = match selection {
-        AudienceSelection::Given(given) => given.into_iter(),
-        AudienceSelection::Sql => Vec::new().into_iter(),
-    };
-    for a in audiences {
-        results.push(match given.next() {
-            Some(batches) => batches,
-            None => ctx
-                .sql(&a.sql)
-                .await
-                .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?
-                .collect()
-                .await
-                .map_err(|e| CoreError::Config(format!("audience '{}': sql: {e}", a.name)))?,
-        });
-        progress.advance(1);
-    }
-    progress.finish();
+    // The rest of the SQL, over the engagement inputs as well.
+    let rest: Vec<usize> = (0..audiences.len()).filter(|&i| results[i].is_none()).collect();
+    run_each_sql(&ctx, audiences, &rest, &mut results, progress).await?;
+    let results: Vec<Vec<RecordBatch>> = results.into_iter().map(Option::unwrap_or_default).collect();
     // Each audience's rows are read out of its result on a core of their own.
     let selected: Vec<SelectedRows> = audiences
         .par_iter()

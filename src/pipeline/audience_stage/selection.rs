@@ -119,11 +119,15 @@ const SQL_TABLES: [&str; 6] = [
     "consents",
 ];
 
-/// The columns the audiences' SQL reads from each table it reads, found by planning every SQL against the
-/// tables' canonical schemas without rows: only those columns need reading (care_gaps' evidence columns, most
-/// of its bytes, are rarely selected). None when some SQL cannot be planned so; then every table is read whole
-/// and the SQL's own error, if it has one, comes when it runs over the real tables.
-pub(super) async fn columns_read(audiences: &[Audience]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+/// The columns read of each table read, by one SQL or by several.
+pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
+
+/// The columns each audience's SQL reads from each table it reads (in the order of the audiences), found by
+/// planning every SQL against the tables' canonical schemas without rows: only those columns need reading
+/// (care_gaps' evidence columns, most of its bytes, are rarely selected), and a table is needed only until the
+/// last SQL that reads it has run. None when some SQL cannot be planned so; then every table is read whole and
+/// the SQL's own error, if it has one, comes when it runs over the real tables.
+pub(super) async fn columns_read(audiences: &[Audience]) -> Option<Vec<ColumnsRead>> {
     let ctx = SessionContext::new();
     for table in SQL_TABLES {
         let spec = match table {
@@ -136,8 +140,9 @@ pub(super) async fn columns_read(audiences: &[Audience]) -> Option<BTreeMap<Stri
         ctx.register_table(table, Arc::new(empty)).ok()?;
     }
     let state = ctx.state();
-    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut read = Vec::with_capacity(audiences.len());
     for a in audiences {
+        let mut used = ColumnsRead::new();
         let plan = state.create_logical_plan(&a.sql).await.ok()?;
         let plan = state.optimize(&plan).ok()?;
         plan.apply_with_subqueries(|node| {
@@ -154,8 +159,20 @@ pub(super) async fn columns_read(audiences: &[Audience]) -> Option<BTreeMap<Stri
             Ok(TreeNodeRecursion::Continue)
         })
         .ok()?;
+        read.push(used);
     }
-    Some(used)
+    Some(read)
+}
+
+/// The columns that any of the SQL reads, table by table.
+pub(super) fn all_columns_read(read: &[ColumnsRead]) -> ColumnsRead {
+    let mut all = ColumnsRead::new();
+    for (table, columns) in read.iter().flatten() {
+        all.entry(table.clone())
+            .or_default()
+            .extend(columns.iter().cloned());
+    }
+    all
 }
 
 /// Each row's member number: its member_id when the source gave one, else its source record's member in the
@@ -269,9 +286,9 @@ mod tests {
         }
     }
 
-    fn read_by(sqls: &[&str]) -> Option<BTreeMap<String, BTreeSet<String>>> {
+    fn read_by(sqls: &[&str]) -> Option<ColumnsRead> {
         let audiences: Vec<Audience> = sqls.iter().map(|s| audience(s)).collect();
-        crate::lake::block_on(columns_read(&audiences))
+        crate::lake::block_on(columns_read(&audiences)).map(|read| all_columns_read(&read))
     }
 
     fn names(columns: &[&str]) -> BTreeSet<String> {
@@ -298,6 +315,26 @@ mod tests {
         // A subquery's table counts too.
         assert!(read["consents"].contains("status"));
         assert!(!read.contains_key("measure_rates") && !read.contains_key("communications"));
+    }
+
+    #[test]
+    fn each_audience_has_the_tables_its_own_sql_reads() {
+        let audiences: Vec<Audience> = [
+            "select member_id from care_gaps where status = 'open'",
+            "select member_id from appointments a where exists \
+             (select 1 from member_profile p where p.member_id = a.member_id)",
+        ]
+        .iter()
+        .map(|s| audience(s))
+        .collect();
+        let read = crate::lake::block_on(columns_read(&audiences)).expect("plans");
+        let tables = |i: usize| read[i].keys().map(String::as_str).collect::<Vec<_>>();
+        assert_eq!(tables(0), ["care_gaps"]);
+        assert_eq!(tables(1), ["appointments", "member_profile"]);
+        assert_eq!(
+            all_columns_read(&read)["care_gaps"],
+            names(&["member_id", "status"])
+        );
     }
 
     #[test]
