@@ -6,15 +6,51 @@
 
 use sha2::{Digest, Sha256};
 
-/// Lower-case hex of a digest (64 characters for SHA-256; longer input is encoded the slow way).
+/// A SHA-256 digest as its 32 bytes: what a value held for every row keeps (the row hash of each of millions of
+/// memberships), 32 bytes in place instead of a 64-character string on the heap; written out as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+/// The 64 lower-case hex characters of a [`Sha256Digest`], on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct Sha256Text([u8; 64]);
+
+impl Sha256Digest {
+    /// The digest of `parts`, each followed by a unit separator (so `("ab", "c")` and `("a", "bc")` differ).
+    pub fn of_parts(parts: &[&str]) -> Self {
+        let mut h = Sha256::new();
+        for p in parts {
+            h.update(p.as_bytes());
+            h.update([0x1f]);
+        }
+        Sha256Digest(h.finalize().into())
+    }
+
+    /// Lower-case hex.
+    pub fn hex(&self) -> Sha256Text {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 64];
+        for (pair, byte) in text.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Sha256Text(text)
+    }
+}
+
+impl Sha256Text {
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        // Hex digits are ASCII, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Lower-case hex of a digest (64 characters for SHA-256; other lengths are encoded the slow way).
 pub fn sha256_hex(digest: impl AsRef<[u8]>) -> String {
     let digest = digest.as_ref();
-    let mut text = [0u8; 64];
-    let Some(text) = text.get_mut(..digest.len() * 2) else {
-        return hex::encode(digest);
-    };
-    match hex::encode_to_slice(digest, text) {
-        Ok(()) => String::from_utf8_lossy(text).into_owned(),
+    match <[u8; 32]>::try_from(digest) {
+        Ok(bytes) => Sha256Digest(bytes).hex().as_str().to_owned(),
         Err(_) => hex::encode(digest),
     }
 }
@@ -39,6 +75,9 @@ mod tests {
             sha256_of("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        let parts = Sha256Digest::of_parts(&["ab", "c"]);
+        assert_eq!(parts.hex().as_str(), sha256_of("ab\u{1f}c\u{1f}"));
+        assert_ne!(parts, Sha256Digest::of_parts(&["a", "bc"]));
         assert_eq!(
             sha256_hex([0xABu8, 0x01]),
             "ab01",

@@ -12,12 +12,12 @@ use rayon::prelude::*;
 use super::diff::Membership;
 use super::profiles::{payload, Profiles};
 use super::selection::{SelectedRow, SelectedRows};
-use super::write::sha;
 use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
+use crate::digest::Sha256Digest;
 use crate::error::CoreResult;
 
 /// A suppression's rule or detail: mostly a fixed text (see [`Decision::Suppress`]).
@@ -138,6 +138,10 @@ pub(super) struct PolicyInputs<'a, 'r> {
     pub(super) now: DateTime<Utc>,
 }
 
+/// Selected rows decided at once (on every core) before their outcomes are gathered: the outcomes of a
+/// 10M-member audience (some 60 bytes each) are never all held together.
+const DECIDE_AT_ONCE: usize = 1 << 20;
+
 /// A member's outcome in one audience: memberships, or the suppression rule and detail.
 type Outcome<'a> = Result<Vec<Membership<'a>>, (Reason, Reason)>;
 
@@ -158,7 +162,7 @@ impl<'a> PolicyInputs<'a, '_> {
             .par_iter()
             .zip(&needed)
             .map(|(rows, &needed)| match needed {
-                true => rows.member_ids().collect(),
+                true => rows.member_ids(0..rows.len()).collect(),
                 false => HashSet::default(),
             })
             .collect();
@@ -172,34 +176,38 @@ impl<'a> PolicyInputs<'a, '_> {
                 selected: selected[ai].len() as u64,
                 ..AudienceSummary::default()
             };
-            let numbers: Vec<Option<u32>> = selected[ai]
-                .member_id_chunks()
-                .flat_map_iter(|ids| self.profiles.numbers(ids))
-                .collect();
-            let outcomes: Vec<(Option<u32>, CoreResult<Outcome<'a>>)> = selected[ai]
-                .rows()
-                .zip(numbers.par_iter())
-                .map(|(row, &number)| {
-                    if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
-                        return (number, Ok(Err(refusal)));
-                    }
-                    (number, self.decide_member(a, &row, number))
-                })
-                .collect();
             // Suppressions of this audience by reason.
             let mut by_reason: Vec<u64> = Vec::new();
-            for (member, (number, outcome)) in selected[ai].member_ids().zip(outcomes) {
-                match outcome? {
-                    Err((rule, detail)) => {
-                        let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
-                        if by_reason.len() <= reason {
-                            by_reason.resize(reason + 1, 0);
+            let rows = &selected[ai];
+            for start in (0..rows.len()).step_by(DECIDE_AT_ONCE) {
+                let chunk = start..rows.len().min(start + DECIDE_AT_ONCE);
+                let numbers: Vec<Option<u32>> = rows
+                    .member_id_chunks(chunk.clone())
+                    .flat_map_iter(|ids| self.profiles.numbers(ids))
+                    .collect();
+                let outcomes: Vec<(Option<u32>, CoreResult<Outcome<'a>>)> = rows
+                    .rows(chunk.clone())
+                    .zip(numbers.par_iter())
+                    .map(|(row, &number)| {
+                        if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
+                            return (number, Ok(Err(refusal)));
                         }
-                        by_reason[reason] += 1;
-                    }
-                    Ok(rows) => {
-                        summary.members += 1;
-                        out.memberships.extend(rows);
+                        (number, self.decide_member(a, &row, number))
+                    })
+                    .collect();
+                for (member, (number, outcome)) in rows.member_ids(chunk).zip(outcomes) {
+                    match outcome? {
+                        Err((rule, detail)) => {
+                            let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
+                            if by_reason.len() <= reason {
+                                by_reason.resize(reason + 1, 0);
+                            }
+                            by_reason[reason] += 1;
+                        }
+                        Ok(rows) => {
+                            summary.members += 1;
+                            out.memberships.extend(rows);
+                        }
                     }
                 }
             }
@@ -286,7 +294,7 @@ impl<'a> PolicyInputs<'a, '_> {
                 member_id: member,
                 member: number,
                 decision: decision.clone(),
-                row_hash: sha(&[member, &text]),
+                row_hash: Sha256Digest::of_parts(&[member, &text]),
                 payload: text,
             });
         }

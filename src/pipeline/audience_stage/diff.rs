@@ -15,6 +15,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use super::profiles::Profiles;
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
+use crate::digest::Sha256Digest;
 use crate::error::CoreResult;
 use crate::lake::{read_table_in_parallel_if_present, Location};
 use crate::model::{primitive_column, text_column};
@@ -29,7 +30,8 @@ pub(super) struct Membership<'a> {
     pub(super) member: u32,
     pub(super) decision: Decision,
     pub(super) payload: String,
-    pub(super) row_hash: String,
+    /// SHA-256 of the member id and the payload (written as hex; the state keeps it so).
+    pub(super) row_hash: Sha256Digest,
 }
 
 /// Upsert or delete.
@@ -207,8 +209,9 @@ pub(super) fn change_sets<'a>(
         }
         // New or changed rows, and rows whose send failed after they were last emitted (retried once per
         // failure report, so re-running the same as-of date emits nothing new).
-        let unchanged = before
-            .filter(|(hash, at, _)| *hash == m.row_hash && !ledger.failed_after(m.member, m.audience, *at));
+        let unchanged = before.filter(|(hash, at, _)| {
+            *hash == m.row_hash.hex().as_str() && !ledger.failed_after(m.member, m.audience, *at)
+        });
         match unchanged {
             Some((_, at, _)) => sets.emitted_at.push(at),
             None => {
@@ -282,6 +285,20 @@ mod tests {
         Arc::new(StringArray::from(values.to_vec()))
     }
 
+    /// A stand-in row hash named by `name`.
+    fn digest(name: &str) -> Sha256Digest {
+        Sha256Digest::of_parts(&[name])
+    }
+
+    /// The state's hex text of the stand-in hashes.
+    fn hex_texts(names: &[&str]) -> ArrayRef {
+        let hex: Vec<String> = names
+            .iter()
+            .map(|n| digest(n).hex().as_str().to_owned())
+            .collect();
+        Arc::new(StringArray::from(hex))
+    }
+
     fn membership<'a>(audience: &'a str, member_id: &'a str, member: u32, hash: &str) -> Membership<'a> {
         Membership {
             audience,
@@ -295,7 +312,7 @@ mod tests {
                 local_send_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
             },
             payload: String::new(),
-            row_hash: hash.into(),
+            row_hash: digest(hash),
         }
     }
 
@@ -308,7 +325,7 @@ mod tests {
             ("audience", texts(&["recall", "recall", "recall", "recall"])),
             ("destination", texts(&["texts", "texts", "texts", "texts"])),
             ("member_id", texts(&["MBR-a", "MBR-b", "MBR-c", "MBR-x"])),
-            ("row_hash", texts(&["h-a", "h-b", "h-c", "h-x"])),
+            ("row_hash", hex_texts(&["h-a", "h-b", "h-c", "h-x"])),
             (
                 "emitted_at",
                 Arc::new(TimestampMicrosecondArray::from(vec![10, 20, 30, 40])) as ArrayRef,

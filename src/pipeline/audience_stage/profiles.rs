@@ -359,7 +359,7 @@ mod tests {
                 .to_vec(),
             path: None,
         };
-        let rows: Vec<_> = selected.rows().collect();
+        let rows: Vec<_> = selected.rows(0..selected.len()).collect();
         assert_eq!(rows.len(), 2, "MBR-a's second row is not selected again");
         for (k, row) in rows.iter().enumerate() {
             let profile = profiles

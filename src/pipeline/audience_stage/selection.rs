@@ -2,6 +2,7 @@
 //! identity_xref), and the selected rows as member id plus personalization fields.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::HashSet;
@@ -57,29 +58,33 @@ impl SelectedRows {
         self.rows.len()
     }
 
-    /// The member ids selected, in result order, in chunks to take on every core.
+    /// The member ids of the selected rows in `range`, in result order, in chunks to take on every core.
     pub(super) fn member_id_chunks(
         &self,
+        range: Range<usize>,
     ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = &str>> + '_ {
-        self.rows.par_chunks(PROBES_AT_ONCE).map(move |chunk| {
+        self.rows[range].par_chunks(PROBES_AT_ONCE).map(move |chunk| {
             chunk
                 .iter()
                 .map(move |&(batch, row)| self.batches[batch as usize].0.value(row as usize))
         })
     }
 
-    /// The selected rows, in result order.
-    pub(super) fn rows(&self) -> impl IndexedParallelIterator<Item = SelectedRow<'_>> + '_ {
-        self.rows.par_iter().map(move |&(batch, row)| SelectedRow {
+    /// The selected rows in `range`, in result order.
+    pub(super) fn rows(
+        &self,
+        range: Range<usize>,
+    ) -> impl IndexedParallelIterator<Item = SelectedRow<'_>> + '_ {
+        self.rows[range].par_iter().map(move |&(batch, row)| SelectedRow {
             selected: self,
             batch: batch as usize,
             row: row as usize,
         })
     }
 
-    /// The member ids selected, in result order.
-    pub(super) fn member_ids(&self) -> impl Iterator<Item = &str> + '_ {
-        self.rows
+    /// The member ids of the selected rows in `range`, in result order.
+    pub(super) fn member_ids(&self, range: Range<usize>) -> impl Iterator<Item = &str> + '_ {
+        self.rows[range]
             .iter()
             .map(|&(batch, row)| self.batches[batch as usize].0.value(row as usize))
     }

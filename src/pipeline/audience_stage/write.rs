@@ -3,10 +3,10 @@
 
 use foldhash::HashMap;
 
+use crate::digest::Sha256Digest;
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use super::decisions::Suppressions;
 use super::diff::{ChangeSets, Membership};
@@ -21,16 +21,6 @@ use crate::pipeline::run_log::{try_write_output, try_write_output_shares, write_
 
 /// Suppression rows turned into Arrow at a time.
 const SUPPRESSION_ROWS_PER_BATCH: usize = 1 << 20;
-
-/// Hex SHA-256 of the parts, each followed by a unit separator (so `("ab", "c")` and `("a", "bc")` differ).
-pub(super) fn sha(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0x1f]);
-    }
-    crate::digest::sha256_hex(h.finalize())
-}
 
 /// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
 /// file with the same rows).
@@ -181,13 +171,12 @@ impl RunOutputs<'_> {
             };
             let date_text = date.map(|d| d.to_string()).unwrap_or_else(|| as_of.to_string());
             let op = c.op.name();
+            let idempotency = Sha256Digest::of_parts(&[c.member_id, c.audience, &d.name, &date_text, op]);
             b.text(Some(run))
                 .text(Some(c.audience))
                 .text(Some(c.member_id))
                 .text(Some(op))
-                .text(Some(
-                    &sha(&[c.member_id, c.audience, &d.name, &date_text, op])[..32],
-                ))
+                .text(Some(&idempotency.hex().as_str()[..32]))
                 .text(channel)
                 .text(c.membership.map(|m| m.payload.as_str()))
                 .timestamp(window.map(|w| w.utc_start))
@@ -267,6 +256,7 @@ impl RunOutputs<'_> {
                 .iter()
                 .find(|a| a.name == m.audience)
                 .ok_or_else(|| CoreError::Internal("a membership of an unknown audience".into()))?;
+            let row_hash = m.row_hash.hex();
             b.text(Some(m.audience))
                 .text(Some(m.destination))
                 .text(Some(m.member_id))
@@ -279,7 +269,7 @@ impl RunOutputs<'_> {
                 .timestamp(window.map(|w| w.utc_end))
                 .text(window.map(|w| w.rule))
                 .date(Some(*local_send_date))
-                .text(Some(&m.row_hash))
+                .text(Some(row_hash.as_str()))
                 .timestamp(DateTime::<Utc>::from_timestamp_micros(*emitted))
                 .text(Some(self.run));
             b.end_row();
