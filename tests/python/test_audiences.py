@@ -211,3 +211,47 @@ def test_do_not_contact_and_stricter_rules_from_the_pipeline_file(pipeline, tmp_
     config.write_text(base + "outreach_rules:\n  consent_basis: {marketing: {sms: prior_express}}\n")
     with pytest.raises(ConfigError, match=r"outreach_rules\.consent_basis\.marketing\.sms"):
         carelake.audiences(config, dry_run=True)
+
+
+MIXED = """
+version: 1
+lake: {lake}
+output: {out}
+as_of: {as_of}
+destinations:
+  mail_house: {{kind: email, fields: [email, first_name]}}
+audiences:
+{audiences}
+"""
+
+MIXED_AUDIENCES = {
+    # Reads only an output table: its SQL runs before the xref and the ledger are built.
+    "open_gaps": "select member_id from care_gaps where status = 'open' group by member_id",
+    # Reads member_profile as well as appointments: runs last, so member_profile must still be there.
+    "booked_visits": (
+        "select p.member_id, min(a.start_at) as appointment_at from member_profile p "
+        "join appointments a on a.member_id = p.member_id "
+        "where a.status in ('booked', 'confirmed') group by p.member_id"
+    ),
+    "everyone": "select member_id from member_profile",
+}
+
+
+def test_sql_run_early_or_late_selects_what_it_selects_alone(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+
+    def selected(names: list[str]) -> dict[str, int]:
+        audiences = "".join(
+            f"  - name: {n}\n    purpose: care_gaps\n    sql: \"{MIXED_AUDIENCES[n]}\"\n"
+            "    channels: [email]\n    destinations: [mail_house]\n"
+            for n in names
+        )
+        config = tmp_path / f"{'-'.join(names)}.yml"
+        config.write_text(MIXED.format(lake=lake, out=out, as_of=AS_OF, audiences=audiences))
+        report = carelake.audiences(config, dry_run=True)
+        return {a["name"]: a["selected"] for a in report["audiences"]}
+
+    together = selected(list(MIXED_AUDIENCES))
+    alone = {n: selected([n])[n] for n in MIXED_AUDIENCES}
+    assert together == alone
+    assert all(n > 0 for n in together.values())
