@@ -170,7 +170,7 @@ def test_engagement_rows_that_fail_to_conform_are_quarantined_with_a_reason(pipe
     assert {r["rows_quarantined"] for r in run} == {1}
 
 
-EVERYONE = """
+MAIL_HOUSE = """
 version: 1
 lake: {lake}
 output: {out}
@@ -178,17 +178,22 @@ as_of: {as_of}
 destinations:
   mail_house: {{kind: email, fields: [email, first_name]}}
 audiences:
-  - name: wellness_newsletter
-    purpose: care_gaps
-    sql: select member_id from member_profile
-    channels: [email]
-    destinations: [mail_house]
+{audiences}
 """
+
+
+def mail_house_audience(name: str, sql: str) -> str:
+    """One care-gaps audience of MAIL_HOUSE, sent by email."""
+    return (
+        f"  - name: {name}\n    purpose: care_gaps\n    sql: \"{sql}\"\n"
+        "    channels: [email]\n    destinations: [mail_house]\n"
+    )
 
 
 def test_do_not_contact_and_stricter_rules_from_the_pipeline_file(pipeline, tmp_path) -> None:
     lake, out, _ = pipeline
-    base = EVERYONE.format(lake=lake, out=out, as_of=AS_OF)
+    everyone = mail_house_audience("wellness_newsletter", "select member_id from member_profile")
+    base = MAIL_HOUSE.format(lake=lake, out=out, as_of=AS_OF, audiences=everyone)
     config = tmp_path / "everyone.yml"
     config.write_text(base)
     plain = carelake.audiences(config, dry_run=True)["audiences"][0]
@@ -213,17 +218,6 @@ def test_do_not_contact_and_stricter_rules_from_the_pipeline_file(pipeline, tmp_
         carelake.audiences(config, dry_run=True)
 
 
-MIXED = """
-version: 1
-lake: {lake}
-output: {out}
-as_of: {as_of}
-destinations:
-  mail_house: {{kind: email, fields: [email, first_name]}}
-audiences:
-{audiences}
-"""
-
 MIXED_AUDIENCES = {
     # Reads only an output table: its SQL runs before the xref and the ledger are built.
     "open_gaps": "select member_id from care_gaps where status = 'open' group by member_id",
@@ -241,13 +235,9 @@ def test_sql_run_early_or_late_selects_what_it_selects_alone(pipeline, tmp_path)
     lake, out, _ = pipeline
 
     def selected(names: list[str]) -> dict[str, int]:
-        audiences = "".join(
-            f"  - name: {n}\n    purpose: care_gaps\n    sql: \"{MIXED_AUDIENCES[n]}\"\n"
-            "    channels: [email]\n    destinations: [mail_house]\n"
-            for n in names
-        )
+        audiences = "".join(mail_house_audience(n, MIXED_AUDIENCES[n]) for n in names)
         config = tmp_path / f"{'-'.join(names)}.yml"
-        config.write_text(MIXED.format(lake=lake, out=out, as_of=AS_OF, audiences=audiences))
+        config.write_text(MAIL_HOUSE.format(lake=lake, out=out, as_of=AS_OF, audiences=audiences))
         report = carelake.audiences(config, dry_run=True)
         return {a["name"]: a["selected"] for a in report["audiences"]}
 
