@@ -3,6 +3,7 @@
 //! takes the chosen channel, with its minimum-necessary payload and the payload's hash.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use foldhash::{HashMap, HashSet};
 
@@ -178,24 +179,11 @@ impl<'a> PolicyInputs<'a, '_> {
             };
             // Suppressions of this audience by reason.
             let mut by_reason: Vec<u64> = Vec::new();
-            let rows = &selected[ai];
-            for start in (0..rows.len()).step_by(DECIDE_AT_ONCE) {
-                let chunk = start..rows.len().min(start + DECIDE_AT_ONCE);
-                let numbers: Vec<Option<u32>> = rows
-                    .member_id_chunks(chunk.clone())
-                    .flat_map_iter(|ids| self.profiles.numbers(ids))
-                    .collect();
-                let outcomes: Vec<(Option<u32>, CoreResult<Outcome<'a>>)> = rows
-                    .rows(chunk.clone())
-                    .zip(numbers.par_iter())
-                    .map(|(row, &number)| {
-                        if let Some(refusal) = self.across_audiences(ai, row.member_id(), &sets) {
-                            return (number, Ok(Err(refusal)));
-                        }
-                        (number, self.decide_member(a, &row, number))
-                    })
-                    .collect();
-                for (member, (number, outcome)) in rows.member_ids(chunk).zip(outcomes) {
+            let picked = &selected[ai];
+            for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
+                let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
+                let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets);
+                for (member, (number, outcome)) in picked.member_ids(chunk).zip(outcomes) {
                     match outcome? {
                         Err((rule, detail)) => {
                             let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
@@ -218,6 +206,32 @@ impl<'a> PolicyInputs<'a, '_> {
             out.summaries.push(summary);
         }
         Ok(out)
+    }
+
+    /// The member number and outcome of each selected row of audience `ai` in `chunk`, in order, decided on
+    /// every core.
+    fn decide_chunk(
+        &self,
+        ai: usize,
+        picked: &SelectedRows,
+        chunk: Range<usize>,
+        sets: &[HashSet<&str>],
+    ) -> Vec<(Option<u32>, CoreResult<Outcome<'a>>)> {
+        let a = &self.audiences[ai];
+        let numbers: Vec<Option<u32>> = picked
+            .member_id_chunks(chunk.clone())
+            .flat_map_iter(|ids| self.profiles.numbers(ids))
+            .collect();
+        picked
+            .rows(chunk)
+            .zip(numbers.par_iter())
+            .map(|(row, &number)| {
+                if let Some(refusal) = self.across_audiences(ai, row.member_id(), sets) {
+                    return (number, Ok(Err(refusal)));
+                }
+                (number, self.decide_member(a, &row, number))
+            })
+            .collect()
     }
 
     /// Exclusion by another audience, or a higher-priority audience that takes the member.

@@ -44,6 +44,7 @@ use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use selection::{
     all_columns_read, columns_read, register, resolve_members, selected_rows, ColumnsRead, SelectedRows,
+    ENGAGEMENT_TABLES, OUTPUT_TABLES,
 };
 
 /// Counts for one audience.
@@ -124,9 +125,6 @@ fn destination<'a>(destinations: &'a [Destination], name: &str) -> CoreResult<&'
         .find(|d| d.name == name)
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
 }
-
-/// The output tables an audience's SQL can read; the other tables it can read are engagement inputs.
-const OUTPUT_TABLES: [&str; 3] = ["member_profile", "care_gaps", "measure_rates"];
 
 /// Run the SQL of the audiences at positions `which`, each result put in its place in `results`.
 async fn run_each_sql(
@@ -209,27 +207,26 @@ pub async fn run_audiences(
     // read and indexed, keeping the columns the SQL reads and those that resolve members; appointments are only
     // opened when the SQL does not read them. Consents and communications that only the ledger reads are
     // streamed into it once the xref is indexed (None here): the ledger keeps a few values a row, not the rows.
-    let engagement: Vec<(&str, bool, Option<BackgroundRead>)> =
-        ["appointments", "communications", "consents"]
-            .into_iter()
-            .map(|table| {
-                let for_sql = reads_table(table);
-                // The ledger reads consents and communications whole.
-                let keep = sql_columns(table)
-                    .filter(|_| table == "appointments")
-                    .map(|columns| {
-                        let resolving = RESOLVING_COLUMNS.iter().map(|c| c.to_string());
-                        resolving.chain(columns).collect::<Vec<_>>()
-                    });
-                let inputs = inputs.clone();
-                let background = (for_sql || table == "appointments").then(|| {
-                    BackgroundRead::spawn(table, async move {
-                        read_engagement(&inputs, table, for_sql, keep).await
-                    })
+    let engagement: Vec<(&str, bool, Option<BackgroundRead>)> = ENGAGEMENT_TABLES
+        .into_iter()
+        .map(|table| {
+            let for_sql = reads_table(table);
+            // The ledger reads consents and communications whole.
+            let keep = sql_columns(table)
+                .filter(|_| table == "appointments")
+                .map(|columns| {
+                    let resolving = RESOLVING_COLUMNS.iter().map(|c| c.to_string());
+                    resolving.chain(columns).collect::<Vec<_>>()
                 });
-                (table, for_sql, background)
-            })
-            .collect();
+            let inputs = inputs.clone();
+            let background = (for_sql || table == "appointments").then(|| {
+                BackgroundRead::spawn(table, async move {
+                    read_engagement(&inputs, table, for_sql, keep).await
+                })
+            });
+            (table, for_sql, background)
+        })
+        .collect();
     // The output tables are read at once (each by row group on every core), only the columns used.
     let sql_outputs = async {
         let mut tables = Vec::new();

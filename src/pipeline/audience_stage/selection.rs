@@ -114,15 +114,11 @@ pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatc
     Ok(())
 }
 
-/// The tables an audience's SQL can read: the outputs and the engagement inputs (member ids resolved).
-const SQL_TABLES: [&str; 6] = [
-    "member_profile",
-    "care_gaps",
-    "measure_rates",
-    "appointments",
-    "communications",
-    "consents",
-];
+/// The output tables an audience's SQL can read.
+pub(super) const OUTPUT_TABLES: [&str; 3] = ["member_profile", "care_gaps", "measure_rates"];
+
+/// The engagement inputs an audience's SQL can read (member ids resolved through identity_xref).
+pub(super) const ENGAGEMENT_TABLES: [&str; 3] = ["appointments", "communications", "consents"];
 
 /// The columns read of each table read, by one SQL or by several.
 pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
@@ -134,7 +130,7 @@ pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
 /// the SQL's own error, if it has one, comes when it runs over the real tables.
 pub(super) async fn columns_read(audiences: &[Audience]) -> Option<Vec<ColumnsRead>> {
     let ctx = SessionContext::new();
-    for table in SQL_TABLES {
+    for table in OUTPUT_TABLES.into_iter().chain(ENGAGEMENT_TABLES) {
         let spec = match table {
             "member_profile" => model::member_profile(),
             "care_gaps" => model::care_gaps(),

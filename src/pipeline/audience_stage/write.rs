@@ -3,7 +3,6 @@
 
 use foldhash::HashMap;
 
-use crate::digest::Sha256Digest;
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use rayon::prelude::*;
@@ -14,6 +13,7 @@ use super::profiles::Profiles;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
 use crate::audience::policy::Decision;
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{writers_per_core, Location, WriteMode};
 use crate::model::{self, BatchBuilder};
