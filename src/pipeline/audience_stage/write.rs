@@ -1,14 +1,15 @@
 //! Writing the audience stage's outputs: change sets first (what outreach tools read, and CSV files for file
-//! drops), then the state (audience_members), the enter/exit events, the suppressions and the sync log.
+//! drops), then the enter/exit events, the suppressions, the state (audience_members) and the sync log.
+
+use std::ops::Range;
 
 use foldhash::HashMap;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
-use rayon::prelude::*;
 
 use super::decisions::Suppressions;
-use super::diff::{ChangeSets, Membership};
+use super::diff::{Change, ChangeSets, Membership};
 use super::profiles::Profiles;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
@@ -17,10 +18,33 @@ use crate::digest::Sha256Digest;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{writers_per_core, Location, WriteMode};
 use crate::model::{self, BatchBuilder};
-use crate::pipeline::run_log::{try_write_output, try_write_output_shares, write_output};
+use crate::pipeline::run_log::{try_write_output_shares, write_output};
 
-/// Suppression rows turned into Arrow at a time.
-const SUPPRESSION_ROWS_PER_BATCH: usize = 1 << 20;
+/// Rows turned into Arrow at a time: a table's writers hold a few such batches, never the table.
+const ROWS_PER_BATCH: usize = 1 << 16;
+
+/// `rows` rows in `writers` shares of about equal rows, each share's batches of [`ROWS_PER_BATCH`] rows built by
+/// `build` (from the rows' range) when its writer asks for them.
+fn lazy_shares<'s, F>(
+    rows: usize,
+    writers: usize,
+    build: F,
+) -> Vec<impl Iterator<Item = CoreResult<RecordBatch>> + 's>
+where
+    F: Fn(Range<usize>) -> CoreResult<RecordBatch> + Clone + 's,
+{
+    let per_share = rows.div_ceil(writers.max(1)).max(1);
+    (0..rows)
+        .step_by(per_share)
+        .map(move |share| {
+            let end = rows.min(share + per_share);
+            let build = build.clone();
+            (share..end)
+                .step_by(ROWS_PER_BATCH)
+                .map(move |first| build(first..end.min(first + ROWS_PER_BATCH)))
+        })
+        .collect()
+}
 
 /// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
 /// file with the same rows).
@@ -28,15 +52,18 @@ async fn write_file_drop(
     folder: &Location,
     destination: &str,
     run: &str,
-    batch: &RecordBatch,
+    batches: impl Iterator<Item = CoreResult<RecordBatch>>,
 ) -> CoreResult<()> {
     use object_store::ObjectStoreExt;
     let mut bytes = Vec::new();
     {
+        // The header is written once, before the first batch.
         let mut writer = arrow::csv::WriterBuilder::new()
             .with_header(true)
             .build(&mut bytes);
-        writer.write(batch)?;
+        for batch in batches {
+            writer.write(&batch?)?;
+        }
     }
     let location = folder.join(&format!("{destination}-{run}.csv"));
     if let Some(dir) = folder.local_path() {
@@ -69,95 +96,67 @@ pub(super) struct RunOutputs<'a> {
     pub(super) profiles: &'a Profiles,
 }
 
-/// Write one table of the run on a runtime thread of its own (Parquet encoding is CPU work: tables written at
-/// once use every core).
-fn spawn_write(
-    tasks: &mut tokio::task::JoinSet<CoreResult<()>>,
-    output: &Location,
-    spec: model::TableSpec,
-    run: &str,
-    batches: Vec<CoreResult<RecordBatch>>,
-) {
-    let (output, run) = (output.clone(), run.to_string());
-    tasks.spawn(async move {
-        try_write_output(&output, &spec, WriteMode::Append, &run, batches, 1).await?;
-        Ok(())
-    });
-}
-
 impl RunOutputs<'_> {
-    /// Write the change sets, the enter/exit events and the suppressions (at once), then the state, then the
-    /// sync log: the state never names a row whose change set is not written, and the sync log comes last.
+    /// Write the change sets, the enter/exit events and the suppressions, then the state, then the sync log: the
+    /// state never names a row whose change set is not written, and the sync log comes last. Each table is
+    /// written by one Parquet writer per core, its rows turned into Arrow a batch at a time as the writers take
+    /// them, so no table is ever in memory as Arrow (at 10M members the change sets and events alone were
+    /// 1.8 GB when built whole).
     pub(super) async fn write(&self) -> CoreResult<()> {
-        let (output, run) = (self.output, self.run);
-        // The change sets and events are turned into Arrow on every core first; the suppressions (most of the
-        // rows: 12.9M at 10M members) are built batch by batch as their writers take them, and the state once
-        // those are written, so no two of these tables are in memory as Arrow at once.
-        let (outreach, events) = rayon::join(
-            || {
-                self.destinations
-                    .par_iter()
-                    .map(|d| self.outreach_batch(d))
-                    .collect::<CoreResult<Vec<_>>>()
-            },
-            || self.events_batch(),
-        );
-        let (outreach, events) = (outreach?, events?);
-        for (d, batch) in self.destinations.iter().zip(&outreach) {
+        let (output, run, writers) = (self.output, self.run, writers_per_core());
+        for d in self.destinations {
+            let rows = self.changes_of(d).len();
             let drop_folder = d.path.as_deref().filter(|_| d.kind == DestinationKind::FileDrop);
-            if let (Some(folder), false) = (drop_folder, batch.num_rows() == 0) {
-                write_file_drop(&Location::parse(folder)?, &d.name, run, batch).await?;
+            if let (Some(folder), true) = (drop_folder, rows > 0) {
+                let batches = lazy_shares(rows, 1, |range| self.outreach_batch(d, range))
+                    .into_iter()
+                    .flatten();
+                write_file_drop(&Location::parse(folder)?, &d.name, run, batches).await?;
             }
+            let shares = lazy_shares(rows, writers, |range| self.outreach_batch(d, range));
+            try_write_output_shares(output, &model::outreach(&d.name), WriteMode::Append, run, shares)
+                .await?;
         }
-        // A task that fails ends the stage with its error; the others are stopped when the set is dropped, and
-        // what they did not commit is not there (a retried run writes each table once).
-        let mut tasks = tokio::task::JoinSet::new();
-        for (d, batch) in self.destinations.iter().zip(outreach) {
-            spawn_write(&mut tasks, output, model::outreach(&d.name), run, vec![Ok(batch)]);
-        }
-        spawn_write(
-            &mut tasks,
-            output,
-            model::audience_events(),
-            run,
-            vec![Ok(events)],
-        );
-        // Suppressions: one Parquet writer per core, fed while the tables above are written.
+        let events = lazy_shares(self.sets.events.len(), writers, |range| self.events_batch(range));
+        try_write_output_shares(output, &model::audience_events(), WriteMode::Append, run, events).await?;
+        let suppressions = lazy_shares(self.suppressions.len(), writers, |range| {
+            self.suppressions_batch(range)
+        });
         try_write_output_shares(
             output,
             &model::suppressions(),
             WriteMode::Append,
             run,
-            self.suppression_shares(writers_per_core()),
+            suppressions,
         )
         .await?;
-        while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| CoreError::Internal(format!("writing the audience outputs stopped: {e}")))??;
-        }
-        // The state is written alone (after the change sets), by one Parquet writer per core.
-        let state = self.state_batch()?;
-        try_write_output(
+        let state = lazy_shares(self.memberships.len(), writers, |range| self.state_batch(range));
+        try_write_output_shares(
             output,
             &model::audience_members(),
             WriteMode::Overwrite,
             run,
-            [Ok(state)],
-            writers_per_core(),
+            state,
         )
         .await?;
         self.write_sync_runs().await
     }
 
-    /// The change set of one destination: upserts and deletes with their idempotency keys and payloads.
-    fn outreach_batch(&self, d: &Destination) -> CoreResult<RecordBatch> {
-        let (run, as_of) = (self.run, self.as_of);
-        let spec = model::outreach(&d.name);
-        let rows = self
-            .sets
+    /// The change set of destination `d`: upserts in membership order, then deletes.
+    fn changes_of(&self, d: &Destination) -> &[Change<'_>] {
+        self.sets
             .changes
             .get(d.name.as_str())
             .map(Vec::as_slice)
-            .unwrap_or(&[]);
+            .unwrap_or(&[])
+    }
+
+    /// Rows `range` of destination `d`'s change set: upserts and deletes with their idempotency keys and
+    /// payloads.
+    fn outreach_batch(&self, d: &Destination, range: Range<usize>) -> CoreResult<RecordBatch> {
+        let (run, as_of) = (self.run, self.as_of);
+        let spec = model::outreach(&d.name);
+        let rows = &self.changes_of(d)[range];
         let mut b = BatchBuilder::new(&spec, rows.len());
         for c in rows {
             let (channel, window, date) = match c.membership.map(|m| &m.decision) {
@@ -207,41 +206,27 @@ impl RunOutputs<'_> {
         b.finish()
     }
 
-    /// audience_events: enters and exits.
-    fn events_batch(&self) -> CoreResult<RecordBatch> {
-        let events = self.sets.events.iter().map(|&(a, d, m, e)| [a, d, m, e]);
+    /// Rows `range` of audience_events: enters and exits.
+    fn events_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
+        let events = self.sets.events[range].iter().map(|&(a, d, m, e)| [a, d, m, e]);
         self.run_rows_batch(&model::audience_events(), events)
     }
 
-    /// suppressions in `writers` shares of about equal rows, each share's batches of
-    /// [`SUPPRESSION_ROWS_PER_BATCH`] rows built when its writer asks for them.
-    fn suppression_shares(&self, writers: usize) -> Vec<impl Iterator<Item = CoreResult<RecordBatch>> + '_> {
-        let rows = self.suppressions.len();
-        let per_share = rows.div_ceil(writers.max(1)).max(1);
-        (0..rows)
-            .step_by(per_share)
-            .map(move |share| {
-                let end = rows.min(share + per_share);
-                (share..end)
-                    .step_by(SUPPRESSION_ROWS_PER_BATCH)
-                    .map(move |first| {
-                        let last = end.min(first + SUPPRESSION_ROWS_PER_BATCH);
-                        let chunk = (first..last).map(|i| {
-                            let (audience, member_id, rule, detail) =
-                                self.suppressions.row(i, self.audiences, self.profiles);
-                            [audience, member_id, rule, detail]
-                        });
-                        self.run_rows_batch(&model::suppressions(), chunk)
-                    })
-            })
-            .collect()
+    /// Rows `range` of suppressions.
+    fn suppressions_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
+        let rows = range.map(|i| {
+            let (audience, member_id, rule, detail) = self.suppressions.row(i, self.audiences, self.profiles);
+            [audience, member_id, rule, detail]
+        });
+        self.run_rows_batch(&model::suppressions(), rows)
     }
 
-    /// audience_members: the state the next run diffs against.
-    fn state_batch(&self) -> CoreResult<RecordBatch> {
+    /// audience_members, from memberships `range`: the state the next run diffs against (members sent to).
+    fn state_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
         let spec = model::audience_members();
-        let mut b = BatchBuilder::new(&spec, self.memberships.len());
-        for (m, emitted) in self.memberships.iter().zip(&self.sets.emitted_at) {
+        let (memberships, emitted_at) = (&self.memberships[range.clone()], &self.sets.emitted_at[range]);
+        let mut b = BatchBuilder::new(&spec, memberships.len());
+        for (m, emitted) in memberships.iter().zip(emitted_at) {
             let Decision::Send {
                 channel,
                 basis,
