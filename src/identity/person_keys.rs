@@ -85,6 +85,8 @@ impl MemberIds {
             "more than 2^31 member rows in one load"
         );
         let hashes: Vec<u64> = ids.par_iter().map(|id| text_hash(id.as_bytes())).collect();
+        // Only the ids added by this insert hold pending values: each half's entries from here on.
+        let known = [self.halves[0].len(), self.halves[1].len()];
         // Each half takes its own keys in row order, so the first row of an id is the one that stays. A new id
         // holds its first row (marked pending) until the new ids are numbered.
         let halves: Vec<(Vec<usize>, Vec<u32>)> = self
@@ -137,8 +139,8 @@ impl MemberIds {
                 settle(halves[h].1[next[h] - 1])
             })
             .collect();
-        self.halves.par_iter_mut().for_each(|table| {
-            for value in table.values_mut() {
+        self.halves.par_iter_mut().zip(known).for_each(|(table, known)| {
+            for value in table.values_mut_from(known) {
                 *value = settle(*value);
             }
         });
@@ -283,14 +285,28 @@ pub struct XrefIndex {
 }
 
 impl XrefIndex {
-    /// Index `identity_xref` batches (source_system, source_record_id, member_id), two threads at once. Members
-    /// are numbered by `numbers`; ids it does not know yet are added, numbered from `next` on in the order of
-    /// their first row, and returned in that order.
+    /// Index `identity_xref` batches (source_system, source_record_id, member_id): [`Self::add_batches`] on an
+    /// empty index.
     pub fn from_batches(
         batches: &[RecordBatch],
         numbers: &mut MemberIds,
         next: u32,
     ) -> CoreResult<(Self, Vec<String>)> {
+        let mut index = XrefIndex::default();
+        let added = index.add_batches(batches, numbers, next)?;
+        Ok((index, added))
+    }
+
+    /// Add `identity_xref` batches (source_system, source_record_id, member_id) to the index, two threads at
+    /// once; a table can be indexed batch by batch as it is read. Members are numbered by `numbers`; ids it does
+    /// not know yet are added, numbered from `next` on in the order of their first row, and returned in that
+    /// order.
+    pub fn add_batches(
+        &mut self,
+        batches: &[RecordBatch],
+        numbers: &mut MemberIds,
+        next: u32,
+    ) -> CoreResult<Vec<String>> {
         let table = "identity_xref";
         let mut keys = Vec::with_capacity(batches.len());
         let mut ids: Vec<&str> = Vec::new();
@@ -319,9 +335,8 @@ impl XrefIndex {
             );
             at += sys.len();
         }
-        let mut index = XrefIndex::default();
-        index.records.insert_batches(&keys, &members);
-        Ok((index, added))
+        self.records.insert_batches(&keys, &members);
+        Ok(added)
     }
 
     /// The member number of record `record` of source `system`.

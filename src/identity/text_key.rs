@@ -235,9 +235,15 @@ impl TextKeyTable {
         self.entries.is_empty()
     }
 
-    /// Every value, to be changed in place.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut u32> {
-        self.entries.iter_mut().map(|e| &mut e.value)
+    /// Keys in the table.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The values of the keys added from the `first`-th on (keys are numbered in the order they were added), to
+    /// be changed in place.
+    pub fn values_mut_from(&mut self, first: usize) -> impl Iterator<Item = &mut u32> {
+        self.entries.iter_mut().skip(first).map(|e| &mut e.value)
     }
 }
 
@@ -321,9 +327,21 @@ mod tests {
             );
         }
         assert!(!table.is_empty());
-        for v in table.values_mut() {
+        assert_eq!(table.len(), texts.len());
+        for v in table.values_mut_from(1) {
             *v += 10;
         }
-        assert_eq!(table.get(text_hash(b""), b""), Some(10));
+        assert_eq!(
+            table.get(text_hash(b""), b""),
+            Some(0),
+            "added before the first changed"
+        );
+        assert_eq!(table.get(text_hash(b"y"), b"y"), None);
+        for (i, t) in texts.iter().enumerate().skip(1) {
+            assert_eq!(
+                table.get(text_hash(t.as_bytes()), t.as_bytes()),
+                Some(i as u32 + 10)
+            );
+        }
     }
 }

@@ -255,6 +255,33 @@ pub async fn read_columns_in_parallel_if_present(
     }))
 }
 
+/// [`read_columns_in_parallel_if_present`] with each batch handed to `take` in table order as it is read, not
+/// all of them returned: a caller that keeps less than the rows (an index of them) never holds the table. False
+/// when there is no table at `location`.
+pub async fn read_columns_each_if_present(
+    location: &Location,
+    name: &str,
+    columns: Columns<'_>,
+    mut take: impl FnMut(RecordBatch) -> CoreResult<()>,
+) -> CoreResult<bool> {
+    let Some(source) = if_present(super::source::detect(location, name).await)? else {
+        return Ok(false);
+    };
+    match super::selective_read::SelectiveScan::plan(&source).await? {
+        Some(scan) => {
+            let columns = columns.resolve(name, &scan.schema())?;
+            scan.read_columns_each(name, columns.as_deref(), take).await?;
+        }
+        None => {
+            let mut reader = TableReader::open_selected(&source, columns).await?;
+            while let Some(batch) = reader.next_batch().await? {
+                take(batch)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Open a table and read all of it (blocking).
 pub fn read_all(source: &TableSource) -> CoreResult<(SchemaRef, Vec<RecordBatch>)> {
     block_on(async {

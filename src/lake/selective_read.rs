@@ -177,6 +177,27 @@ impl SelectiveScan {
     /// Every row of the named columns (in that order), in batches in table order; a column the table does
     /// not have is a schema error.
     pub async fn read_columns(&self, table: &str, columns: &[&str]) -> CoreResult<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        self.read_columns_each(table, Some(columns), |batch| {
+            out.push(batch);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Every row of the named columns (in that order; None: all of them), each batch handed to `take` in table
+    /// order as it is read (row groups decoded a few at a time); a column the table does not have is a schema
+    /// error.
+    pub async fn read_columns_each(
+        &self,
+        table: &str,
+        columns: Option<&[&str]>,
+        mut take: impl FnMut(RecordBatch) -> CoreResult<()>,
+    ) -> CoreResult<()> {
+        let Some(columns) = columns else {
+            return self.scan(None, None, &|_| {}, |rows| take(rows.batch)).await;
+        };
         let mut indices = Vec::with_capacity(columns.len());
         for name in columns {
             let at = self
@@ -188,12 +209,14 @@ impl SelectiveScan {
         // Parquet gives a projection's columns in file order; put them in the order asked for.
         let mut sorted = indices.clone();
         sorted.sort_unstable();
-        let groups = self.scan_all(None, Some(sorted.clone()), &|_| {}).await?;
         let order: Vec<usize> = indices
             .iter()
             .map(|i| sorted.iter().position(|s| s == i).unwrap_or(0))
             .collect();
-        groups.into_iter().map(|g| Ok(g.batch.project(&order)?)).collect()
+        self.scan(None, Some(sorted), &|_| {}, |rows| {
+            take(rows.batch.project(&order)?)
+        })
+        .await
     }
 
     /// [`Self::scan`], the rows collected in table order.

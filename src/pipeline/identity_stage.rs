@@ -64,9 +64,11 @@ pub(crate) fn record_key(system: &str, id: &str) -> String {
 /// The identity_xref table's source key and member id columns (source_system, source_record_id, member_id),
 /// or None when there is no identity_xref at `location`.
 pub(crate) async fn read_xref_batches(location: &Location) -> CoreResult<Option<Vec<RecordBatch>>> {
-    let columns = ["source_system", "source_record_id", "member_id"];
-    read_table_in_parallel_if_present(location, "identity_xref", Some(&columns)).await
+    read_table_in_parallel_if_present(location, "identity_xref", Some(&XREF_COLUMNS)).await
 }
+
+/// The identity_xref columns that map a source record to its member.
+pub(crate) const XREF_COLUMNS: [&str; 3] = ["source_system", "source_record_id", "member_id"];
 
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
 pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {

@@ -26,7 +26,7 @@ use serde_json::json;
 
 pub use selection::AudienceSelection;
 
-use super::identity_stage::read_xref_batches;
+use super::identity_stage::XREF_COLUMNS;
 use super::ingest::{
     open_input, read_conformed_columns, read_conformed_each, write_quarantine, BackgroundRead,
     ConformedInput, InputSet,
@@ -38,7 +38,10 @@ use crate::audience::ledger::LedgerBuilder;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
-use crate::lake::{read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow};
+use crate::identity::person_keys::XrefIndex;
+use crate::lake::{
+    read_columns_each_if_present, read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow,
+};
 use crate::model::only_columns;
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
@@ -256,10 +259,9 @@ pub async fn run_audiences(
         Some(_) => Columns::Present(&profile_columns),
         None => Columns::All,
     };
-    let (profile_location, xref_location) = (output.join("member_profile"), output.join("identity_xref"));
-    let (profile_batches, xref_batches, sql_outputs) = tokio::try_join!(
+    let profile_location = output.join("member_profile");
+    let (profile_batches, sql_outputs) = tokio::try_join!(
         read_columns_in_parallel_if_present(&profile_location, "member_profile", profile_read),
-        read_xref_batches(&xref_location),
         sql_outputs,
     )?;
     let profile_batches = profile_batches.ok_or_else(|| {
@@ -296,7 +298,17 @@ pub async fn run_audiences(
         }
     }
     clock.lap("sql_outputs");
-    let xref = profiles.index_xref(&xref_batches.unwrap_or_default())?;
+    // identity_xref is indexed batch by batch as it is read (its members numbered after the profiles'), so the
+    // table (21M rows at 10M members) is never held beside its index.
+    let mut xref = XrefIndex::default();
+    let xref_location = output.join("identity_xref");
+    read_columns_each_if_present(
+        &xref_location,
+        "identity_xref",
+        Columns::Named(&XREF_COLUMNS),
+        |batch| profiles.index_xref(&mut xref, &[batch]),
+    )
+    .await?;
     clock.lap("xref");
     let mut ledger = LedgerBuilder::default();
     let as_of_micros = now.timestamp_micros();

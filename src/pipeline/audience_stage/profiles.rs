@@ -111,12 +111,13 @@ impl Profiles {
         array.is_valid(row).then(|| array.value(row))
     }
 
-    /// Index identity_xref in this numbering: its members without a profile are numbered after the profiles.
-    pub(super) fn index_xref(&mut self, batches: &[RecordBatch]) -> CoreResult<XrefIndex> {
+    /// Add identity_xref batches to `index` in this numbering (a table can be added batch by batch as it is
+    /// read): its members without a profile are numbered after the profiles and those numbered before.
+    pub(super) fn index_xref(&mut self, index: &mut XrefIndex, batches: &[RecordBatch]) -> CoreResult<()> {
         let next = (self.members.len() + self.without_profile.len()) as u32;
-        let (index, added) = XrefIndex::from_batches(batches, &mut self.numbers, next)?;
+        let added = index.add_batches(batches, &mut self.numbers, next)?;
         self.without_profile.extend(added);
-        Ok(index)
+        Ok(())
     }
 }
 
@@ -272,28 +273,50 @@ mod tests {
         assert!(profiles.profile(0).unwrap().reach.phone);
         assert_eq!(profiles.member_id(2), "MBR-c");
 
-        let xref = RecordBatch::try_from_iter([
-            (
-                "source_system",
-                Arc::new(StringArray::from(vec!["ehr", "crm"])) as ArrayRef,
-            ),
-            (
-                "source_record_id",
-                Arc::new(StringArray::from(vec!["1", "1"])) as ArrayRef,
-            ),
-            (
-                "member_id",
-                Arc::new(StringArray::from(vec!["MBR-b", "MBR-x"])) as ArrayRef,
-            ),
-        ])
-        .unwrap();
-        let index = profiles.index_xref(&[xref]).unwrap();
+        let xref = |systems: Vec<&str>, records: Vec<&str>, members: Vec<&str>| {
+            RecordBatch::try_from_iter([
+                ("source_system", Arc::new(StringArray::from(systems)) as ArrayRef),
+                (
+                    "source_record_id",
+                    Arc::new(StringArray::from(records)) as ArrayRef,
+                ),
+                ("member_id", Arc::new(StringArray::from(members)) as ArrayRef),
+            ])
+            .unwrap()
+        };
+        let mut index = XrefIndex::default();
+        profiles
+            .index_xref(
+                &mut index,
+                &[xref(vec!["ehr", "crm"], vec!["1", "1"], vec!["MBR-b", "MBR-x"])],
+            )
+            .unwrap();
         assert_eq!(index.member("ehr", "1"), Some(1));
         // In the xref but without a profile: numbered after the profiles, its id kept, no profile.
         let x = index.member("crm", "1").unwrap();
         assert_eq!(x, 3);
         assert_eq!(profiles.member_id(x), "MBR-x");
         assert!(profiles.profile(x).is_none());
+        // A later batch of the table: new members numbered after those before, known ones keep their number.
+        profiles
+            .index_xref(
+                &mut index,
+                &[xref(
+                    vec!["crm", "ehr", "claims"],
+                    vec!["2", "2", "1"],
+                    vec!["MBR-y", "MBR-x", "MBR-a"],
+                )],
+            )
+            .unwrap();
+        assert_eq!(index.member("crm", "2"), Some(4));
+        assert_eq!(profiles.member_id(4), "MBR-y");
+        assert_eq!(index.member("ehr", "2"), Some(3));
+        assert_eq!(index.member("claims", "1"), Some(0));
+        assert_eq!(
+            index.member("ehr", "1"),
+            Some(1),
+            "the first batch's rows are still there"
+        );
         assert_eq!(profiles.numbers(["MBR-zzz"].into_iter())[0], None);
     }
 
