@@ -78,8 +78,9 @@ pub struct AudienceReport {
     pub sample: Vec<(String, String, String, Option<String>)>,
     /// Where the outputs are.
     pub output: String,
-    /// Wall seconds of each phase (profiles, sql_outputs: the SQL over output tables alone, xref, ledger, sql:
-    /// the rest of the SQL, policy, diff, write), in order.
+    /// Wall seconds of each phase (profiles, sql_outputs: the SQL over output tables alone, xref, ledger: with
+    /// the SQL that reads an engagement input as soon as the tables it reads are loaded, sql: the rest of the SQL,
+    /// policy, diff, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
 }
 
@@ -149,6 +150,32 @@ async fn run_each_sql(
         progress.advance(1);
     }
     progress.finish();
+    Ok(())
+}
+
+/// Run the SQL of each audience still to run whose tables are all `loaded`, then let go of the loaded tables
+/// that no SQL still to run reads: a table is held only until the last SQL that reads it has run. Without the
+/// tables each SQL reads (None), nothing runs before every table is loaded.
+async fn run_ready_sql(
+    ctx: &SessionContext,
+    audiences: &[Audience],
+    reads: Option<&[ColumnsRead]>,
+    loaded: &[&str],
+    results: &mut [Option<Vec<RecordBatch>>],
+    progress: &dyn Progress,
+) -> CoreResult<()> {
+    let Some(reads) = reads else {
+        return Ok(());
+    };
+    let ready: Vec<usize> = (0..audiences.len())
+        .filter(|&i| results[i].is_none() && reads[i].keys().all(|t| loaded.contains(&t.as_str())))
+        .collect();
+    run_each_sql(ctx, audiences, &ready, results, progress).await?;
+    for &table in loaded {
+        if !(0..audiences.len()).any(|i| results[i].is_none() && reads[i].contains_key(table)) {
+            ctx.deregister_table(table)?;
+        }
+    }
     Ok(())
 }
 
@@ -285,18 +312,9 @@ pub async fn run_audiences(
     };
     // The SQL that reads only output tables runs now, before the xref and the ledger are built, and the output
     // tables no other SQL reads are let go: care_gaps is not held through the phases that hold the most.
-    if let Some(reads) = &audience_reads {
-        let reads_only_outputs = |i: usize| reads[i].keys().all(|t| OUTPUT_TABLES.contains(&t.as_str()));
-        let early: Vec<usize> = (0..audiences.len())
-            .filter(|&i| results[i].is_none() && reads_only_outputs(i))
-            .collect();
-        run_each_sql(&ctx, audiences, &early, &mut results, progress).await?;
-        for table in OUTPUT_TABLES {
-            if !(0..audiences.len()).any(|i| results[i].is_none() && reads[i].contains_key(table)) {
-                ctx.deregister_table(table)?;
-            }
-        }
-    }
+    let mut loaded: Vec<&str> = OUTPUT_TABLES.to_vec();
+    let reads = audience_reads.as_deref();
+    run_ready_sql(&ctx, audiences, reads, &loaded, &mut results, progress).await?;
     clock.lap("sql_outputs");
     // identity_xref is indexed batch by batch as it is read (its members numbered after the profiles'), so the
     // table (21M rows at 10M members) is never held beside its index.
@@ -363,6 +381,9 @@ pub async fn run_audiences(
         }
         if for_sql {
             register(&ctx, table, batches)?;
+            // The SQL over what is loaded so far runs at once, and lets go of the tables no other SQL reads.
+            loaded.push(table);
+            run_ready_sql(&ctx, audiences, reads, &loaded, &mut results, progress).await?;
         }
     }
     drop(xref);
