@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use super::diff::Membership;
+use super::diff::{Membership, Memberships};
 use super::profiles::{payload, Profiles};
 use super::selection::{SelectedRow, SelectedRows};
 use super::AudienceSummary;
@@ -124,7 +124,7 @@ impl Suppressions {
 #[derive(Debug, Default)]
 pub(super) struct Decided<'a> {
     pub(super) summaries: Vec<AudienceSummary>,
-    pub(super) memberships: Vec<Membership<'a>>,
+    pub(super) memberships: Memberships<'a>,
     pub(super) suppressions: Suppressions,
 }
 

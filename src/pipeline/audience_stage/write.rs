@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::decisions::Suppressions;
-use super::diff::{Change, ChangeSets, Membership};
+use super::diff::{Change, ChangeSets, Memberships};
 use super::profiles::Profiles;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
@@ -87,7 +87,7 @@ pub(super) struct RunOutputs<'a> {
     pub(super) started: DateTime<Utc>,
     pub(super) audiences: &'a [Audience],
     pub(super) destinations: &'a [Destination],
-    pub(super) memberships: &'a [Membership<'a>],
+    pub(super) memberships: &'a Memberships<'a>,
     pub(super) sets: &'a ChangeSets<'a>,
     /// (adds, changes, removes) per (audience, destination).
     pub(super) planned: &'a HashMap<(&'a str, &'a str), (i64, i64, i64)>,
@@ -177,7 +177,7 @@ impl RunOutputs<'_> {
                 .text(Some(op))
                 .text(Some(&idempotency.hex().as_str()[..32]))
                 .text(channel)
-                .text(c.membership.map(|m| m.payload.as_str()))
+                .text(c.membership.map(|m| &*m.payload))
                 .timestamp(window.map(|w| w.utc_start))
                 .timestamp(window.map(|w| w.utc_end))
                 .date(Some(as_of));
@@ -224,9 +224,9 @@ impl RunOutputs<'_> {
     /// audience_members, from memberships `range`: the state the next run diffs against (members sent to).
     fn state_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
         let spec = model::audience_members();
-        let (memberships, emitted_at) = (&self.memberships[range.clone()], &self.sets.emitted_at[range]);
-        let mut b = BatchBuilder::new(&spec, memberships.len());
-        for (m, emitted) in memberships.iter().zip(emitted_at) {
+        let emitted_at = &self.sets.emitted_at[range.clone()];
+        let mut b = BatchBuilder::new(&spec, range.len());
+        for (m, emitted) in self.memberships.range(range).zip(emitted_at) {
             let Decision::Send {
                 channel,
                 basis,
@@ -268,7 +268,7 @@ impl RunOutputs<'_> {
         let mut b = BatchBuilder::new(&spec, 16);
         let finished = Utc::now();
         let mut members_of: HashMap<(&str, &str), i64> = HashMap::default();
-        for m in self.memberships {
+        for m in self.memberships.iter() {
             *members_of.entry((m.audience, m.destination)).or_default() += 1;
         }
         for a in self.audiences {
