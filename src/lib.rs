@@ -19,10 +19,8 @@ pub mod synth;
 #[cfg(feature = "python")]
 mod python;
 
-/// The Python extension's allocator (see Cargo.toml); `cargo test` keeps the system's.
 #[cfg(feature = "python")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 pub use error::{CoreError, CoreResult};
 

@@ -36,6 +36,7 @@ pub mod _native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::allocator::tune();
         m.add("__version__", crate::VERSION)?;
         Ok(())
     }
