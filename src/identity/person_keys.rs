@@ -285,18 +285,6 @@ pub struct XrefIndex {
 }
 
 impl XrefIndex {
-    /// Index `identity_xref` batches (source_system, source_record_id, member_id): [`Self::add_batches`] on an
-    /// empty index.
-    pub fn from_batches(
-        batches: &[RecordBatch],
-        numbers: &mut MemberIds,
-        next: u32,
-    ) -> CoreResult<(Self, Vec<String>)> {
-        let mut index = XrefIndex::default();
-        let added = index.add_batches(batches, numbers, next)?;
-        Ok((index, added))
-    }
-
     /// Add `identity_xref` batches (source_system, source_record_id, member_id) to the index, two threads at
     /// once; a table can be indexed batch by batch as it is read. Members are numbered by `numbers`; ids it does
     /// not know yet are added, numbered from `next` on in the order of their first row, and returned in that
@@ -402,7 +390,8 @@ mod tests {
         // MBR-b is known already (number 0); MBR-a is new and numbered from 5 on.
         let mut numbers = MemberIds::default();
         numbers.get_or_insert("MBR-b", 0);
-        let (index, added) = XrefIndex::from_batches(&[xref], &mut numbers, 5).unwrap();
+        let mut index = XrefIndex::default();
+        let added = index.add_batches(&[xref], &mut numbers, 5).unwrap();
         assert_eq!(added, vec!["MBR-a".to_string()]);
         assert_eq!(index.member("ehr", "1"), Some(5));
         assert_eq!(index.member("claims", "1"), Some(0));

@@ -225,34 +225,20 @@ pub async fn read_table_in_parallel_if_present(
     read_columns_in_parallel_if_present(location, name, Columns::from(columns)).await
 }
 
-/// [`read_table_in_parallel_if_present`] for any choice of [`Columns`].
+/// [`read_table_in_parallel_if_present`] for any choice of [`Columns`]: [`read_columns_each_if_present`], the
+/// batches collected.
 pub async fn read_columns_in_parallel_if_present(
     location: &Location,
     name: &str,
     columns: Columns<'_>,
 ) -> CoreResult<Option<Vec<RecordBatch>>> {
-    let Some(source) = if_present(super::source::detect(location, name).await)? else {
-        return Ok(None);
-    };
-    let Some(scan) = super::selective_read::SelectiveScan::plan(&source).await? else {
-        // The query engine's reader, on the table already found.
-        let read = async {
-            TableReader::open_selected(&source, columns)
-                .await?
-                .collect()
-                .await
-        };
-        return if_present(read.await);
-    };
-    Ok(Some(match columns.resolve(name, &scan.schema())? {
-        Some(columns) => scan.read_columns(name, &columns).await?,
-        None => scan
-            .read_all(&|_| {})
-            .await?
-            .into_iter()
-            .map(|rows| rows.batch)
-            .collect(),
-    }))
+    let mut batches = Vec::new();
+    let present = read_columns_each_if_present(location, name, columns, |batch| {
+        batches.push(batch);
+        Ok(())
+    })
+    .await?;
+    Ok(present.then_some(batches))
 }
 
 /// [`read_columns_in_parallel_if_present`] with each batch handed to `take` in table order as it is read, not
@@ -273,7 +259,10 @@ pub async fn read_columns_each_if_present(
             scan.read_columns_each(name, columns.as_deref(), take).await?;
         }
         None => {
-            let mut reader = TableReader::open_selected(&source, columns).await?;
+            // The query engine's reader, on the table already found.
+            let Some(mut reader) = if_present(TableReader::open_selected(&source, columns).await)? else {
+                return Ok(false);
+            };
             while let Some(batch) = reader.next_batch().await? {
                 take(batch)?;
             }

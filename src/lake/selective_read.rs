@@ -163,27 +163,10 @@ impl SelectiveScan {
             .await
     }
 
-    /// Every row, in batches in table order (row groups decoded concurrently).
-    pub async fn read_all(&self, on_row_group: &(dyn Fn(u64) + Sync)) -> CoreResult<Vec<SelectedRows>> {
-        self.scan_all(None, None, on_row_group).await
-    }
-
     /// Every row, each decoded batch handed to `take` in table order as it is read (row groups decoded a few at a
     /// time), so a caller that keeps less than the rows never holds the whole table.
     pub async fn read_each(&self, take: impl FnMut(SelectedRows) -> CoreResult<()>) -> CoreResult<()> {
         self.scan(None, None, &|_| {}, take).await
-    }
-
-    /// Every row of the named columns (in that order), in batches in table order; a column the table does
-    /// not have is a schema error.
-    pub async fn read_columns(&self, table: &str, columns: &[&str]) -> CoreResult<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        self.read_columns_each(table, Some(columns), |batch| {
-            out.push(batch);
-            Ok(())
-        })
-        .await?;
-        Ok(out)
     }
 
     /// Every row of the named columns (in that order; None: all of them), each batch handed to `take` in table
