@@ -4,6 +4,8 @@
 //! (64.1200(a)(9)), and the Florida, Oklahoma and Maryland limit of three per 24 hours on one subject. Caps are
 //! data ([`FrequencyCap`]) so a plan can add its own (for example two emails a week for marketing).
 
+use std::num::NonZeroU32;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::consent::Channel;
@@ -57,24 +59,81 @@ pub fn default_caps() -> Vec<FrequencyCap> {
     ]
 }
 
-/// One message already sent to the member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The subject of messages: an audience name, as the number a member's history gives it (numbered from 1, so an
+/// optional subject takes four bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subject(NonZeroU32);
+
+impl Subject {
+    /// The `index`-th subject (from 0); None past the last number a subject can have.
+    pub fn nth(index: usize) -> Option<Subject> {
+        u32::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_add(1))
+            .and_then(NonZeroU32::new)
+            .map(Subject)
+    }
+}
+
+/// One outbound message already sent, or tried, to the member. Sixteen bytes: a ledger holds one for each of the
+/// millions of messages in `communications`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentMessage {
-    /// When it was sent.
-    pub at: DateTime<Utc>,
+    /// When it was sent, in microseconds since the epoch; taken from a `DateTime`, so it always converts back.
+    at: i64,
+    /// Subject (the audience it was sent for), if known.
+    pub subject: Option<Subject>,
     /// Channel.
     pub channel: Channel,
-    /// Subject (the audience it was sent for), if known.
-    pub subject: Option<std::sync::Arc<str>>,
+    /// It counts against frequency caps: it was queued, delivered or replied to.
+    pub counted: bool,
+    /// Its delivery failed.
+    pub failed: bool,
+}
+
+impl SentMessage {
+    /// A message sent at `at` that counts against caps.
+    pub fn new(at: DateTime<Utc>, channel: Channel, subject: Option<Subject>) -> Self {
+        SentMessage {
+            at: at.timestamp_micros(),
+            subject,
+            channel,
+            counted: true,
+            failed: false,
+        }
+    }
+
+    /// When it was sent.
+    pub fn at(&self) -> DateTime<Utc> {
+        // Always Some: the value came from a DateTime (see `new`).
+        DateTime::from_timestamp_micros(self.at).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// When it was sent, in microseconds since the epoch.
+    pub fn at_micros(&self) -> i64 {
+        self.at
+    }
+
+    /// Whether `cap` counts it toward a new message about `subject` (None: a subject no message was sent for) in
+    /// the cap's window up to `at`.
+    fn counts_for(&self, cap: &FrequencyCap, subject: Option<Subject>, at: DateTime<Utc>) -> bool {
+        let since = (at - cap.window).timestamp_micros();
+        self.counted
+            && self.at > since
+            && self.at <= at.timestamp_micros()
+            && cap.channels.contains(&self.channel)
+            && (!cap.same_subject || (subject.is_some() && self.subject == subject))
+    }
 }
 
 /// The first cap a new message on `channel` about `subject` at `at` would exceed, given the member's history and
-/// state; None when every cap allows it.
+/// state; None when every cap allows it. `subject` is the number the history gives the message's audience (None:
+/// no message of the history was sent for it).
 pub fn exceeded<'c>(
     caps: &'c [FrequencyCap],
     history: &[SentMessage],
     channel: Channel,
-    subject: &str,
+    subject: Option<Subject>,
     state: Option<&str>,
     at: DateTime<Utc>,
 ) -> Option<&'c FrequencyCap> {
@@ -87,16 +146,7 @@ pub fn exceeded<'c>(
         {
             return false;
         }
-        let since = at - cap.window;
-        let sent = history
-            .iter()
-            .filter(|m| {
-                m.at > since
-                    && m.at <= at
-                    && cap.channels.contains(&m.channel)
-                    && (!cap.same_subject || m.subject.as_deref() == Some(subject))
-            })
-            .count() as u32;
+        let sent = history.iter().filter(|m| m.counts_for(cap, subject, at)).count() as u32;
         sent + 1 > cap.max
     })
 }
@@ -107,7 +157,7 @@ pub fn earliest_allowed(
     caps: &[FrequencyCap],
     history: &[SentMessage],
     channel: Channel,
-    subject: &str,
+    subject: Option<Subject>,
     state: Option<&str>,
     at: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -120,16 +170,10 @@ pub fn earliest_allowed(
         if cap.max == 0 {
             return None;
         }
-        let since = t - cap.window;
         let oldest = history
             .iter()
-            .filter(|m| {
-                m.at > since
-                    && m.at <= t
-                    && cap.channels.contains(&m.channel)
-                    && (!cap.same_subject || m.subject.as_deref() == Some(subject))
-            })
-            .map(|m| m.at)
+            .filter(|m| m.counts_for(cap, subject, t))
+            .map(SentMessage::at)
             .min()?;
         t = oldest + cap.window + Duration::microseconds(1);
     }
@@ -145,28 +189,84 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
     }
 
-    fn sms(day: u32, hour: u32, subject: &str) -> SentMessage {
-        SentMessage {
-            at: at(day, hour),
-            channel: Channel::Sms,
-            subject: Some(subject.into()),
-        }
+    /// The subject number of a name, as a ledger would give it.
+    fn subject(name: &str) -> Option<Subject> {
+        let names = ["recall", "reminder", "a", "b", "c", "d"];
+        Subject::nth(names.iter().position(|n| *n == name)?)
+    }
+
+    fn sms(day: u32, hour: u32, name: &str) -> SentMessage {
+        SentMessage::new(at(day, hour), Channel::Sms, subject(name))
     }
 
     #[test]
     fn one_a_day_and_three_a_week() {
         let caps = default_caps();
         let history = vec![sms(20, 15, "recall")];
-        let hit = exceeded(&caps, &history, Channel::Sms, "recall", Some("NY"), at(21, 10));
+        let hit = exceeded(
+            &caps,
+            &history,
+            Channel::Sms,
+            subject("recall"),
+            Some("NY"),
+            at(21, 10),
+        );
         assert_eq!(hit.map(|c| c.rule.as_str()), Some("CAP_HEALTHCARE_1_PER_DAY"));
-        assert!(exceeded(&caps, &history, Channel::Sms, "recall", Some("NY"), at(21, 16)).is_none());
-        assert!(exceeded(&caps, &history, Channel::Email, "recall", Some("NY"), at(21, 10)).is_none());
+        assert!(exceeded(
+            &caps,
+            &history,
+            Channel::Sms,
+            subject("recall"),
+            Some("NY"),
+            at(21, 16)
+        )
+        .is_none());
+        assert!(exceeded(
+            &caps,
+            &history,
+            Channel::Email,
+            subject("recall"),
+            Some("NY"),
+            at(21, 10)
+        )
+        .is_none());
         let week = vec![sms(17, 9, "a"), sms(19, 9, "b"), sms(21, 9, "c")];
-        let hit = exceeded(&caps, &week, Channel::Voice, "d", None, at(23, 9));
+        let hit = exceeded(&caps, &week, Channel::Voice, subject("d"), None, at(23, 9));
         assert_eq!(hit.map(|c| c.rule.as_str()), Some("CAP_HEALTHCARE_3_PER_WEEK"));
         assert_eq!(
-            earliest_allowed(&caps, &week, Channel::Voice, "d", None, at(23, 9)),
+            earliest_allowed(&caps, &week, Channel::Voice, subject("d"), None, at(23, 9)),
             Some(at(24, 9) + Duration::microseconds(1))
+        );
+    }
+
+    #[test]
+    fn failed_messages_and_messages_without_a_subject_count_only_where_they_should() {
+        let caps = default_caps();
+        let mut failed = sms(20, 15, "recall");
+        (failed.counted, failed.failed) = (false, true);
+        assert!(exceeded(
+            &caps,
+            &[failed],
+            Channel::Sms,
+            subject("recall"),
+            None,
+            at(21, 10)
+        )
+        .is_none());
+        let mut state_caps = caps.clone();
+        state_caps.retain(|c| c.same_subject);
+        let untitled = vec![SentMessage::new(at(23, 9), Channel::Sms, None); 3];
+        assert!(
+            exceeded(&state_caps, &untitled, Channel::Sms, None, Some("FL"), at(23, 12)).is_none(),
+            "messages without a subject share none"
+        );
+        assert!(exceeded(&caps, &untitled, Channel::Sms, None, Some("FL"), at(23, 12)).is_some());
+        assert_eq!(untitled[0].at(), at(23, 9));
+        assert_eq!(Subject::nth(u32::MAX as usize), None);
+        assert_eq!(
+            std::mem::size_of::<SentMessage>(),
+            16,
+            "one per message in a ledger"
         );
     }
 
@@ -175,9 +275,33 @@ mod tests {
         let mut caps = default_caps();
         caps.retain(|c| c.same_subject);
         let history = vec![sms(23, 9, "recall"), sms(23, 10, "recall"), sms(23, 11, "recall")];
-        assert!(exceeded(&caps, &history, Channel::Sms, "recall", Some("FL"), at(23, 12)).is_some());
-        assert!(exceeded(&caps, &history, Channel::Sms, "reminder", Some("FL"), at(23, 12)).is_none());
-        assert!(exceeded(&caps, &history, Channel::Sms, "recall", Some("NY"), at(23, 12)).is_none());
+        assert!(exceeded(
+            &caps,
+            &history,
+            Channel::Sms,
+            subject("recall"),
+            Some("FL"),
+            at(23, 12)
+        )
+        .is_some());
+        assert!(exceeded(
+            &caps,
+            &history,
+            Channel::Sms,
+            subject("reminder"),
+            Some("FL"),
+            at(23, 12)
+        )
+        .is_none());
+        assert!(exceeded(
+            &caps,
+            &history,
+            Channel::Sms,
+            subject("recall"),
+            Some("NY"),
+            at(23, 12)
+        )
+        .is_none());
     }
 
     #[test]
@@ -189,20 +313,18 @@ mod tests {
             let mut t = at(1, 8);
             for i in 0..40 {
                 let channel = if i % 3 == 0 { Channel::Voice } else { Channel::Sms };
-                let subject = if i % 2 == 0 { "recall" } else { "reminder" };
+                let subject = subject(if i % 2 == 0 { "recall" } else { "reminder" });
                 let when = earliest_allowed(&caps, &history, channel, subject, Some(state), t).unwrap();
                 assert!(exceeded(&caps, &history, channel, subject, Some(state), when).is_none());
-                history.push(SentMessage {
-                    at: when,
-                    channel,
-                    subject: Some(subject.into()),
-                });
+                history.push(SentMessage::new(when, channel, subject));
                 for cap in &caps {
                     for m in &history {
                         let n = history
                             .iter()
                             .filter(|x| {
-                                x.at > m.at - cap.window && x.at <= m.at && cap.channels.contains(&x.channel)
+                                x.at() > m.at() - cap.window
+                                    && x.at() <= m.at()
+                                    && cap.channels.contains(&x.channel)
                             })
                             .filter(|x| !cap.same_subject || x.subject == m.subject)
                             .count() as u32;

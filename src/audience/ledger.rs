@@ -4,15 +4,15 @@
 //!
 //! Consents apply in time order; an inbound reply whose keyword is a revocation per se revokes its channel; only
 //! rows captured at or before the run's as-of time count, so an opt-out is honored by the next run. Outbound
-//! messages that were queued, delivered or replied to count against frequency caps.
+//! messages that were queued, delivered or replied to count against frequency caps; the latest message of an
+//! audience to a member tells whether its delivery failed (the row is sent again). One record of 16 bytes serves
+//! both ([`SentMessage`]), its audience a number ([`Subject`]).
 //!
 //! A [`LedgerBuilder`] collects rows as they are read, split by member range ([`MemberPairs`]);
 //! [`LedgerBuilder::finish`] groups them by member number into flat arrays per kind and range ([`ByMember`]).
 //! Ten million members would otherwise mean ten million small vectors in hash tables that grow by rehashing: most
 //! of the time of building them went to allocating and zeroing memory, and every look-up was a probe into a
 //! table far larger than the caches.
-
-use std::sync::Arc;
 
 use foldhash::HashMap;
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
-use super::caps::SentMessage;
+use super::caps::{SentMessage, Subject};
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{optional_text_column, text_column, text_value};
@@ -146,25 +146,17 @@ impl<T> ByMember<T> {
     }
 }
 
-/// The latest-known delivery status of one outbound message: its audience (an index into the ledger's
-/// audience names), when, and whether it failed.
-#[derive(Debug, Clone, Copy)]
-struct Delivery {
-    audience: u32,
-    at: i64,
-    failed: bool,
-}
-
 /// Rows of the ledger as they are read, before they are grouped by member.
 #[derive(Debug, Default)]
 pub struct LedgerBuilder {
     consents: MemberPairs<ConsentEvent>,
     do_not_contact: HashMap<u32, i64>,
     revocations: MemberPairs<(Channel, i64)>,
+    /// Outbound messages: the ones that count against caps, and every one of an audience (its delivery status
+    /// decides a retry).
     history: MemberPairs<SentMessage>,
-    deliveries: MemberPairs<Delivery>,
-    /// Audience names of communications, each stored once (a message's subject shares it).
-    audiences: HashMap<String, (u32, Arc<str>)>,
+    /// The subject number of each audience name of communications.
+    audiences: HashMap<String, Subject>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -177,8 +169,7 @@ pub struct Ledger {
     do_not_contact: HashMap<u32, i64>,
     revocations: ByMember<(Channel, i64)>,
     history: ByMember<SentMessage>,
-    deliveries: ByMember<Delivery>,
-    audiences: HashMap<String, (u32, Arc<str>)>,
+    audiences: HashMap<String, Subject>,
     /// Rows left out because their member is unknown.
     pub unknown_member_rows: u64,
 }
@@ -294,60 +285,42 @@ impl LedgerBuilder {
                 }
                 continue;
             }
-            let subject = text_value(audience, i).map(|a| self.audience(a));
-            if let Some((audience, _)) = &subject {
-                self.deliveries.push(
-                    m,
-                    Delivery {
-                        audience: *audience,
-                        at: at.value(i),
-                        failed: status.value(i) == "failed",
-                    },
-                );
-            }
-            if direction.value(i) == "outbound"
-                && matches!(status.value(i), "queued" | "delivered" | "replied")
-            {
-                let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
-                    continue;
-                };
-                self.history.push(
-                    m,
-                    SentMessage {
-                        at: sent,
-                        channel,
-                        subject: subject.map(|(_, name)| name),
-                    },
-                );
+            let subject = text_value(audience, i).map(|a| self.subject(a)).transpose()?;
+            let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
+                continue; // no date and time: outside every cap window and no later than any delivery
+            };
+            let counted = direction.value(i) == "outbound"
+                && matches!(status.value(i), "queued" | "delivered" | "replied");
+            if counted || subject.is_some() {
+                let mut message = SentMessage::new(sent, channel, subject);
+                (message.counted, message.failed) = (counted, status.value(i) == "failed");
+                self.history.push(m, message);
             }
         }
         Ok(())
     }
 
-    /// The index and shared name of an audience of communications.
-    fn audience(&mut self, name: &str) -> (u32, Arc<str>) {
-        if let Some((index, shared)) = self.audiences.get(name) {
-            return (*index, shared.clone());
+    /// The subject number of an audience of communications.
+    fn subject(&mut self, name: &str) -> CoreResult<Subject> {
+        if let Some(subject) = self.audiences.get(name) {
+            return Ok(*subject);
         }
-        let found = (self.audiences.len() as u32, Arc::<str>::from(name));
-        self.audiences.insert(name.to_string(), found.clone());
-        found
+        let subject = Subject::nth(self.audiences.len()).ok_or_else(|| {
+            CoreError::Internal("communications name more audiences than a ledger can number".into())
+        })?;
+        self.audiences.insert(name.to_string(), subject);
+        Ok(subject)
     }
 
     /// Group everything added by member.
     pub fn finish(self) -> Ledger {
         // The kinds are grouped at once: consents (the most rows) on one core, the others on the other.
-        let (consents, (history, (deliveries, revocations))) = rayon::join(
+        let (consents, (history, revocations)) = rayon::join(
             || ByMember::group(self.consents),
             || {
                 rayon::join(
                     || ByMember::group(self.history),
-                    || {
-                        rayon::join(
-                            || ByMember::group(self.deliveries),
-                            || ByMember::group(self.revocations),
-                        )
-                    },
+                    || ByMember::group(self.revocations),
                 )
             },
         );
@@ -356,7 +329,6 @@ impl LedgerBuilder {
             do_not_contact: self.do_not_contact,
             revocations,
             history,
-            deliveries,
             audiences: self.audiences,
             unknown_member_rows: self.unknown_member_rows,
         }
@@ -390,25 +362,30 @@ impl Ledger {
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
     /// row is sent again.
     pub fn failed_after(&self, member: u32, audience: &str, since: i64) -> bool {
-        let Some((audience, _)) = self.audiences.get(audience) else {
+        let Some(subject) = self.subject(audience) else {
             return false;
         };
         // The latest message of the audience; of several at the same time, the last one read.
         let latest = self
-            .deliveries
+            .history
             .of(member)
             .iter()
-            .filter(|d| d.audience == *audience)
-            .fold(None::<&Delivery>, |latest, d| match latest {
-                Some(l) if l.at > d.at => Some(l),
+            .filter(|d| d.subject == Some(subject))
+            .fold(None::<&SentMessage>, |latest, d| match latest {
+                Some(l) if l.at_micros() > d.at_micros() => Some(l),
                 _ => Some(d),
             });
-        latest.is_some_and(|d| d.failed && d.at > since)
+        latest.is_some_and(|d| d.failed && d.at_micros() > since)
     }
 
-    /// The messages already sent to a member.
+    /// The outbound messages already sent, or tried, to a member (see [`SentMessage::counted`]).
     pub fn history_of(&self, member: u32) -> &[SentMessage] {
         self.history.of(member)
+    }
+
+    /// The number the ledger gives messages of an audience (None: communications name no message of it).
+    pub fn subject(&self, audience: &str) -> Option<Subject> {
+        self.audiences.get(audience).copied()
     }
 }
 
@@ -504,9 +481,15 @@ mod tests {
         assert!(ledger.failed_after(2, "recall", 0));
         assert!(!ledger.failed_after(2, "reminder", 0));
         assert!(!ledger.failed_after(7, "unknown", 0));
-        // Sent messages count against caps; failed ones do not. Members share the audience name.
-        let subjects: Vec<_> = ledger.history_of(7).iter().map(|m| m.subject.clone()).collect();
-        assert_eq!(subjects, [Some("recall".into()), Some("reminder".into())]);
-        assert!(ledger.history_of(2).is_empty());
+        // Sent messages count against caps; failed ones do not. Members share the audience's number.
+        let counted: Vec<_> = ledger
+            .history_of(7)
+            .iter()
+            .filter(|m| m.counted)
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(counted, [ledger.subject("recall"), ledger.subject("reminder")]);
+        assert!(ledger.subject("recall").is_some() && ledger.subject("recall") != ledger.subject("reminder"));
+        assert!(ledger.history_of(2).iter().all(|m| !m.counted && m.failed));
     }
 }

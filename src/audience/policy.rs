@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::caps::{earliest_allowed, exceeded, SentMessage};
+use super::caps::{earliest_allowed, exceeded, SentMessage, Subject};
 use super::channel::{choose_channel, Reachability};
 use super::consent::{Basis, Channel, MemberConsents};
 use super::definition::{held_out, Audience};
@@ -36,6 +36,8 @@ pub struct MemberContext<'a> {
     pub consents: &'a MemberConsents,
     /// Messages already sent.
     pub history: &'a [SentMessage],
+    /// The number the history gives messages of the audience decided for (None: none was ever sent).
+    pub subject: Option<Subject>,
 }
 
 /// The outcome for one member.
@@ -119,7 +121,7 @@ pub fn decide(
             &rules.caps,
             member.history,
             choice.channel,
-            &audience.name,
+            member.subject,
             member.state,
             now,
         ) {
@@ -159,7 +161,7 @@ pub fn decide(
             &rules.caps,
             member.history,
             choice.channel,
-            &audience.name,
+            member.subject,
             member.state,
             window.utc_start,
         ) {
@@ -243,18 +245,24 @@ mod tests {
             preferred: None,
             consents,
             history,
+            subject: recall(),
         }
+    }
+
+    /// The subject number of the test audience's messages.
+    fn recall() -> Option<Subject> {
+        Subject::nth(0)
     }
 
     #[test]
     fn sends_inside_the_state_window_after_caps() {
         let consents = opted_in(&[Channel::Sms]);
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap(); // 21:00 in New York
-        let history = vec![SentMessage {
-            at: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
-            channel: Channel::Sms,
-            subject: Some("other".into()),
-        }];
+        let history = vec![SentMessage::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+            Channel::Sms,
+            Subject::nth(1),
+        )];
         let d = decide(
             &audience(0.0),
             &member(&consents, &history),
@@ -326,11 +334,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
         let mut email_only = audience(0.0);
         email_only.channels = vec![Channel::Email];
-        let sent = |days: i64| SentMessage {
-            at: now - Duration::days(days),
-            channel: Channel::Email,
-            subject: None,
-        };
+        let sent = |days: i64| SentMessage::new(now - Duration::days(days), Channel::Email, None);
         let history = vec![sent(1), sent(3)];
         let m = member(&consents, &history);
         let defaults = OutreachRules::default();
@@ -396,16 +400,12 @@ mod tests {
                 &rules.caps,
                 &history,
                 channel,
-                "colorectal_recall",
+                recall(),
                 m.state,
                 w.utc_start
             )
             .is_none());
-            history.push(SentMessage {
-                at: w.utc_start,
-                channel,
-                subject: Some("colorectal_recall".into()),
-            });
+            history.push(SentMessage::new(w.utc_start, channel, recall()));
             now += Duration::minutes(391);
         }
     }

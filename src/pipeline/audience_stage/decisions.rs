@@ -289,6 +289,7 @@ impl<'a> PolicyInputs<'a, '_> {
             preferred: profile.preferred,
             consents: &consents,
             history: self.ledger.history_of(number),
+            subject: self.ledger.subject(&a.name),
         };
         let decision = decide(a, &context, self.rules, self.now);
         let channel = match decision {
