@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::diff::{Membership, Memberships};
-use super::profiles::{payload, Profiles};
+use super::payload::PayloadFields;
+use super::profiles::Profiles;
 use super::selection::{SelectedRow, SelectedRows};
 use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
@@ -19,7 +20,7 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
 use crate::digest::Sha256Digest;
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 
 /// A suppression's rule or detail: mostly a fixed text (see [`Decision::Suppress`]).
 type Reason = Cow<'static, str>;
@@ -167,6 +168,7 @@ impl<'a> PolicyInputs<'a, '_> {
                 false => HashSet::default(),
             })
             .collect();
+        let fields: Vec<PayloadFields<'a>> = self.destinations.iter().map(PayloadFields::of).collect();
         let mut out = Decided::default();
         out.suppressions
             .rows
@@ -182,7 +184,7 @@ impl<'a> PolicyInputs<'a, '_> {
             let picked = &selected[ai];
             for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
                 let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
-                let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets);
+                let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
                 for (member, (number, outcome)) in picked.member_ids(chunk).zip(outcomes) {
                     match outcome? {
                         Err((rule, detail)) => {
@@ -209,13 +211,14 @@ impl<'a> PolicyInputs<'a, '_> {
     }
 
     /// The member number and outcome of each selected row of audience `ai` in `chunk`, in order, decided on
-    /// every core.
+    /// every core (`fields`: the payload fields of each destination).
     fn decide_chunk(
         &self,
         ai: usize,
         picked: &SelectedRows,
         chunk: Range<usize>,
         sets: &[HashSet<&str>],
+        fields: &[PayloadFields<'a>],
     ) -> Vec<(Option<u32>, CoreResult<Outcome<'a>>)> {
         let a = &self.audiences[ai];
         let numbers: Vec<Option<u32>> = picked
@@ -229,7 +232,7 @@ impl<'a> PolicyInputs<'a, '_> {
                 if let Some(refusal) = self.across_audiences(ai, row.member_id(), sets) {
                     return (number, Ok(Err(refusal)));
                 }
-                (number, self.decide_member(a, &row, number))
+                (number, self.decide_member(a, &row, number, fields))
             })
             .collect()
     }
@@ -265,12 +268,13 @@ impl<'a> PolicyInputs<'a, '_> {
     }
 
     /// The policy decision for one member (by number, None: not a member), and its memberships when it is a
-    /// send.
+    /// send (`fields`: the payload fields of each destination).
     fn decide_member(
         &self,
         a: &'a Audience,
         row: &SelectedRow<'_>,
         number: Option<u32>,
+        fields: &[PayloadFields<'a>],
     ) -> CoreResult<Outcome<'a>> {
         let profiles = self.profiles;
         let Some((number, profile)) = number.and_then(|n| Some((n, profiles.profile(n)?))) else {
@@ -297,20 +301,26 @@ impl<'a> PolicyInputs<'a, '_> {
             Decision::Send { channel, .. } => channel,
         };
         let mut rows = Vec::new();
+        let mut json = Vec::new();
         for dname in &a.destinations {
-            let dest = super::destination(self.destinations, dname)?;
+            let (dest, fields) = self
+                .destinations
+                .iter()
+                .zip(fields)
+                .find(|(d, _)| d.name == *dname)
+                .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))?;
             if dest.kind.channel().is_some_and(|c| c != channel) {
                 continue;
             }
-            let text = payload(dest, row, profiles, profile)?;
+            let payload = fields.values(row, profiles, profile);
             rows.push(Membership {
                 audience: &a.name,
                 destination: &dest.name,
                 member_id: member,
                 member: number,
                 decision: decision.clone(),
-                row_hash: Sha256Digest::of_parts(&[member, &text]),
-                payload: text,
+                row_hash: Sha256Digest::of_parts(&[member, fields.json(&payload, &mut json)?]),
+                payload,
             });
         }
         if rows.is_empty() {

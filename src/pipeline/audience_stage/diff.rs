@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use arrow::array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::TimestampMicrosecondType;
 
+use super::payload::PayloadValues;
 use super::profiles::Profiles;
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
@@ -29,8 +30,8 @@ pub(super) struct Membership<'a> {
     /// The member's number in this run (see the profiles).
     pub(super) member: u32,
     pub(super) decision: Decision,
-    /// The fields the destination gets (JSON), held in an allocation of its length.
-    pub(super) payload: Box<str>,
+    /// The values of the fields the destination gets (written as JSON).
+    pub(super) payload: PayloadValues,
     /// SHA-256 of the member id and the payload (written as hex; the state keeps it so).
     pub(super) row_hash: Sha256Digest,
 }
@@ -372,7 +373,7 @@ mod tests {
                 window: None,
                 local_send_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
             },
-            payload: "".into(),
+            payload: PayloadValues::default(),
             row_hash: digest(hash),
         }
     }

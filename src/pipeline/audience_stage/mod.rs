@@ -10,6 +10,7 @@
 
 mod decisions;
 mod diff;
+mod payload;
 mod profiles;
 mod selection;
 mod write;

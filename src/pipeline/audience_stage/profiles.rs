@@ -1,19 +1,17 @@
 //! member_profile as the audience stage reads it: members numbered once, each member's policy values, its text
-//! columns kept as Arrow arrays (the strings are never copied per member), and the payload a destination gets
-//! from them. Everything later (the xref, the ledger, the policy) looks members up by number.
+//! columns kept as Arrow arrays (the strings are never copied per member). Everything later (the xref, the
+//! ledger, the policy, the payloads) looks members up by number.
 
 use foldhash::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use rayon::prelude::*;
 
-use super::selection::SelectedRow;
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
 use crate::audience::definition::Destination;
-use crate::audience::destinations::{hashed_email, hashed_phone};
 use crate::audience::quiet_hours::parse_zone;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 use crate::identity::person_keys::{MemberIds, XrefIndex};
 use crate::model::text_column;
 
@@ -200,50 +198,6 @@ pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
     Ok(out)
 }
 
-/// The payload of one destination as JSON text: the allowed fields it asks for, from the SQL row first, then the
-/// profile. Keys are in sorted order, each once, with no spaces: the text a sorted map of the fields serializes
-/// to, which earlier versions wrote, so the payload hashes of rows already sent stay the same.
-pub(super) fn payload(
-    destination: &Destination,
-    row: &SelectedRow<'_>,
-    profiles: &Profiles,
-    profile: &Profile,
-) -> CoreResult<Box<str>> {
-    let mut names: Vec<&str> = destination.fields.iter().map(String::as_str).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut out: Vec<u8> = Vec::with_capacity(32 * names.len() + 2);
-    out.push(b'{');
-    for name in names {
-        let hashed;
-        let value = match name {
-            "hashed_email" => {
-                hashed = profiles.field(profile, "email").and_then(hashed_email);
-                hashed.as_deref()
-            }
-            "hashed_phone" => {
-                hashed = profiles.field(profile, "phone").and_then(hashed_phone);
-                hashed.as_deref()
-            }
-            name => row.field(name).or_else(|| profiles.field(profile, name)),
-        };
-        let Some(value) = value else { continue };
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        let escaped = serde_json::to_writer(&mut out, name).and_then(|()| {
-            out.push(b':');
-            serde_json::to_writer(&mut out, value)
-        });
-        escaped.map_err(|e| CoreError::Internal(format!("payload: {e}")))?;
-    }
-    out.push(b'}');
-    // Copied into an allocation of its length: a payload is held until the run is written (3.5M of them at 10M
-    // members), and the buffer it was built in is sized for the longest values.
-    let text = std::str::from_utf8(&out).map_err(|e| CoreError::Internal(format!("payload: {e}")))?;
-    Ok(text.into())
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -349,57 +303,6 @@ mod tests {
         }
         for c in ["last_name", "address_line1", "postal_code", "message_topic"] {
             assert!(!columns.contains(&c), "{c}");
-        }
-    }
-
-    #[test]
-    fn payloads_are_the_text_a_sorted_map_of_the_fields_serializes_to() {
-        use super::super::selection::selected_rows;
-        use crate::audience::destinations::DestinationKind;
-        use std::collections::BTreeMap;
-
-        let profiles = profiles(&[profile_batch(&["MBR-a", "MBR-b"], &[true, true])]).unwrap();
-        let topic: Vec<Option<&str>> = vec![Some("say \"hi\"\n\u{e9}\u{1F600}\\"), None, Some("x")];
-        let result = RecordBatch::try_from_iter([
-            (
-                "member_id",
-                Arc::new(StringArray::from(vec!["MBR-a", "MBR-b", "MBR-a"])) as ArrayRef,
-            ),
-            (
-                "message_topic",
-                Arc::new(StringArray::from(topic.clone())) as ArrayRef,
-            ),
-            (
-                "due_date",
-                Arc::new(StringArray::from(vec!["2026-12-31", "2027-01-01", "x"])) as ArrayRef,
-            ),
-        ])
-        .unwrap();
-        let selected = selected_rows("a", &[result]).unwrap();
-        // Fields out of order and repeated; one the row does not have (null) and one nobody has.
-        let destination = Destination {
-            name: "texts".into(),
-            kind: DestinationKind::Sms,
-            fields: ["message_topic", "due_date", "first_name", "message_topic"]
-                .map(String::from)
-                .to_vec(),
-            path: None,
-        };
-        let rows: Vec<_> = selected.rows(0..selected.len()).collect();
-        assert_eq!(rows.len(), 2, "MBR-a's second row is not selected again");
-        for (k, row) in rows.iter().enumerate() {
-            let profile = profiles
-                .profile(profiles.numbers([row.member_id()].into_iter())[0].unwrap())
-                .unwrap();
-            let text = payload(&destination, row, &profiles, profile).unwrap();
-            let mut expected: BTreeMap<String, String> = BTreeMap::new();
-            for f in &destination.fields {
-                if let Some(v) = row.field(f) {
-                    expected.insert(f.clone(), v.to_string());
-                }
-            }
-            assert_eq!(&*text, serde_json::to_string(&expected).unwrap());
-            assert_eq!(expected.contains_key("message_topic"), k == 0);
         }
     }
 }

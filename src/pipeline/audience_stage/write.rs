@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::decisions::Suppressions;
 use super::diff::{Change, ChangeSets, Memberships};
+use super::payload::PayloadFields;
 use super::profiles::Profiles;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
@@ -158,6 +159,8 @@ impl RunOutputs<'_> {
         let spec = model::outreach(&d.name);
         let rows = &self.changes_of(d)[range];
         let mut b = BatchBuilder::new(&spec, rows.len());
+        let fields = PayloadFields::of(d);
+        let mut json = Vec::new();
         for c in rows {
             let (channel, window, date) = match c.membership.map(|m| &m.decision) {
                 Some(Decision::Send {
@@ -171,13 +174,17 @@ impl RunOutputs<'_> {
             let date_text = date.map(|d| d.to_string()).unwrap_or_else(|| as_of.to_string());
             let op = c.op.name();
             let idempotency = Sha256Digest::of_parts(&[c.member_id, c.audience, &d.name, &date_text, op]);
+            let payload = match c.membership {
+                Some(m) => Some(fields.json(&m.payload, &mut json)?),
+                None => None,
+            };
             b.text(Some(run))
                 .text(Some(c.audience))
                 .text(Some(c.member_id))
                 .text(Some(op))
                 .text(Some(&idempotency.hex().as_str()[..32]))
                 .text(channel)
-                .text(c.membership.map(|m| &*m.payload))
+                .text(payload)
                 .timestamp(window.map(|w| w.utc_start))
                 .timestamp(window.map(|w| w.utc_end))
                 .date(Some(as_of));
