@@ -199,40 +199,39 @@ mod tests {
         SentMessage::new(at(day, hour), Channel::Sms, subject(name))
     }
 
+    /// The rule of the first cap a new message on `channel` about `name` in `state` at `at` would exceed.
+    fn cap_hit<'c>(
+        caps: &'c [FrequencyCap],
+        history: &[SentMessage],
+        channel: Channel,
+        (name, state): (&str, Option<&str>),
+        at: DateTime<Utc>,
+    ) -> Option<&'c str> {
+        exceeded(caps, history, channel, subject(name), state, at).map(|c| c.rule.as_str())
+    }
+
     #[test]
     fn one_a_day_and_three_a_week() {
         let caps = default_caps();
         let history = vec![sms(20, 15, "recall")];
-        let hit = exceeded(
-            &caps,
-            &history,
-            Channel::Sms,
-            subject("recall"),
-            Some("NY"),
-            at(21, 10),
+        let recall_ny = ("recall", Some("NY"));
+        assert_eq!(
+            cap_hit(&caps, &history, Channel::Sms, recall_ny, at(21, 10)),
+            Some("CAP_HEALTHCARE_1_PER_DAY")
         );
-        assert_eq!(hit.map(|c| c.rule.as_str()), Some("CAP_HEALTHCARE_1_PER_DAY"));
-        assert!(exceeded(
-            &caps,
-            &history,
-            Channel::Sms,
-            subject("recall"),
-            Some("NY"),
-            at(21, 16)
-        )
-        .is_none());
-        assert!(exceeded(
-            &caps,
-            &history,
-            Channel::Email,
-            subject("recall"),
-            Some("NY"),
-            at(21, 10)
-        )
-        .is_none());
+        assert_eq!(
+            cap_hit(&caps, &history, Channel::Sms, recall_ny, at(21, 16)),
+            None
+        );
+        assert_eq!(
+            cap_hit(&caps, &history, Channel::Email, recall_ny, at(21, 10)),
+            None
+        );
         let week = vec![sms(17, 9, "a"), sms(19, 9, "b"), sms(21, 9, "c")];
-        let hit = exceeded(&caps, &week, Channel::Voice, subject("d"), None, at(23, 9));
-        assert_eq!(hit.map(|c| c.rule.as_str()), Some("CAP_HEALTHCARE_3_PER_WEEK"));
+        assert_eq!(
+            cap_hit(&caps, &week, Channel::Voice, ("d", None), at(23, 9)),
+            Some("CAP_HEALTHCARE_3_PER_WEEK")
+        );
         assert_eq!(
             earliest_allowed(&caps, &week, Channel::Voice, subject("d"), None, at(23, 9)),
             Some(at(24, 9) + Duration::microseconds(1))
@@ -244,15 +243,10 @@ mod tests {
         let caps = default_caps();
         let mut failed = sms(20, 15, "recall");
         (failed.counted, failed.failed) = (false, true);
-        assert!(exceeded(
-            &caps,
-            &[failed],
-            Channel::Sms,
-            subject("recall"),
-            None,
-            at(21, 10)
-        )
-        .is_none());
+        assert_eq!(
+            cap_hit(&caps, &[failed], Channel::Sms, ("recall", None), at(21, 10)),
+            None
+        );
         let mut state_caps = caps.clone();
         state_caps.retain(|c| c.same_subject);
         let untitled = vec![SentMessage::new(at(23, 9), Channel::Sms, None); 3];
@@ -275,33 +269,16 @@ mod tests {
         let mut caps = default_caps();
         caps.retain(|c| c.same_subject);
         let history = vec![sms(23, 9, "recall"), sms(23, 10, "recall"), sms(23, 11, "recall")];
-        assert!(exceeded(
-            &caps,
-            &history,
-            Channel::Sms,
-            subject("recall"),
-            Some("FL"),
-            at(23, 12)
-        )
-        .is_some());
-        assert!(exceeded(
-            &caps,
-            &history,
-            Channel::Sms,
-            subject("reminder"),
-            Some("FL"),
-            at(23, 12)
-        )
-        .is_none());
-        assert!(exceeded(
-            &caps,
-            &history,
-            Channel::Sms,
-            subject("recall"),
-            Some("NY"),
-            at(23, 12)
-        )
-        .is_none());
+        let noon = at(23, 12);
+        assert!(cap_hit(&caps, &history, Channel::Sms, ("recall", Some("FL")), noon).is_some());
+        assert_eq!(
+            cap_hit(&caps, &history, Channel::Sms, ("reminder", Some("FL")), noon),
+            None
+        );
+        assert_eq!(
+            cap_hit(&caps, &history, Channel::Sms, ("recall", Some("NY")), noon),
+            None
+        );
     }
 
     #[test]
