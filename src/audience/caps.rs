@@ -115,15 +115,19 @@ impl SentMessage {
     }
 
     /// Whether `cap` counts it toward a new message about `subject` (None: a subject no message was sent for) in
-    /// the cap's window up to `at`.
-    fn counts_for(&self, cap: &FrequencyCap, subject: Option<Subject>, at: DateTime<Utc>) -> bool {
-        let since = (at - cap.window).timestamp_micros();
+    /// the cap's window `(since, until]` (see [`window_micros`]).
+    fn counts_for(&self, cap: &FrequencyCap, subject: Option<Subject>, (since, until): (i64, i64)) -> bool {
         self.counted
             && self.at > since
-            && self.at <= at.timestamp_micros()
+            && self.at <= until
             && cap.channels.contains(&self.channel)
             && (!cap.same_subject || (subject.is_some() && self.subject == subject))
     }
+}
+
+/// The window of `cap` that ends at `at`, `(start, end]` in microseconds: computed once per cap, not per message.
+fn window_micros(cap: &FrequencyCap, at: DateTime<Utc>) -> (i64, i64) {
+    ((at - cap.window).timestamp_micros(), at.timestamp_micros())
 }
 
 /// The first cap a new message on `channel` about `subject` at `at` would exceed, given the member's history and
@@ -146,7 +150,11 @@ pub fn exceeded<'c>(
         {
             return false;
         }
-        let sent = history.iter().filter(|m| m.counts_for(cap, subject, at)).count() as u32;
+        let window = window_micros(cap, at);
+        let sent = history
+            .iter()
+            .filter(|m| m.counts_for(cap, subject, window))
+            .count() as u32;
         sent + 1 > cap.max
     })
 }
@@ -170,9 +178,10 @@ pub fn earliest_allowed(
         if cap.max == 0 {
             return None;
         }
+        let window = window_micros(cap, t);
         let oldest = history
             .iter()
-            .filter(|m| m.counts_for(cap, subject, t))
+            .filter(|m| m.counts_for(cap, subject, window))
             .map(SentMessage::at)
             .min()?;
         t = oldest + cap.window + Duration::microseconds(1);

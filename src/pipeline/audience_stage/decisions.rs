@@ -20,7 +20,7 @@ use crate::audience::ledger::Ledger;
 use crate::audience::policy::{decide, Decision, MemberContext};
 use crate::audience::rules::OutreachRules;
 use crate::digest::Sha256Digest;
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 
 /// A suppression's rule or detail: mostly a fixed text (see [`Decision::Suppress`]).
 type Reason = Cow<'static, str>;
@@ -303,12 +303,9 @@ impl<'a> PolicyInputs<'a, '_> {
         let mut rows = Vec::new();
         let mut json = Vec::new();
         for dname in &a.destinations {
-            let (dest, fields) = self
-                .destinations
-                .iter()
-                .zip(fields)
-                .find(|(d, _)| d.name == *dname)
-                .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))?;
+            // `fields` is in the order of the destinations.
+            let at = super::destination_position(self.destinations, dname)?;
+            let (dest, fields) = (&self.destinations[at], &fields[at]);
             if dest.kind.channel().is_some_and(|c| c != channel) {
                 continue;
             }

@@ -74,17 +74,19 @@ impl<'a> Memberships<'a> {
         self.blocks.iter().flatten()
     }
 
+    /// The `i`-th membership: every block but the last is full, so its place follows from `i`.
+    fn get(&self, i: usize) -> &Membership<'a> {
+        &self.blocks[i / MEMBERSHIPS_PER_BLOCK][i % MEMBERSHIPS_PER_BLOCK]
+    }
+
     /// Every membership, in order, on every core.
     pub(super) fn par_iter(&self) -> impl IndexedParallelIterator<Item = &Membership<'a>> + '_ {
-        // Every block but the last is full, so the `i`-th membership is at a place that follows from `i`.
-        (0..self.len)
-            .into_par_iter()
-            .map(|i| &self.blocks[i / MEMBERSHIPS_PER_BLOCK][i % MEMBERSHIPS_PER_BLOCK])
+        (0..self.len).into_par_iter().map(|i| self.get(i))
     }
 
     /// The memberships at positions `range`, in order.
     pub(super) fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Membership<'a>> {
-        range.map(|i| &self.blocks[i / MEMBERSHIPS_PER_BLOCK][i % MEMBERSHIPS_PER_BLOCK])
+        range.map(|i| self.get(i))
     }
 }
 

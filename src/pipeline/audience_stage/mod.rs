@@ -125,9 +125,14 @@ fn add_to_ledger(
 
 /// The configured destination of this name (audience definitions are checked against them on load).
 fn destination<'a>(destinations: &'a [Destination], name: &str) -> CoreResult<&'a Destination> {
+    Ok(&destinations[destination_position(destinations, name)?])
+}
+
+/// Where the configured destination of this name is among `destinations` (see [`destination`]).
+fn destination_position(destinations: &[Destination], name: &str) -> CoreResult<usize> {
     destinations
         .iter()
-        .find(|d| d.name == name)
+        .position(|d| d.name == name)
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
 }
 
