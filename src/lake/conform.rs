@@ -13,13 +13,15 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
     StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, filter, take_record_batch};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+use super::canonical_text::{is_canonical, EnumSpelling};
 use crate::error::{CoreError, CoreResult};
 use crate::model::values::{
-    date_to_days, enum_key, parse_bool, parse_date, parse_float, parse_integer, parse_timestamp,
+    date_to_days, parse_bool, parse_date, parse_float, parse_integer, parse_timestamp,
 };
 use crate::model::{CanonicalType, ColumnSpec, TableSpec};
 
@@ -306,11 +308,9 @@ impl ConformPlan {
                 None => arrow::array::new_null_array(&column.ty.arrow_type(), rows),
                 Some(i) => convert(column, batch.column(*i), ci, &mut rejected)?,
             };
-            if column.key {
-                for (row, slot) in rejected.iter_mut().enumerate() {
-                    if slot.is_none() && converted.is_null(row) {
-                        *slot = Some((ci, RejectReason::NullKey));
-                    }
+            if let Some(nulls) = column.key.then(|| converted.logical_nulls()).flatten() {
+                for row in (0..rows).filter(|row| nulls.is_null(*row)) {
+                    reject(&mut rejected, row, ci, RejectReason::NullKey);
                 }
             }
             columns.push(converted);
@@ -366,9 +366,14 @@ impl ConformPlan {
         ) else {
             return;
         };
+        let Some(no_member) = columns[member].logical_nulls() else {
+            return;
+        };
+        let (sys, rec_nulls) = (columns[sys].logical_nulls(), columns[rec].logical_nulls());
+        let null_in = |nulls: &Option<NullBuffer>, row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
         for (row, slot) in rejected.iter_mut().enumerate() {
-            let has_source = !columns[sys].is_null(row) && !columns[rec].is_null(row);
-            if slot.is_none() && !has_source && columns[member].is_null(row) {
+            let has_source = !null_in(&sys, row) && !null_in(&rec_nulls, row);
+            if slot.is_none() && !has_source && no_member.is_null(row) {
                 *slot = Some((rec, RejectReason::NoPersonKey));
             }
         }
@@ -502,25 +507,15 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
     }
     let n = text.len();
     match column.ty {
-        // Fast path: nothing blank to turn into a null, so the column is kept as it is (no copy).
-        CanonicalType::Text
-            if column.allowed.is_empty()
-                && text
-                    .iter()
-                    .all(|v| v.is_none_or(|v| !v.is_empty() && !v.starts_with(' ') && !v.ends_with(' '))) =>
-        {
-            Arc::new(text.clone())
-        }
+        // Fast path: nothing to trim, no blank to turn into a null and, for an enumeration, every value already
+        // spelled canonically, so the column is kept as it is (no copy).
+        CanonicalType::Text if is_canonical(text, column.allowed) => Arc::new(text.clone()),
         CanonicalType::Text if column.allowed.is_empty() => {
             let mut out = StringBuilder::with_capacity(n, text.value_data().len());
             for v in values {
                 out.append_option(v);
             }
             Arc::new(out.finish())
-        }
-        // Fast path for enumerations: every value already canonical, so the column is kept as it is.
-        CanonicalType::Text if text.iter().all(|v| v.is_none_or(|v| column.allowed.contains(&v))) => {
-            Arc::new(text.clone())
         }
         CanonicalType::Text => {
             let canonical = EnumSpelling::new(column.allowed);
@@ -559,50 +554,6 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
             RejectReason::BadBoolean
         ),
     }
-}
-
-/// The canonical spelling of an enumeration's values, as conforming rewrites them.
-#[derive(Debug, Clone)]
-pub struct EnumSpelling {
-    allowed: &'static [&'static str],
-    by_key: HashMap<String, &'static str>,
-}
-
-impl EnumSpelling {
-    /// The spellings of a column's allowed values (matched case- and punctuation-insensitively, plus known
-    /// aliases such as CPT-CAT-II for CPT-II).
-    pub fn new(allowed: &'static [&'static str]) -> Self {
-        let by_key = allowed
-            .iter()
-            .map(|a| (enum_key(a), *a))
-            .chain(enum_aliases())
-            .collect();
-        EnumSpelling { allowed, by_key }
-    }
-
-    /// The canonical value `text` stands for (surrounding blanks ignored), or None when it is not allowed.
-    pub fn canonical(&self, text: &str) -> Option<&'static str> {
-        let text = text.trim();
-        match self.allowed.iter().find(|a| **a == text) {
-            Some(a) => Some(*a),
-            None => self.by_key.get(&enum_key(text)).copied(),
-        }
-    }
-}
-
-/// Spellings seen in the wild that mean a canonical enumeration value (NCQA VSD code-system names and the like).
-fn enum_aliases() -> impl Iterator<Item = (String, &'static str)> {
-    [
-        ("CPTCATII", "CPT-II"),
-        ("CPT2", "CPT-II"),
-        ("SNOMEDCT", "SNOMED"),
-        ("SNOMEDCTUSEDITION", "SNOMED"),
-        ("ISNP", "I-SNP"),
-        ("DSNP", "D-SNP"),
-        ("CSNP", "C-SNP"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
 }
 
 /// The given rows of a batch as JSON objects (one string per row), for the quarantine table.

@@ -1,6 +1,7 @@
 //! Lake I/O: locating tables, reading Delta/Parquet/CSV from local disk or object storage, conforming inputs
 //! to the canonical schemas (with quarantine), and writing Delta tables idempotently.
 
+mod canonical_text;
 pub mod conform;
 pub mod delta_write;
 mod kept_rows;
@@ -10,9 +11,8 @@ mod runtime;
 pub mod selective_read;
 pub mod source;
 
-pub use conform::{
-    ColumnMapping, ConformPlan, Conformed, EnumSpelling, QuarantinedRow, RejectReason, RowNumbers,
-};
+pub use canonical_text::EnumSpelling;
+pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason, RowNumbers};
 pub use delta_write::{
     try_write_batches, try_write_shares, write_batches, writers_per_core, DeltaTableWriter, OpenedWrite,
     TableTarget, WriteMode, WriteOutcome,

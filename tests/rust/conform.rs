@@ -222,3 +222,28 @@ fn numbered_rows_keep_their_table_positions_through_quarantine() {
     );
     assert_eq!(RowNumbers::From(5).without(&[], 3), RowNumbers::From(5));
 }
+
+#[test]
+fn text_loses_white_space_of_any_kind_at_its_ends_and_blank_text_becomes_null() {
+    let names = vec![Some("Ann"), Some("\tAnn"), Some("Ann\u{a0}"), Some("\n"), None];
+    let mut batch = person_rows(
+        vec![Some("1970-03-05"); 5],
+        vec![Some("1"), Some("2"), Some("3"), Some("4"), Some("5")],
+    );
+    let first_name = batch.schema().index_of("first_name").unwrap();
+    batch = {
+        let mut columns = batch.columns().to_vec();
+        columns[first_name] = std::sync::Arc::new(arrow::array::StringArray::from(names));
+        arrow::array::RecordBatch::try_new(batch.schema(), columns).unwrap()
+    };
+    let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap();
+    let out = plan.conform(&batch, 0).unwrap();
+    let got: Vec<_> = out
+        .batch
+        .column_by_name("first_name")
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .collect();
+    assert_eq!(got, vec![Some("Ann"), Some("Ann"), Some("Ann"), None, None]);
+}
