@@ -146,6 +146,7 @@ class RateAgreement(TypedDict):
 class AudienceSummary(TypedDict):
     name: str
     selected: int
+    without_member_id: int
     members: int
     suppressed: dict[str, int]
     changes: dict[str, tuple[int, int]]

@@ -454,6 +454,8 @@ def _print_audiences(report: AudienceReport) -> None:
         rules = sorted(a["suppressed"].items(), key=lambda kv: -kv[1])[:3]
         why = ", ".join(f"{k} {v:,}" for k, v in rules) or "none"
         print(f"  {a['name']:<24} selected {a['selected']:>8,}  kept {a['members']:>8,}  suppressed: {why}")
+        if a["without_member_id"]:
+            print(f"    {a['without_member_id']:,} result rows had a null member_id: they name nobody, so were skipped")
         for dest, (ups, dels) in sorted(a["changes"].items()):
             print(f"    -> {dest:<20} {ups:>8,} upserts {dels:>8,} deletes")
     for audience, member, channel, start in report["sample"]:

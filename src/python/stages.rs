@@ -262,6 +262,7 @@ pub fn audiences<'py>(
         let x = PyDict::new(py);
         x.set_item("name", &a.name)?;
         x.set_item("selected", a.selected)?;
+        x.set_item("without_member_id", a.without_member_id)?;
         x.set_item("members", a.members)?;
         x.set_item("suppressed", a.suppressed.clone())?;
         x.set_item("changes", a.changes.clone())?;

@@ -245,3 +245,16 @@ def test_sql_run_early_or_late_selects_what_it_selects_alone(pipeline, tmp_path)
     alone = {n: selected([n])[n] for n in MIXED_AUDIENCES}
     assert together == alone
     assert all(n > 0 for n in together.values())
+
+
+def test_rows_without_a_member_id_are_counted_not_dropped(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+    sql = "select member_id from member_profile union all select cast(null as varchar) as member_id from member_profile"
+    config = tmp_path / "nulls.yml"
+    config.write_text(
+        MAIL_HOUSE.format(lake=lake, out=out, as_of=AS_OF, audiences=mail_house_audience("with_nulls", sql))
+    )
+    summary = carelake.audiences(config, dry_run=True)["audiences"][0]
+    profiles = len(read_delta(out / "member_profile"))
+    assert summary["selected"] == profiles
+    assert summary["without_member_id"] == profiles

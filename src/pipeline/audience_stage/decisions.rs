@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::diff::{Membership, Memberships};
 use super::payload::PayloadFields;
 use super::profiles::Profiles;
-use super::selection::{SelectedRow, SelectedRows};
+use super::selection::{MemberSet, SelectedRow, SelectedRows};
 use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::Ledger;
@@ -160,12 +160,12 @@ impl<'a> PolicyInputs<'a, '_> {
                     || self.audiences.iter().any(|o| o.exclude.contains(&a.name))
             })
             .collect();
-        let sets: Vec<HashSet<&str>> = selected
+        let sets: Vec<MemberSet<'_>> = selected
             .par_iter()
             .zip(&needed)
             .map(|(rows, &needed)| match needed {
-                true => rows.member_ids(0..rows.len()).collect(),
-                false => HashSet::default(),
+                true => rows.member_set(self.profiles.len()),
+                false => MemberSet::default(),
             })
             .collect();
         let fields: Vec<PayloadFields<'a>> = self.destinations.iter().map(PayloadFields::of).collect();
@@ -177,6 +177,7 @@ impl<'a> PolicyInputs<'a, '_> {
             let mut summary = AudienceSummary {
                 name: a.name.clone(),
                 selected: selected[ai].len() as u64,
+                without_member_id: selected[ai].without_member_id(),
                 ..AudienceSummary::default()
             };
             // Suppressions of this audience by reason.
@@ -185,7 +186,7 @@ impl<'a> PolicyInputs<'a, '_> {
             for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
                 let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
                 let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
-                for (member, (number, outcome)) in picked.member_ids(chunk).zip(outcomes) {
+                for ((number, member), outcome) in picked.members(chunk).zip(outcomes) {
                     match outcome? {
                         Err((rule, detail)) => {
                             let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
@@ -210,42 +211,41 @@ impl<'a> PolicyInputs<'a, '_> {
         Ok(out)
     }
 
-    /// The member number and outcome of each selected row of audience `ai` in `chunk`, in order, decided on
-    /// every core (`fields`: the payload fields of each destination).
+    /// The outcome of each selected row of audience `ai` in `chunk`, in order, decided on every core
+    /// (`fields`: the payload fields of each destination).
     fn decide_chunk(
         &self,
         ai: usize,
         picked: &SelectedRows,
         chunk: Range<usize>,
-        sets: &[HashSet<&str>],
+        sets: &[MemberSet<'_>],
         fields: &[PayloadFields<'a>],
-    ) -> Vec<(Option<u32>, CoreResult<Outcome<'a>>)> {
+    ) -> Vec<CoreResult<Outcome<'a>>> {
         let a = &self.audiences[ai];
-        let numbers: Vec<Option<u32>> = picked
-            .member_id_chunks(chunk.clone())
-            .flat_map_iter(|ids| self.profiles.numbers(ids))
-            .collect();
         picked
             .rows(chunk)
-            .zip(numbers.par_iter())
-            .map(|(row, &number)| {
-                if let Some(refusal) = self.across_audiences(ai, row.member_id(), sets) {
-                    return (number, Ok(Err(refusal)));
-                }
-                (number, self.decide_member(a, &row, number, fields))
+            .map(|row| match self.across_audiences(ai, &row, sets) {
+                Some(refusal) => Ok(Err(refusal)),
+                None => self.decide_member(a, &row, fields),
             })
             .collect()
     }
 
     /// Exclusion by another audience, or a higher-priority audience that takes the member.
-    fn across_audiences(&self, ai: usize, member: &str, sets: &[HashSet<&str>]) -> Option<(Reason, Reason)> {
+    fn across_audiences(
+        &self,
+        ai: usize,
+        row: &SelectedRow<'_>,
+        sets: &[MemberSet<'_>],
+    ) -> Option<(Reason, Reason)> {
+        let (number, member) = (row.number(), row.member_id());
         let audiences = self.audiences;
         let a = &audiences[ai];
         let excluded_by = a.exclude.iter().find(|x| {
             audiences
                 .iter()
                 .position(|o| &o.name == *x)
-                .is_some_and(|oi| sets[oi].contains(member))
+                .is_some_and(|oi| sets[oi].contains(number, member))
         });
         if let Some(x) = excluded_by {
             return Some((
@@ -257,7 +257,7 @@ impl<'a> PolicyInputs<'a, '_> {
         let higher = audiences.iter().enumerate().find(|(oi, o)| {
             *oi != ai
                 && o.priority.is_some_and(|op| op > p || (op == p && *oi < ai))
-                && sets[*oi].contains(member)
+                && sets[*oi].contains(number, member)
         });
         higher.map(|(_, o)| {
             (
@@ -267,17 +267,16 @@ impl<'a> PolicyInputs<'a, '_> {
         })
     }
 
-    /// The policy decision for one member (by number, None: not a member), and its memberships when it is a
-    /// send (`fields`: the payload fields of each destination).
+    /// The policy decision for one selected member, and its memberships when it is a send (`fields`: the
+    /// payload fields of each destination).
     fn decide_member(
         &self,
         a: &'a Audience,
         row: &SelectedRow<'_>,
-        number: Option<u32>,
         fields: &[PayloadFields<'a>],
     ) -> CoreResult<Outcome<'a>> {
         let profiles = self.profiles;
-        let Some((number, profile)) = number.and_then(|n| Some((n, profiles.profile(n)?))) else {
+        let Some((number, profile)) = row.number().and_then(|n| Some((n, profiles.profile(n)?))) else {
             return Ok(Err(("UNKNOWN_MEMBER".into(), "no member_profile row".into())));
         };
         // The profiles' copy of the id, which outlives the selected rows.

@@ -58,6 +58,8 @@ pub struct AudienceSummary {
     pub name: String,
     /// Members the SQL selected.
     pub selected: u64,
+    /// Rows the SQL returned with a null member_id (they name nobody, so nobody is sent to or suppressed).
+    pub without_member_id: u64,
     /// Members sent to at least one destination.
     pub members: u64,
     /// Suppressions by rule.
@@ -404,7 +406,7 @@ pub async fn run_audiences(
     let selected: Vec<SelectedRows> = audiences
         .par_iter()
         .zip(results.par_iter())
-        .map(|(a, batches)| selected_rows(&a.name, batches))
+        .map(|(a, batches)| selected_rows(&a.name, batches, &profiles))
         .collect::<CoreResult<_>>()?;
     drop(results);
     // The tables the SQL read (care_gaps, appointments, ...) are not needed again.

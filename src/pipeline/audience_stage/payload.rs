@@ -183,7 +183,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        let selected = selected_rows("a", &[result]).unwrap();
+        let selected = selected_rows("a", &[result], &profiles).unwrap();
         // Fields out of order and repeated; one the row does not have (null) and one nobody has.
         let destination = Destination {
             name: "texts".into(),
@@ -198,9 +198,7 @@ mod tests {
         assert_eq!(rows.len(), 2, "MBR-a's second row is not selected again");
         let mut buffer = Vec::new();
         for (k, row) in rows.iter().enumerate() {
-            let profile = profiles
-                .profile(profiles.numbers([row.member_id()].into_iter())[0].unwrap())
-                .unwrap();
+            let profile = profiles.profile(row.number().unwrap()).unwrap();
             let values = fields.values(row, &profiles, profile);
             let text = fields.json(&values, &mut buffer).unwrap();
             let mut expected: BTreeMap<String, String> = BTreeMap::new();

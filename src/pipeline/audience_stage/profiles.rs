@@ -88,6 +88,11 @@ impl Profiles {
         self.numbers.get_each(member_ids)
     }
 
+    /// How many member numbers there are: the profiles', then the xref's members without a profile.
+    pub(super) fn len(&self) -> usize {
+        self.members.len() + self.without_profile.len()
+    }
+
     /// The profile of member number `n` (None: the member has no member_profile row).
     pub(super) fn profile(&self, n: u32) -> Option<&Profile> {
         self.members.get(n as usize)
@@ -112,7 +117,7 @@ impl Profiles {
     /// Add identity_xref batches to `index` in this numbering (a table can be added batch by batch as it is
     /// read): its members without a profile are numbered after the profiles and those numbered before.
     pub(super) fn index_xref(&mut self, index: &mut XrefIndex, batches: &[RecordBatch]) -> CoreResult<()> {
-        let next = (self.members.len() + self.without_profile.len()) as u32;
+        let next = self.len() as u32;
         let added = index.add_batches(batches, &mut self.numbers, next)?;
         self.without_profile.extend(added);
         Ok(())

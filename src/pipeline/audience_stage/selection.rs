@@ -32,24 +32,38 @@ pub enum AudienceSelection {
     Given(Vec<Vec<RecordBatch>>),
 }
 
-/// Rows an audience selected: each member once (its first row) with its personalization fields as text, held
-/// in the SQL result's own columns rather than copied out row by row (1.5M small maps at 1M members).
+/// Rows an audience selected: each member once (its first row) with its member number and its personalization
+/// fields as text, held in the SQL result's own columns rather than copied out row by row (1.5M small maps at
+/// 1M members).
 #[derive(Debug, Default)]
 pub(super) struct SelectedRows {
     /// The personalization columns' names, in result order.
     names: Vec<String>,
     /// Per result batch: the member ids and each personalization column, as text.
     batches: Vec<(StringArray, Vec<StringArray>)>,
-    /// The rows kept, as (batch, row), in result order.
-    rows: Vec<(u32, u32)>,
+    /// The rows kept, in result order.
+    rows: Vec<KeptRow>,
+    /// Result rows whose member_id is null: they name nobody, so they are counted rather than kept.
+    without_member_id: u64,
 }
 
-/// One selected row: its member id and personalization fields.
+/// A row kept: where it is in the result, and its member's number (12 bytes: 15M rows at 10M members).
+#[derive(Debug, Clone, Copy)]
+struct KeptRow {
+    batch: u32,
+    row: u32,
+    /// The member number, or [`NOT_A_MEMBER`].
+    number: u32,
+}
+
+/// The number of a kept row whose member id the profiles do not know.
+const NOT_A_MEMBER: u32 = u32::MAX;
+
+/// One selected row: its member id, member number and personalization fields.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct SelectedRow<'a> {
     selected: &'a SelectedRows,
-    batch: usize,
-    row: usize,
+    kept: KeptRow,
 }
 
 impl SelectedRows {
@@ -58,16 +72,9 @@ impl SelectedRows {
         self.rows.len()
     }
 
-    /// The member ids of the selected rows in `range`, in result order, in chunks to take on every core.
-    pub(super) fn member_id_chunks(
-        &self,
-        range: Range<usize>,
-    ) -> impl IndexedParallelIterator<Item = impl Iterator<Item = &str>> + '_ {
-        self.rows[range].par_chunks(PROBES_AT_ONCE).map(move |chunk| {
-            chunk
-                .iter()
-                .map(move |&(batch, row)| self.batches[batch as usize].0.value(row as usize))
-        })
+    /// Number of result rows with a null member_id.
+    pub(super) fn without_member_id(&self) -> u64 {
+        self.without_member_id
     }
 
     /// The selected rows in `range`, in result order.
@@ -75,32 +82,93 @@ impl SelectedRows {
         &self,
         range: Range<usize>,
     ) -> impl IndexedParallelIterator<Item = SelectedRow<'_>> + '_ {
-        self.rows[range].par_iter().map(move |&(batch, row)| SelectedRow {
-            selected: self,
-            batch: batch as usize,
-            row: row as usize,
+        self.rows[range]
+            .par_iter()
+            .map(move |&kept| SelectedRow { selected: self, kept })
+    }
+
+    /// The member numbers and ids of the selected rows in `range`, in result order.
+    pub(super) fn members(&self, range: Range<usize>) -> impl Iterator<Item = (Option<u32>, &str)> + '_ {
+        self.rows[range].iter().map(|&kept| {
+            let row = SelectedRow { selected: self, kept };
+            (row.number(), row.member_id())
         })
     }
 
-    /// The member ids of the selected rows in `range`, in result order.
-    pub(super) fn member_ids(&self, range: Range<usize>) -> impl Iterator<Item = &str> + '_ {
-        self.rows[range]
-            .iter()
-            .map(|&(batch, row)| self.batches[batch as usize].0.value(row as usize))
+    /// The members selected, as a set (`members`: how many member numbers the profiles give).
+    pub(super) fn member_set(&self, members: usize) -> MemberSet<'_> {
+        let mut set = MemberSet::for_members(members);
+        for (number, id) in self.members(0..self.len()) {
+            set.insert(number, id);
+        }
+        set
     }
 }
 
 impl<'a> SelectedRow<'a> {
     /// The member id.
     pub(super) fn member_id(&self) -> &'a str {
-        self.selected.batches[self.batch].0.value(self.row)
+        self.selected.batches[self.kept.batch as usize]
+            .0
+            .value(self.kept.row as usize)
+    }
+
+    /// The member number (None: the profiles do not know the member id).
+    pub(super) fn number(&self) -> Option<u32> {
+        (self.kept.number != NOT_A_MEMBER).then_some(self.kept.number)
     }
 
     /// The personalization field of this name, when the SQL returned one and it is not null.
     pub(super) fn field(&self, name: &str) -> Option<&'a str> {
         let column = self.selected.names.iter().position(|n| n == name)?;
-        let values = &self.selected.batches[self.batch].1[column];
-        values.is_valid(self.row).then(|| values.value(self.row))
+        let values = &self.selected.batches[self.kept.batch as usize].1[column];
+        let row = self.kept.row as usize;
+        values.is_valid(row).then(|| values.value(row))
+    }
+}
+
+/// A set of selected members: members by number in a bit set (a bit per member, 1.25 MB at 10M members, where
+/// a hash set of their ids took some 30 bytes a member and hashed each id), ids the profiles do not know by text.
+#[derive(Debug, Default)]
+pub(super) struct MemberSet<'a> {
+    numbers: Vec<u64>,
+    unknown: HashSet<&'a str>,
+}
+
+impl<'a> MemberSet<'a> {
+    /// An empty set able to hold `members` member numbers.
+    fn for_members(members: usize) -> Self {
+        MemberSet {
+            numbers: vec![0; members.div_ceil(64)],
+            unknown: HashSet::default(),
+        }
+    }
+
+    /// Add a member (its number, else its id); whether it was not in the set before.
+    fn insert(&mut self, number: Option<u32>, id: &'a str) -> bool {
+        match number {
+            Some(n) => {
+                let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
+                if word >= self.numbers.len() {
+                    self.numbers.resize(word + 1, 0);
+                }
+                let new = self.numbers[word] & bit == 0;
+                self.numbers[word] |= bit;
+                new
+            }
+            None => self.unknown.insert(id),
+        }
+    }
+
+    /// Whether a member (its number, else its id) is in the set.
+    pub(super) fn contains(&self, number: Option<u32>, id: &str) -> bool {
+        match number {
+            Some(n) => self
+                .numbers
+                .get(n as usize / 64)
+                .is_some_and(|word| word & (1u64 << (n % 64)) != 0),
+            None => self.unknown.contains(id),
+        }
     }
 }
 
@@ -228,8 +296,12 @@ pub(super) fn resolve_members(
     ))
 }
 
-/// The rows an audience's SQL selected, each member once (its first row).
-pub(super) fn selected_rows(audience: &str, batches: &[RecordBatch]) -> CoreResult<SelectedRows> {
+/// The rows an audience's SQL selected, each member once (its first row), with their member numbers.
+pub(super) fn selected_rows(
+    audience: &str,
+    batches: &[RecordBatch],
+    profiles: &Profiles,
+) -> CoreResult<SelectedRows> {
     let mut out = SelectedRows::default();
     for b in batches {
         let Ok(index) = b.schema().index_of("member_id") else {
@@ -255,22 +327,47 @@ pub(super) fn selected_rows(audience: &str, batches: &[RecordBatch]) -> CoreResu
             )));
         }
         let columns = others.iter().map(|&j| as_text(j)).collect::<CoreResult<_>>()?;
-        out.batches.push((as_text(index)?, columns));
+        let ids = as_text(index)?;
+        out.without_member_id += ids.null_count() as u64;
+        out.batches.push((ids, columns));
     }
-    // Each member once, with its first row.
-    let mut seen = HashSet::default();
-    for (k, (ids, _)) in out.batches.iter().enumerate() {
-        for i in 0..ids.len() {
-            if ids.is_valid(i) && seen.insert(ids.value(i)) {
-                out.rows.push((k as u32, i as u32));
-            }
+    // Every row with a member id, numbered on every core; then each member once, with its first row. The
+    // numbers serve both, so each id is hashed once.
+    let with_id: Vec<(u32, u32)> = out
+        .batches
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (ids, _))| {
+            (0..ids.len())
+                .filter(|&i| ids.is_valid(i))
+                .map(move |i| (k as u32, i as u32))
+        })
+        .collect();
+    let id = |&(batch, row): &(u32, u32)| out.batches[batch as usize].0.value(row as usize);
+    let numbers: Vec<Option<u32>> = with_id
+        .par_chunks(PROBES_AT_ONCE)
+        .flat_map_iter(|chunk| profiles.numbers(chunk.iter().map(id)))
+        .collect();
+    let mut seen = MemberSet::for_members(profiles.len());
+    let mut rows = Vec::new();
+    for (at, number) in with_id.iter().zip(numbers) {
+        if seen.insert(number, id(at)) {
+            rows.push(KeptRow {
+                batch: at.0,
+                row: at.1,
+                number: number.unwrap_or(NOT_A_MEMBER),
+            });
         }
     }
+    drop(seen);
+    out.rows = rows;
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::ArrayRef;
+
     use super::*;
     use crate::audience::consent::{Channel, Purpose};
 
@@ -344,5 +441,74 @@ mod tests {
         assert_eq!(read["measure_rates"], names(&["measure"]));
         assert!(read_by(&["select member_id, no_such_column from care_gaps"]).is_none());
         assert!(read_by(&["this is not sql"]).is_none());
+    }
+
+    #[test]
+    fn each_member_is_selected_once_with_its_first_row_and_number() {
+        let known = RecordBatch::try_from_iter([(
+            "member_id",
+            Arc::new(StringArray::from(vec!["MBR-a", "MBR-b"])) as ArrayRef,
+        )])
+        .unwrap();
+        let profiles = super::super::profiles::profiles(&[known]).unwrap();
+        let batch = |ids: Vec<Option<&str>>, topic: Vec<&str>| {
+            RecordBatch::try_from_iter([
+                ("topic", Arc::new(StringArray::from(topic)) as ArrayRef),
+                ("member_id", Arc::new(StringArray::from(ids)) as ArrayRef),
+            ])
+            .unwrap()
+        };
+        let result = [
+            batch(vec![Some("MBR-b"), Some("MBR-x"), None], vec!["b1", "x1", "none"]),
+            batch(
+                vec![Some("MBR-x"), Some("MBR-b"), Some("MBR-a")],
+                vec!["x2", "b2", "a1"],
+            ),
+        ];
+        let selected = selected_rows("a", &result, &profiles).unwrap();
+        assert_eq!(
+            selected.without_member_id(),
+            1,
+            "the row without a member id is counted"
+        );
+        let rows: Vec<_> = selected
+            .rows(0..selected.len())
+            .map(|r| (r.member_id(), r.number(), r.field("topic")))
+            .collect::<Vec<_>>();
+        let b = profiles.numbers(["MBR-b"].into_iter())[0];
+        let a = profiles.numbers(["MBR-a"].into_iter())[0];
+        assert_eq!(
+            rows,
+            vec![
+                ("MBR-b", b, Some("b1")),
+                ("MBR-x", None, Some("x1")),
+                ("MBR-a", a, Some("a1")),
+            ]
+        );
+        let set = selected.member_set(profiles.len());
+        assert!(set.contains(a, "MBR-a") && set.contains(b, "MBR-b") && set.contains(None, "MBR-x"));
+        assert!(!set.contains(None, "MBR-y"));
+        let first_batch = selected_rows("b", &result[..1], &profiles).unwrap();
+        let only_b = first_batch.member_set(profiles.len());
+        assert!(only_b.contains(b, "MBR-b") && !only_b.contains(a, "MBR-a"));
+        assert!(
+            !MemberSet::default().contains(a, "MBR-a"),
+            "an empty set holds no number"
+        );
+    }
+
+    #[test]
+    fn a_result_without_member_id_names_the_audience() {
+        let profiles = Profiles::default();
+        let result =
+            RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(vec!["MBR-a"])) as ArrayRef)])
+                .unwrap();
+        let err = selected_rows("recall", &[result], &profiles)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("audience 'recall'") && err.contains("member_id"),
+            "{err}"
+        );
     }
 }
