@@ -331,10 +331,7 @@ impl<'a> PolicyInputs<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{ArrayRef, RecordBatch, StringArray};
-
+    use super::super::profiles::profiles_of;
     use super::*;
     use crate::audience::consent::{Channel, Purpose};
 
@@ -353,12 +350,7 @@ mod tests {
 
     #[test]
     fn suppressions_keep_each_reason_once_and_give_back_every_row_in_order() {
-        let ids = RecordBatch::try_from_iter([(
-            "member_id",
-            Arc::new(StringArray::from(vec!["MBR-a", "MBR-b"])) as ArrayRef,
-        )])
-        .unwrap();
-        let profiles = super::super::profiles::profiles(&[ids]).unwrap();
+        let profiles = profiles_of(&["MBR-a", "MBR-b"]);
         let audiences = [audience("recall"), audience("ads")];
         let mut s = Suppressions::default();
         let reason = |rule: &'static str, detail: &'static str| (Reason::from(rule), Reason::from(detail));

@@ -399,8 +399,7 @@ mod tests {
 
     #[test]
     fn the_diff_upserts_new_and_changed_rows_and_deletes_rows_that_are_gone_or_of_unknown_members() {
-        let ids = RecordBatch::try_from_iter([("member_id", texts(&["MBR-a", "MBR-b", "MBR-c"]))]).unwrap();
-        let profiles = super::super::profiles::profiles(&[ids]).unwrap();
+        let profiles = super::super::profiles::profiles_of(&["MBR-a", "MBR-b", "MBR-c"]);
         // The state: a unchanged, b changed, c gone from the audience, x no longer a member at all.
         let state = RecordBatch::try_from_iter([
             ("audience", texts(&["recall", "recall", "recall", "recall"])),

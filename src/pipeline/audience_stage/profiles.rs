@@ -203,6 +203,13 @@ pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
     Ok(out)
 }
 
+/// Profiles of members with these ids and no other field, numbered in order (for tests).
+#[cfg(test)]
+pub(super) fn profiles_of(member_ids: &[&str]) -> Profiles {
+    let ids: arrow::array::ArrayRef = std::sync::Arc::new(StringArray::from(member_ids.to_vec()));
+    profiles(&[RecordBatch::try_from_iter([("member_id", ids)]).expect("one column")]).expect("member ids")
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

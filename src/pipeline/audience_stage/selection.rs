@@ -445,12 +445,7 @@ mod tests {
 
     #[test]
     fn each_member_is_selected_once_with_its_first_row_and_number() {
-        let known = RecordBatch::try_from_iter([(
-            "member_id",
-            Arc::new(StringArray::from(vec!["MBR-a", "MBR-b"])) as ArrayRef,
-        )])
-        .unwrap();
-        let profiles = super::super::profiles::profiles(&[known]).unwrap();
+        let profiles = super::super::profiles::profiles_of(&["MBR-a", "MBR-b"]);
         let batch = |ids: Vec<Option<&str>>, topic: Vec<&str>| {
             RecordBatch::try_from_iter([
                 ("topic", Arc::new(StringArray::from(topic)) as ArrayRef),
