@@ -359,7 +359,8 @@ def audiences(
         progress: Called as ``progress(event, task, units)``.
 
     Returns:
-        Per audience: members selected and kept, suppressions by rule, upserts and deletes per destination.
+        Per audience: members selected and kept, result rows without a member_id (counted, not sent or
+        suppressed), suppressions by rule, upserts and deletes per destination.
 
     Raises:
         ConfigError: An audience or destination is invalid, or an audience's SQL fails or lacks member_id.
