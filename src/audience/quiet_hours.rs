@@ -29,10 +29,10 @@ const EIGHT_PM_STATES: [(&str, &str); 4] = [
 
 /// The allowed hours for a member in `state` (two-letter code; unknown or absent: the federal window).
 pub fn allowed_hours(state: Option<&str>) -> AllowedHours {
-    let state = state.map(|s| s.trim().to_ascii_uppercase());
+    let state = state.map(str::trim);
     match EIGHT_PM_STATES
         .iter()
-        .find(|(code, _)| state.as_deref() == Some(*code))
+        .find(|(code, _)| state.is_some_and(|s| s.eq_ignore_ascii_case(code)))
     {
         Some((_, rule)) => AllowedHours {
             start_hour: 8,
