@@ -48,37 +48,61 @@ where
 }
 
 /// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
-/// file with the same rows).
+/// file with the same rows). The CSV is uploaded in parts as its batches are written, so a drop of millions of
+/// rows is never whole in memory; the file appears only once it is complete (the upload is aborted on an error).
 async fn write_file_drop(
     folder: &Location,
     destination: &str,
     run: &str,
     batches: impl Iterator<Item = CoreResult<RecordBatch>>,
 ) -> CoreResult<()> {
-    use object_store::ObjectStoreExt;
-    let mut bytes = Vec::new();
-    {
-        // The header is written once, before the first batch.
-        let mut writer = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut bytes);
-        for batch in batches {
-            writer.write(&batch?)?;
-        }
-    }
+    use object_store::{ObjectStoreExt, WriteMultipart};
     let location = folder.join(&format!("{destination}-{run}.csv"));
+    let failed = |e: object_store::Error| {
+        CoreError::storage(format!("writing the file drop {}", location.redacted()), e)
+    };
     if let Some(dir) = folder.local_path() {
         std::fs::create_dir_all(&dir).map_err(|e| {
             CoreError::storage(format!("creating the file-drop folder {}", folder.redacted()), e)
         })?;
     }
     let (store, path) = location.object_store()?;
-    store
-        .put(&path, object_store::PutPayload::from(bytes))
-        .await
-        .map_err(|e| CoreError::storage(format!("writing the file drop {}", location.redacted()), e))?;
-    Ok(())
+    let mut upload = WriteMultipart::new(store.put_multipart(&path).await.map_err(failed)?);
+    let mut written = Ok(());
+    let mut csv = Vec::new();
+    for (i, batch) in batches.enumerate() {
+        csv.clear();
+        // The header is written once, before the first batch.
+        let encoded = batch.and_then(|batch| {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(i == 0)
+                .build(&mut csv);
+            Ok(writer.write(&batch)?)
+        });
+        written = match encoded {
+            Ok(()) => upload
+                .wait_for_capacity(FILE_DROP_PARTS_IN_FLIGHT)
+                .await
+                .map_err(failed),
+            Err(e) => Err(e),
+        };
+        if written.is_err() {
+            break;
+        }
+        upload.write(&csv);
+    }
+    match written {
+        Ok(()) => upload.finish().await.map(|_| ()).map_err(failed),
+        Err(e) => {
+            // The batch's error is the one to report; a failed abort leaves only unlisted parts behind.
+            let _ = upload.abort().await;
+            Err(e)
+        }
+    }
 }
+
+/// Parts of a file drop uploading at once (5 MB each).
+const FILE_DROP_PARTS_IN_FLIGHT: usize = 4;
 
 /// Everything one run writes.
 pub(super) struct RunOutputs<'a> {
@@ -301,5 +325,42 @@ impl RunOutputs<'_> {
         }
         write_output(self.output, &spec, WriteMode::Append, self.run, [b.finish()?]).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, StringArray};
+
+    use super::*;
+
+    fn batch(values: &[&str]) -> CoreResult<RecordBatch> {
+        let column: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        Ok(RecordBatch::try_from_iter([("message_topic", column)])?)
+    }
+
+    #[test]
+    fn a_file_drop_has_one_header_and_every_batch_and_no_file_when_a_batch_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = Location::parse(dir.path().join("drops").to_str().unwrap()).unwrap();
+        let batches = vec![batch(&["a", "b"]), batch(&["c"]), batch(&["d, with a comma"])];
+        crate::lake::block_on(write_file_drop(&folder, "vendor", "run1", batches.into_iter())).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("drops/vendor-run1.csv")).unwrap();
+        assert_eq!(text, "message_topic\na\nb\nc\n\"d, with a comma\"\n");
+
+        let failing = vec![
+            batch(&["a"]),
+            Err(CoreError::Internal("a batch that cannot be built".into())),
+        ];
+        let err = crate::lake::block_on(write_file_drop(&folder, "vendor", "run2", failing.into_iter()))
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot be built"), "{err}");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("drops"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, vec!["vendor-run1.csv"], "no partial file is left");
     }
 }
