@@ -369,10 +369,10 @@ impl ConformPlan {
         let Some(no_member) = columns[member].logical_nulls() else {
             return;
         };
-        let (sys, rec_nulls) = (columns[sys].logical_nulls(), columns[rec].logical_nulls());
+        let (no_system, no_record) = (columns[sys].logical_nulls(), columns[rec].logical_nulls());
         let null_in = |nulls: &Option<NullBuffer>, row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
         for (row, slot) in rejected.iter_mut().enumerate() {
-            let has_source = !null_in(&sys, row) && !null_in(&rec_nulls, row);
+            let has_source = !null_in(&no_system, row) && !null_in(&no_record, row);
             if slot.is_none() && !has_source && no_member.is_null(row) {
                 *slot = Some((rec, RejectReason::NoPersonKey));
             }

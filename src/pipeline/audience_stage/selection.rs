@@ -349,18 +349,15 @@ pub(super) fn selected_rows(
         .flat_map_iter(|chunk| profiles.numbers(chunk.iter().map(id)))
         .collect();
     let mut seen = MemberSet::for_members(profiles.len());
-    let mut rows = Vec::new();
     for (at, number) in with_id.iter().zip(numbers) {
         if seen.insert(number, id(at)) {
-            rows.push(KeptRow {
+            out.rows.push(KeptRow {
                 batch: at.0,
                 row: at.1,
                 number: number.unwrap_or(NOT_A_MEMBER),
             });
         }
     }
-    drop(seen);
-    out.rows = rows;
     Ok(out)
 }
 

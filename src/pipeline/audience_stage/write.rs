@@ -68,30 +68,26 @@ async fn write_file_drop(
     }
     let (store, path) = location.object_store()?;
     let mut upload = WriteMultipart::new(store.put_multipart(&path).await.map_err(failed)?);
-    let mut written = Ok(());
-    let mut csv = Vec::new();
-    for (i, batch) in batches.enumerate() {
-        csv.clear();
-        // The header is written once, before the first batch.
-        let encoded = batch.and_then(|batch| {
-            let mut writer = arrow::csv::WriterBuilder::new()
+    let streamed: CoreResult<()> = async {
+        let mut csv = Vec::new();
+        for (i, batch) in batches.enumerate() {
+            let batch = batch?;
+            csv.clear();
+            // The header is written once, before the first batch.
+            arrow::csv::WriterBuilder::new()
                 .with_header(i == 0)
-                .build(&mut csv);
-            Ok(writer.write(&batch)?)
-        });
-        written = match encoded {
-            Ok(()) => upload
+                .build(&mut csv)
+                .write(&batch)?;
+            upload
                 .wait_for_capacity(FILE_DROP_PARTS_IN_FLIGHT)
                 .await
-                .map_err(failed),
-            Err(e) => Err(e),
-        };
-        if written.is_err() {
-            break;
+                .map_err(failed)?;
+            upload.write(&csv);
         }
-        upload.write(&csv);
+        Ok(())
     }
-    match written {
+    .await;
+    match streamed {
         Ok(()) => upload.finish().await.map(|_| ()).map_err(failed),
         Err(e) => {
             // The batch's error is the one to report; a failed abort leaves only unlisted parts behind.
