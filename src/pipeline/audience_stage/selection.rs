@@ -127,6 +127,11 @@ impl<'a> SelectedRow<'a> {
     }
 }
 
+/// The word of a [`MemberSet`]'s bit set that holds member number `n`, and its bit there.
+fn bit_of(n: u32) -> (usize, u64) {
+    (n as usize / 64, 1u64 << (n % 64))
+}
+
 /// A set of selected members: members by number in a bit set (a bit per member, 1.25 MB at 10M members, where
 /// a hash set of their ids took some 30 bytes a member and hashed each id), ids the profiles do not know by text.
 #[derive(Debug, Default)]
@@ -148,7 +153,7 @@ impl<'a> MemberSet<'a> {
     fn insert(&mut self, number: Option<u32>, id: &'a str) -> bool {
         match number {
             Some(n) => {
-                let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
+                let (word, bit) = bit_of(n);
                 if word >= self.numbers.len() {
                     self.numbers.resize(word + 1, 0);
                 }
@@ -163,10 +168,10 @@ impl<'a> MemberSet<'a> {
     /// Whether a member (its number, else its id) is in the set.
     pub(super) fn contains(&self, number: Option<u32>, id: &str) -> bool {
         match number {
-            Some(n) => self
-                .numbers
-                .get(n as usize / 64)
-                .is_some_and(|word| word & (1u64 << (n % 64)) != 0),
+            Some(n) => {
+                let (word, bit) = bit_of(n);
+                self.numbers.get(word).is_some_and(|w| w & bit != 0)
+            }
             None => self.unknown.contains(id),
         }
     }
