@@ -28,3 +28,6 @@ pub mod ledger;
 pub mod policy;
 pub mod quiet_hours;
 pub mod rules;
+
+#[cfg(test)]
+mod properties;

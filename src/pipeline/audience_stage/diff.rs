@@ -336,6 +336,10 @@ impl ChangeSets<'_> {
 }
 
 #[cfg(test)]
+#[path = "diff_properties.rs"]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
