@@ -402,3 +402,91 @@ fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_an
         assert_eq!(rows_as_text(&left, skip), rows_as_text(&right, skip), "{table}");
     }
 }
+
+#[test]
+fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_changes_no_gap() {
+    use _native::pipeline::ingest::InputOverride;
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, identity) = (loc(&dir, "lake"), loc(&dir, "identity"));
+    resolved_lake(&lake, 300, 5, &identity);
+
+    // The lake's enrollment as CSV, then three bad copies of its first span: one ending before it starts, one of
+    // a source record nobody has, one with a product line outside the enumeration.
+    let (_, batches) = read_table(&find(&lake, "enrollment"));
+    let clean_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut csv = Vec::new();
+    {
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        for b in &batches {
+            writer.write(b).unwrap();
+        }
+    }
+    let mut text = String::from_utf8(csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let first: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let variant = |changes: &[(&str, &str)]| {
+        let mut row = first.clone();
+        for (column, value) in changes {
+            row[at(column)] = value.to_string();
+        }
+        row.join(",")
+    };
+    let bad = [
+        variant(&[("start_date", "2026-05-01"), ("end_date", "2026-04-01")]),
+        variant(&[("source_record_id", "no-such-record"), ("member_id", "")]),
+        variant(&[("product_line", "gold-plated")]),
+    ];
+    for line in bad {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let csv_path = dir.path().join("enrollment.csv");
+    std::fs::write(&csv_path, text).unwrap();
+
+    let directory = ValueSetDirectory::sample().unwrap();
+    let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+    let (out_clean, out_bad) = (loc(&dir, "out_clean"), loc(&dir, "out_bad"));
+    let clean = care_gaps(
+        &InputSet::lake(lake.clone()),
+        &identity,
+        &out_clean,
+        &directory,
+        &measures,
+    );
+    let mut inputs = InputSet::lake(lake.clone());
+    inputs.overrides.insert(
+        "enrollment".into(),
+        InputOverride {
+            uri: Some(csv_path.to_str().unwrap().to_string()),
+            columns: Default::default(),
+        },
+    );
+    let with_bad = care_gaps(&inputs, &identity, &out_bad, &directory, &measures);
+
+    let enrollment: Vec<(&str, u64)> = with_bad
+        .quarantined
+        .iter()
+        .filter(|(k, _)| k.starts_with("enrollment."))
+        .map(|(k, &n)| (k.as_str(), n))
+        .collect();
+    assert_eq!(
+        enrollment,
+        [
+            ("enrollment.end_before_start", 1),
+            ("enrollment.not_allowed", 1),
+            ("enrollment.unknown_person", 1)
+        ]
+    );
+    assert!(!clean.quarantined.keys().any(|k| k.starts_with("enrollment.")));
+    // Rows that conform are read into the matcher (the two it then refuses included); the third never is.
+    assert_eq!(clean.load.enrollment_read, clean_rows as u64);
+    assert_eq!(with_bad.load.enrollment_read, clean_rows as u64 + 2);
+    let (_, left) = read_table(&find(&out_clean, "care_gaps"));
+    let (_, right) = read_table(&find(&out_bad, "care_gaps"));
+    assert_eq!(
+        rows_as_text(&left, &["run_id"]),
+        rows_as_text(&right, &["run_id"])
+    );
+}
