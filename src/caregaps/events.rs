@@ -125,6 +125,18 @@ impl EvidenceStore {
         (self.code.len() - 1) as u32
     }
 
+    /// Order two events' details by what they hold (code, claim id, data source), then by index.
+    pub fn compare(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        let details = |i: u32| {
+            (
+                self.code[i as usize],
+                self.claim_id(i),
+                self.data_source[i as usize],
+            )
+        };
+        details(a).cmp(&details(b)).then(a.cmp(&b))
+    }
+
     /// Append another store; returns the offset added to its indices.
     pub fn append(&mut self, other: EvidenceStore) -> u32 {
         let base = self.code.len() as u32;

@@ -476,19 +476,40 @@ impl MemberDataBuilder {
     }
 
     /// Group events and spans by member, sorted by date.
+    ///
+    /// Events of a member on one day in one value set are ordered by what they hold (result, supply, setting,
+    /// code, claim id, source), never by the order they were read in: which one a rate shows as evidence must not
+    /// change when the same table is read in another order (a property test found two same-day results of
+    /// different values whose evidence swapped with the row order).
     pub fn finish(mut self) -> MemberData {
         let n = self.data.member_ids.len();
-        self.events.par_sort_unstable_by(|a, b| {
-            (a.0, a.1.date, a.1.end, a.1.value_set, a.1.evidence).cmp(&(
-                b.0,
-                b.1.date,
-                b.1.end,
-                b.1.value_set,
-                b.1.evidence,
-            ))
+        let store = &self.data.evidence;
+        self.events.par_sort_unstable_by(|(ma, a), (mb, b)| {
+            (ma, a.date, a.end, a.value_set)
+                .cmp(&(mb, b.date, b.end, b.value_set))
+                .then_with(|| a.value.total_cmp(&b.value))
+                .then_with(|| {
+                    (a.days_supply, a.setting, a.taxonomy, a.modifier).cmp(&(
+                        b.days_supply,
+                        b.setting,
+                        b.taxonomy,
+                        b.modifier,
+                    ))
+                })
+                .then_with(|| store.compare(a.evidence, b.evidence))
         });
-        self.spans
-            .sort_unstable_by_key(|(m, s)| (*m, s.start, s.end, s.product_line));
+        // Spans by every field, so overlapping spans are read in one order whatever order they came in.
+        self.spans.sort_unstable_by_key(|(m, s)| {
+            (
+                *m,
+                s.start,
+                s.end,
+                s.product_line,
+                s.medical,
+                s.pharmacy,
+                s.institutional,
+            )
+        });
         self.data.event_offsets = offsets(self.events.iter().map(|(m, _)| *m), n);
         self.data.span_offsets = offsets(self.spans.iter().map(|(m, _)| *m), n);
         self.data.events = self.events.into_iter().map(|(_, e)| e).collect();

@@ -28,7 +28,7 @@ fn fixtures() -> &'static (ValueSetDirectory, MeasureSet) {
 }
 
 /// One event of a scenario.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Ev {
     pub date: NaiveDate,
     pub end: Option<NaiveDate>,
@@ -83,7 +83,7 @@ impl Ev {
 }
 
 /// One enrollment span.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Enr {
     pub start: NaiveDate,
     pub end: Option<NaiveDate>,
@@ -103,7 +103,7 @@ pub fn enr(start: NaiveDate, end: Option<NaiveDate>) -> Enr {
 }
 
 /// A member in a scenario.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Scenario {
     pub birth: NaiveDate,
     pub sex: &'static str,
@@ -156,6 +156,20 @@ impl Scenario {
 
     /// Rows of one measure: (rate, status, reason, row).
     pub fn run(&self, measure: &str) -> Vec<(String, Status, String, GapRow)> {
+        // A misspelt measure would otherwise pass every "no row" expectation.
+        assert!(
+            fixtures().1.measures.iter().any(|m| m.id == measure),
+            "measure {measure} is not defined"
+        );
+        self.run_all()
+            .into_iter()
+            .filter(|(m, ..)| m == measure)
+            .map(|(_, rate, row)| (rate, row.status, row.reason.clone(), row))
+            .collect()
+    }
+
+    /// Rows of every measure, in the measures' order: (measure, rate, row).
+    pub fn run_all(&self) -> Vec<(String, String, GapRow)> {
         let (dir, measures) = fixtures();
         let as_of = d(YEAR, 12, 31);
         let mut b = MemberDataBuilder::new(dir, measures, as_of);
@@ -211,16 +225,10 @@ impl Scenario {
         let mut rows = Vec::new();
         let mut counts = EngineCounts::default();
         evaluate_member(measures, &data, 0, YEAR, &mut rows, &mut counts);
-        let mi = measures
-            .measures
-            .iter()
-            .position(|m| m.id == measure)
-            .expect("measure defined") as u16;
         rows.into_iter()
-            .filter(|r| r.measure == mi)
             .map(|r| {
-                let rate = measures.measures[mi as usize].rates[r.rate as usize].id.clone();
-                (rate, r.status, r.reason.clone(), r)
+                let m = &measures.measures[r.measure as usize];
+                (m.id.clone(), m.rates[r.rate as usize].id.clone(), r)
             })
             .collect()
     }

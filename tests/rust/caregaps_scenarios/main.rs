@@ -5,6 +5,7 @@
 #[path = "../common.rs"]
 mod common;
 mod harness;
+mod properties;
 
 use _native::caregaps::Status::{Closed, Excluded, NotApplicable, Open};
 use harness::{d, enr, ev, expect, expect_no_row, Enr, Scenario, YEAR};
