@@ -7,6 +7,7 @@ mod common;
 mod harness;
 mod properties;
 
+use _native::caregaps::evaluate::GapRow;
 use _native::caregaps::Status::{Closed, Excluded, NotApplicable, Open};
 use harness::{d, enr, ev, expect, expect_no_row, Enr, Scenario, YEAR};
 
@@ -765,6 +766,27 @@ mod ked {
 
     fn lab(s: Scenario, date: chrono::NaiveDate, loinc: &'static str) -> Scenario {
         s.with(ev(date, "LOINC", loinc).value(50.0))
+    }
+
+    #[test]
+    fn same_day_results_give_the_same_evidence_in_either_order() {
+        // Found by the property tests: two uACR results on one day, read in either order.
+        let (low, high) = (
+            ev(d(2025, 10, 13), "LOINC", "9318-7").value(25.0),
+            ev(d(2025, 10, 13), "LOINC", "9318-7").value(343.0),
+        );
+        let one = person(50).diabetic().with(low.clone()).with(high.clone());
+        let other = person(50).diabetic().with(high).with(low);
+        let (a, b) = (one.run(M), other.run(M));
+        assert_eq!(a[0].1, Open);
+        assert_eq!(a[0].2, "service_expired");
+        // The same event shown (its position among the events read aside).
+        let shown = |rows: &[(String, _, String, GapRow)]| {
+            rows.iter()
+                .map(|r| r.3.evidence.map(|e| (e.date, e.value_set, e.value)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(&a), shown(&b));
     }
 
     #[test]
