@@ -9,6 +9,9 @@ mod identifiers;
 mod name;
 mod text;
 
+#[cfg(test)]
+mod properties;
+
 pub use address::{normalize_address, zip5, NormalizedAddress};
 pub use contact::{email_canonical, email_match_key, phone_e164};
 pub use identifiers::{record_number, ssn_digits, ssn_last4};
