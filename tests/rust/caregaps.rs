@@ -490,3 +490,79 @@ fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_change
         rows_as_text(&right, &["run_id"])
     );
 }
+
+#[test]
+fn identity_and_care_gaps_do_not_depend_on_the_order_input_rows_are_stored_in() {
+    use _native::lake::{write_batches, WriteMode};
+    use _native::pipeline::ingest::InputOverride;
+    use arrow::array::{RecordBatch, UInt32Array};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = loc(&dir, "lake");
+    generate(
+        &lake,
+        &GenerateOptions {
+            members: 400,
+            seed: 23,
+            as_of: as_of(),
+            visit_scale: 1,
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    // The same rows of person_records, enrollment and clinical_events in a scrambled order (a fixed permutation).
+    let mut inputs = InputSet::lake(lake.clone());
+    for table in ["person_records", "enrollment", "clinical_events"] {
+        let (_, batches) = read_table(&find(&lake, table));
+        let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let n = all.num_rows() as u64;
+        let order: UInt32Array = (0..n).map(|i| ((i * 7919 + 13) % n) as u32).collect();
+        let mut seen = vec![false; n as usize];
+        order.values().iter().for_each(|&i| seen[i as usize] = true);
+        assert!(seen.iter().all(|&s| s), "a permutation of {table}");
+        let columns = all
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c, &order, None).unwrap())
+            .collect();
+        let scrambled = RecordBatch::try_new(all.schema(), columns).unwrap();
+        let at = loc(&dir, &format!("scrambled_{table}"));
+        block_on(write_batches(
+            &at,
+            all.schema(),
+            table,
+            WriteMode::Overwrite,
+            None,
+            [scrambled],
+        ))
+        .unwrap();
+        inputs.overrides.insert(
+            table.into(),
+            InputOverride {
+                uri: Some(at.url().to_string()),
+                columns: Default::default(),
+            },
+        );
+    }
+    let directory = ValueSetDirectory::sample().unwrap();
+    let measures = MeasureSet::load(&directory, None, &[]).unwrap();
+    let mut outputs = Vec::new();
+    for (name, inputs) in [("stored", InputSet::lake(lake.clone())), ("scrambled", inputs)] {
+        let identity = loc(&dir, &format!("identity_{name}"));
+        let run = IdentityRun {
+            output: &identity,
+            previous: None,
+            config: &Default::default(),
+            model: None,
+            as_of: as_of(),
+        };
+        block_on(run_identity(&inputs, run, &NoProgress)).unwrap();
+        let out = loc(&dir, &format!("out_{name}"));
+        care_gaps(&inputs, &identity, &out, &directory, &measures);
+        let (_, xref) = read_table(&find(&identity, "identity_xref"));
+        let (_, gaps) = read_table(&find(&out, "care_gaps"));
+        outputs.push((rows_as_text(&xref, &["run_id"]), rows_as_text(&gaps, &["run_id"])));
+    }
+    assert!(!outputs[0].0.is_empty() && !outputs[0].1.is_empty());
+    assert_eq!(outputs[0].0, outputs[1].0, "identity_xref: the same member ids");
+    assert_eq!(outputs[0].1, outputs[1].1, "care_gaps, evidence included");
+}
