@@ -242,9 +242,11 @@ pub struct MemberConsents {
 }
 
 impl MemberConsents {
-    /// Build from events in any order (applied by time; at equal times an opt-out wins).
+    /// Build from events in any order, applied by time. At equal times an opt-out wins, and of opt-ins the
+    /// weakest basis: the outcome never depends on the order the records were read in, and a tie grants no more
+    /// than the least of what was recorded.
     pub fn from_events(events: &mut [ConsentEvent]) -> Self {
-        events.sort_by_key(|e| (e.at, !e.opt_in));
+        events.sort_by_key(|e| (e.at, !e.opt_in, std::cmp::Reverse(e.basis)));
         let mut out = MemberConsents::default();
         for e in events.iter() {
             out.apply(e);
