@@ -365,16 +365,14 @@ impl Ledger {
         let Some(subject) = self.subject(audience) else {
             return false;
         };
-        // The latest message of the audience; of several at the same time, the last one read.
+        // The latest message of the audience; of several at the same time a failure, whatever order the
+        // reports were read in (the row is sent again; its idempotency key lets the tool drop a duplicate).
         let latest = self
             .history
             .of(member)
             .iter()
             .filter(|d| d.subject == Some(subject))
-            .fold(None::<&SentMessage>, |latest, d| match latest {
-                Some(l) if l.at_micros() > d.at_micros() => Some(l),
-                _ => Some(d),
-            });
+            .max_by_key(|d| (d.at_micros(), d.failed));
         latest.is_some_and(|d| d.failed && d.at_micros() > since)
     }
 
