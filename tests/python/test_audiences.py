@@ -258,3 +258,41 @@ def test_rows_without_a_member_id_are_counted_not_dropped(pipeline, tmp_path) ->
     profiles = len(read_delta(out / "member_profile"))
     assert summary["selected"] == profiles
     assert summary["without_member_id"] == profiles
+
+
+def test_outreach_does_not_depend_on_the_order_engagement_rows_are_stored_in(pipeline, tmp_path) -> None:
+    """The same consents, communications and appointments stored in another row order give the same members,
+    suppressions and outreach rows (run ids and run times aside)."""
+    import random
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    lake, out, _ = pipeline
+    scrambled = {}
+    for table in ("consents", "communications", "appointments"):
+        rows = read_delta(lake / table)
+        order = list(range(rows.num_rows))
+        random.Random(7).shuffle(order)
+        path = tmp_path / f"{table}.parquet"
+        pq.write_table(rows.take(order), path)
+        scrambled[table] = path
+    sources = "sources:\n" + "".join(f"  {t}:\n    uri: {p}\n" for t, p in scrambled.items())
+    results = []
+    for name, extra in (("stored", ""), ("scrambled", sources)):
+        run_out = tmp_path / name
+        run_out.mkdir()
+        for table in ("member_profile", "identity_xref", "care_gaps", "measure_rates"):
+            shutil.copytree(out / table, run_out / table)
+        config = tmp_path / f"{name}.yml"
+        config.write_text(CONFIG.format(lake=lake, out=run_out, as_of=AS_OF) + extra)
+        carelake.audiences(config)
+        tables = {}
+        for table in ("audience_members", "suppressions", "outreach_texts", "outreach_seasonal_media"):
+            rows = read_delta(run_out / table).to_pylist()
+            keep = [{k: v for k, v in r.items() if k not in ("run_id", "emitted_at")} for r in rows]
+            tables[table] = sorted(json.dumps(r, sort_keys=True, default=str) for r in keep)
+        results.append(tables)
+    assert all(results[0][t] for t in ("audience_members", "suppressions", "outreach_texts"))
+    for table in results[0]:
+        assert results[0][table] == results[1][table], table
