@@ -45,6 +45,30 @@ fn resolved_lake(lake: &Location, members: u64, seed: u64, identity: &Location) 
     block_on(run_identity(&InputSet::lake(lake.clone()), run, &NoProgress)).unwrap();
 }
 
+/// `inputs` with `table` read from `uri` instead of the lake.
+fn with_table_at(mut inputs: InputSet, table: &str, uri: &str) -> InputSet {
+    inputs.overrides.insert(
+        table.into(),
+        _native::pipeline::ingest::InputOverride {
+            uri: Some(uri.to_string()),
+            columns: Default::default(),
+        },
+    );
+    inputs
+}
+
+/// Batches as CSV text with a header.
+fn csv_text(batches: &[arrow::array::RecordBatch]) -> String {
+    let mut csv = Vec::new();
+    {
+        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
+        for b in batches {
+            writer.write(b).unwrap();
+        }
+    }
+    String::from_utf8(csv).unwrap()
+}
+
 /// The care-gap stage over `inputs` with the members at `identity`, writing to `out`.
 fn care_gaps(
     inputs: &InputSet,
@@ -326,7 +350,6 @@ fn rows_as_text(batches: &[arrow::array::RecordBatch], skip: &[&str]) -> Vec<Str
 #[test]
 fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_and_quarantine() {
     use _native::lake::{write_batches, WriteMode};
-    use _native::pipeline::ingest::InputOverride;
     use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
@@ -361,24 +384,12 @@ fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_an
     ))
     .unwrap();
     let csv_path = dir.path().join("events.csv");
-    {
-        let mut writer = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(std::fs::File::create(&csv_path).unwrap());
-        writer.write(&events).unwrap();
-    }
+    std::fs::write(&csv_path, csv_text(std::slice::from_ref(&events))).unwrap();
 
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
     let run_with = |events_uri: String, out: &Location| {
-        let mut inputs = InputSet::lake(lake.clone());
-        inputs.overrides.insert(
-            "clinical_events".into(),
-            InputOverride {
-                uri: Some(events_uri),
-                columns: Default::default(),
-            },
-        );
+        let inputs = with_table_at(InputSet::lake(lake.clone()), "clinical_events", &events_uri);
         care_gaps(&inputs, &identity, out, &directory, &measures)
     };
     let (out_delta, out_csv) = (loc(&dir, "out_delta"), loc(&dir, "out_csv"));
@@ -405,7 +416,6 @@ fn events_read_selectively_from_delta_and_in_full_from_csv_give_the_same_gaps_an
 
 #[test]
 fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_changes_no_gap() {
-    use _native::pipeline::ingest::InputOverride;
     let dir = tempfile::tempdir().unwrap();
     let (lake, identity) = (loc(&dir, "lake"), loc(&dir, "identity"));
     resolved_lake(&lake, 300, 5, &identity);
@@ -414,14 +424,7 @@ fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_change
     // a source record nobody has, one with a product line outside the enumeration.
     let (_, batches) = read_table(&find(&lake, "enrollment"));
     let clean_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut csv = Vec::new();
-    {
-        let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut csv);
-        for b in &batches {
-            writer.write(b).unwrap();
-        }
-    }
-    let mut text = String::from_utf8(csv).unwrap();
+    let mut text = csv_text(&batches);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let first: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
@@ -455,13 +458,10 @@ fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_change
         &directory,
         &measures,
     );
-    let mut inputs = InputSet::lake(lake.clone());
-    inputs.overrides.insert(
-        "enrollment".into(),
-        InputOverride {
-            uri: Some(csv_path.to_str().unwrap().to_string()),
-            columns: Default::default(),
-        },
+    let inputs = with_table_at(
+        InputSet::lake(lake.clone()),
+        "enrollment",
+        csv_path.to_str().unwrap(),
     );
     let with_bad = care_gaps(&inputs, &identity, &out_bad, &directory, &measures);
 
@@ -494,7 +494,6 @@ fn enrollment_streamed_past_bad_rows_quarantines_each_with_its_reason_and_change
 #[test]
 fn identity_and_care_gaps_do_not_depend_on_the_order_input_rows_are_stored_in() {
     use _native::lake::{write_batches, WriteMode};
-    use _native::pipeline::ingest::InputOverride;
     use arrow::array::{RecordBatch, UInt32Array};
     let dir = tempfile::tempdir().unwrap();
     let lake = loc(&dir, "lake");
@@ -535,13 +534,7 @@ fn identity_and_care_gaps_do_not_depend_on_the_order_input_rows_are_stored_in() 
             [scrambled],
         ))
         .unwrap();
-        inputs.overrides.insert(
-            table.into(),
-            InputOverride {
-                uri: Some(at.url().to_string()),
-                columns: Default::default(),
-            },
-        );
+        inputs = with_table_at(inputs, table, at.url().as_str());
     }
     let directory = ValueSetDirectory::sample().unwrap();
     let measures = MeasureSet::load(&directory, None, &[]).unwrap();
