@@ -306,9 +306,19 @@ pub async fn run_audiences(
         ))
     })?;
     let mut profiles = profiles::profiles(&profile_batches)?;
+    // The SQL gets the columns it reads (all when that is not known); the rest, the policy's columns the
+    // profiles have parsed, go now rather than when the SQL is done or at the end of the run.
     if reads_table("member_profile") {
-        register(&ctx, "member_profile", profile_batches)?;
+        let batches = match sql_columns("member_profile") {
+            Some(keep) => profile_batches
+                .iter()
+                .map(|b| only_columns(b, &keep))
+                .collect::<CoreResult<Vec<_>>>()?,
+            None => profile_batches.clone(),
+        };
+        register(&ctx, "member_profile", batches)?;
     }
+    drop(profile_batches);
     for (table, batches) in sql_outputs {
         register(&ctx, table, batches)?;
     }

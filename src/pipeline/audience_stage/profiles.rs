@@ -27,7 +27,8 @@ pub(super) struct Profile {
     pub(super) preferred: Option<Channel>,
 }
 
-const PROFILE_FIELDS: [&str; 11] = [
+/// The text fields kept for payloads and the policy (as Arrow arrays, for the whole run).
+const PROFILE_FIELDS: [&str; 10] = [
     "first_name",
     "last_name",
     "email",
@@ -38,21 +39,22 @@ const PROFILE_FIELDS: [&str; 11] = [
     "state",
     "postal_code",
     "preferred_language",
-    "time_zone",
 ];
 
-/// The member_profile columns the profiles read besides the text fields: the id and what the policy checks.
-const POLICY_COLUMNS: [&str; 6] = [
+/// The member_profile columns the profiles read besides the text fields: the id and what the policy checks,
+/// parsed into each [`Profile`] and not kept (the time zone text alone is some 190 MB at 10M members).
+const POLICY_COLUMNS: [&str; 7] = [
     "member_id",
     "deceased_date",
     "preferred_channel",
     "has_valid_phone",
     "has_valid_email",
     "has_mailing_address",
+    "time_zone",
 ];
 
 /// The member_profile columns the profiles read: the policy's, and of the text fields only those the policy
-/// reads (state, time zone) or a destination asks for (minimum necessary: an address nobody is sent is not read).
+/// reads (state) or a destination asks for (minimum necessary: an address nobody is sent is not read).
 /// A table without some of them gives profiles without them.
 pub(super) fn profile_columns(destinations: &[Destination]) -> Vec<&'static str> {
     let asked = |field: &str| {
@@ -64,9 +66,7 @@ pub(super) fn profile_columns(destinations: &[Destination]) -> Vec<&'static str>
             })
         })
     };
-    let texts = PROFILE_FIELDS
-        .into_iter()
-        .filter(|&f| matches!(f, "state" | "time_zone") || asked(f));
+    let texts = PROFILE_FIELDS.into_iter().filter(|&f| f == "state" || asked(f));
     POLICY_COLUMNS.into_iter().chain(texts).collect()
 }
 
@@ -125,7 +125,7 @@ impl Profiles {
 }
 
 /// The policy values of each row of one member_profile batch.
-fn batch_profiles(bi: usize, b: &RecordBatch, texts: &[Option<StringArray>]) -> Vec<Profile> {
+fn batch_profiles(bi: usize, b: &RecordBatch) -> Vec<Profile> {
     let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::default();
     let flag = |n: &str| b.column_by_name(n).and_then(|c| c.as_boolean_opt().cloned());
     let (phone, email, mail) = (
@@ -137,7 +137,9 @@ fn batch_profiles(bi: usize, b: &RecordBatch, texts: &[Option<StringArray>]) -> 
     let preferred = b
         .column_by_name("preferred_channel")
         .and_then(|c| c.as_string_opt::<i32>().cloned());
-    let zone_column = texts[PROFILE_FIELDS.len() - 1].as_ref();
+    let zone_column = b
+        .column_by_name("time_zone")
+        .and_then(|c| c.as_string_opt::<i32>());
     (0..b.num_rows())
         .map(|i| {
             let on = |a: &Option<arrow::array::BooleanArray>| {
@@ -189,9 +191,8 @@ pub(super) fn profiles(batches: &[RecordBatch]) -> CoreResult<Profiles> {
     }
     let rows: Vec<Profile> = batches
         .par_iter()
-        .zip(out.texts.par_iter())
         .enumerate()
-        .flat_map_iter(|(bi, (b, texts))| batch_profiles(bi, b, texts))
+        .flat_map_iter(|(bi, b)| batch_profiles(bi, b))
         .collect();
     let ids: Vec<&str> = out
         .ids
