@@ -247,3 +247,143 @@ fn text_loses_white_space_of_any_kind_at_its_ends_and_blank_text_becomes_null() 
         .collect();
     assert_eq!(got, vec![Some("Ann"), Some("Ann"), Some("Ann"), None, None]);
 }
+
+mod properties {
+    //! Whatever text a source's cells hold (valid values in their usual spellings, garbage, nulls), conforming a
+    //! batch keeps or quarantines every row, never both and never neither; a quarantined row's message is the
+    //! rule's fixed text for its column (never a value); kept rows have their keys and canonical enumeration
+    //! spellings; and kept rows conform again unchanged.
+
+    use std::collections::{BTreeSet, HashMap};
+
+    use _native::lake::ConformPlan;
+    use _native::model::{canonical_input, CanonicalType, ColumnSpec};
+    use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const TABLES: [&str; 6] = [
+        "person_records",
+        "enrollment",
+        "clinical_events",
+        "appointments",
+        "consents",
+        "communications",
+    ];
+
+    /// One cell's draw, turned into text once its column is known.
+    #[derive(Debug, Clone)]
+    struct Cell {
+        kind: u8,
+        garbage: String,
+        n: u32,
+        shout: bool,
+    }
+
+    fn cell() -> impl Strategy<Value = Cell> {
+        (0u8..6, any::<String>(), any::<u32>(), any::<bool>()).prop_map(|(kind, garbage, n, shout)| Cell {
+            kind,
+            garbage,
+            n,
+            shout,
+        })
+    }
+
+    /// A valid value of the column, in one of the spellings sources use.
+    fn valid(column: &ColumnSpec, c: &Cell) -> String {
+        let n = c.n as usize;
+        if !column.allowed.is_empty() {
+            let v = column.allowed[n % column.allowed.len()];
+            return if c.shout {
+                v.to_uppercase().replace('_', " ")
+            } else {
+                v.to_string()
+            };
+        }
+        let date = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
+            + chrono::Duration::days((n % 27_000) as i64);
+        match column.ty {
+            CanonicalType::Text => format!("v{}", n % 1000),
+            CanonicalType::Date => date
+                .format(["%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%d-%b-%Y"][n % 4])
+                .to_string(),
+            CanonicalType::Timestamp => {
+                format!("{}T{:02}:{:02}:00Z", date.format("%Y-%m-%d"), n % 24, n % 60)
+            }
+            CanonicalType::Float => format!("{}.{}", n % 500, n % 10),
+            CanonicalType::Integer => ["30", "90", "30.0", "+7"][n % 4].to_string(),
+            CanonicalType::Boolean => ["true", "no", "1", "N", "Yes"][n % 5].to_string(),
+        }
+    }
+
+    /// The cell's text: in a clean row, a valid value or (off the keys and the source key that names the person)
+    /// a null; in any other row, anything.
+    fn text(column: &ColumnSpec, c: &Cell, clean: bool) -> Option<String> {
+        let names_person = matches!(column.name, "source_system" | "source_record_id");
+        match (c.kind, clean) {
+            (0, true) if !column.key && !names_person => None,
+            (0, false) => None,
+            (1, false) => Some(c.garbage.clone()),
+            _ => Some(valid(column, c)),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_row_is_kept_or_quarantined_with_a_fixed_reason(
+            table in prop::sample::select(TABLES.to_vec()),
+            rows in prop::collection::vec((any::<bool>(), prop::collection::vec(cell(), 16)), 0..40),
+            offset in 0i64..1_000_000,
+        ) {
+            let spec = canonical_input(table).expect("a canonical input");
+            let fields: Vec<Field> = spec.columns.iter().map(|c| Field::new(c.name, DataType::Utf8, true)).collect();
+            let arrays = spec
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(ci, column)| {
+                    let values: Vec<Option<String>> =
+                        rows.iter().map(|(clean, r)| text(column, &r[ci % r.len()], *clean)).collect();
+                    Arc::new(StringArray::from(values)) as _
+                })
+                .collect();
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+            let plan = ConformPlan::new(&spec, &batch.schema(), &HashMap::new()).unwrap();
+            let out = plan.conform(&batch, offset).unwrap();
+
+            // Nothing dropped, nothing twice; clean rows are kept.
+            prop_assert_eq!(out.batch.num_rows() + out.quarantined.len(), rows.len());
+            prop_assert!(out.batch.num_rows() >= rows.iter().filter(|(clean, _)| *clean).count());
+            let numbers: BTreeSet<i64> = out.quarantined.iter().map(|q| q.row_number).collect();
+            prop_assert_eq!(numbers.len(), out.quarantined.len());
+            prop_assert!(numbers.iter().all(|n| (offset..offset + rows.len() as i64).contains(n)));
+            // The message is the rule's text for the column, so no value can be in it.
+            for q in &out.quarantined {
+                let column = spec.columns.iter().find(|c| c.name == q.column).expect("a canonical column");
+                prop_assert_eq!(&q.message, &q.reason.describe(column));
+                prop_assert_eq!(&q.table, table);
+            }
+            // Kept rows: keys present, enumerations in their canonical spelling.
+            for (ci, column) in spec.columns.iter().enumerate() {
+                let values = out.batch.column(ci);
+                if column.key {
+                    prop_assert_eq!(values.null_count(), 0, "{} {}", table, column.name);
+                }
+                if !column.allowed.is_empty() {
+                    let texts = values.as_string::<i32>();
+                    for v in texts.iter().flatten() {
+                        prop_assert!(column.allowed.contains(&v), "{} {} {:?}", table, column.name, v);
+                    }
+                }
+            }
+            // Conformed rows conform again unchanged.
+            let again_plan = ConformPlan::new(&spec, &out.batch.schema(), &HashMap::new()).unwrap();
+            let again = again_plan.conform(&out.batch, 0).unwrap();
+            prop_assert!(again.quarantined.is_empty());
+            prop_assert_eq!(&again.batch, &out.batch);
+        }
+    }
+}
