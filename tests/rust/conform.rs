@@ -257,20 +257,11 @@ mod properties {
     use std::collections::{BTreeSet, HashMap};
 
     use _native::lake::ConformPlan;
-    use _native::model::{canonical_input, CanonicalType, ColumnSpec};
+    use _native::model::{canonical_input, CanonicalType, ColumnSpec, CANONICAL_INPUTS};
     use arrow::array::{Array, AsArray, RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use proptest::prelude::*;
     use std::sync::Arc;
-
-    const TABLES: [&str; 6] = [
-        "person_records",
-        "enrollment",
-        "clinical_events",
-        "appointments",
-        "consents",
-        "communications",
-    ];
 
     /// One cell's draw, turned into text once its column is known.
     #[derive(Debug, Clone)]
@@ -334,7 +325,7 @@ mod properties {
 
         #[test]
         fn every_row_is_kept_or_quarantined_with_a_fixed_reason(
-            table in prop::sample::select(TABLES.to_vec()),
+            table in prop::sample::select(CANONICAL_INPUTS.to_vec()),
             rows in prop::collection::vec((any::<bool>(), prop::collection::vec(cell(), 16)), 0..40),
             offset in 0i64..1_000_000,
         ) {
