@@ -387,12 +387,42 @@ impl Ledger {
     }
 }
 
+/// A communications batch of outbound texts, a row per (audience, status, body keyword, sent at), for tests.
+#[cfg(test)]
+pub(crate) fn outbound_texts(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {
+    use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    use std::sync::Arc;
+    let text = |k: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| match k {
+            0 => r.0,
+            1 => r.1,
+            _ => r.2,
+        })))
+    };
+    RecordBatch::try_from_iter([
+        (
+            "channel",
+            Arc::new(StringArray::from(vec!["sms"; rows.len()])) as ArrayRef,
+        ),
+        (
+            "direction",
+            Arc::new(StringArray::from(vec!["outbound"; rows.len()])) as ArrayRef,
+        ),
+        ("status", text(1)),
+        ("audience", text(0)),
+        ("body_keyword", text(2)),
+        (
+            "sent_at",
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                rows.iter().map(|r| r.3),
+            )) as ArrayRef,
+        ),
+    ])
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
-
     use super::*;
 
     #[test]
@@ -423,54 +453,35 @@ mod tests {
         assert!(grouped.of(3 * span + 3).is_empty());
     }
 
-    fn communications(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {
-        let text = |k: usize| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| match k {
-                0 => r.0,
-                1 => r.1,
-                _ => r.2,
-            })))
-        };
-        RecordBatch::try_from_iter([
-            (
-                "channel",
-                Arc::new(StringArray::from(vec!["sms"; rows.len()])) as ArrayRef,
-            ),
-            (
-                "direction",
-                Arc::new(StringArray::from(vec!["outbound"; rows.len()])) as ArrayRef,
-            ),
-            ("status", text(1)),
-            ("audience", text(0)),
-            ("body_keyword", text(2)),
-            (
-                "sent_at",
-                Arc::new(TimestampMicrosecondArray::from_iter_values(
-                    rows.iter().map(|r| r.3),
-                )) as ArrayRef,
-            ),
-        ])
-        .unwrap()
-    }
-
     #[test]
-    fn the_latest_delivery_of_an_audience_decides_a_retry_and_the_last_read_wins_a_tie() {
-        let batch = communications(&[
+    fn the_latest_delivery_of_an_audience_decides_a_retry_and_a_failure_wins_a_tie() {
+        let batch = outbound_texts(&[
             ("recall", "failed", "", 10),
             ("recall", "delivered", "", 20),
             ("reminder", "delivered", "", 30),
             ("reminder", "failed", "", 30),
             ("recall", "failed", "", 5),
+            // The same tie read the other way round.
+            ("reminder", "failed", "", 40),
+            ("reminder", "delivered", "", 40),
         ]);
         let mut builder = LedgerBuilder::default();
         builder
-            .add_communications(&batch, &[Some(7), Some(7), Some(7), Some(7), Some(2)], 100)
+            .add_communications(
+                &batch,
+                &[Some(7), Some(7), Some(7), Some(7), Some(2), Some(3), Some(3)],
+                100,
+            )
             .unwrap();
         let ledger = builder.finish();
         assert!(!ledger.failed_after(7, "recall", 0), "delivered after it failed");
         assert!(
             ledger.failed_after(7, "reminder", 25),
-            "a tie: the row read last counts"
+            "a tie: the failure counts"
+        );
+        assert!(
+            ledger.failed_after(3, "reminder", 35),
+            "a tie read the other way: the failure still counts"
         );
         assert!(
             !ledger.failed_after(7, "reminder", 30),

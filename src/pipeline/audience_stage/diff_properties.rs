@@ -14,7 +14,7 @@ use super::super::payload::PayloadValues;
 use super::super::profiles::{profiles_of, Profiles};
 use super::*;
 use crate::audience::consent::{Basis, Channel};
-use crate::audience::ledger::{Ledger, LedgerBuilder};
+use crate::audience::ledger::{outbound_texts, Ledger, LedgerBuilder};
 
 const AUDIENCES: [&str; 2] = ["recall", "wellness"];
 const DESTINATIONS: [&str; 2] = ["texts", "emails"];
@@ -61,28 +61,11 @@ fn reports() -> impl Strategy<Value = Vec<(&'static str, &'static str, i64, bool
 
 /// The ledger of those reports (communications rows, all of known members).
 fn ledger_of(reports: &[(&str, &str, i64, bool)], profiles: &Profiles) -> Ledger {
-    let texts = |values: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(values)) };
-    let batch = RecordBatch::try_from_iter([
-        ("channel", texts(reports.iter().map(|_| "sms").collect())),
-        ("direction", texts(reports.iter().map(|_| "outbound").collect())),
-        (
-            "status",
-            texts(
-                reports
-                    .iter()
-                    .map(|r| if r.3 { "failed" } else { "delivered" })
-                    .collect(),
-            ),
-        ),
-        ("audience", texts(reports.iter().map(|r| r.0).collect())),
-        (
-            "sent_at",
-            Arc::new(TimestampMicrosecondArray::from(
-                reports.iter().map(|r| r.2).collect::<Vec<_>>(),
-            )) as ArrayRef,
-        ),
-    ])
-    .expect("a communications batch");
+    let rows: Vec<(&str, &str, &str, i64)> = reports
+        .iter()
+        .map(|r| (r.0, if r.3 { "failed" } else { "delivered" }, "", r.2))
+        .collect();
+    let batch = outbound_texts(&rows);
     let members = profiles.numbers(reports.iter().map(|r| r.1));
     let mut ledger = LedgerBuilder::default();
     ledger
