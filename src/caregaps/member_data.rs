@@ -21,8 +21,7 @@ use super::measures::MeasureSet;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::{MemberIds, SourceKeys};
-use crate::lake::conform::rows_as_json;
-use crate::lake::{QuarantinedRow, RejectReason, RowNumbers};
+use crate::lake::{quarantine_rows, QuarantinedRow, RejectReason, RejectedRows, RowNumbers};
 use crate::model::{self, optional_text_column, primitive_column, text_column, text_value};
 
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
@@ -102,9 +101,6 @@ fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResul
     primitive_column::<Date32Type>(batch, table, name, "a date")
 }
 
-/// Rows of one batch that failed a check: (row index in the batch, column, reason).
-type Rejected = Vec<(u32, &'static str, RejectReason)>;
-
 /// A batch's person key columns: member_id, source_system, source_record_id (each may be absent).
 type PersonKeyColumns<'a> = (
     Option<&'a StringArray>,
@@ -128,7 +124,7 @@ type LastPerson<'a> = Option<((Option<&'a str>, Option<&'a str>, Option<&'a str>
 type MatchedSpans = (Vec<(u32, Span)>, Vec<QuarantinedRow>);
 
 /// What matching one events batch gives: (member, event) pairs, their evidence, rejected rows, rows matched.
-type MatchedBatch = (Vec<(u32, MemberEvent)>, EvidenceStore, Rejected, u64);
+type MatchedBatch = (Vec<(u32, MemberEvent)>, EvidenceStore, RejectedRows, u64);
 
 impl MemberDataBuilder {
     /// A builder for the measures' value sets.
@@ -335,7 +331,7 @@ impl MemberDataBuilder {
             flag("long_term_institution"),
         );
         let snp = optional_text_column(batch, "snp_type");
-        let mut rejected: Rejected = Vec::new();
+        let mut rejected: RejectedRows = Vec::new();
         let mut spans = Vec::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
             let Some(m) = self.member_of_row(&keys, i, &mut last) else {
@@ -368,7 +364,7 @@ impl MemberDataBuilder {
                 },
             ));
         }
-        Ok((spans, quarantine(batch, table, numbers, &rejected)?))
+        Ok((spans, quarantine_rows(batch, table, numbers, &rejected)?))
     }
 
     /// Add conformed `clinical_events` batches with their rows' positions in the table (matched in parallel);
@@ -388,7 +384,7 @@ impl MemberDataBuilder {
                 e.evidence += base;
                 (m, e)
             }));
-            out.extend(quarantine(batch, "clinical_events", numbers, &rejected)?);
+            out.extend(quarantine_rows(batch, "clinical_events", numbers, &rejected)?);
         }
         Ok(out)
     }
@@ -413,7 +409,7 @@ impl MemberDataBuilder {
         );
         let mut events = Vec::new();
         let mut evidence = EvidenceStore::default();
-        let mut rejected: Rejected = Vec::new();
+        let mut rejected: RejectedRows = Vec::new();
         let mut matched = 0u64;
         for i in 0..batch.num_rows() {
             let Some(sets) = self.index.lookup(system.value(i), code.value(i)) else {
@@ -528,34 +524,4 @@ fn offsets(members: impl Iterator<Item = u32>, n: usize) -> Vec<usize> {
         counts[i] += counts[i - 1];
     }
     counts
-}
-
-fn quarantine(
-    batch: &RecordBatch,
-    table: &str,
-    numbers: &RowNumbers,
-    rejected: &Rejected,
-) -> CoreResult<Vec<QuarantinedRow>> {
-    if rejected.is_empty() {
-        return Ok(Vec::new());
-    }
-    let spec = model::canonical_input(table)
-        .ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
-    let rows: Vec<u32> = rejected.iter().map(|(r, _, _)| *r).collect();
-    let records = rows_as_json(batch, &rows)?;
-    Ok(rejected
-        .iter()
-        .zip(records)
-        .map(|((row, column, reason), record)| {
-            let column_spec = spec.column(column).cloned().unwrap_or(spec.columns[0]);
-            QuarantinedRow {
-                table: table.to_string(),
-                row_number: numbers.at(*row as usize),
-                column: column.to_string(),
-                reason: *reason,
-                message: reason.describe(&column_spec),
-                record,
-            }
-        })
-        .collect())
 }

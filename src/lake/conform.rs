@@ -14,11 +14,12 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, filter, take_record_batch};
+use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::canonical_text::{is_canonical, EnumSpelling};
+use super::rejected_rows::rows_as_json;
 use crate::error::{CoreError, CoreResult};
 use crate::model::values::{
     date_to_days, parse_bool, parse_date, parse_float, parse_integer, parse_timestamp,
@@ -554,18 +555,4 @@ fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejec
             RejectReason::BadBoolean
         ),
     }
-}
-
-/// The given rows of a batch as JSON objects (one string per row), for the quarantine table.
-pub fn rows_as_json(batch: &RecordBatch, rows: &[u32]) -> CoreResult<Vec<String>> {
-    let indices = arrow::array::UInt32Array::from(rows.to_vec());
-    let selected = take_record_batch(batch, &indices)?;
-    let mut buffer = Vec::new();
-    {
-        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buffer);
-        writer.write(&selected)?;
-        writer.finish()?;
-    }
-    let text = String::from_utf8(buffer).map_err(|e| CoreError::Internal(format!("JSON encoding: {e}")))?;
-    Ok(text.lines().map(str::to_string).collect())
 }

@@ -7,6 +7,7 @@ pub mod delta_write;
 mod kept_rows;
 pub mod location;
 pub mod read;
+mod rejected_rows;
 mod runtime;
 pub mod selective_read;
 pub mod source;
@@ -22,5 +23,6 @@ pub use read::{
     read_all, read_columns_each_if_present, read_columns_in_parallel_if_present, read_table,
     read_table_if_present, read_table_in_parallel_if_present, BlockingTableReader, Columns, TableReader,
 };
+pub use rejected_rows::{quarantine_rows, RejectedRows};
 pub use runtime::block_on;
 pub use source::{detect, find_in_lake, TableFormat, TableSource};
