@@ -6,30 +6,89 @@
 /// likewise; a leading `+` or `00` keeps another country code (8 to 15 digits). Extensions (`x123`, `ext 123`)
 /// are dropped.
 pub fn phone_e164(text: &str) -> Option<String> {
-    let lower = text.trim().to_ascii_lowercase();
-    let main = lower
-        .split(['x', '#'])
-        .next()
-        .unwrap_or("")
-        .split("ext")
-        .next()
-        .unwrap_or("");
-    let international = main.trim_start().starts_with('+') || main.trim_start().starts_with("00");
-    let mut digits: String = main.chars().filter(char::is_ascii_digit).collect();
-    if international && !main.trim_start().starts_with('+') {
-        digits = digits.trim_start_matches("00").to_string();
+    E164::parse(text).map(|e| e.as_str().to_string())
+}
+
+/// A phone number in E.164 held on the stack: [`phone_e164`] without allocating, for comparing many numbers
+/// (every consent's contact point against the member's phone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct E164 {
+    /// `+` and up to 15 digits.
+    text: [u8; 16],
+    len: u8,
+}
+
+impl E164 {
+    /// Parse a phone number as [`phone_e164`] does.
+    pub fn parse(text: &str) -> Option<E164> {
+        let text = text.trim().as_bytes();
+        // An extension starts at the first x (`x123`, `ext 123`) or #.
+        let main = &text[..text
+            .iter()
+            .position(|b| matches!(b, b'x' | b'X' | b'#'))
+            .unwrap_or(text.len())];
+        let plus = main.starts_with(b"+");
+        let international = plus || main.starts_with(b"00");
+        let mut digits = main.iter().copied().filter(u8::is_ascii_digit).peekable();
+        // Up to 16 digits (more is never a number): `00` before another country code is dropped, each pair of
+        // leading zeros.
+        let mut kept = [0u8; 16];
+        let mut n = 0;
+        if international && !plus {
+            let mut zeros = 0usize;
+            while digits.next_if_eq(&b'0').is_some() {
+                zeros += 1;
+            }
+            if zeros % 2 == 1 {
+                kept[0] = b'0';
+                n = 1;
+            }
+        }
+        for d in digits {
+            if n == kept.len() {
+                return None;
+            }
+            kept[n] = d;
+            n += 1;
+        }
+        let digits = &kept[..n];
+        if international && digits.first() != Some(&b'1') {
+            return (8..=15).contains(&n).then(|| E164::with_plus(digits));
+        }
+        let national = match n {
+            10 => digits,
+            11 if digits[0] == b'1' => &digits[1..],
+            _ => return None,
+        };
+        let valid = national[0] >= b'2' && national[3] >= b'2' && !national.iter().all(|&d| d == national[0]);
+        valid.then(|| {
+            let mut with_one = [b'1'; 11];
+            with_one[1..].copy_from_slice(national);
+            E164::with_plus(&with_one)
+        })
     }
-    if international && !digits.starts_with('1') {
-        return (8..=15).contains(&digits.len()).then(|| format!("+{digits}"));
+
+    /// `+` and the digits (at most 15).
+    fn with_plus(digits: &[u8]) -> E164 {
+        let mut text = [0u8; 16];
+        text[0] = b'+';
+        text[1..=digits.len()].copy_from_slice(digits);
+        E164 {
+            text,
+            len: digits.len() as u8 + 1,
+        }
     }
-    let national = match digits.len() {
-        10 => digits.as_str(),
-        11 if digits.starts_with('1') => &digits[1..],
-        _ => return None,
-    };
-    let b = national.as_bytes();
-    let valid = b[0] >= b'2' && b[3] >= b'2' && !national.bytes().all(|d| d == b[0]);
-    valid.then(|| format!("+1{national}"))
+
+    /// The digits, without the `+`.
+    pub fn digits(&self) -> &[u8] {
+        &self.text[1..self.len as usize]
+    }
+
+    /// The number as text (`+15551234567`).
+    pub fn as_str(&self) -> &str {
+        // Only `+` and ASCII digits are ever written.
+        std::str::from_utf8(&self.text[..self.len as usize]).unwrap_or_default()
+    }
 }
 
 /// An email address trimmed and lower-cased, or None when it is not `local@domain.tld`.

@@ -13,7 +13,7 @@ mod text;
 mod properties;
 
 pub use address::{normalize_address, zip5, NormalizedAddress};
-pub use contact::{email_canonical, email_match_key, phone_e164};
+pub use contact::{email_canonical, email_match_key, phone_e164, E164};
 pub use identifiers::{record_number, ssn_digits, ssn_last4};
 pub use name::{canonical_suffix, formal_given_name, normalize_name, soundex, NormalizedName};
 pub use text::fold;
