@@ -102,6 +102,7 @@ mod tests {
                 opt_in: *opt_in,
                 basis: *basis,
                 at: i as i64,
+                other_contact: false,
             })
             .collect();
         MemberConsents::from_events(&mut ev)

@@ -7,6 +7,15 @@
 //! carelake does not know which program the reply was about, so it takes the stricter reading (the FCC's
 //! "revoke-all" rule is delayed to 2027, not repealed). Every revocation captured by the as-of date is honored in
 //! that run, well inside the 10-business-day limit.
+//!
+//! Consent is given for a contact point. An opt-in that names a phone number or email address covers a phone or
+//! email channel only while that is still the member's current one (member_profile's phone, E.164, or email):
+//! consent to text an old number is not consent to text the new one (the TCPA's consent is the called party's,
+//! and numbers are reassigned). Such an opt-in is kept only to say why the member was not reached
+//! ([`ConsentDecision::OtherContactPoint`]). An opt-out counts whatever contact point it names: the person asked
+//! not to be reached on the channel, and a new number does not undo that (a later opt-in for it does). Mail and
+//! ads consents are to the channel; their contact points are not compared. A consent without a contact point
+//! covers the channel.
 
 use std::fmt;
 
@@ -184,6 +193,9 @@ pub struct ConsentEvent {
     pub basis: Basis,
     /// When it was captured (microseconds since the epoch, UTC).
     pub at: i64,
+    /// An opt-in for another phone or email than the member's current one: it allows nothing (see the module
+    /// comment), and only explains a refusal.
+    pub other_contact: bool,
 }
 
 /// Reply keywords that revoke consent per se (47 CFR 64.1200(a)(12)); compared after trimming, upper-casing and
@@ -220,6 +232,8 @@ pub enum ConsentDecision {
     NoConsent,
     /// An opt-in exists but with a weaker basis than the purpose needs.
     InsufficientBasis(Basis),
+    /// No opt-in covers the member's current phone or email; one exists for another.
+    OtherContactPoint,
 }
 
 impl ConsentDecision {
@@ -230,6 +244,7 @@ impl ConsentDecision {
             ConsentDecision::OptedOut(_) => Some("CONSENT_OPTED_OUT"),
             ConsentDecision::NoConsent => Some("CONSENT_NONE"),
             ConsentDecision::InsufficientBasis(_) => Some("CONSENT_BASIS_INSUFFICIENT"),
+            ConsentDecision::OtherContactPoint => Some("CONSENT_OTHER_CONTACT_POINT"),
         }
     }
 }
@@ -239,6 +254,8 @@ impl ConsentDecision {
 pub struct MemberConsents {
     /// (channel, purpose) -> (opt_in, basis, at), indexed by channel then purpose.
     state: [[Option<(bool, Basis, i64)>; 4]; 5],
+    /// (channel, purpose) with an opt-in for another contact point, indexed alike.
+    elsewhere: [[bool; 4]; 5],
 }
 
 impl MemberConsents {
@@ -256,6 +273,14 @@ impl MemberConsents {
 
     /// Apply one event (events must come in time order).
     pub fn apply(&mut self, e: &ConsentEvent) {
+        if e.opt_in && e.other_contact {
+            let row = &mut self.elsewhere[e.channel as usize];
+            match e.scope {
+                ConsentScope::Purpose(p) => row[p.index()] = true,
+                ConsentScope::All => *row = [true; 4],
+            }
+            return;
+        }
         let row = &mut self.state[e.channel as usize];
         let value = Some((e.opt_in, e.basis, e.at));
         match e.scope {
@@ -272,6 +297,7 @@ impl MemberConsents {
             opt_in: false,
             basis: Basis::None,
             at,
+            other_contact: false,
         });
     }
 
@@ -283,6 +309,7 @@ impl MemberConsents {
     /// May carelake reach the member on `channel` for `purpose` when the purpose needs at least `required`?
     pub fn decide_requiring(&self, channel: Channel, purpose: Purpose, required: Basis) -> ConsentDecision {
         match self.state[channel as usize][purpose.index()] {
+            None if self.elsewhere[channel as usize][purpose.index()] => ConsentDecision::OtherContactPoint,
             None => ConsentDecision::NoConsent,
             Some((false, _, at)) => ConsentDecision::OptedOut(at),
             Some((true, basis, _)) if basis >= required => ConsentDecision::Allowed(basis),
@@ -302,7 +329,61 @@ mod tests {
             opt_in,
             basis,
             at,
+            other_contact: false,
         }
+    }
+
+    #[test]
+    fn an_opt_in_for_another_contact_point_allows_nothing_and_says_why() {
+        let gaps = ConsentScope::Purpose(Purpose::CareGaps);
+        let elsewhere = |opt_in, at| ConsentEvent {
+            other_contact: true,
+            ..event(Channel::Sms, gaps, opt_in, Basis::Written, at)
+        };
+        let c = MemberConsents::from_events(&mut [elsewhere(true, 10)]);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::OtherContactPoint
+        );
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps).rule(),
+            Some("CONSENT_OTHER_CONTACT_POINT")
+        );
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareReminders),
+            ConsentDecision::NoConsent
+        );
+        // An opt-in for the current number holds, before or after the other number's.
+        for at in [5, 15] {
+            let mut events = [
+                elsewhere(true, 10),
+                event(Channel::Sms, gaps, true, Basis::PriorExpress, at),
+            ];
+            let c = MemberConsents::from_events(&mut events);
+            assert_eq!(
+                c.decide(Channel::Sms, Purpose::CareGaps),
+                ConsentDecision::Allowed(Basis::PriorExpress)
+            );
+        }
+        // An opt-out for another number still counts; a later opt-in for the current one lifts it.
+        let mut events = [
+            event(Channel::Sms, gaps, true, Basis::PriorExpress, 5),
+            elsewhere(false, 10),
+        ];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::OptedOut(10)
+        );
+        let mut events = [
+            elsewhere(false, 10),
+            event(Channel::Sms, gaps, true, Basis::PriorExpress, 15),
+        ];
+        let c = MemberConsents::from_events(&mut events);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::Allowed(Basis::PriorExpress)
+        );
     }
 
     #[test]

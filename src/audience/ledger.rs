@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use super::caps::{SentMessage, Subject};
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use crate::error::{CoreError, CoreResult};
+use crate::identity::normalize::E164;
 use crate::model::{optional_text_column, text_column, text_value};
 
 /// Member numbers per member range, as a power of two: a range's counts and slots stay in cache while its items
@@ -90,6 +91,12 @@ impl<T: Send> ByMember<T> {
     /// own, in cache and in parallel, and its list of pairs is dropped once its items are placed. The ranges stay
     /// apart (no copy into one array): at 10M members the consents alone are 18M items.
     pub fn group(pairs: MemberPairs<T>) -> Self {
+        Self::group_into(pairs, |_, item| item)
+    }
+
+    /// Group pairs by member as [`ByMember::group`] does, each item turned into another by `f(member, item)` as
+    /// it is placed: member by member in each range, so that what `f` looks up is read in member order.
+    pub fn group_into<U: Send>(pairs: MemberPairs<U>, f: impl Fn(u32, U) -> T + Sync) -> Self {
         let ranges = pairs
             .ranges
             .into_par_iter()
@@ -115,17 +122,22 @@ impl<T: Send> ByMember<T> {
                 // The next free slot of each member, counted from its start.
                 let mut next = counts;
                 next.copy_from_slice(&starts[..width]);
-                let mut slots: Vec<Option<T>> = Vec::with_capacity(pairs.len());
+                let mut slots: Vec<Option<U>> = Vec::with_capacity(pairs.len());
                 slots.resize_with(pairs.len(), || None);
                 for (m, item) in pairs {
                     let slot = &mut next[(m - first) as usize];
                     slots[*slot as usize] = Some(item);
                     *slot += 1;
                 }
-                MemberRange {
-                    starts,
-                    items: slots.into_iter().flatten().collect(),
+                // Every slot was filled once; each member's are turned over in order.
+                let mut items = Vec::with_capacity(slots.len());
+                let mut slots = slots.into_iter();
+                for (i, bounds) in starts.windows(2).enumerate() {
+                    let m = first + i as u32;
+                    let placed = slots.by_ref().take((bounds[1] - bounds[0]) as usize).flatten();
+                    items.extend(placed.map(|item| f(m, item)));
                 }
+                MemberRange { starts, items }
             })
             .collect();
         ByMember { ranges }
@@ -146,10 +158,107 @@ impl<T> ByMember<T> {
     }
 }
 
+/// The phone and email a member is reached at now (member_profile's), against which an opt-in's contact point
+/// is checked (see [`super::consent`]).
+pub trait CurrentContacts: Sync {
+    /// The member's phone, E.164.
+    fn phone(&self, member: u32) -> Option<&str>;
+    /// The member's email, lower case.
+    fn email(&self, member: u32) -> Option<&str>;
+}
+
+/// Members with no phone or email on record (for ledgers whose consents name no contact point).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoContacts;
+
+impl CurrentContacts for NoContacts {
+    fn phone(&self, _: u32) -> Option<&str> {
+        None
+    }
+    fn email(&self, _: u32) -> Option<&str> {
+        None
+    }
+}
+
+/// The contact point a consent names, as the number it is compared by on its channel (so that 18M consents
+/// need not keep their text until the members' current contact points are looked up in member order):
+/// [`NOT_COMPARED`] for none (no contact point, an opt-out, mail or ads), a phone's E.164 digits for texts and
+/// calls, a 64-bit hash of the trimmed lower-case address for email, [`NAMES_NOTHING`] for text that is no phone.
+type ContactKey = u64;
+
+/// Nothing to compare: the consent covers the channel.
+const NOT_COMPARED: ContactKey = 0;
+/// Text that is not a phone number, named for texts or calls: it is not the member's phone.
+const NAMES_NOTHING: ContactKey = u64::MAX;
+
+/// The key of a contact point named for `channel` (see [`ContactKey`]).
+fn contact_key(channel: Channel, named: &str) -> ContactKey {
+    let named = named.trim();
+    if named.is_empty() {
+        return NOT_COMPARED;
+    }
+    match channel {
+        Channel::Sms | Channel::Voice => E164::parse(named).map_or(NAMES_NOTHING, phone_key),
+        Channel::Email => email_key(named),
+        Channel::Mail | Channel::Ads => NOT_COMPARED,
+    }
+}
+
+/// A phone's key: its digits and their count (at most 15 digits, so exact: two keys are equal only for one
+/// number, and never 0 or [`NAMES_NOTHING`]).
+fn phone_key(phone: E164) -> ContactKey {
+    digits_key(phone.digits())
+}
+
+/// The key of up to 15 ASCII digits.
+fn digits_key(digits: &[u8]) -> ContactKey {
+    let value = digits.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+    value * 16 + digits.len() as u64
+}
+
+/// The key of the member's phone as member_profile holds it (E.164 already: read, not parsed again).
+fn profile_phone_key(phone: &str) -> Option<ContactKey> {
+    match phone.as_bytes() {
+        [b'+', digits @ ..] if (8..=15).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
+            Some(digits_key(digits))
+        }
+        _ => E164::parse(phone).map(phone_key),
+    }
+}
+
+/// An email's key: FNV-1a over its trimmed, lower-case bytes (two addresses share a key about once in 2^64
+/// comparisons), never 0 or [`NAMES_NOTHING`].
+fn email_key(email: &str) -> ContactKey {
+    let hash = email.trim().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3)
+    });
+    hash.clamp(1, NAMES_NOTHING - 1)
+}
+
+/// Whether a consent whose contact point has key `key` covers `channel` to `member`: nothing was named, or the
+/// channel's current contact point of the member (phone for texts and calls, email for email) is the one named.
+fn names_current_contact(
+    channel: Channel,
+    key: ContactKey,
+    member: u32,
+    contacts: &dyn CurrentContacts,
+) -> bool {
+    if key == NOT_COMPARED {
+        return true;
+    }
+    let current = match channel {
+        Channel::Sms | Channel::Voice => contacts.phone(member).and_then(profile_phone_key),
+        Channel::Email => contacts.email(member).map(email_key),
+        Channel::Mail | Channel::Ads => return true,
+    };
+    current == Some(key)
+}
+
 /// Rows of the ledger as they are read, before they are grouped by member.
 #[derive(Debug, Default)]
 pub struct LedgerBuilder {
-    consents: MemberPairs<ConsentEvent>,
+    /// Consents with the key of the contact point they name, checked in [`LedgerBuilder::finish`].
+    consents: MemberPairs<(ConsentEvent, ContactKey)>,
     do_not_contact: HashMap<u32, i64>,
     revocations: MemberPairs<(Channel, i64)>,
     /// Outbound messages: the ones that count against caps, and every one of an audience (its delivery status
@@ -157,8 +266,6 @@ pub struct LedgerBuilder {
     history: MemberPairs<SentMessage>,
     /// The subject number of each audience name of communications.
     audiences: HashMap<String, Subject>,
-    /// Rows left out because their member is unknown.
-    pub unknown_member_rows: u64,
 }
 
 /// Per member: consents and the messages already sent.
@@ -170,8 +277,6 @@ pub struct Ledger {
     revocations: ByMember<(Channel, i64)>,
     history: ByMember<SentMessage>,
     audiences: HashMap<String, Subject>,
-    /// Rows left out because their member is unknown.
-    pub unknown_member_rows: u64,
 }
 
 fn timestamps<'a>(
@@ -182,25 +287,36 @@ fn timestamps<'a>(
     crate::model::primitive_column::<TimestampMicrosecondType>(batch, table, column, "a timestamp")
 }
 
-impl LedgerBuilder {
-    /// Add a conformed consents batch; `member` gives each row's member number (None: unknown).
-    pub fn add_consents(
-        &mut self,
-        batch: &RecordBatch,
-        member: &[Option<u32>],
-        as_of: i64,
-    ) -> CoreResult<()> {
+/// The consent events of one conformed consents batch, by member, ready to be added to a ledger: read apart
+/// from the ledger so that batches are read on every core (a row's contact point is parsed into its key).
+#[derive(Debug, Default)]
+pub struct ConsentRows {
+    events: Vec<(u32, (ConsentEvent, ContactKey))>,
+    /// (member, time) of each do-not-contact request.
+    do_not_contact: Vec<(u32, i64)>,
+}
+
+impl ConsentRows {
+    /// Read a conformed consents batch; `member` gives each row's member number (None: unknown, left out for
+    /// the caller to quarantine). Rows captured after `as_of` are left for a later run.
+    pub fn read(batch: &RecordBatch, member: &[Option<u32>], as_of: i64) -> CoreResult<ConsentRows> {
         let t = "consents";
         let (channel, purpose, status) = (
             text_column(batch, t, "channel")?,
             text_column(batch, t, "purpose")?,
             text_column(batch, t, "status")?,
         );
-        let basis = optional_text_column(batch, "basis");
+        let (basis, contact) = (
+            optional_text_column(batch, "basis"),
+            optional_text_column(batch, "contact_point"),
+        );
         let at = timestamps(batch, t, "captured_at")?;
+        let mut out = ConsentRows {
+            events: Vec::with_capacity(batch.num_rows()),
+            do_not_contact: Vec::new(),
+        };
         for (i, &m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
-                self.unknown_member_rows += 1;
                 continue;
             };
             if at.value(i) > as_of {
@@ -230,23 +346,50 @@ impl LedgerBuilder {
             };
             let opt_in = status.value(i) == "opt_in";
             if !opt_in && channels.len() > 1 && scope == ConsentScope::All {
-                let latest = self.do_not_contact.entry(m).or_insert(i64::MIN);
-                *latest = (*latest).max(at.value(i));
+                out.do_not_contact.push((m, at.value(i)));
             }
+            // Only an opt-in's contact point matters (an opt-out counts whatever it names).
+            let named = text_value(contact, i).filter(|_| opt_in);
             for &channel in channels {
-                self.consents.push(
+                let event = ConsentEvent {
+                    channel,
+                    scope,
+                    opt_in,
+                    basis: b,
+                    at: at.value(i),
+                    other_contact: false,
+                };
+                out.events.push((
                     m,
-                    ConsentEvent {
-                        channel,
-                        scope,
-                        opt_in,
-                        basis: b,
-                        at: at.value(i),
-                    },
-                );
+                    (event, named.map_or(NOT_COMPARED, |n| contact_key(channel, n))),
+                ));
             }
         }
+        Ok(out)
+    }
+}
+
+impl LedgerBuilder {
+    /// Add a conformed consents batch (see [`ConsentRows::read`]).
+    pub fn add_consents(
+        &mut self,
+        batch: &RecordBatch,
+        member: &[Option<u32>],
+        as_of: i64,
+    ) -> CoreResult<()> {
+        self.add_consent_rows(ConsentRows::read(batch, member, as_of)?);
         Ok(())
+    }
+
+    /// Add the consent events read from a batch, in the order of the batches' rows.
+    pub fn add_consent_rows(&mut self, rows: ConsentRows) {
+        for (m, at) in rows.do_not_contact {
+            let latest = self.do_not_contact.entry(m).or_insert(i64::MIN);
+            *latest = (*latest).max(at);
+        }
+        for (m, event) in rows.events {
+            self.consents.push(m, event);
+        }
     }
 
     /// Add a conformed communications batch (revocations from inbound replies, history from outbound messages).
@@ -269,8 +412,7 @@ impl LedgerBuilder {
         let at = timestamps(batch, t, "sent_at")?;
         for (i, &m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
-                self.unknown_member_rows += 1;
-                continue;
+                continue; // no member: the caller quarantines the row
             };
             if at.value(i) > as_of {
                 continue;
@@ -312,11 +454,17 @@ impl LedgerBuilder {
         Ok(subject)
     }
 
-    /// Group everything added by member.
-    pub fn finish(self) -> Ledger {
+    /// Group everything added by member, and check each opt-in's contact point against the member's current
+    /// phone or email in `contacts` (member by member: their profiles are looked up in order, not at random).
+    pub fn finish(self, contacts: &dyn CurrentContacts) -> Ledger {
         // The kinds are grouped at once: consents (the most rows) on one core, the others on the other.
         let (consents, (history, revocations)) = rayon::join(
-            || ByMember::group(self.consents),
+            || {
+                ByMember::group_into(self.consents, |m, (event, key)| ConsentEvent {
+                    other_contact: event.opt_in && !names_current_contact(event.channel, key, m, contacts),
+                    ..event
+                })
+            },
             || {
                 rayon::join(
                     || ByMember::group(self.history),
@@ -330,7 +478,6 @@ impl LedgerBuilder {
             revocations,
             history,
             audiences: self.audiences,
-            unknown_member_rows: self.unknown_member_rows,
         }
     }
 }
@@ -346,17 +493,22 @@ impl Ledger {
                 opt_in: false,
                 basis: Basis::None,
                 at: *at,
+                other_contact: false,
             });
         }
         MemberConsents::from_events(&mut events)
     }
 
     /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
-    /// any later opt-in lifts it, for what that opt-in covers.
+    /// any later opt-in lifts it, for what that opt-in covers (one for another contact point covers nothing).
     pub fn do_not_contact(&self, member: u32) -> bool {
-        self.do_not_contact
-            .get(&member)
-            .is_some_and(|&since| !self.consents.of(member).iter().any(|e| e.opt_in && e.at > since))
+        self.do_not_contact.get(&member).is_some_and(|&since| {
+            !self
+                .consents
+                .of(member)
+                .iter()
+                .any(|e| e.opt_in && !e.other_contact && e.at > since)
+        })
     }
 
     /// Whether the latest outbound message of an audience to a member failed after `since` (microseconds): the
@@ -451,6 +603,16 @@ mod tests {
             assert_eq!(grouped.of(m), expected.as_slice(), "member {m}");
         }
         assert!(grouped.of(3 * span + 3).is_empty());
+        // Turned into other items as they are placed, each item is given its own member, in the same order.
+        let mapped = ByMember::group_into(pairs.iter().copied().collect(), |m, i| (m, i));
+        for m in 0..=3 * span + 3 {
+            let expected: Vec<(u32, usize)> = pairs
+                .iter()
+                .filter(|(p, _)| *p == m)
+                .map(|&(p, i)| (p, i))
+                .collect();
+            assert_eq!(mapped.of(m), expected.as_slice(), "member {m}");
+        }
     }
 
     #[test]
@@ -473,7 +635,7 @@ mod tests {
                 100,
             )
             .unwrap();
-        let ledger = builder.finish();
+        let ledger = builder.finish(&NoContacts);
         assert!(!ledger.failed_after(7, "recall", 0), "delivered after it failed");
         assert!(
             ledger.failed_after(7, "reminder", 25),
@@ -500,5 +662,107 @@ mod tests {
         assert_eq!(counted, [ledger.subject("recall"), ledger.subject("reminder")]);
         assert!(ledger.subject("recall").is_some() && ledger.subject("recall") != ledger.subject("reminder"));
         assert!(ledger.history_of(2).iter().all(|m| !m.counted && m.failed));
+    }
+
+    /// Member 0 has a phone and an email; member 1 has neither.
+    struct Contacts;
+
+    impl CurrentContacts for Contacts {
+        fn phone(&self, member: u32) -> Option<&str> {
+            (member == 0).then_some("+15552345678")
+        }
+        fn email(&self, member: u32) -> Option<&str> {
+            (member == 0).then_some("pat@example.org")
+        }
+    }
+
+    /// A consents batch of (channel, purpose, status, contact point, captured at) rows with a prior express basis.
+    fn consents_batch(rows: &[(&str, &str, &str, Option<&str>, i64)]) -> RecordBatch {
+        use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+        use std::sync::Arc;
+        let text = |values: Vec<Option<&str>>| Arc::new(StringArray::from(values)) as ArrayRef;
+        RecordBatch::try_from_iter([
+            ("channel", text(rows.iter().map(|r| Some(r.0)).collect())),
+            ("purpose", text(rows.iter().map(|r| Some(r.1)).collect())),
+            ("status", text(rows.iter().map(|r| Some(r.2)).collect())),
+            ("basis", text(vec![Some("prior_express"); rows.len()])),
+            ("contact_point", text(rows.iter().map(|r| r.3).collect())),
+            (
+                "captured_at",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| r.4),
+                )) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn an_opt_in_counts_for_the_current_phone_or_email_only_and_an_opt_out_for_any() {
+        use super::super::consent::ConsentDecision;
+        // The current number in another format, an old number, the current email in another case and padded,
+        // an old email, and a voice opt-in with no contact point.
+        let batch = consents_batch(&[
+            ("sms", "care_gaps", "opt_in", Some("(555) 234-5678"), 10),
+            ("sms", "care_reminders", "opt_in", Some("555-999-0000"), 10),
+            ("email", "care_gaps", "opt_in", Some(" Pat@Example.ORG "), 10),
+            (
+                "email",
+                "care_reminders",
+                "opt_in",
+                Some("pat@old.example.org"),
+                10,
+            ),
+            ("voice", "all", "opt_in", None, 10),
+            ("all", "all", "opt_in", Some("+1 555 234 5678"), 10),
+            ("sms", "care_gaps", "opt_in", Some("5552345678"), 10),
+        ]);
+        let members = [Some(0), Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)];
+        let mut builder = LedgerBuilder::default();
+        builder.add_consents(&batch, &members, 100).unwrap();
+        let ledger = builder.finish(&Contacts);
+        let c = ledger.consents_of(0);
+        let allowed = ConsentDecision::Allowed(Basis::PriorExpress);
+        assert_eq!(c.decide(Channel::Sms, Purpose::CareGaps), allowed);
+        assert_eq!(
+            c.decide(Channel::Sms, Purpose::CareReminders),
+            ConsentDecision::OtherContactPoint
+        );
+        assert_eq!(c.decide(Channel::Email, Purpose::CareGaps), allowed);
+        assert_eq!(
+            c.decide(Channel::Email, Purpose::CareReminders),
+            ConsentDecision::OtherContactPoint
+        );
+        assert_eq!(c.decide(Channel::Voice, Purpose::CareGaps), allowed);
+        // A member with no phone or email: opt-ins naming one cover nothing that reaches by phone or email;
+        // mail and ads are consented to as channels.
+        let c = ledger.consents_of(1);
+        for channel in [Channel::Sms, Channel::Voice, Channel::Email] {
+            assert_eq!(
+                c.decide(channel, Purpose::CareGaps),
+                ConsentDecision::OtherContactPoint
+            );
+        }
+        assert_eq!(
+            c.decide(Channel::Mail, Purpose::CareGaps),
+            ConsentDecision::Allowed(Basis::PriorExpress)
+        );
+
+        // An opt-out naming an old number still stops texts to the current one, and a do-not-contact request is
+        // not lifted by a later opt-in for another number.
+        let batch = consents_batch(&[
+            ("sms", "care_gaps", "opt_in", Some("+15552345678"), 10),
+            ("sms", "all", "opt_out", Some("555-999-0000"), 20),
+            ("all", "all", "opt_out", None, 30),
+            ("sms", "care_gaps", "opt_in", Some("555-999-0000"), 40),
+        ]);
+        let mut builder = LedgerBuilder::default();
+        builder.add_consents(&batch, &[Some(0); 4], 100).unwrap();
+        let ledger = builder.finish(&Contacts);
+        assert_eq!(
+            ledger.consents_of(0).decide(Channel::Sms, Purpose::CareGaps),
+            ConsentDecision::OptedOut(30)
+        );
+        assert!(ledger.do_not_contact(0));
     }
 }

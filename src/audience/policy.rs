@@ -225,6 +225,7 @@ mod tests {
                 opt_in: true,
                 basis: Basis::PriorExpress,
                 at: 0,
+                other_contact: false,
             })
             .collect();
         MemberConsents::from_events(&mut events)

@@ -71,14 +71,21 @@ fn oracle_least_basis(channel: Channel, purpose: Purpose) -> Basis {
     }
 }
 
-/// The basis of the consent in force for `channel` and `purpose`, or None when the latest event covering them is
-/// an opt-out (an opt-out wins a tie) or there is none. Of opt-ins at the same time, the weakest basis holds.
-fn oracle_consent(events: &[ConsentEvent], channel: Channel, purpose: Purpose) -> Option<Basis> {
-    let covering: Vec<&ConsentEvent> = events
+/// The events about `channel` and `purpose`: an opt-in for another contact point is about no one's current
+/// phone or email, so it is not among them; an opt-out is, whatever contact point it named.
+fn oracle_covering(events: &[ConsentEvent], channel: Channel, purpose: Purpose) -> Vec<&ConsentEvent> {
+    events
         .iter()
         .filter(|e| e.channel == channel)
         .filter(|e| matches!(e.scope, ConsentScope::All) || e.scope == ConsentScope::Purpose(purpose))
-        .collect();
+        .filter(|e| !(e.opt_in && e.other_contact))
+        .collect()
+}
+
+/// The basis of the consent in force for `channel` and `purpose`, or None when the latest event covering them is
+/// an opt-out (an opt-out wins a tie) or there is none. Of opt-ins at the same time, the weakest basis holds.
+fn oracle_consent(events: &[ConsentEvent], channel: Channel, purpose: Purpose) -> Option<Basis> {
+    let covering = oracle_covering(events, channel, purpose);
     let latest = covering.iter().map(|e| e.at).max()?;
     let at_latest: Vec<&&ConsentEvent> = covering.iter().filter(|e| e.at == latest).collect();
     if at_latest.iter().any(|e| !e.opt_in) {
@@ -171,15 +178,18 @@ fn instant() -> impl Strategy<Value = DateTime<Utc>> {
 fn event() -> impl Strategy<Value = ConsentEvent> {
     let scope = prop_oneof![Just(ConsentScope::All), purpose().prop_map(ConsentScope::Purpose)];
     // Few distinct times, so ties (an opt-in and an opt-out at once) come up.
-    (channel(), scope, any::<bool>(), basis(), 0i64..6).prop_map(|(channel, scope, opt_in, basis, at)| {
-        ConsentEvent {
+    // One in four names a contact point that is not the member's current one.
+    let other_contact = prop_oneof![3 => Just(false), 1 => Just(true)];
+    (channel(), scope, any::<bool>(), basis(), 0i64..6, other_contact).prop_map(
+        |(channel, scope, opt_in, basis, at, other_contact)| ConsentEvent {
             channel,
             scope,
             opt_in,
             basis,
             at: at * 1_000_000,
-        }
-    })
+            other_contact,
+        },
+    )
 }
 
 /// Messages sent in the ten days before `now`, most counted against caps.
@@ -383,6 +393,17 @@ proptest! {
             _ => None,
         };
         prop_assert_eq!(decided, oracle_consent(&events, ch, p));
+        // With no event about the member's current contact point, the refusal says whether one exists for another.
+        if oracle_covering(&events, ch, p).is_empty() {
+            let elsewhere = events.iter().any(|e| {
+                e.channel == ch
+                    && e.opt_in
+                    && e.other_contact
+                    && (matches!(e.scope, ConsentScope::All) || e.scope == ConsentScope::Purpose(p))
+            });
+            let expected = if elsewhere { "CONSENT_OTHER_CONTACT_POINT" } else { "CONSENT_NONE" };
+            prop_assert_eq!(consents.decide(ch, p).rule(), Some(expected));
+        }
         // A STOP reply after every event revokes every purpose on that channel.
         let mut stopped = consents.clone();
         stopped.revoke_channel(ch, 10_000_000);

@@ -56,7 +56,7 @@ pub fn suppressions() -> TableSpec {
             C::key("run_id", T::Text, "Run that decided."),
             C::key("audience", T::Text, "Audience name."),
             C::key("member_id", T::Text, "carelake member id."),
-            C::key("rule", T::Text, "Rule id, e.g. CONSENT_OPTED_OUT, CONSENT_NONE, UNREACHABLE_NO_VALID_PHONE, TIME_ZONE_UNKNOWN, CAP_HEALTHCARE_1_PER_DAY, HOLDOUT, EXCLUDED_BY_AUDIENCE, LOWER_PRIORITY, DECEASED, UNKNOWN_MEMBER."),
+            C::key("rule", T::Text, "Rule id, e.g. CONSENT_OPTED_OUT, CONSENT_NONE, CONSENT_OTHER_CONTACT_POINT, UNREACHABLE_NO_VALID_PHONE, TIME_ZONE_UNKNOWN, CAP_HEALTHCARE_1_PER_DAY, HOLDOUT, EXCLUDED_BY_AUDIENCE, LOWER_PRIORITY, DECEASED, UNKNOWN_MEMBER."),
             C::required("detail", T::Text, "Readable detail (rules and channels, never patient values)."),
             C::required("as_of", T::Date, "As-of date of the run."),
         ],

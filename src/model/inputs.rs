@@ -190,7 +190,11 @@ pub fn consents() -> TableSpec {
             C::key("status", T::Text, "opt_in or opt_out.").one_of(&["opt_in", "opt_out"]),
             C::optional("basis", T::Text, "Consent basis (TCPA): prior_express, written or none.")
                 .one_of(&["prior_express", "written", "none"]),
-            C::optional("contact_point", T::Text, "The phone number or email the consent is for."),
+            C::optional(
+                "contact_point",
+                T::Text,
+                "The phone number or email the consent is for: an opt-in naming one covers texts, calls or email only while it is the member's current one.",
+            ),
             C::key("captured_at", T::Timestamp, "When the consent or revocation was captured (UTC)."),
             C::optional("source", T::Text, "Where it was captured (portal, front_desk, sms_reply, ...)."),
         ],

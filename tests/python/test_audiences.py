@@ -148,26 +148,40 @@ def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
     assert member in {r["member_id"] for r in rows}
 
 
-def test_engagement_rows_that_fail_to_conform_are_quarantined_with_a_reason(pipeline, tmp_path) -> None:
+def test_engagement_rows_that_fail_to_conform_or_reach_no_member_are_quarantined_with_a_reason(
+    pipeline, tmp_path
+) -> None:
     lake, out, _ = pipeline
+    member = read_delta(out / "member_profile").to_pylist()[0]["member_id"]
     feedback = tmp_path / "communications.csv"
     feedback.write_text(
         "message_id,member_id,channel,direction,audience,template,sent_at,status,body_keyword\n"
-        f"M1,MBR-0,sms,outbound,preventive_recall,recall_v1,{AS_OF}T18:00:00Z,delivered,\n"
-        "M2,MBR-0,sms,outbound,preventive_recall,recall_v1,31/13/2026 25:61,delivered,\n"
+        f"M1,{member},sms,outbound,preventive_recall,recall_v1,{AS_OF}T18:00:00Z,delivered,\n"
+        f"M2,{member},sms,outbound,preventive_recall,recall_v1,31/13/2026 25:61,delivered,\n"
+        f"M3,MBR-NOT-KNOWN,sms,inbound,,,{AS_OF}T18:00:00Z,replied,STOP\n"
+    )
+    consents = tmp_path / "consents.csv"
+    consents.write_text(
+        "source_system,source_record_id,channel,purpose,status,basis,captured_at,source\n"
+        f"crm,NO-SUCH-RECORD,sms,all,opt_out,none,{AS_OF}T09:00:00Z,sms_reply\n"
     )
     config = tmp_path / "feedback.yml"
     config.write_text(
-        CONFIG.format(lake=lake, out=out, as_of=AS_OF) + f"sources:\n  communications:\n    uri: {feedback}\n"
+        CONFIG.format(lake=lake, out=out, as_of=AS_OF)
+        + f"sources:\n  communications:\n    uri: {feedback}\n  consents:\n    uri: {consents}\n"
     )
     report = carelake.audiences(config)
     rows = [q for q in read_delta(out / "quarantine").to_pylist() if q["run_id"] == report["run_id"]]
-    assert [(q["table_name"], q["row_number"], q["column_name"], q["reason_code"]) for q in rows] == [
-        ("communications", 1, "sent_at", "bad_timestamp")
+    assert sorted((q["table_name"], q["row_number"], q["column_name"], q["reason_code"]) for q in rows) == [
+        ("communications", 1, "sent_at", "bad_timestamp"),
+        # A STOP reply and an opt-out that reach no member are shown, not lost: they cannot be honored.
+        ("communications", 2, "member_id", "unknown_person"),
+        ("consents", 0, "member_id", "unknown_person"),
     ]
-    assert "31/13" not in rows[0]["reason"]  # the reason describes the rule, never the value
+    for q in rows:  # the reason describes the rule, never the value
+        assert "31/13" not in q["reason"] and "NOT-KNOWN" not in q["reason"] and "NO-SUCH" not in q["reason"]
     run = [r for r in read_delta(out / "runs").to_pylist() if r["run_id"] == report["run_id"]]
-    assert {r["rows_quarantined"] for r in run} == {1}
+    assert {r["rows_quarantined"] for r in run} == {3}
 
 
 MAIL_HOUSE = """

@@ -347,7 +347,7 @@ mod tests {
 
     use super::*;
     use crate::audience::consent::{Basis, Channel};
-    use crate::audience::ledger::LedgerBuilder;
+    use crate::audience::ledger::{LedgerBuilder, NoContacts};
 
     fn texts(values: &[&str]) -> ArrayRef {
         Arc::new(StringArray::from(values.to_vec()))
@@ -426,7 +426,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let ledger = LedgerBuilder::default().finish();
+        let ledger = LedgerBuilder::default().finish(&NoContacts);
         let sets = change_sets(&memberships, &previous, &ledger, 99);
         assert_eq!(sets.emitted_at, vec![10, 99, 99]);
         let changes: Vec<(&str, &str, &str, bool)> = sets.changes["texts"]

@@ -14,7 +14,7 @@ use super::super::payload::PayloadValues;
 use super::super::profiles::{profiles_of, Profiles};
 use super::*;
 use crate::audience::consent::{Basis, Channel};
-use crate::audience::ledger::{outbound_texts, Ledger, LedgerBuilder};
+use crate::audience::ledger::{outbound_texts, Ledger, LedgerBuilder, NoContacts};
 
 const AUDIENCES: [&str; 2] = ["recall", "wellness"];
 const DESTINATIONS: [&str; 2] = ["texts", "emails"];
@@ -71,7 +71,7 @@ fn ledger_of(reports: &[(&str, &str, i64, bool)], profiles: &Profiles) -> Ledger
     ledger
         .add_communications(&batch, &members, NOW)
         .expect("communications");
-    ledger.finish()
+    ledger.finish(&NoContacts)
 }
 
 /// Whether the latest report of (audience, member) is a failure later than `since` (of reports at the same time,

@@ -35,17 +35,19 @@ use super::ingest::{
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
-use crate::audience::ledger::LedgerBuilder;
+use crate::audience::ledger::{ConsentRows, LedgerBuilder};
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
 use crate::lake::{
-    read_columns_each_if_present, read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow,
+    quarantine_rows, read_columns_each_if_present, read_columns_in_parallel_if_present, Columns, Location,
+    QuarantinedRow, RejectReason, RejectedRows, RowNumbers,
 };
 use crate::model::only_columns;
 use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
+use profiles::Profiles;
 use selection::{
     all_columns_read, columns_read, register, resolve_members, selected_rows, ColumnsRead, SelectedRows,
     ENGAGEMENT_TABLES, OUTPUT_TABLES,
@@ -110,19 +112,56 @@ async fn read_engagement(
     }))
 }
 
-/// Add a resolved batch of an engagement input to the consent ledger (appointments add nothing).
+/// An engagement batch resolved on some core: the batch for the SQL (its member_id resolved; None when the SQL
+/// does not read the table), each row's member number, and for consents the events read.
+struct ResolvedBatch {
+    for_sql: Option<RecordBatch>,
+    members: Vec<Option<u32>>,
+    consents: Option<ConsentRows>,
+}
+
+/// Resolve an engagement batch to members and read what the ledger needs that can be read apart from it
+/// (called on every core, batch by batch).
+fn resolve_engagement(
+    table: &str,
+    batch: &RecordBatch,
+    xref: &XrefIndex,
+    profiles: &Profiles,
+    for_sql: bool,
+    as_of_micros: i64,
+) -> CoreResult<ResolvedBatch> {
+    let (for_sql, members) = resolve_members(batch, xref, profiles, for_sql)?;
+    let consents = (table == "consents")
+        .then(|| ConsentRows::read(batch, &members, as_of_micros))
+        .transpose()?;
+    Ok(ResolvedBatch {
+        for_sql,
+        members,
+        consents,
+    })
+}
+
+/// Add a resolved batch of an engagement input to the consent ledger (appointments add nothing); returns its
+/// rows whose person no member has, quarantined: a consent or a STOP reply that reaches no member is shown to
+/// the user, not lost (an opt-out for a source record identity resolution has not seen cannot be honored).
 fn add_to_ledger(
     ledger: &mut LedgerBuilder,
     table: &str,
-    batch: &RecordBatch,
-    members: &[Option<u32>],
+    (batch, numbers): (&RecordBatch, &RowNumbers),
+    resolved: &mut ResolvedBatch,
     as_of_micros: i64,
-) -> CoreResult<()> {
+) -> CoreResult<Vec<QuarantinedRow>> {
+    let members = &resolved.members;
     match table {
-        "consents" => ledger.add_consents(batch, members, as_of_micros),
-        "communications" => ledger.add_communications(batch, members, as_of_micros),
-        _ => Ok(()),
+        "consents" => ledger.add_consent_rows(resolved.consents.take().unwrap_or_default()),
+        "communications" => ledger.add_communications(batch, members, as_of_micros)?,
+        _ => return Ok(Vec::new()),
     }
+    let unknown: RejectedRows = (0..batch.num_rows())
+        .filter(|&i| members.get(i).is_none_or(Option::is_none))
+        .map(|i| (i as u32, "member_id", RejectReason::UnknownPerson))
+        .collect();
+    quarantine_rows(batch, table, numbers, &unknown)
 }
 
 /// The configured destination of this name (audience definitions are checked against them on load).
@@ -284,7 +323,7 @@ pub async fn run_audiences(
         CoreResult::Ok(tables)
     };
     // member_profile: the profiles' columns (for the configured destinations) and those the SQL reads.
-    let mut profile_columns: Vec<&str> = profiles::profile_columns(destinations);
+    let mut profile_columns: Vec<&str> = profiles::profile_columns(destinations, audiences);
     for column in columns_of("member_profile") {
         if !profile_columns.contains(&column) {
             profile_columns.push(column);
@@ -356,13 +395,20 @@ pub async fn run_audiences(
         let Some(reading) = reading else {
             // Streamed: each few conformed batches are resolved on every core and added to the ledger in table
             // order, then dropped.
+            let mut unknown = Vec::new();
             let read = read_conformed_each(inputs, table, |good| {
                 let resolved = good
                     .par_iter()
-                    .map(|(batch, _)| resolve_members(batch, &xref, &profiles, false))
+                    .map(|(batch, _)| resolve_engagement(table, batch, &xref, &profiles, false, as_of_micros))
                     .collect::<CoreResult<Vec<_>>>()?;
-                for ((_, members), (batch, _)) in resolved.iter().zip(&good) {
-                    add_to_ledger(&mut ledger, table, batch, members, as_of_micros)?;
+                for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(&good) {
+                    unknown.extend(add_to_ledger(
+                        &mut ledger,
+                        table,
+                        (batch, numbers),
+                        &mut resolved,
+                        as_of_micros,
+                    )?);
                 }
                 Ok(())
             })
@@ -371,6 +417,7 @@ pub async fn run_audiences(
                 described.insert(table.into(), read.described);
                 quarantined.extend(read.quarantined);
             }
+            quarantined.extend(unknown);
             continue;
         };
         let Some(read) = reading.finish().await? else {
@@ -383,14 +430,20 @@ pub async fn run_audiences(
         let resolved = read
             .batches
             .par_iter()
-            .map(|(batch, _)| resolve_members(batch, &xref, &profiles, for_sql))
+            .map(|(batch, _)| resolve_engagement(table, batch, &xref, &profiles, for_sql, as_of_micros))
             .collect::<CoreResult<Vec<_>>>()?;
         // Once resolved, the SQL's batches keep only the columns it reads.
         let keep = sql_columns(table);
         let mut batches = Vec::new();
-        for ((for_sql, members), (batch, _)) in resolved.into_iter().zip(&read.batches) {
-            add_to_ledger(&mut ledger, table, batch, &members, as_of_micros)?;
-            if let Some(b) = for_sql {
+        for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(&read.batches) {
+            quarantined.extend(add_to_ledger(
+                &mut ledger,
+                table,
+                (batch, numbers),
+                &mut resolved,
+                as_of_micros,
+            )?);
+            if let Some(b) = resolved.for_sql {
                 batches.push(match &keep {
                     Some(keep) => only_columns(&b, keep)?,
                     None => b,
@@ -405,7 +458,7 @@ pub async fn run_audiences(
         }
     }
     drop(xref);
-    let ledger = ledger.finish();
+    let ledger = ledger.finish(&profiles);
 
     clock.lap("ledger");
     // The rest of the SQL, over the engagement inputs as well.

@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
-use crate::audience::definition::Destination;
+use crate::audience::definition::{Audience, Destination};
+use crate::audience::ledger::CurrentContacts;
 use crate::audience::quiet_hours::parse_zone;
 use crate::error::CoreResult;
 use crate::identity::person_keys::{MemberIds, XrefIndex};
@@ -54,9 +55,10 @@ const POLICY_COLUMNS: [&str; 7] = [
 ];
 
 /// The member_profile columns the profiles read: the policy's, and of the text fields only those the policy
-/// reads (state) or a destination asks for (minimum necessary: an address nobody is sent is not read).
-/// A table without some of them gives profiles without them.
-pub(super) fn profile_columns(destinations: &[Destination]) -> Vec<&'static str> {
+/// reads (state; the phone or email when a phone or email channel is used, to check an opt-in's contact point)
+/// or a destination asks for (minimum necessary: an address nobody is sent is not read). A table without some
+/// of them gives profiles without them.
+pub(super) fn profile_columns(destinations: &[Destination], audiences: &[Audience]) -> Vec<&'static str> {
     let asked = |field: &str| {
         destinations.iter().any(|d| {
             d.fields.iter().any(|f| match f.as_str() {
@@ -66,7 +68,19 @@ pub(super) fn profile_columns(destinations: &[Destination]) -> Vec<&'static str>
             })
         })
     };
-    let texts = PROFILE_FIELDS.into_iter().filter(|&f| f == "state" || asked(f));
+    let channels = destinations
+        .iter()
+        .filter_map(|d| d.kind.channel())
+        .chain(audiences.iter().flat_map(|a| a.channels.iter().copied()));
+    let (mut phone, mut email) = (false, false);
+    for channel in channels {
+        phone |= channel.is_phone();
+        email |= channel == Channel::Email;
+    }
+    let for_consent = |field: &str| (field == "phone" && phone) || (field == "email" && email);
+    let texts = PROFILE_FIELDS
+        .into_iter()
+        .filter(|&f| f == "state" || for_consent(f) || asked(f));
     POLICY_COLUMNS.into_iter().chain(texts).collect()
 }
 
@@ -108,7 +122,11 @@ impl Profiles {
 
     /// A profile text field (one of PROFILE_FIELDS), if present.
     pub(super) fn field(&self, p: &Profile, name: &str) -> Option<&str> {
-        let column = PROFILE_FIELDS.iter().position(|f| *f == name)?;
+        self.text(p, PROFILE_FIELDS.iter().position(|f| *f == name)?)
+    }
+
+    /// The profile text field at `column` of PROFILE_FIELDS, if present.
+    fn text(&self, p: &Profile, column: usize) -> Option<&str> {
         let array = self.texts[p.batch as usize][column].as_ref()?;
         let row = p.row as usize;
         array.is_valid(row).then(|| array.value(row))
@@ -121,6 +139,20 @@ impl Profiles {
         let added = index.add_batches(batches, &mut self.numbers, next)?;
         self.without_profile.extend(added);
         Ok(())
+    }
+}
+
+/// Where the phone and email are in PROFILE_FIELDS: they are looked up for every consent row.
+const EMAIL: usize = 2;
+const PHONE: usize = 3;
+
+impl CurrentContacts for Profiles {
+    fn phone(&self, member: u32) -> Option<&str> {
+        self.profile(member).and_then(|p| self.text(p, PHONE))
+    }
+
+    fn email(&self, member: u32) -> Option<&str> {
+        self.profile(member).and_then(|p| self.text(p, EMAIL))
     }
 }
 
@@ -291,6 +323,11 @@ mod tests {
     }
 
     #[test]
+    fn the_contact_columns_are_where_their_names_say() {
+        assert_eq!((PROFILE_FIELDS[PHONE], PROFILE_FIELDS[EMAIL]), ("phone", "email"));
+    }
+
+    #[test]
     fn only_the_text_fields_the_policy_reads_or_a_destination_asks_for_are_read() {
         use crate::audience::destinations::DestinationKind;
         let destination = |kind, fields: &[&str]| Destination {
@@ -299,10 +336,13 @@ mod tests {
             fields: fields.iter().map(|f| f.to_string()).collect(),
             path: None,
         };
-        let columns = profile_columns(&[
-            destination(DestinationKind::Sms, &["phone", "first_name", "message_topic"]),
-            destination(DestinationKind::AdsMeta, &["hashed_email"]),
-        ]);
+        let columns = profile_columns(
+            &[
+                destination(DestinationKind::Sms, &["phone", "first_name", "message_topic"]),
+                destination(DestinationKind::AdsMeta, &["hashed_email"]),
+            ],
+            &[],
+        );
         for c in [
             "member_id",
             "has_valid_phone",
@@ -317,5 +357,21 @@ mod tests {
         for c in ["last_name", "address_line1", "postal_code", "message_topic"] {
             assert!(!columns.contains(&c), "{c}");
         }
+        // A phone channel reads the phone, asked for or not: an opt-in's contact point is checked against it.
+        let texts_first = Audience {
+            name: "a".into(),
+            sql: "select member_id from member_profile".into(),
+            purpose: crate::audience::consent::Purpose::CareGaps,
+            channels: vec![Channel::Voice],
+            destinations: vec!["d".into()],
+            exclude: Vec::new(),
+            priority: None,
+            holdout: 0.0,
+        };
+        let columns = profile_columns(
+            &[destination(DestinationKind::Crm, &["first_name"])],
+            &[texts_first],
+        );
+        assert!(columns.contains(&"phone") && !columns.contains(&"email"));
     }
 }
