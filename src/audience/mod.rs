@@ -3,7 +3,8 @@
 //! This module holds the policy engine, pure functions over small typed values so they can be tested alone and
 //! run per member in parallel:
 //! - [`consent`]: the consent ledger (latest decision per member, channel and purpose; STOP-style replies revoke)
-//!   and the consent basis each purpose needs;
+//!   and the consent basis each purpose needs; [`contact_points`]: whether an opt-in's contact point is the
+//!   member's current phone or email;
 //! - [`quiet_hours`]: allowed local hours (federal 8am-9pm, stricter states 8am-8pm) and the next send window in
 //!   the recipient's time zone and in UTC;
 //! - [`caps`]: frequency caps (the healthcare exemption's one a day and three a week, the states' three per
@@ -19,9 +20,11 @@
 //!
 //! The defaults follow `shared/reference/outreach-compliance.md`; every rule has an id that suppressions record.
 
+pub mod by_member;
 pub mod caps;
 pub mod channel;
 pub mod consent;
+pub mod contact_points;
 pub mod definition;
 pub mod destinations;
 pub mod ledger;

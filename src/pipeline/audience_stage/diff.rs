@@ -347,7 +347,8 @@ mod tests {
 
     use super::*;
     use crate::audience::consent::{Basis, Channel};
-    use crate::audience::ledger::{LedgerBuilder, NoContacts};
+    use crate::audience::contact_points::NoContacts;
+    use crate::audience::ledger::LedgerBuilder;
 
     fn texts(values: &[&str]) -> ArrayRef {
         Arc::new(StringArray::from(values.to_vec()))

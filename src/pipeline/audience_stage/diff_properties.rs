@@ -14,7 +14,8 @@ use super::super::payload::PayloadValues;
 use super::super::profiles::{profiles_of, Profiles};
 use super::*;
 use crate::audience::consent::{Basis, Channel};
-use crate::audience::ledger::{outbound_texts, Ledger, LedgerBuilder, NoContacts};
+use crate::audience::contact_points::NoContacts;
+use crate::audience::ledger::{outbound_texts, Ledger, LedgerBuilder};
 
 const AUDIENCES: [&str; 2] = ["recall", "wellness"];
 const DESTINATIONS: [&str; 2] = ["texts", "emails"];

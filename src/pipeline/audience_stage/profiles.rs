@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use crate::audience::channel::Reachability;
 use crate::audience::consent::Channel;
+use crate::audience::contact_points::CurrentContacts;
 use crate::audience::definition::{Audience, Destination};
-use crate::audience::ledger::CurrentContacts;
 use crate::audience::quiet_hours::parse_zone;
 use crate::error::CoreResult;
 use crate::identity::person_keys::{MemberIds, XrefIndex};
