@@ -141,6 +141,54 @@ fn resolve_engagement(
     })
 }
 
+/// What resolves the batches of one engagement input and adds them to the consent ledger.
+struct LedgerInput<'a> {
+    table: &'a str,
+    xref: &'a XrefIndex,
+    profiles: &'a Profiles,
+    as_of_micros: i64,
+}
+
+impl LedgerInput<'_> {
+    /// Resolve conformed batches on every core (a hash probe a row), then add them to the ledger one by one in
+    /// table order, as they were read; rows of no known member go to `quarantined`. Returns the batches for the
+    /// SQL (with `for_sql`; none otherwise).
+    fn add(
+        &self,
+        ledger: &mut LedgerBuilder,
+        batches: &[(RecordBatch, RowNumbers)],
+        for_sql: bool,
+        quarantined: &mut Vec<QuarantinedRow>,
+    ) -> CoreResult<Vec<RecordBatch>> {
+        let resolved = batches
+            .par_iter()
+            .map(|(batch, _)| {
+                resolve_engagement(
+                    self.table,
+                    batch,
+                    self.xref,
+                    self.profiles,
+                    for_sql,
+                    self.as_of_micros,
+                )
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        let mut for_sql = Vec::new();
+        for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(batches) {
+            let unknown = add_to_ledger(
+                ledger,
+                self.table,
+                (batch, numbers),
+                &mut resolved,
+                self.as_of_micros,
+            )?;
+            quarantined.extend(unknown);
+            for_sql.extend(resolved.for_sql);
+        }
+        Ok(for_sql)
+    }
+}
+
 /// Add a resolved batch of an engagement input to the consent ledger (appointments add nothing); returns its
 /// rows whose person no member has, quarantined: a consent or a STOP reply that reaches no member is shown to
 /// the user, not lost (an opt-out for a source record identity resolution has not seen cannot be honored).
@@ -153,7 +201,9 @@ fn add_to_ledger(
 ) -> CoreResult<Vec<QuarantinedRow>> {
     let members = &resolved.members;
     match table {
-        "consents" => ledger.add_consent_rows(resolved.consents.take().unwrap_or_default()),
+        "consents" => ledger.add_consent_rows(resolved.consents.take().ok_or_else(|| {
+            CoreError::Internal("a consents batch was resolved without its consent rows".into())
+        })?),
         "communications" => ledger.add_communications(batch, members, as_of_micros)?,
         _ => return Ok(Vec::new()),
     }
@@ -397,20 +447,13 @@ pub async fn run_audiences(
             // order, then dropped.
             let mut unknown = Vec::new();
             let read = read_conformed_each(inputs, table, |good| {
-                let resolved = good
-                    .par_iter()
-                    .map(|(batch, _)| resolve_engagement(table, batch, &xref, &profiles, false, as_of_micros))
-                    .collect::<CoreResult<Vec<_>>>()?;
-                for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(&good) {
-                    unknown.extend(add_to_ledger(
-                        &mut ledger,
-                        table,
-                        (batch, numbers),
-                        &mut resolved,
-                        as_of_micros,
-                    )?);
-                }
-                Ok(())
+                let into = LedgerInput {
+                    table,
+                    xref: &xref,
+                    profiles: &profiles,
+                    as_of_micros,
+                };
+                into.add(&mut ledger, &good, false, &mut unknown).map(drop)
             })
             .await?;
             if let Some(read) = read {
@@ -425,30 +468,21 @@ pub async fn run_audiences(
         };
         described.insert(table.into(), read.described);
         quarantined.extend(read.quarantined);
-        // Resolving rows to members is a hash probe a row: the batches are resolved on every core, then added
-        // to the ledger one by one in table order, as they were read.
-        let resolved = read
-            .batches
-            .par_iter()
-            .map(|(batch, _)| resolve_engagement(table, batch, &xref, &profiles, for_sql, as_of_micros))
-            .collect::<CoreResult<Vec<_>>>()?;
+        let into = LedgerInput {
+            table,
+            xref: &xref,
+            profiles: &profiles,
+            as_of_micros,
+        };
+        let resolved = into.add(&mut ledger, &read.batches, for_sql, &mut quarantined)?;
         // Once resolved, the SQL's batches keep only the columns it reads.
         let keep = sql_columns(table);
         let mut batches = Vec::new();
-        for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(&read.batches) {
-            quarantined.extend(add_to_ledger(
-                &mut ledger,
-                table,
-                (batch, numbers),
-                &mut resolved,
-                as_of_micros,
-            )?);
-            if let Some(b) = resolved.for_sql {
-                batches.push(match &keep {
-                    Some(keep) => only_columns(&b, keep)?,
-                    None => b,
-                });
-            }
+        for b in resolved {
+            batches.push(match &keep {
+                Some(keep) => only_columns(&b, keep)?,
+                None => b,
+            });
         }
         if for_sql {
             register(&ctx, table, batches)?;
