@@ -204,6 +204,38 @@ def mail_house_audience(name: str, sql: str) -> str:
     )
 
 
+def test_an_opt_in_counts_only_for_the_phone_it_names(pipeline, tmp_path) -> None:
+    lake, out, _ = pipeline
+    reachable = [
+        p
+        for p in read_delta(out / "member_profile").to_pylist()
+        if p["has_valid_phone"] and p["phone"] and p["time_zone"] and not p["deceased_date"]
+    ]
+    current, moved = reachable[0], reachable[1]
+    digits = current["phone"][2:]  # +1 and ten digits
+    other = "+12125550143" if moved["phone"] != "+12125550143" else "+13125550143"
+    consents = tmp_path / "consents.csv"
+    consents.write_text(
+        "member_id,channel,purpose,status,basis,contact_point,captured_at\n"
+        # The member's own number written another way, and a number the other member no longer has.
+        f"{current['member_id']},sms,care_gaps,opt_in,prior_express,({digits[:3]}) {digits[3:6]}-{digits[6:]},"
+        f"{AS_OF}T09:00:00Z\n"
+        f"{moved['member_id']},sms,care_gaps,opt_in,prior_express,{other},{AS_OF}T09:00:00Z\n"
+    )
+    members = ", ".join(f"'{m['member_id']}'" for m in (current, moved))
+    config = tmp_path / "texts.yml"
+    config.write_text(
+        f"version: 1\nlake: {lake}\noutput: {out}\nas_of: {AS_OF}\n"
+        "destinations:\n  texts: {kind: sms, fields: [phone, first_name]}\n"
+        "audiences:\n  - name: recall\n    purpose: care_gaps\n"
+        f'    sql: "select member_id from member_profile where member_id in ({members})"\n'
+        "    channels: [sms]\n    destinations: [texts]\n"
+        f"sources:\n  consents:\n    uri: {consents}\n"
+    )
+    recall = carelake.audiences(config, dry_run=True)["audiences"][0]
+    assert recall["members"] == 1 and recall["suppressed"] == {"CONSENT_OTHER_CONTACT_POINT": 1}
+
+
 def test_do_not_contact_and_stricter_rules_from_the_pipeline_file(pipeline, tmp_path) -> None:
     lake, out, _ = pipeline
     everyone = mail_house_audience("wellness_newsletter", "select member_id from member_profile")
