@@ -157,6 +157,7 @@ class AudienceReport(TypedDict):
     output: str
     audiences: list[AudienceSummary]
     sample: list[tuple[str, str, str, str | None]]
+    quarantined: dict[str, int]
     phase_seconds: list[tuple[str, float]]
 
 def audiences(

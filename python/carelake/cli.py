@@ -466,6 +466,9 @@ def _print_audiences(report: AudienceReport) -> None:
         else:
             when = f"{channel}, any time (no quiet hours apply to this channel)"
         print(f"  sample: {audience} {member} {when}")
+    if report["quarantined"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in report["quarantined"].items())
+        print(f"  quarantined engagement rows: {reasons}")
     if not report["dry_run"]:
         print(
             f"  outputs: {report['output']}/audience_members, audience_events, suppressions, sync_runs, "

@@ -23,6 +23,6 @@ pub use read::{
     read_all, read_columns_each_if_present, read_columns_in_parallel_if_present, read_table,
     read_table_if_present, read_table_in_parallel_if_present, BlockingTableReader, Columns, TableReader,
 };
-pub use rejected_rows::{quarantine_rows, RejectedRows};
+pub use rejected_rows::{quarantine_counts, quarantine_rows, RejectedRows};
 pub use runtime::block_on;
 pub use source::{detect, find_in_lake, TableFormat, TableSource};

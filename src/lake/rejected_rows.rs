@@ -2,6 +2,8 @@
 //! quarantine rows: each with its table, position, column and reason, and the raw row as JSON for the quarantine
 //! table (a governed table: the row's values go there and nowhere else, never into a message or a log).
 
+use std::collections::BTreeMap;
+
 use arrow::array::RecordBatch;
 use arrow::compute::take_record_batch;
 
@@ -56,4 +58,15 @@ pub fn quarantine_rows(
             }
         })
         .collect())
+}
+
+/// Quarantined rows counted by table and reason code (`consents.unknown_person`), for a stage's report.
+pub fn quarantine_counts(rows: &[QuarantinedRow]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for q in rows {
+        *counts
+            .entry(format!("{}.{}", q.table, q.reason.code()))
+            .or_default() += 1;
+    }
+    counts
 }

@@ -22,8 +22,8 @@ use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
 use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
-    read_table_in_parallel_if_present, writers_per_core, ConformPlan, Location, QuarantinedRow, RowNumbers,
-    TableSource, WriteMode,
+    quarantine_counts, read_table_in_parallel_if_present, writers_per_core, ConformPlan, Location,
+    QuarantinedRow, RowNumbers, TableSource, WriteMode,
 };
 use crate::model;
 use arrow::record_batch::RecordBatch;
@@ -360,12 +360,7 @@ pub async fn run_caregaps(
     )
     .await?;
     clock.lap("write");
-    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    for q in &quarantined {
-        *by_reason
-            .entry(format!("{}.{}", q.table, q.reason.code()))
-            .or_default() += 1;
-    }
+    let by_reason = quarantine_counts(&quarantined);
     write_quarantine(output, &run, &quarantined).await?;
 
     // One pass over the rows: every row counts, including those without a product line (not in measure_rates).

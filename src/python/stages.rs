@@ -270,6 +270,7 @@ pub fn audiences<'py>(
     }
     d.set_item("audiences", list)?;
     d.set_item("sample", r.sample.clone())?;
+    d.set_item("quarantined", r.quarantined.clone())?;
     d.set_item("phase_seconds", r.phase_seconds.to_vec())?;
     Ok(d)
 }

@@ -182,6 +182,11 @@ def test_engagement_rows_that_fail_to_conform_or_reach_no_member_are_quarantined
         assert "31/13" not in q["reason"] and "NOT-KNOWN" not in q["reason"] and "NO-SUCH" not in q["reason"]
     run = [r for r in read_delta(out / "runs").to_pylist() if r["run_id"] == report["run_id"]]
     assert {r["rows_quarantined"] for r in run} == {3}
+    assert report["quarantined"] == {
+        "communications.bad_timestamp": 1,
+        "communications.unknown_person": 1,
+        "consents.unknown_person": 1,
+    }
 
 
 MAIL_HOUSE = """

@@ -41,8 +41,8 @@ use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
 use crate::lake::{
-    quarantine_rows, read_columns_each_if_present, read_columns_in_parallel_if_present, Columns, Location,
-    QuarantinedRow, RejectReason, RejectedRows, RowNumbers,
+    quarantine_counts, quarantine_rows, read_columns_each_if_present, read_columns_in_parallel_if_present,
+    Columns, Location, QuarantinedRow, RejectReason, RejectedRows, RowNumbers,
 };
 use crate::model::only_columns;
 use decisions::PolicyInputs;
@@ -83,6 +83,9 @@ pub struct AudienceReport {
     pub sample: Vec<(String, String, String, Option<String>)>,
     /// Where the outputs are.
     pub output: String,
+    /// Engagement rows quarantined, by table and reason code (`consents.unknown_person`); a dry run counts
+    /// them and writes none.
+    pub quarantined: BTreeMap<String, u64>,
     /// Wall seconds of each phase (profiles, sql_outputs: the SQL over output tables alone, xref, ledger: with
     /// the SQL that reads an engagement input as soon as the tables it reads are loaded, sql: the rest of the SQL,
     /// policy, diff, write), in order.
@@ -567,6 +570,7 @@ pub async fn run_audiences(
         audiences: summaries,
         sample,
         output: output.redacted(),
+        quarantined: quarantine_counts(&quarantined),
         phase_seconds: Vec::new(),
     };
     if dry_run {
