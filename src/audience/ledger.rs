@@ -143,17 +143,6 @@ impl ConsentRows {
 }
 
 impl LedgerBuilder {
-    /// Add a conformed consents batch (see [`ConsentRows::read`]).
-    pub fn add_consents(
-        &mut self,
-        batch: &RecordBatch,
-        member: &[Option<u32>],
-        as_of: i64,
-    ) -> CoreResult<()> {
-        self.add_consent_rows(ConsentRows::read(batch, member, as_of)?);
-        Ok(())
-    }
-
     /// Add the consent events read from a batch, in the order of the batches' rows.
     pub fn add_consent_rows(&mut self, rows: ConsentRows) {
         for (m, at) in rows.do_not_contact {
@@ -455,7 +444,7 @@ mod tests {
         ]);
         let members = [Some(0), Some(0), Some(0), Some(0), Some(0), Some(1), Some(1)];
         let mut builder = LedgerBuilder::default();
-        builder.add_consents(&batch, &members, 100).unwrap();
+        builder.add_consent_rows(ConsentRows::read(&batch, &members, 100).unwrap());
         let ledger = builder.finish(&Contacts);
         let c = ledger.consents_of(0);
         let allowed = ConsentDecision::Allowed(Basis::PriorExpress);
@@ -493,7 +482,7 @@ mod tests {
             ("sms", "care_gaps", "opt_in", Some("555-999-0000"), 40),
         ]);
         let mut builder = LedgerBuilder::default();
-        builder.add_consents(&batch, &[Some(0); 4], 100).unwrap();
+        builder.add_consent_rows(ConsentRows::read(&batch, &[Some(0); 4], 100).unwrap());
         let ledger = builder.finish(&Contacts);
         assert_eq!(
             ledger.consents_of(0).decide(Channel::Sms, Purpose::CareGaps),

@@ -123,27 +123,6 @@ struct ResolvedBatch {
     consents: Option<ConsentRows>,
 }
 
-/// Resolve an engagement batch to members and read what the ledger needs that can be read apart from it
-/// (called on every core, batch by batch).
-fn resolve_engagement(
-    table: &str,
-    batch: &RecordBatch,
-    xref: &XrefIndex,
-    profiles: &Profiles,
-    for_sql: bool,
-    as_of_micros: i64,
-) -> CoreResult<ResolvedBatch> {
-    let (for_sql, members) = resolve_members(batch, xref, profiles, for_sql)?;
-    let consents = (table == "consents")
-        .then(|| ConsentRows::read(batch, &members, as_of_micros))
-        .transpose()?;
-    Ok(ResolvedBatch {
-        for_sql,
-        members,
-        consents,
-    })
-}
-
 /// What resolves the batches of one engagement input and adds them to the consent ledger.
 struct LedgerInput<'a> {
     table: &'a str,
@@ -165,56 +144,53 @@ impl LedgerInput<'_> {
     ) -> CoreResult<Vec<RecordBatch>> {
         let resolved = batches
             .par_iter()
-            .map(|(batch, _)| {
-                resolve_engagement(
-                    self.table,
-                    batch,
-                    self.xref,
-                    self.profiles,
-                    for_sql,
-                    self.as_of_micros,
-                )
-            })
+            .map(|(batch, _)| self.resolve(batch, for_sql))
             .collect::<CoreResult<Vec<_>>>()?;
         let mut for_sql = Vec::new();
         for (mut resolved, (batch, numbers)) in resolved.into_iter().zip(batches) {
-            let unknown = add_to_ledger(
-                ledger,
-                self.table,
-                (batch, numbers),
-                &mut resolved,
-                self.as_of_micros,
-            )?;
-            quarantined.extend(unknown);
+            quarantined.extend(self.add_resolved(ledger, (batch, numbers), &mut resolved)?);
             for_sql.extend(resolved.for_sql);
         }
         Ok(for_sql)
     }
-}
 
-/// Add a resolved batch of an engagement input to the consent ledger (appointments add nothing); returns its
-/// rows whose person no member has, quarantined: a consent or a STOP reply that reaches no member is shown to
-/// the user, not lost (an opt-out for a source record identity resolution has not seen cannot be honored).
-fn add_to_ledger(
-    ledger: &mut LedgerBuilder,
-    table: &str,
-    (batch, numbers): (&RecordBatch, &RowNumbers),
-    resolved: &mut ResolvedBatch,
-    as_of_micros: i64,
-) -> CoreResult<Vec<QuarantinedRow>> {
-    let members = &resolved.members;
-    match table {
-        "consents" => ledger.add_consent_rows(resolved.consents.take().ok_or_else(|| {
-            CoreError::Internal("a consents batch was resolved without its consent rows".into())
-        })?),
-        "communications" => ledger.add_communications(batch, members, as_of_micros)?,
-        _ => return Ok(Vec::new()),
+    /// Resolve a batch to members and read what the ledger needs that can be read apart from it (called on
+    /// every core, batch by batch).
+    fn resolve(&self, batch: &RecordBatch, for_sql: bool) -> CoreResult<ResolvedBatch> {
+        let (for_sql, members) = resolve_members(batch, self.xref, self.profiles, for_sql)?;
+        let consents = (self.table == "consents")
+            .then(|| ConsentRows::read(batch, &members, self.as_of_micros))
+            .transpose()?;
+        Ok(ResolvedBatch {
+            for_sql,
+            members,
+            consents,
+        })
     }
-    let unknown: RejectedRows = (0..batch.num_rows())
-        .filter(|&i| members.get(i).is_none_or(Option::is_none))
-        .map(|i| (i as u32, "member_id", RejectReason::UnknownPerson))
-        .collect();
-    quarantine_rows(batch, table, numbers, &unknown)
+
+    /// Add a resolved batch to the consent ledger (appointments add nothing); returns its rows whose person no
+    /// member has, quarantined: a consent or a STOP reply that reaches no member is shown to the user, not lost
+    /// (an opt-out for a source record identity resolution has not seen cannot be honored).
+    fn add_resolved(
+        &self,
+        ledger: &mut LedgerBuilder,
+        (batch, numbers): (&RecordBatch, &RowNumbers),
+        resolved: &mut ResolvedBatch,
+    ) -> CoreResult<Vec<QuarantinedRow>> {
+        let members = &resolved.members;
+        match self.table {
+            "consents" => ledger.add_consent_rows(resolved.consents.take().ok_or_else(|| {
+                CoreError::Internal("a consents batch was resolved without its consent rows".into())
+            })?),
+            "communications" => ledger.add_communications(batch, members, self.as_of_micros)?,
+            _ => return Ok(Vec::new()),
+        }
+        let unknown: RejectedRows = (0..batch.num_rows())
+            .filter(|&i| members.get(i).is_none_or(Option::is_none))
+            .map(|i| (i as u32, "member_id", RejectReason::UnknownPerson))
+            .collect();
+        quarantine_rows(batch, self.table, numbers, &unknown)
+    }
 }
 
 /// The configured destination of this name (audience definitions are checked against them on load).
@@ -445,17 +421,17 @@ pub async fn run_audiences(
     // with their reason, and counted in the run's record.
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     for (table, for_sql, reading) in engagement {
+        let into = LedgerInput {
+            table,
+            xref: &xref,
+            profiles: &profiles,
+            as_of_micros,
+        };
         let Some(reading) = reading else {
             // Streamed: each few conformed batches are resolved on every core and added to the ledger in table
             // order, then dropped.
             let mut unknown = Vec::new();
             let read = read_conformed_each(inputs, table, |good| {
-                let into = LedgerInput {
-                    table,
-                    xref: &xref,
-                    profiles: &profiles,
-                    as_of_micros,
-                };
                 into.add(&mut ledger, &good, false, &mut unknown).map(drop)
             })
             .await?;
@@ -471,12 +447,6 @@ pub async fn run_audiences(
         };
         described.insert(table.into(), read.described);
         quarantined.extend(read.quarantined);
-        let into = LedgerInput {
-            table,
-            xref: &xref,
-            profiles: &profiles,
-            as_of_micros,
-        };
         let resolved = into.add(&mut ledger, &read.batches, for_sql, &mut quarantined)?;
         // Once resolved, the SQL's batches keep only the columns it reads.
         let keep = sql_columns(table);
