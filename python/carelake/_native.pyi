@@ -150,6 +150,7 @@ class AudienceSummary(TypedDict):
     members: int
     suppressed: dict[str, int]
     changes: dict[str, tuple[int, int]]
+    below_minimum: dict[str, int]
 
 class AudienceReport(TypedDict):
     run_id: str

@@ -360,7 +360,8 @@ def audiences(
 
     Returns:
         Per audience: members selected and kept, result rows without a member_id (counted, not sent or
-        suppressed), suppressions by rule, upserts and deletes per destination.
+        suppressed), suppressions by rule, upserts and deletes per destination, and the ad destinations the
+        audience was held back from (``below_minimum``: fewer members than the destination's ``min_members``).
 
     Raises:
         ConfigError: An audience or destination is invalid, or an audience's SQL fails or lacks member_id.

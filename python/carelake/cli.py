@@ -458,6 +458,8 @@ def _print_audiences(report: AudienceReport) -> None:
             print(f"    {a['without_member_id']:,} result rows had a null member_id: they name nobody, so were skipped")
         for dest, (ups, dels) in sorted(a["changes"].items()):
             print(f"    -> {dest:<20} {ups:>8,} upserts {dels:>8,} deletes")
+        for dest, members in sorted(a["below_minimum"].items()):
+            print(f"    -> {dest:<20} held back: {members:,} members, fewer than its min_members (nobody added)")
     for audience, member, channel, start in report["sample"]:
         if not channel:
             when = "suppressed"

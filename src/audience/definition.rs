@@ -46,7 +46,16 @@ pub struct DestinationConfig {
     /// Where a file drop writes its CSV files.
     #[serde(default)]
     pub path: Option<String>,
+    /// Ad destinations: the fewest members an audience may have there (default
+    /// [`DEFAULT_MIN_AD_AUDIENCE_MEMBERS`]; 0 turns the check off).
+    #[serde(default)]
+    pub min_members: Option<u64>,
 }
+
+/// The fewest members an ad audience gets by default. Meta asks advertisers to avoid custom audiences under 100
+/// and Google serves Customer Match lists only from 100 matched users on; a list of a few hashed identifiers is
+/// also a list of a few identifiable patients.
+pub const DEFAULT_MIN_AD_AUDIENCE_MEMBERS: u64 = 100;
 
 /// A checked audience.
 #[derive(Debug, Clone)]
@@ -80,6 +89,9 @@ pub struct Destination {
     pub fields: Vec<String>,
     /// File-drop path.
     pub path: Option<String>,
+    /// The fewest members an audience may have in this destination (0: no minimum). An audience with fewer is
+    /// held back there: nobody is added and the members sent before are removed.
+    pub min_members: u64,
 }
 
 fn bad(what: &str, name: &str, field: &str, message: impl std::fmt::Display) -> CoreError {
@@ -125,11 +137,25 @@ pub fn check(
                 "a file_drop needs a path (folder or volume)",
             ));
         }
+        let min_members = match (d.min_members, kind.is_ads()) {
+            (Some(n), true) => n,
+            (None, true) => DEFAULT_MIN_AD_AUDIENCE_MEMBERS,
+            (None, false) => 0,
+            (Some(_), false) => {
+                return Err(bad(
+                    "destination",
+                    name,
+                    "min_members",
+                    "applies to ad destinations (ads_meta, ads_google) only",
+                ))
+            }
+        };
         checked_destinations.push(Destination {
             name: name.clone(),
             kind,
             fields: d.fields.clone(),
             path: d.path.clone(),
+            min_members,
         });
     }
     let names: Vec<&str> = audiences.iter().map(|a| a.name.as_str()).collect();
@@ -261,6 +287,18 @@ mod tests {
         let (a, d) = parse(&yaml).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(d.len(), 2);
+        // Ad destinations have a minimum audience size unless told otherwise; the others have none.
+        let min_of = |d: &[Destination], name: &str| d.iter().find(|x| x.name == name).unwrap().min_members;
+        assert_eq!(
+            (min_of(&d, "meta"), min_of(&d, "text")),
+            (DEFAULT_MIN_AD_AUDIENCE_MEMBERS, 0)
+        );
+        let (_, d) = parse(&yaml.replace(
+            "fields: [hashed_email]}",
+            "fields: [hashed_email], min_members: 0}",
+        ))
+        .unwrap();
+        assert_eq!(min_of(&d, "meta"), 0);
     }
 
     #[test]
@@ -282,6 +320,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("'t'") && err.contains("measure"), "{err}");
+        let err = parse("destinations:\n  t: {kind: sms, fields: [phone], min_members: 10}\naudiences: []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'t'") && err.contains("min_members"), "{err}");
     }
 
     #[test]

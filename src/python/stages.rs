@@ -266,6 +266,7 @@ pub fn audiences<'py>(
         x.set_item("members", a.members)?;
         x.set_item("suppressed", a.suppressed.clone())?;
         x.set_item("changes", a.changes.clone())?;
+        x.set_item("below_minimum", a.below_minimum.clone())?;
         list.append(x)?;
     }
     d.set_item("audiences", list)?;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::diff::{Membership, Memberships};
+use super::minimum_size::{hold_back_small, BELOW_MINIMUM_RULE};
 use super::payload::PayloadFields;
 use super::profiles::Profiles;
 use super::selection::{MemberSet, SelectedRow, SelectedRows};
@@ -182,18 +183,21 @@ impl<'a> PolicyInputs<'a, '_> {
             };
             // Suppressions of this audience by reason.
             let mut by_reason: Vec<u64> = Vec::new();
+            let mut count = |reason: usize| {
+                if by_reason.len() <= reason {
+                    by_reason.resize(reason + 1, 0);
+                }
+                by_reason[reason] += 1;
+            };
             let picked = &selected[ai];
+            let first_membership = out.memberships.len();
             for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
                 let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
                 let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
                 for ((number, member), outcome) in picked.members(chunk).zip(outcomes) {
                     match outcome? {
                         Err((rule, detail)) => {
-                            let reason = out.suppressions.push(ai, number.ok_or(member), rule, detail);
-                            if by_reason.len() <= reason {
-                                by_reason.resize(reason + 1, 0);
-                            }
-                            by_reason[reason] += 1;
+                            count(out.suppressions.push(ai, number.ok_or(member), rule, detail));
                         }
                         Ok(rows) => {
                             summary.members += 1;
@@ -201,6 +205,23 @@ impl<'a> PolicyInputs<'a, '_> {
                         }
                     }
                 }
+            }
+            let own: Vec<&Destination> = a
+                .destinations
+                .iter()
+                .map(|d| super::destination(self.destinations, d))
+                .collect::<CoreResult<_>>()?;
+            let held = hold_back_small(&mut out.memberships, first_membership, &own);
+            for (destination, members) in held.destinations {
+                summary.below_minimum.insert(destination.to_string(), members);
+            }
+            summary.members -= held.members.len() as u64;
+            let detail = Reason::from(held.detail);
+            for member in held.members {
+                count(
+                    out.suppressions
+                        .push(ai, Ok(member), BELOW_MINIMUM_RULE.into(), detail.clone()),
+                );
             }
             for (reason, &count) in by_reason.iter().enumerate().filter(|(_, &n)| n > 0) {
                 let rule = &out.suppressions.reasons[reason].0;

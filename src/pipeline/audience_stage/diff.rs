@@ -64,6 +64,21 @@ impl<'a> Memberships<'a> {
         }
     }
 
+    /// Take out the memberships at positions `at..`, in order (the blocks before keep their places and their
+    /// room: memberships added later fill them as before).
+    pub(super) fn split_off(&mut self, at: usize) -> Vec<Membership<'a>> {
+        let at = at.min(self.len);
+        let (block, offset) = (at / MEMBERSHIPS_PER_BLOCK, at % MEMBERSHIPS_PER_BLOCK);
+        let mut tail = Vec::with_capacity(self.len - at);
+        if block < self.blocks.len() {
+            let later = self.blocks.split_off(block + 1);
+            tail.extend(self.blocks[block].split_off(offset));
+            tail.extend(later.into_iter().flatten());
+        }
+        self.len = at;
+        tail
+    }
+
     /// How many.
     pub(super) fn len(&self) -> usize {
         self.len

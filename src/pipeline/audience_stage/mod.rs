@@ -10,6 +10,7 @@
 
 mod decisions;
 mod diff;
+mod minimum_size;
 mod payload;
 mod profiles;
 mod selection;
@@ -68,6 +69,10 @@ pub struct AudienceSummary {
     pub suppressed: BTreeMap<String, u64>,
     /// Per destination: (upserts, deletes) in this run's change set.
     pub changes: BTreeMap<String, (u64, u64)>,
+    /// Ad destinations the audience was held back from because it had fewer members there than the
+    /// destination's `min_members`, with the members it would have had (nobody was added; those sent before
+    /// are removed).
+    pub below_minimum: BTreeMap<String, u64>,
 }
 
 /// What the audience stage did.
@@ -559,6 +564,7 @@ pub async fn run_audiences(
         sets: &sets,
         planned: &planned,
         suppressions: &suppressions,
+        summaries: &report.audiences,
         profiles: &profiles,
     }
     .write()

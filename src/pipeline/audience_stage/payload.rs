@@ -192,6 +192,7 @@ mod tests {
                 .map(String::from)
                 .to_vec(),
             path: None,
+            min_members: 0,
         };
         let fields = PayloadFields::of(&destination);
         let rows: Vec<_> = selected.rows(0..selected.len()).collect();

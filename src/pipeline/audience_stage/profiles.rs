@@ -335,6 +335,7 @@ mod tests {
             kind,
             fields: fields.iter().map(|f| f.to_string()).collect(),
             path: None,
+            min_members: 0,
         };
         let columns = profile_columns(
             &[

@@ -12,6 +12,7 @@ use super::decisions::Suppressions;
 use super::diff::{Change, ChangeSets, Memberships};
 use super::payload::PayloadFields;
 use super::profiles::Profiles;
+use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
 use crate::audience::policy::Decision;
@@ -113,6 +114,8 @@ pub(super) struct RunOutputs<'a> {
     /// (adds, changes, removes) per (audience, destination).
     pub(super) planned: &'a HashMap<(&'a str, &'a str), (i64, i64, i64)>,
     pub(super) suppressions: &'a Suppressions,
+    /// Per audience, in order: its counts (which destinations it was held back from among them).
+    pub(super) summaries: &'a [AudienceSummary],
     /// Member ids by number.
     pub(super) profiles: &'a Profiles,
 }
@@ -298,12 +301,16 @@ impl RunOutputs<'_> {
         for m in self.memberships.iter() {
             *members_of.entry((m.audience, m.destination)).or_default() += 1;
         }
-        for a in self.audiences {
+        for (a, summary) in self.audiences.iter().zip(self.summaries) {
             for dname in &a.destinations {
                 let dest = super::destination(self.destinations, dname)?;
                 let key = (a.name.as_str(), dname.as_str());
                 let members = members_of.get(&key).copied().unwrap_or(0);
                 let (add, change, remove) = self.planned.get(&key).copied().unwrap_or_default();
+                let status = match summary.below_minimum.contains_key(dname) {
+                    true => "below_minimum",
+                    false => "succeeded",
+                };
                 b.text(Some(self.run))
                     .text(Some(&a.name))
                     .text(Some(dname))
@@ -312,7 +319,7 @@ impl RunOutputs<'_> {
                     .integer(Some(add))
                     .integer(Some(change))
                     .integer(Some(remove))
-                    .text(Some("succeeded"))
+                    .text(Some(status))
                     .timestamp(Some(self.started))
                     .timestamp(Some(finished))
                     .date(Some(self.as_of));
