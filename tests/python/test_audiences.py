@@ -23,7 +23,7 @@ as_of: {as_of}
 destinations:
   texts: {{kind: sms, fields: [phone, first_name, message_topic, due_date]}}
   mail_house: {{kind: email, fields: [email, first_name, message_topic]}}
-  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone]}}
+  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone], min_members: 1}}
   vendor_files: {{kind: file_drop, path: {out}/drops, fields: [first_name, message_topic]}}
 audiences:
   - name: preventive_recall
@@ -34,7 +34,7 @@ audiences:
     channels: [sms, email]
     destinations: [texts, mail_house, vendor_files]
   - name: seasonal_outreach
-    purpose: care_reminders
+    purpose: marketing
     sql: select member_id from member_profile
     channels: [ads]
     destinations: [seasonal_media]
@@ -71,7 +71,9 @@ def test_audiences_respect_consent_quiet_hours_and_minimum_necessary(pipeline) -
     for r in texts:
         assert set(json.loads(r["payload"])) <= {"phone", "first_name", "message_topic", "due_date"}
     # Ads get hashes only.
-    for r in read_delta(out / "outreach_seasonal_media").to_pylist():
+    ads = read_delta(out / "outreach_seasonal_media").to_pylist()
+    assert ads
+    for r in ads:
         payload = json.loads(r["payload"])
         assert set(payload) <= {"hashed_email", "hashed_phone"}
         assert all(len(v) == 64 and all(c in "0123456789abcdef" for c in v) for v in payload.values())
@@ -347,3 +349,54 @@ def test_outreach_does_not_depend_on_the_order_engagement_rows_are_stored_in(pip
     assert all(results[0][t] for t in ("audience_members", "suppressions", "outreach_texts"))
     for table in results[0]:
         assert results[0][table] == results[1][table], table
+
+
+def test_an_ad_audience_below_its_minimum_is_held_back_and_what_was_sent_is_removed(pipeline, tmp_path) -> None:
+    import shutil
+
+    lake, out, _ = pipeline
+    run_out = tmp_path / "out"
+    for table in ("member_profile", "identity_xref", "care_gaps", "measure_rates"):
+        shutil.copytree(out / table, run_out / table)
+    config = tmp_path / "pipeline.yml"
+    config.write_text(CONFIG.format(lake=lake, out=run_out, as_of=AS_OF))
+    first = carelake.audiences(config)
+    seasonal = next(a for a in first["audiences"] if a["name"] == "seasonal_outreach")
+    sent = seasonal["members"]
+    assert sent > 0 and seasonal["below_minimum"] == {}
+    assert seasonal["changes"]["seasonal_media"] == (sent, 0)
+
+    # One more than the audience has: held back. Nobody is added, everyone sent before is removed, and the
+    # members (the audience has no other destination) are suppressed with the rule; no patient value in the detail.
+    config.write_text(CONFIG.format(lake=lake, out=run_out, as_of=NEXT_DAY).replace("min_members: 1", f"min_members: {sent + 1}"))
+    held = carelake.audiences(config)
+    seasonal = next(a for a in held["audiences"] if a["name"] == "seasonal_outreach")
+    assert seasonal["below_minimum"] == {"seasonal_media": sent}
+    assert seasonal["members"] == 0
+    assert seasonal["suppressed"]["AUDIENCE_BELOW_MINIMUM_SIZE"] == sent
+    assert seasonal["changes"]["seasonal_media"] == (0, sent)
+    recall = next(a for a in held["audiences"] if a["name"] == "preventive_recall")
+    assert recall["below_minimum"] == {} and recall["members"] > 0
+    rows = [r for r in read_delta(run_out / "outreach_seasonal_media").to_pylist() if r["run_id"] == held["run_id"]]
+    assert len(rows) == sent and all(r["op"] == "delete" for r in rows)
+    runs = [r for r in read_delta(run_out / "sync_runs").to_pylist() if r["run_id"] == held["run_id"]]
+    status = {(r["audience"], r["destination"]): (r["status"], r["members"]) for r in runs}
+    assert status[("seasonal_outreach", "seasonal_media")] == ("below_minimum", 0)
+    assert status[("preventive_recall", "texts")][0] == "succeeded"
+    members = {r["member_id"] for r in read_delta(run_out / "member_profile").to_pylist()}
+    details = {
+        r["detail"]
+        for r in read_delta(run_out / "suppressions").to_pylist()
+        if r["run_id"] == held["run_id"] and r["rule"] == "AUDIENCE_BELOW_MINIMUM_SIZE"
+    }
+    assert details == {f"ads_meta destination 'seasonal_media' would get {sent} members, fewer than its min_members {sent + 1}"}
+    assert not any(m in d for d in details for m in members)
+
+    # min_members is an ad destination's setting: elsewhere it is refused, naming the destination and field.
+    config.write_text(
+        CONFIG.format(lake=lake, out=run_out, as_of=AS_OF).replace(
+            "fields: [phone, first_name, message_topic, due_date]}", "fields: [phone], min_members: 5}"
+        )
+    )
+    with pytest.raises(ConfigError, match="texts.*min_members"):
+        carelake.audiences(config, dry_run=True)
