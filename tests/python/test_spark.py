@@ -112,7 +112,7 @@ def test_spark_identity_keeps_member_ids_and_quarantines_like_native(spark, smal
 AUDIENCES = """
 destinations:
   texts: {{kind: sms, fields: [phone, first_name, message_topic, due_date]}}
-  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone]}}
+  seasonal_media: {{kind: ads_meta, fields: [hashed_email, hashed_phone], min_members: 10}}
 audiences:
   - name: preventive_recall
     purpose: care_gaps
@@ -130,7 +130,7 @@ audiences:
     destinations: [texts]
     priority: 2
   - name: seasonal_outreach
-    purpose: care_reminders
+    purpose: marketing
     sql: select member_id from member_profile
     channels: [ads]
     destinations: [seasonal_media]
@@ -166,7 +166,7 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
     assert '"engine":"spark"' in runs["identity"].replace(" ", "")
     assert '"engine":"spark"' in runs["caregaps"].replace(" ", "")
     tables = ["identity_xref", "member_profile", "care_gaps", "measure_rates"]
-    tables += ["audience_members", "suppressions", "outreach_texts", "sync_runs"]
+    tables += ["audience_members", "suppressions", "outreach_texts", "outreach_seasonal_media", "sync_runs"]
     for table in tables:
         a, b = read_delta(tmp_path / "native" / table), read_delta(tmp_path / "spark" / table)
         a = a.drop_columns([c for c in a.column_names if c in RUN_COLUMNS])
