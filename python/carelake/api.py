@@ -8,7 +8,8 @@ take them as they are.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from carelake import _native
 
@@ -42,6 +43,7 @@ __all__ = [
     "identity",
     "ingest",
     "measure_definitions",
+    "pipeline_schema",
     "read_table",
     "sample_value_sets",
     "validate_config",
@@ -299,6 +301,20 @@ def evaluate_caregaps(out: str, lake: str, *, identity: str | None = None) -> di
         Per rate: rows compared and agreed, accuracy, and rows left out (not_applicable, missing, unplanted).
     """
     return _native.evaluate_caregaps(out, lake, identity)
+
+
+def pipeline_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 7) of the pipeline file, for editors and linters.
+
+    It is derived from the parser's own types, with the value lists (destination kinds, purposes, channels,
+    canonical tables and columns, payload fields) the checks use. The repository publishes the same schema as
+    ``docs/pipeline.schema.json``; ``carelake validate --print-schema`` prints it. Loading a file checks more than
+    the schema can (see :func:`validate_config`).
+
+    Returns:
+        The schema as a dict.
+    """
+    return json.loads(_native.pipeline_schema())
 
 
 def sample_value_sets() -> str:

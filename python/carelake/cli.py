@@ -7,6 +7,7 @@ point serves Databricks ``python_wheel_task`` jobs.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import date
@@ -161,7 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a pipeline config and its inputs' schemas",
         description="Parse a pipeline YAML file and check the schema of every input it names (reads no rows).",
     )
-    val.add_argument("--config", required=True, type=Path, help="pipeline YAML file")
+    what = val.add_mutually_exclusive_group(required=True)
+    what.add_argument("--config", type=Path, help="pipeline YAML file")
+    what.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the pipeline file's JSON Schema (for editors and linters; docs/pipeline.schema.json) and exit",
+    )
     val.add_argument("--no-sources", action="store_true", help="check the file only, do not open inputs")
     return parser
 
@@ -288,6 +295,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if args.print_schema:
+        print(json.dumps(api.pipeline_schema(), indent=2, ensure_ascii=False))
+        return 0
     checked = api.validate_config(args.config, check_sources=not args.no_sources)
     _print_config(checked)
     print(f"{args.config}: valid.")

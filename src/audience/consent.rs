@@ -139,6 +139,9 @@ pub enum Basis {
 }
 
 impl Basis {
+    /// Every basis, weakest first.
+    pub const ALL: [Basis; 3] = [Basis::None, Basis::PriorExpress, Basis::Written];
+
     /// Parse the canonical value (`none`, `prior_express`, `written`); a missing basis is `None`.
     pub fn parse(text: Option<&str>) -> Option<Self> {
         Some(match text {

@@ -10,7 +10,7 @@ use super::destinations::{check_ads_audience_name, check_fields, DestinationKind
 use crate::error::{CoreError, CoreResult};
 
 /// One audience as configured.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudienceConfig {
     /// Audience name (used in outputs, and as the ad audience's name: keep it neutral).
@@ -35,7 +35,7 @@ pub struct AudienceConfig {
 }
 
 /// One destination as configured.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     /// Kind: sms, email, voice, crm, file_drop, ads_meta, ads_google.
@@ -46,8 +46,8 @@ pub struct DestinationConfig {
     /// Where a file drop writes its CSV files.
     #[serde(default)]
     pub path: Option<String>,
-    /// Ad destinations: the fewest members an audience may have there (default
-    /// [`DEFAULT_MIN_AD_AUDIENCE_MEMBERS`]; 0 turns the check off).
+    /// Ad destinations only: the fewest members an audience may have there (default 100; 0 turns the check
+    /// off). An audience with fewer is held back: nobody is added and the members sent before are removed.
     #[serde(default)]
     pub min_members: Option<u64>,
 }

@@ -29,6 +29,17 @@ pub enum DestinationKind {
 }
 
 impl DestinationKind {
+    /// Every kind.
+    pub const ALL: [DestinationKind; 7] = [
+        DestinationKind::Sms,
+        DestinationKind::Email,
+        DestinationKind::Voice,
+        DestinationKind::Crm,
+        DestinationKind::FileDrop,
+        DestinationKind::AdsMeta,
+        DestinationKind::AdsGoogle,
+    ];
+
     /// Parse the configured kind.
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {

@@ -56,7 +56,7 @@ impl Default for OutreachRules {
 }
 
 /// The `outreach_rules:` section of the pipeline file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutreachRulesConfig {
     /// Caps applied on top of the defaults.
@@ -68,7 +68,7 @@ pub struct OutreachRulesConfig {
 }
 
 /// One configured frequency cap.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapConfig {
     /// Rule id recorded with suppressions (upper case, digits and underscores, e.g. CAP_EMAIL_2_PER_WEEK).

@@ -12,7 +12,7 @@ use crate::lake::{ColumnMapping, Location};
 use crate::model::{canonical_input, CANONICAL_INPUTS};
 
 /// A parsed and checked pipeline configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Config format version (1).
@@ -43,7 +43,7 @@ pub struct PipelineConfig {
 }
 
 /// Settings of the care-gap stage.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CareGapsConfig {
     /// Value-set files (NCQA VSD / MLD as .xlsx or .csv), or `sample`.
@@ -60,7 +60,7 @@ pub struct CareGapsConfig {
 }
 
 /// Where one canonical input comes from and how its columns are named there.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Explicit location of the table (default: found in the lake by its canonical name).

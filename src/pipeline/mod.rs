@@ -4,6 +4,7 @@ pub mod audience_stage;
 pub mod caregaps_eval;
 pub mod caregaps_stage;
 pub mod config;
+pub mod config_schema;
 mod identity_outputs;
 mod identity_records;
 pub mod identity_stage;

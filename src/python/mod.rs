@@ -32,7 +32,7 @@ pub mod _native {
         identity_model_json, identity_prepare_batch, identity_prepared_columns, jaro_winkler,
     };
     #[pymodule_export]
-    use super::stages::{audience_queries, audiences, generate, ingest, validate_config};
+    use super::stages::{audience_queries, audiences, generate, ingest, pipeline_schema, validate_config};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -117,6 +117,12 @@ pub fn ingest<'py>(
     Ok(d)
 }
 
+/// The JSON Schema of the pipeline file, as JSON text (the same as the published docs/pipeline.schema.json).
+#[pyfunction]
+pub fn pipeline_schema() -> PyResult<String> {
+    crate::pipeline::config_schema::pipeline_schema_text().map_err(super::errors::to_py_err)
+}
+
 /// Check a pipeline configuration file; with `check_sources`, also open every input and check its schema.
 #[pyfunction]
 #[pyo3(signature = (path, check_sources=true))]

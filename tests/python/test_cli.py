@@ -96,6 +96,67 @@ def test_example_pipeline_config_is_valid() -> None:
     assert out.returncode == 0, out.stderr
 
 
+def test_the_published_schema_is_printed_and_accepts_the_example_and_flags_mistakes(tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    import carelake
+
+    root = Path(__file__).resolve().parents[2]
+    published = (root / "docs" / "pipeline.schema.json").read_text()
+    out = _run("validate", "--print-schema")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == published
+    schema = carelake.pipeline_schema()
+    assert schema == json.loads(published)
+    jsonschema.Draft7Validator.check_schema(schema)
+
+    class TextDates(yaml.SafeLoader):
+        """YAML 1.2 as editors read it: an ISO date is a string (PyYAML's 1.1 rules would make it a date)."""
+
+    TextDates.yaml_implicit_resolvers = {
+        k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    example_text = (root / "jobs" / "pipeline.example.yml").read_text()
+    assert example_text.startswith("# yaml-language-server: $schema=../docs/pipeline.schema.json")
+    # The example with its commented-out lines turned on (destinations, sources, caps) is valid too.
+    uncommented = "\n".join(
+        line.replace("# ", "", 1) if line.lstrip().startswith("# ") and ":" in line and line.startswith("  ") else line
+        for line in example_text.splitlines()
+    )
+    validator = jsonschema.Draft7Validator(schema)
+    for text in (example_text, uncommented):
+        doc = yaml.load(text, Loader=TextDates)
+        assert not list(validator.iter_errors(doc)), [e.message for e in validator.iter_errors(doc)]
+    doc = yaml.load(example_text, Loader=TextDates)
+    # Mistakes an editor now underlines, each also refused when the file is loaded.
+    mistakes = [
+        {**doc, "sourcez": {}},
+        {**doc, "sources": {"claims": {}}},
+        {**doc, "sources": {"consents": {"columns": {"contact_pt": "PHONE"}}}},
+        {**doc, "destinations": {"texts": {"kind": "pager"}}},
+        {**doc, "destinations": {"Texts": {"kind": "sms"}}},
+        {**doc, "destinations": {"texts": {"kind": "sms", "fields": ["diagnosis"]}}},
+        {**doc, "audiences": [{**doc["audiences"][0], "channels": ["fax"]}]},
+        {**doc, "audiences": [{**doc["audiences"][0], "purpose": "fun"}]},
+        {**doc, "audiences": [{**doc["audiences"][0], "holdout": 1.5}]},
+        {**doc, "outreach_rules": {"consent_basis": {"care_gaps": {"sms": "implied"}}}},
+        {**doc, "version": 2},
+    ]
+    from carelake.exceptions import ConfigError
+
+    for i, bad in enumerate(mistakes):
+        assert list(validator.iter_errors(bad)), bad
+        path = tmp_path / f"bad{i}.yml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(ConfigError):
+            carelake.validate_config(path, check_sources=False)
+
+
 def test_identity_count_pairs_writes_nothing(tmp_path, small_lake) -> None:
     out = _run("identity", "--records", str(small_lake / "person_records"), "--count-pairs")
     assert out.returncode == 0, out.stderr
