@@ -123,8 +123,9 @@ pub fn check(
                 name,
                 "kind",
                 format!(
-                    "'{}' is not one of sms, email, voice, crm, file_drop, ads_meta, ads_google",
-                    d.kind
+                    "'{}' is not one of {}",
+                    d.kind,
+                    DestinationKind::ALL.map(DestinationKind::name).join(", ")
                 ),
             )
         })?;

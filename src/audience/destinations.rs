@@ -42,16 +42,7 @@ impl DestinationKind {
 
     /// Parse the configured kind.
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "sms" => DestinationKind::Sms,
-            "email" => DestinationKind::Email,
-            "voice" => DestinationKind::Voice,
-            "crm" => DestinationKind::Crm,
-            "file_drop" => DestinationKind::FileDrop,
-            "ads_meta" => DestinationKind::AdsMeta,
-            "ads_google" => DestinationKind::AdsGoogle,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|kind| kind.name() == text)
     }
 
     /// The configured name of the kind.

@@ -162,7 +162,8 @@ impl OutreachRulesConfig {
                 };
                 let Some(basis) = Basis::parse(Some(basis_name)) else {
                     return Err(CoreError::Config(format!(
-                        "{field}: unknown basis '{basis_name}' (known: none, prior_express, written)"
+                        "{field}: unknown basis '{basis_name}' (known: {})",
+                        names(&Basis::ALL, Basis::name)
                     )));
                 };
                 let least = required_basis(channel, purpose);
