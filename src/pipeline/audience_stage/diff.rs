@@ -355,7 +355,7 @@ impl ChangeSets<'_> {
 mod properties;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, TimestampMicrosecondArray};
@@ -383,7 +383,13 @@ mod tests {
         Arc::new(StringArray::from(hex))
     }
 
-    fn membership<'a>(audience: &'a str, member_id: &'a str, member: u32, hash: &str) -> Membership<'a> {
+    /// A stand-in send of `member` to the `texts` destination, its row hash named by `hash`.
+    pub(in super::super) fn membership<'a>(
+        audience: &'a str,
+        member_id: &'a str,
+        member: u32,
+        hash: &str,
+    ) -> Membership<'a> {
         Membership {
             audience,
             destination: "texts",
@@ -415,6 +421,32 @@ mod tests {
         let edge = MEMBERSHIPS_PER_BLOCK - 2..MEMBERSHIPS_PER_BLOCK + 2;
         let across: Vec<u32> = memberships.range(edge.clone()).map(|m| m.member).collect();
         assert_eq!(across, edge.map(|i| i as u32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn splitting_off_across_blocks_keeps_the_order_and_lets_rows_be_added_again() {
+        let per_block = MEMBERSHIPS_PER_BLOCK;
+        let n = per_block * 2 + 5;
+        let mut memberships: Memberships<'_> = (0..n as u32)
+            .map(|i| membership("recall", "MBR-a", i, "h"))
+            .collect();
+        for at in [n, per_block * 2, per_block + 3, 0] {
+            let tail = memberships.split_off(at);
+            assert_eq!(memberships.len(), at);
+            assert!(tail
+                .iter()
+                .map(|m| m.member)
+                .eq(at as u32..memberships.len() as u32 + tail.len() as u32));
+            memberships.extend(tail);
+            assert_eq!(memberships.len(), n);
+            assert!(memberships.iter().map(|m| m.member).eq(0..n as u32));
+            assert!(memberships
+                .par_iter()
+                .map(|m| m.member)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .eq(0..n as u32));
+        }
     }
 
     #[test]
