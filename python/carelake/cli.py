@@ -7,14 +7,13 @@ point serves Databricks ``python_wheel_task`` jobs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from carelake import __version__, api
+from carelake import __version__, _native, api
 from carelake._progress import ProgressReporter, log, setup_logging
 from carelake.exceptions import CarelakeError, ConfigError
 from carelake.jobs import audiences_stage, caregaps_stage, identity_stage, report_error
@@ -296,7 +295,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     if args.print_schema:
-        print(json.dumps(api.pipeline_schema(), indent=2, ensure_ascii=False))
+        # The text the published docs/pipeline.schema.json holds, as the core writes it.
+        sys.stdout.write(_native.pipeline_schema())
         return 0
     checked = api.validate_config(args.config, check_sources=not args.no_sources)
     _print_config(checked)
