@@ -59,6 +59,33 @@ class CareGapsSettings(TypedDict):
     measures_dir: str | None
     year: int | None
 
+class AudienceChannel(TypedDict):
+    channel: str
+    consent_basis: str
+
+class AudiencePlan(TypedDict):
+    name: str
+    purpose: str
+    channels: list[AudienceChannel]
+    destinations: list[str]
+    exclude: list[str]
+    priority: int | None
+    holdout: float
+
+class DestinationPlan(TypedDict):
+    kind: str
+    fields: list[str]
+    path: str | None
+    min_members: int
+
+class FrequencyCapPlan(TypedDict):
+    rule: str
+    max: int
+    window_hours: int
+    channels: list[str]
+    same_subject: bool
+    states: list[str]
+
 class ConfigCheck(TypedDict):
     lake: str
     output: str
@@ -66,7 +93,9 @@ class ConfigCheck(TypedDict):
     inputs: dict[str, str | None]
     columns: dict[str, dict[str, str]]
     caregaps: CareGapsSettings | None
-    audiences: list[str]
+    audiences: list[AudiencePlan]
+    destinations: dict[str, DestinationPlan]
+    frequency_caps: list[FrequencyCapPlan]
 
 class BlockingRuleReport(TypedDict):
     rule: str

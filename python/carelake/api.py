@@ -177,7 +177,10 @@ def validate_config(path: str | PathLike[str], *, check_sources: bool = True) ->
         check_sources: Also open each input and check its columns (reads no rows).
 
     Returns:
-        The lake, output and as-of settings, and each input's location, format and version.
+        The lake, output and as-of settings, each input's location, format and version, the care-gap settings,
+        and what the audiences come to: each audience's purpose, its channels with the least consent basis the
+        purpose needs on each, destinations, exclusions, priority and holdout; each destination's kind, payload
+        fields and least audience size; the frequency caps policy applies.
     """
     return _native.validate_config(path, check_sources)
 

@@ -21,7 +21,7 @@ from carelake.jobs import audiences_stage, caregaps_stage, identity_stage, repor
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from carelake._native import AudienceReport, CareGapsReport, IdentityReport, IngestReport, RateAgreement
+    from carelake._native import AudienceReport, CareGapsReport, ConfigCheck, IdentityReport, IngestReport, RateAgreement
 
 def _iso_date(text: str) -> str:
     try:
@@ -488,12 +488,52 @@ def _print_audiences(report: AudienceReport) -> None:
         )
 
 
-def _print_config(checked: dict) -> None:
+def _print_config(checked: ConfigCheck) -> None:
     print(f"lake:   {checked['lake']}")
     print(f"output: {checked['output']}")
     print(f"as_of:  {checked['as_of'] or 'today'}")
     for table, found in checked["inputs"].items():
         print(f"  {table:<22} {found if found else '(absent)'}")
+    gaps = checked["caregaps"]
+    if gaps is not None:
+        measures = ", ".join(gaps["measures"]) or "all defined"
+        extra = f" (and the definitions in {gaps['measures_dir']})" if gaps["measures_dir"] else ""
+        year = gaps["year"] or "the as-of year"
+        print(f"care gaps: value sets {', '.join(gaps['value_sets'])}; measures {measures}{extra}; measurement year {year}")
+    if checked["audiences"]:
+        print(f"audiences ({len(checked['audiences'])}):")
+    for a in checked["audiences"]:
+        # Each channel with the least consent the purpose needs on it.
+        channels = ", ".join(f"{c['channel']} ({_CONSENT_NEEDED[c['consent_basis']]})" for c in a["channels"])
+        extras = [f"holdout {a['holdout']:.0%}"] if a["holdout"] else []
+        if a["priority"] is not None:
+            extras.append(f"priority {a['priority']}")
+        if a["exclude"]:
+            extras.append(f"excludes {', '.join(a['exclude'])}")
+        print(f"  {a['name']:<24} {a['purpose']:<15} channels {channels}" + (f"; {'; '.join(extras)}" if extras else ""))
+        print(f"    -> {', '.join(a['destinations'])}")
+    if checked["destinations"]:
+        print(f"destinations ({len(checked['destinations'])}):")
+    for name, d in checked["destinations"].items():
+        limits = f"; at least {d['min_members']:,} members" if d["min_members"] else ""
+        where = f"; writes to {d['path']}" if d["path"] else ""
+        print(f"  {name:<24} {d['kind']:<10} fields {', '.join(d['fields']) or '(none)'}{limits}{where}")
+    if checked["audiences"]:
+        print("frequency caps:")
+        for c in checked["frequency_caps"]:
+            hours = c["window_hours"]
+            window = f"{hours // 24} days" if hours > 24 and hours % 24 == 0 else f"{hours} h"
+            scope = ", ".join(c["channels"]) + (" on one subject" if c["same_subject"] else "")
+            where = f" in {', '.join(c['states'])}" if c["states"] else ""
+            print(f"  {c['rule']:<36} at most {c['max']} per {window} ({scope}){where}")
+
+
+# How `carelake validate` words the least consent basis a purpose needs on a channel.
+_CONSENT_NEEDED = {
+    "none": "no prior consent needed",
+    "prior_express": "prior express consent",
+    "written": "prior express written consent",
+}
 
 
 if __name__ == "__main__":

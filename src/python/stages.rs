@@ -10,6 +10,8 @@ use pyo3_arrow::PyRecordBatchReader;
 
 use super::errors::{run_detached, ConfigError};
 use super::progress::PyProgress;
+use crate::audience::definition::{Audience, Destination};
+use crate::audience::rules::OutreachRules;
 use crate::error::CoreError;
 use crate::lake::{block_on, Location};
 use crate::model::CANONICAL_INPUTS;
@@ -150,9 +152,12 @@ pub fn validate_config<'py>(
                 &gaps.measures,
             )?;
         }
-        Ok((config, tables))
+        // What the audiences and outreach rules come to, checked as a run would check them.
+        let (audiences, destinations) = config.audiences()?;
+        let rules = config.outreach_rules()?;
+        Ok((config, tables, audiences, destinations, rules))
     })?;
-    let (config, tables) = checked;
+    let (config, tables, audiences, destinations, rules) = checked;
     let d = PyDict::new(py);
     d.set_item("lake", &config.lake)?;
     d.set_item("output", &config.output)?;
@@ -178,15 +183,72 @@ pub fn validate_config<'py>(
         }
         None => d.set_item("caregaps", py.None())?,
     }
-    d.set_item(
-        "audiences",
-        config
-            .audiences
-            .iter()
-            .map(|a| a.name.clone())
-            .collect::<Vec<_>>(),
-    )?;
+    d.set_item("audiences", audience_plans(py, &audiences, &rules)?)?;
+    d.set_item("destinations", destination_plans(py, &destinations)?)?;
+    d.set_item("frequency_caps", frequency_caps(py, &rules)?)?;
     Ok(d)
+}
+
+/// Each audience as checked: purpose, channels with the least consent basis each needs for the purpose,
+/// destinations, exclusions, priority and holdout.
+fn audience_plans<'py>(
+    py: Python<'py>,
+    audiences: &[Audience],
+    rules: &OutreachRules,
+) -> PyResult<Bound<'py, PyList>> {
+    let plans = PyList::empty(py);
+    for a in audiences {
+        let p = PyDict::new(py);
+        p.set_item("name", &a.name)?;
+        p.set_item("purpose", a.purpose.name())?;
+        let channels = PyList::empty(py);
+        for &channel in &a.channels {
+            let c = PyDict::new(py);
+            c.set_item("channel", channel.name())?;
+            c.set_item("consent_basis", rules.basis.required(channel, a.purpose).name())?;
+            channels.append(c)?;
+        }
+        p.set_item("channels", channels)?;
+        p.set_item("destinations", &a.destinations)?;
+        p.set_item("exclude", &a.exclude)?;
+        p.set_item("priority", a.priority)?;
+        p.set_item("holdout", a.holdout)?;
+        plans.append(p)?;
+    }
+    Ok(plans)
+}
+
+/// Each destination by name: kind, payload fields (minimum necessary), file-drop path and least audience size.
+fn destination_plans<'py>(py: Python<'py>, destinations: &[Destination]) -> PyResult<Bound<'py, PyDict>> {
+    let plans = PyDict::new(py);
+    for d in destinations {
+        let p = PyDict::new(py);
+        p.set_item("kind", d.kind.name())?;
+        p.set_item("fields", &d.fields)?;
+        p.set_item("path", &d.path)?;
+        p.set_item("min_members", d.min_members)?;
+        plans.set_item(&d.name, p)?;
+    }
+    Ok(plans)
+}
+
+/// The frequency caps policy applies, the defaults first.
+fn frequency_caps<'py>(py: Python<'py>, rules: &OutreachRules) -> PyResult<Bound<'py, PyList>> {
+    let caps = PyList::empty(py);
+    for cap in &rules.caps {
+        let c = PyDict::new(py);
+        c.set_item("rule", &cap.rule)?;
+        c.set_item("max", cap.max)?;
+        c.set_item("window_hours", cap.window.num_hours())?;
+        c.set_item(
+            "channels",
+            cap.channels.iter().map(|ch| ch.name()).collect::<Vec<_>>(),
+        )?;
+        c.set_item("same_subject", cap.same_subject)?;
+        c.set_item("states", &cap.states)?;
+        caps.append(c)?;
+    }
+    Ok(caps)
 }
 
 /// The audiences of a pipeline file as `(name, sql)`, in order (the Spark engine runs the SQL as Spark SQL).

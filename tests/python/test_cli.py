@@ -94,6 +94,58 @@ def test_example_pipeline_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "jobs" / "pipeline.example.yml"
     out = _run("validate", "--config", str(example), "--no-sources")
     assert out.returncode == 0, out.stderr
+    # What the audiences come to: texts for care gaps need prior express consent, email none.
+    assert "sms (prior express consent), email (no prior consent needed)" in out.stdout
+    assert "CAP_HEALTHCARE_1_PER_DAY" in out.stdout and "texts" in out.stdout
+
+
+def test_validate_reports_what_each_audience_and_destination_comes_to(tmp_path) -> None:
+    import carelake
+
+    config = tmp_path / "pipeline.yml"
+    config.write_text(
+        """
+lake: ./lake
+output: ./out
+destinations:
+  texts: {kind: sms, fields: [phone, first_name]}
+  media: {kind: ads_google, fields: [hashed_email]}
+  small_media: {kind: ads_meta, fields: [hashed_phone], min_members: 20}
+audiences:
+  - {name: reminders, purpose: care_reminders, sql: select member_id from member_profile, channels: [sms],
+     destinations: [texts], priority: 5}
+  - {name: seasonal, purpose: marketing, sql: select member_id from member_profile, channels: [sms, ads],
+     destinations: [texts, media, small_media], exclude: [reminders], holdout: 0.1}
+outreach_rules:
+  frequency_caps: [{rule: CAP_TEXAS_WEEKLY, max: 2, window_hours: 168, channels: [sms], states: [TX]}]
+"""
+    )
+    checked = carelake.validate_config(config, check_sources=False)
+    reminders, seasonal = checked["audiences"]
+    assert reminders["name"] == "reminders" and reminders["priority"] == 5 and reminders["holdout"] == 0.0
+    assert reminders["channels"] == [{"channel": "sms", "consent_basis": "prior_express"}]
+    # Marketing texts need prior express written consent (TCPA); the exclusion and holdout are as written.
+    assert seasonal["channels"][0] == {"channel": "sms", "consent_basis": "written"}
+    assert seasonal["exclude"] == ["reminders"] and seasonal["holdout"] == 0.1 and seasonal["priority"] is None
+    destinations = checked["destinations"]
+    assert destinations["texts"] == {"kind": "sms", "fields": ["phone", "first_name"], "path": None, "min_members": 0}
+    # Ad audiences get the platforms' least size unless the file sets another.
+    assert destinations["media"]["min_members"] == 100 and destinations["small_media"]["min_members"] == 20
+    caps = {c["rule"]: c for c in checked["frequency_caps"]}
+    assert "CAP_HEALTHCARE_1_PER_DAY" in caps
+    assert caps["CAP_TEXAS_WEEKLY"] == {
+        "rule": "CAP_TEXAS_WEEKLY",
+        "max": 2,
+        "window_hours": 168,
+        "channels": ["sms"],
+        "same_subject": False,
+        "states": ["TX"],
+    }
+    out = _run("validate", "--config", str(config), "--no-sources")
+    assert out.returncode == 0, out.stderr
+    assert "sms (prior express written consent)" in out.stdout
+    assert "at least 20 members" in out.stdout and "excludes reminders" in out.stdout
+    assert "CAP_TEXAS_WEEKLY" in out.stdout and "at most 2 per 7 days (sms) in TX" in out.stdout
 
 
 def test_the_published_schema_is_printed_and_accepts_the_example_and_flags_mistakes(tmp_path) -> None:
