@@ -265,7 +265,7 @@ def _caregaps(args: argparse.Namespace) -> int:
 
 def _audiences(args: argparse.Namespace) -> int:
     report = api.audiences(
-        args.config, lake=args.lake, out=args.out, as_of=args.as_of, dry_run=args.dry_run, progress=ProgressReporter("audiences")
+        args.config, lake=args.lake, out=args.out, as_of=args.as_of, dry_run=args.dry_run, progress=ProgressReporter("steps")
     )
     _print_audiences(report)
     return 0
@@ -330,7 +330,7 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     config = out / "pipeline.yml"
     config.write_text(_demo_config(lake, output, summary["as_of"]))
-    _print_audiences(api.audiences(str(config), as_of=summary["as_of"], progress=ProgressReporter("audiences")))
+    _print_audiences(api.audiences(str(config), as_of=summary["as_of"], progress=ProgressReporter("steps")))
     print(f"  audiences and destinations: {config}")
     print("\nRead the outputs back (Delta tables with table and column comments):")
     print(f"  python -c \"import carelake, pyarrow as pa; print(pa.table(carelake.read_table('{output}', 'member_profile')))\"")

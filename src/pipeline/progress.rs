@@ -63,3 +63,33 @@ impl PhaseClock {
         self.phases
     }
 }
+
+/// A [`PhaseClock`] whose phases are the steps of a progress task: each lap advances the task by one, so a long
+/// stage shows where it is rather than a bar over one of its parts.
+pub struct SteppedClock<'a> {
+    clock: PhaseClock,
+    progress: &'a dyn Progress,
+}
+
+impl<'a> SteppedClock<'a> {
+    /// Start `task` with `steps` steps, and the clock of its first phase.
+    pub fn start(progress: &'a dyn Progress, task: &str, steps: u64) -> Self {
+        progress.start(task, steps);
+        SteppedClock {
+            clock: PhaseClock::start(),
+            progress,
+        }
+    }
+
+    /// The phase `name` ends now: one step more is done.
+    pub fn lap(&mut self, name: &str) {
+        self.clock.lap(name);
+        self.progress.advance(1);
+    }
+
+    /// The phases, in order; the task is over (a dry run ends before its last steps).
+    pub fn into_phases(self) -> Vec<(String, f64)> {
+        self.progress.finish();
+        self.clock.into_phases()
+    }
+}

@@ -107,9 +107,16 @@ def test_rerun_emits_nothing_new(pipeline) -> None:
     _, out, config = pipeline
     carelake.audiences(config)
     before = read_delta(out / "outreach_texts").num_rows
-    again = carelake.audiences(config)
+    events: list[tuple[str, str, int]] = []
+    again = carelake.audiences(config, progress=lambda event, task, units: events.append((event, task, units)))
     assert all(not a["changes"] for a in again["audiences"])
     assert read_delta(out / "outreach_texts").num_rows == before
+    # Progress is one task over the run's phases, a step each, not a bar over the SQL alone.
+    phases = [name for name, _ in again["phase_seconds"]]
+    assert phases == ["profiles", "sql_outputs", "xref", "ledger", "sql", "policy", "diff", "write"]
+    assert events[0] == ("start", "audiences", len(phases)) and events[-1][0] == "finish"
+    assert sum(units for event, _, units in events if event == "advance") == len(phases)
+    assert [e for e, _, _ in events].count("start") == 1
 
 
 def test_bad_audiences_are_named(pipeline, tmp_path) -> None:

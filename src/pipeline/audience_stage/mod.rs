@@ -33,7 +33,7 @@ use super::ingest::{
     open_input, read_conformed_columns, read_conformed_each, write_quarantine, BackgroundRead,
     ConformedInput, InputSet,
 };
-use super::progress::{PhaseClock, Progress};
+use super::progress::{Progress, SteppedClock};
 use super::run_log::{record_run, run_id, RunRecord};
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::{ConsentRows, LedgerBuilder};
@@ -96,6 +96,9 @@ pub struct AudienceReport {
     /// policy, diff, write), in order.
     pub phase_seconds: Vec<(String, f64)>,
 }
+
+/// The phases of a run (see [`AudienceReport::phase_seconds`]): the steps its progress is reported in.
+const PHASES: u64 = 8;
 
 /// The columns that resolve an engagement input's rows to members: kept until they are resolved.
 const RESOLVING_COLUMNS: [&str; 3] = ["member_id", "source_system", "source_record_id"];
@@ -217,20 +220,13 @@ async fn run_each_sql(
     audiences: &[Audience],
     which: &[usize],
     results: &mut [Option<Vec<RecordBatch>>],
-    progress: &dyn Progress,
 ) -> CoreResult<()> {
-    if which.is_empty() {
-        return Ok(());
-    }
-    progress.start("audiences", which.len() as u64);
     for &i in which {
         let a = &audiences[i];
         let sql_error = |e| CoreError::Config(format!("audience '{}': sql: {e}", a.name));
         let frame = ctx.sql(&a.sql).await.map_err(sql_error)?;
         results[i] = Some(frame.collect().await.map_err(sql_error)?);
-        progress.advance(1);
     }
-    progress.finish();
     Ok(())
 }
 
@@ -243,7 +239,6 @@ async fn run_ready_sql(
     reads: Option<&[ColumnsRead]>,
     loaded: &[&str],
     results: &mut [Option<Vec<RecordBatch>>],
-    progress: &dyn Progress,
 ) -> CoreResult<()> {
     let Some(reads) = reads else {
         return Ok(());
@@ -251,7 +246,7 @@ async fn run_ready_sql(
     let ready: Vec<usize> = (0..audiences.len())
         .filter(|&i| results[i].is_none() && reads[i].keys().all(|t| loaded.contains(&t.as_str())))
         .collect();
-    run_each_sql(ctx, audiences, &ready, results, progress).await?;
+    run_each_sql(ctx, audiences, &ready, results).await?;
     for &table in loaded {
         if !(0..audiences.len()).any(|i| results[i].is_none() && reads[i].contains_key(table)) {
             ctx.deregister_table(table)?;
@@ -284,7 +279,7 @@ pub async fn run_audiences(
     }
     let started = Utc::now();
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
-    let mut clock = PhaseClock::start();
+    let mut clock = SteppedClock::start(progress, "audiences", PHASES);
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
@@ -405,7 +400,7 @@ pub async fn run_audiences(
     // tables no other SQL reads are let go: care_gaps is not held through the phases that hold the most.
     let mut loaded: Vec<&str> = OUTPUT_TABLES.to_vec();
     let reads = audience_reads.as_deref();
-    run_ready_sql(&ctx, audiences, reads, &loaded, &mut results, progress).await?;
+    run_ready_sql(&ctx, audiences, reads, &loaded, &mut results).await?;
     clock.lap("sql_outputs");
     // identity_xref is indexed batch by batch as it is read (its members numbered after the profiles'), so the
     // table (21M rows at 10M members) is never held beside its index.
@@ -466,7 +461,7 @@ pub async fn run_audiences(
             register(&ctx, table, batches)?;
             // The SQL over what is loaded so far runs at once, and lets go of the tables no other SQL reads.
             loaded.push(table);
-            run_ready_sql(&ctx, audiences, reads, &loaded, &mut results, progress).await?;
+            run_ready_sql(&ctx, audiences, reads, &loaded, &mut results).await?;
         }
     }
     drop(xref);
@@ -475,7 +470,7 @@ pub async fn run_audiences(
     clock.lap("ledger");
     // The rest of the SQL, over the engagement inputs as well.
     let rest: Vec<usize> = (0..audiences.len()).filter(|&i| results[i].is_none()).collect();
-    run_each_sql(&ctx, audiences, &rest, &mut results, progress).await?;
+    run_each_sql(&ctx, audiences, &rest, &mut results).await?;
     let results: Vec<Vec<RecordBatch>> = results.into_iter().map(Option::unwrap_or_default).collect();
     // Each audience's rows are read out of its result on a core of their own.
     let selected: Vec<SelectedRows> = audiences
