@@ -65,7 +65,8 @@ impl PhaseClock {
 }
 
 /// A [`PhaseClock`] whose phases are the steps of a progress task: each lap advances the task by one, so a long
-/// stage shows where it is rather than a bar over one of its parts.
+/// stage shows where it is rather than a bar over one of its parts. The task is finished when the clock is
+/// done with, also when the stage stops early with an error (no bar is left drawn half way).
 pub struct SteppedClock<'a> {
     clock: PhaseClock,
     progress: &'a dyn Progress,
@@ -88,8 +89,60 @@ impl<'a> SteppedClock<'a> {
     }
 
     /// The phases, in order; the task is over (a dry run ends before its last steps).
-    pub fn into_phases(self) -> Vec<(String, f64)> {
+    pub fn into_phases(mut self) -> Vec<(String, f64)> {
+        std::mem::take(&mut self.clock).into_phases()
+    }
+}
+
+impl Drop for SteppedClock<'_> {
+    fn drop(&mut self) {
         self.progress.finish();
-        self.clock.into_phases()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Progress that records what it was told.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<String>>);
+
+    impl Progress for Recorded {
+        fn start(&self, task: &str, total: u64) {
+            self.0.lock().unwrap().push(format!("start {task} {total}"));
+        }
+        fn advance(&self, units: u64) {
+            self.0.lock().unwrap().push(format!("advance {units}"));
+        }
+        fn finish(&self) {
+            self.0.lock().unwrap().push("finish".into());
+        }
+    }
+
+    #[test]
+    fn a_stepped_clock_advances_a_step_a_phase_and_finishes_once_even_when_stopped_early() {
+        let progress = Recorded::default();
+        let mut clock = SteppedClock::start(&progress, "audiences", 3);
+        clock.lap("read");
+        clock.lap("decide");
+        let phases = clock.into_phases();
+        assert_eq!(
+            phases.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(),
+            ["read", "decide"]
+        );
+        let told = std::mem::take(&mut *progress.0.lock().unwrap());
+        assert_eq!(told, ["start audiences 3", "advance 1", "advance 1", "finish"]);
+
+        // A stage that stops with an error drops its clock: the task is finished all the same.
+        let stopped = || -> Result<(), ()> {
+            let mut clock = SteppedClock::start(&progress, "audiences", 3);
+            clock.lap("read");
+            Err(())
+        };
+        assert!(stopped().is_err());
+        let told = progress.0.lock().unwrap().clone();
+        assert_eq!(told, ["start audiences 3", "advance 1", "finish"]);
     }
 }
