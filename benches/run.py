@@ -246,6 +246,8 @@ def bench_audiences(python: str, members: int, workdir: Path) -> dict:
         "rerun_seconds": round(result["rerun_seconds"], 2),
         "rerun_upserts": result["rerun_upserts"],
         "phase_seconds": {k: round(v, 2) for k, v in result["phase_seconds"].items()},
+        "cpu_user_seconds": round(result["cpu_user_seconds"], 2),
+        "cpu_system_seconds": round(result["cpu_system_seconds"], 2),
         "peak_rss_gib": round(peak, 3),
         "anchor": f"target {target:.1f} s (15 s per 10M members), 6 GiB",
         "ratio_to_target": round(result["seconds"] / target, 3),
