@@ -498,7 +498,8 @@ def _print_config(checked: ConfigCheck) -> None:
     if gaps is not None:
         measures = ", ".join(gaps["measures"]) or "all defined"
         extra = f" (and the definitions in {gaps['measures_dir']})" if gaps["measures_dir"] else ""
-        year = gaps["year"] or "the as-of year"
+        as_of_year = f"{checked['as_of'][:4]} (the as-of year)" if checked["as_of"] else "the as-of year"
+        year = gaps["year"] or as_of_year
         print(f"care gaps: value sets {', '.join(gaps['value_sets'])}; measures {measures}{extra}; measurement year {year}")
     if checked["audiences"]:
         print(f"audiences ({len(checked['audiences'])}):")
