@@ -341,10 +341,12 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=1_000_000, help="generate: synthetic members")
     parser.add_argument("--records", type=int, default=1_000_000, help="identity: person records (~2.1 per member; above 2M, Splink is not run)")
     parser.add_argument("--installed", action="store_true", help="benchmark the carelake this interpreter imports")
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path, default=None, help="folder for the scratch dir (made if missing; default: the system temp dir)")
     args = parser.parse_args()
     python = bench_python(args.installed)
     results = []
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if args.suite in ("generate", "all"):
             results.append(bench_generate(python, args.members, Path(tmp)))
