@@ -1,9 +1,11 @@
 //! Reading the rows a predicate keeps from one Parquet row group, in two passes: the predicate's columns for
 //! every row, then the other columns for the kept rows only.
 //!
-//! The second pass hands Parquet a row selection of runs. Kept rows are sparse and scattered (care gaps keep about
-//! one clinical event in sixty), and each run costs a skip and a read call per column, so runs a few rows apart are
-//! merged: the rows between them are decoded too and dropped afterwards, which is cheaper than the calls.
+//! In the second pass, flat columns are gathered from their column chunks page by page ([`super::page_gather`]),
+//! decoding only the kept rows' values. Any other column goes to the general reader with a row selection of
+//! runs. Kept rows are sparse and scattered (care gaps keep about one clinical event in sixty), and each run costs
+//! a skip and a read call per column, so there runs a few rows apart are merged: the rows between them are decoded
+//! too and dropped afterwards, which is cheaper than the calls.
 
 use std::ops::Range;
 
@@ -14,6 +16,9 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelecti
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 
+use parquet::schema::types::SchemaDescriptor;
+
+use super::page_gather::{gather_column, Gathered};
 use super::selective_read::RowPredicate;
 use crate::error::{CoreError, CoreResult};
 
@@ -76,16 +81,49 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
     };
     let predicate_rows = concat_batches(&first.schema(), &kept_parts)?;
 
-    // Pass 2: the other columns, for the runs of kept rows.
+    // Pass 2: the other columns, for the kept rows. Flat columns of the types page_gather takes are read
+    // from their column chunks directly; the rest by the general reader, for the runs of kept rows.
     let others: Vec<usize> = (0..schema.fields().len())
         .filter(|i| !roots.contains(i))
         .collect();
-    let other_rows = if others.is_empty() {
-        None
-    } else {
+    let mut other_columns: Vec<Option<ArrayRef>> = vec![None; others.len()];
+    let parquet_schema = metadata.metadata().file_metadata().schema_descr_ptr();
+    let group = metadata.metadata().row_group(row_group);
+    let leaves: Vec<Option<usize>> = others
+        .iter()
+        .map(|&root| single_leaf(&parquet_schema, root))
+        .collect();
+    let ranges: Vec<Range<u64>> = leaves
+        .iter()
+        .flatten()
+        .map(|&leaf| {
+            let (start, length) = group.column(leaf).byte_range();
+            start..start + length
+        })
+        .collect();
+    if !ranges.is_empty() {
+        let mut chunks = open().get_byte_ranges(ranges).await?.into_iter();
+        for (k, leaf) in leaves.iter().enumerate() {
+            let Some(leaf) = *leaf else { continue };
+            let Some(chunk) = chunks.next() else {
+                return Err(CoreError::Internal("a column chunk was not fetched".into()));
+            };
+            let target = schema.field(others[k]).data_type();
+            let descr = parquet_schema.column(leaf);
+            if let Gathered::Array(values) =
+                gather_column(chunk, group.column(leaf), &descr, target, group_rows, &positions)
+            {
+                other_columns[k] = Some(values);
+            }
+        }
+    }
+    let general: Vec<usize> = (0..others.len())
+        .filter(|&k| other_columns[k].is_none())
+        .collect();
+    if !general.is_empty() {
         let runs = kept_runs(&positions, MERGED_GAP_ROWS);
         let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(open(), metadata);
-        let mask = ProjectionMask::roots(builder.parquet_schema(), others.iter().copied());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), general.iter().map(|&k| others[k]));
         let stream = builder
             .with_row_groups(vec![row_group])
             .with_projection(mask)
@@ -112,22 +150,36 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
                 positions.len()
             )));
         }
-        Some(rows)
-    };
+        for (j, &k) in general.iter().enumerate() {
+            other_columns[k] = Some(rows.column(j).clone());
+        }
+    }
 
     // Both passes' columns, back in the file's order.
     let columns: Vec<ArrayRef> = (0..schema.fields().len())
         .map(|i| match roots.binary_search(&i) {
             Ok(k) => Ok(predicate_rows.column(k).clone()),
-            Err(_) => match (&other_rows, others.binary_search(&i)) {
-                (Some(rows), Ok(k)) => Ok(rows.column(k).clone()),
-                _ => Err(CoreError::Internal(format!(
+            Err(_) => match others
+                .binary_search(&i)
+                .ok()
+                .and_then(|k| other_columns[k].clone())
+            {
+                Some(column) => Ok(column),
+                None => Err(CoreError::Internal(format!(
                     "column {i} was read by neither pass"
                 ))),
             },
         })
         .collect::<CoreResult<_>>()?;
     Ok(Some((RecordBatch::try_new(schema, columns)?, positions)))
+}
+
+/// The leaf column of root column `root` when it is a flat column (one leaf, no repetition); None for a
+/// nested one.
+fn single_leaf(schema: &SchemaDescriptor, root: usize) -> Option<usize> {
+    let mut leaves = (0..schema.num_columns()).filter(|&leaf| schema.get_column_root_idx(leaf) == root);
+    let leaf = leaves.next()?;
+    (leaves.next().is_none() && schema.column(leaf).max_rep_level() == 0).then_some(leaf)
 }
 
 /// Runs of the ascending `positions`, runs at most `gap` rows apart merged into one.

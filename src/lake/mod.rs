@@ -4,8 +4,10 @@
 mod canonical_text;
 pub mod conform;
 pub mod delta_write;
+mod hybrid;
 mod kept_rows;
 pub mod location;
+mod page_gather;
 pub mod read;
 mod rejected_rows;
 mod runtime;
