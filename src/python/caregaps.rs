@@ -67,6 +67,7 @@ pub(super) fn run_stage<'py>(
     events: impl FnOnce() -> Result<EventSource, CoreError> + Send,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(args.as_of.as_deref())?;
+    let _kept = crate::allocator::PurgeDelay::hold(crate::allocator::CARE_GAPS_PURGE_DELAY_MS);
     let r = PyProgress::run(py, progress, move |p| {
         let (directory, set) = load_measures(&args.value_sets, args.measures_dir.as_deref(), args.measures)?;
         let inputs = input_set(&args.lake, args.columns)?;
