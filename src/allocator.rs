@@ -41,11 +41,16 @@ extern "C" {
 /// Shorten mimalloc's purge delay to [`PURGE_DELAY_MS`], unless `MIMALLOC_PURGE_DELAY` in the environment sets
 /// it. Called once, when the extension module is loaded.
 pub fn tune() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    if !delay_set_by_environment() {
         // SAFETY: the option is an integer mimalloc reads when it purges; setting it has no other effect. It is
         // set while the module is imported, before any thread of ours allocates.
         unsafe { mi_option_set(PURGE_DELAY_OPTION, PURGE_DELAY_MS) }
     }
+}
+
+/// Whether `MIMALLOC_PURGE_DELAY` in the environment sets the delay (mimalloc reads it; we then leave it be).
+fn delay_set_by_environment() -> bool {
+    std::env::var_os("MIMALLOC_PURGE_DELAY").is_some()
 }
 
 /// While alive, freed pages are kept `ms` milliseconds before they go back to the system; the delay before is
@@ -58,7 +63,7 @@ pub struct PurgeDelay {
 impl PurgeDelay {
     /// Keep freed pages `ms` milliseconds from now until the returned value is dropped.
     pub fn hold(ms: c_long) -> Self {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        if delay_set_by_environment() {
             return PurgeDelay { previous: None };
         }
         // SAFETY: as in `tune`: an integer option mimalloc reads when it purges.

@@ -18,7 +18,7 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 
 use parquet::schema::types::SchemaDescriptor;
 
-use super::page_gather::{gather_column, Gathered};
+use super::page_gather::{gather_column, takes, Gathered};
 use super::selective_read::RowPredicate;
 use crate::error::{CoreError, CoreResult};
 
@@ -89,9 +89,13 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
     let mut other_columns: Vec<Option<ArrayRef>> = vec![None; others.len()];
     let parquet_schema = metadata.metadata().file_metadata().schema_descr_ptr();
     let group = metadata.metadata().row_group(row_group);
+    // Only the chunks page_gather takes are fetched here: the general reader fetches its own.
     let leaves: Vec<Option<usize>> = others
         .iter()
-        .map(|&root| single_leaf(&parquet_schema, root))
+        .map(|&root| {
+            only_leaf(&parquet_schema, root)
+                .filter(|&leaf| takes(&parquet_schema.column(leaf), schema.field(root).data_type()))
+        })
         .collect();
     let ranges: Vec<Range<u64>> = leaves
         .iter()
@@ -174,12 +178,11 @@ pub(super) async fn read_kept_rows<R: AsyncFileReader + Unpin + Send + 'static>(
     Ok(Some((RecordBatch::try_new(schema, columns)?, positions)))
 }
 
-/// The leaf column of root column `root` when it is a flat column (one leaf, no repetition); None for a
-/// nested one.
-fn single_leaf(schema: &SchemaDescriptor, root: usize) -> Option<usize> {
+/// The leaf column of root column `root` when it has only one (None for a struct of several).
+fn only_leaf(schema: &SchemaDescriptor, root: usize) -> Option<usize> {
     let mut leaves = (0..schema.num_columns()).filter(|&leaf| schema.get_column_root_idx(leaf) == root);
     let leaf = leaves.next()?;
-    (leaves.next().is_none() && schema.column(leaf).max_rep_level() == 0).then_some(leaf)
+    leaves.next().is_none().then_some(leaf)
 }
 
 /// Runs of the ascending `positions`, runs at most `gap` rows apart merged into one.

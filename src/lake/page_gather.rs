@@ -182,6 +182,21 @@ impl Output {
     }
 }
 
+/// Whether [`gather_column`] takes a column stored as `descr`, read as `target`; a caller need not fetch the
+/// column chunk of one it does not.
+pub(super) fn takes(descr: &ColumnDescriptor, target: &DataType) -> bool {
+    kind_taken(descr, target).is_some()
+}
+
+/// The kind of values gathered from a flat column (no repetition, at most one definition level) of a type
+/// taken here.
+fn kind_taken(descr: &ColumnDescriptor, target: &DataType) -> Option<Kind> {
+    if descr.max_rep_level() != 0 || descr.max_def_level() > 1 {
+        return None;
+    }
+    Kind::of(descr.physical_type(), target)
+}
+
 /// The values of the column chunk whose bytes are `data` (starting at the chunk's first byte) at `positions`
 /// (ascending rows of the row group, which has `group_rows` rows), as `target` (the column's Arrow type).
 pub(super) fn gather_column(
@@ -192,10 +207,7 @@ pub(super) fn gather_column(
     group_rows: usize,
     positions: &[usize],
 ) -> Gathered {
-    if descr.max_rep_level() != 0 || descr.max_def_level() > 1 {
-        return Gathered::General;
-    }
-    let Some(kind) = Kind::of(descr.physical_type(), target) else {
+    let Some(kind) = kind_taken(descr, target) else {
         return Gathered::General;
     };
     let (start, _) = meta.byte_range();
@@ -341,8 +353,7 @@ impl ColumnGather {
         if level_encoding != Encoding::RLE {
             return Err(Unreadable::Encoding);
         }
-        let length = buf.get(..4).ok_or(Malformed)?;
-        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]) as usize;
+        let length = length_at(buf, 0)?;
         let levels = buf.get(4..4 + length).ok_or(Malformed)?;
         let values = buf.get(4 + length..).ok_or(Malformed)?;
         self.read_page(levels, values, encoding, kept)
@@ -392,13 +403,20 @@ impl ColumnGather {
 
 /// The start and length of the byte array whose length prefix is at `at`.
 fn byte_array_at(data: &[u8], at: usize) -> Result<(usize, usize), Malformed> {
-    let prefix = data.get(at..at + 4).ok_or(Malformed)?;
-    let length = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    let length = length_at(data, at)?;
     let start = at + 4;
     if data.len() < start + length {
         return Err(Malformed);
     }
     Ok((start, length))
+}
+
+/// The 4-byte little-endian length at `at` (in front of a byte array, or of a version 1 page's levels).
+fn length_at(data: &[u8], at: usize) -> Result<usize, Malformed> {
+    let prefix = data
+        .get(at..at.checked_add(4).ok_or(Malformed)?)
+        .ok_or(Malformed)?;
+    Ok(u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize)
 }
 
 /// The values of one data page, read at ascending value indices.
