@@ -1,4 +1,5 @@
-//! Parsing text into canonical values: dates, timestamps, numbers, flags and enumeration keys.
+//! Parsing text into canonical values: dates, timestamps, numbers, flags and enumeration keys; and writing dates
+//! and local times back as text.
 //!
 //! Shared by the conform step (typing CSV and text columns) and the identity normalizers (birth dates in many
 //! formats). Parsers return `None` for anything they cannot read with confidence; callers quarantine with a reason.
@@ -104,6 +105,52 @@ pub fn enum_key(text: &str) -> String {
         .collect()
 }
 
+/// Append `date` as chrono writes it (`2026-11-23`), without going through the formatting machinery: the
+/// audience stage writes one or two per row of its outputs (millions at 10M members).
+pub fn push_date_text(out: &mut String, date: NaiveDate) {
+    use chrono::Datelike;
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        // chrono writes a sign and at least four digits outside these years.
+        out.push_str(&date.to_string());
+        return;
+    }
+    let mut text = [0u8; 10];
+    put_digits(&mut text[..4], year as u32);
+    text[4] = b'-';
+    put_digits(&mut text[5..7], date.month());
+    text[7] = b'-';
+    put_digits(&mut text[8..], date.day());
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+/// Append a local date and time as chrono writes it (`2026-11-23 09:00:00`, fractions of a second after a dot).
+pub fn push_local_time_text(out: &mut String, time: NaiveDateTime) {
+    use chrono::Timelike;
+    if time.nanosecond() != 0 {
+        // A fraction (or a leap second) is written as chrono chooses; send windows start on the minute.
+        out.push_str(&time.to_string());
+        return;
+    }
+    push_date_text(out, time.date());
+    let mut text = [0u8; 9];
+    text[0] = b' ';
+    put_digits(&mut text[1..3], time.hour());
+    text[3] = b':';
+    put_digits(&mut text[4..6], time.minute());
+    text[6] = b':';
+    put_digits(&mut text[7..], time.second());
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+/// Write `n` in decimal into all of `digits`, zero-padded on the left (its high digits dropped if it is longer).
+fn put_digits(digits: &mut [u8], mut n: u32) {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +209,35 @@ mod tests {
         assert_eq!(parse_bool("Y"), Some(true));
         assert_eq!(parse_bool("maybe"), None);
         assert_eq!(enum_key("ICD-10-CM"), "ICD10CM");
+    }
+
+    #[test]
+    fn dates_and_local_times_are_written_as_chrono_writes_them() {
+        let dates = [
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(999, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(10_000, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(-1, 6, 15).unwrap(),
+            NaiveDate::from_ymd_opt(0, 2, 29).unwrap(),
+        ];
+        for date in dates {
+            let mut text = String::from("x");
+            push_date_text(&mut text, date);
+            assert_eq!(text[1..], date.to_string());
+            for (h, m, s, nano) in [
+                (0, 0, 0, 0),
+                (9, 5, 7, 0),
+                (23, 59, 59, 0),
+                (12, 0, 0, 500_000_000),
+                (23, 59, 59, 1_500_000_000),
+            ] {
+                let time = date.and_hms_nano_opt(h, m, s, nano).unwrap();
+                let mut text = String::new();
+                push_local_time_text(&mut text, time);
+                assert_eq!(text, time.to_string());
+            }
+        }
     }
 }

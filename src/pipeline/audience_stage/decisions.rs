@@ -321,7 +321,7 @@ impl<'a> PolicyInputs<'a, '_> {
             Decision::Send { channel, .. } => channel,
         };
         let mut rows = Vec::new();
-        let mut json = Vec::new();
+        let mut json = String::new();
         for dname in &a.destinations {
             // `fields` is in the order of the destinations.
             let at = super::destination_position(self.destinations, dname)?;

@@ -6,7 +6,7 @@ use std::ops::Range;
 use foldhash::HashMap;
 
 use arrow::array::RecordBatch;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::decisions::Suppressions;
 use super::diff::{Change, ChangeSets, Memberships};
@@ -19,6 +19,7 @@ use crate::audience::policy::Decision;
 use crate::digest::Sha256Digest;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::{writers_per_core, Location, WriteMode};
+use crate::model::values::{push_date_text, push_local_time_text};
 use crate::model::{self, BatchBuilder};
 use crate::pipeline::run_log::{try_write_output_shares, write_output};
 
@@ -46,6 +47,13 @@ where
                 .map(move |first| build(first..end.min(first + ROWS_PER_BATCH)))
         })
         .collect()
+}
+
+/// `time` as text in `buffer` (its text before is dropped): the buffer serves every row of a batch.
+fn local_text(buffer: &mut String, time: NaiveDateTime) -> &str {
+    buffer.clear();
+    push_local_time_text(buffer, time);
+    buffer
 }
 
 /// Write a change set as `<folder>/<destination>-<run id>.csv` for SFTP-style vendors (a retry rewrites the same
@@ -183,7 +191,7 @@ impl RunOutputs<'_> {
         let rows = &self.changes_of(d)[range];
         let mut b = BatchBuilder::new(&spec, rows.len());
         let fields = PayloadFields::of(d);
-        let mut json = Vec::new();
+        let (mut json, mut date_text) = (String::new(), String::new());
         for c in rows {
             let (channel, window, date) = match c.membership.map(|m| &m.decision) {
                 Some(Decision::Send {
@@ -194,7 +202,8 @@ impl RunOutputs<'_> {
                 }) => (Some(channel.name()), *window, Some(*local_send_date)),
                 _ => (None, None, None),
             };
-            let date_text = date.map(|d| d.to_string()).unwrap_or_else(|| as_of.to_string());
+            date_text.clear();
+            push_date_text(&mut date_text, date.unwrap_or(as_of));
             let op = c.op.name();
             let idempotency = Sha256Digest::of_parts(&[c.member_id, c.audience, &d.name, &date_text, op]);
             let payload = match c.membership {
@@ -256,6 +265,7 @@ impl RunOutputs<'_> {
         let spec = model::audience_members();
         let emitted_at = &self.sets.emitted_at[range.clone()];
         let mut b = BatchBuilder::new(&spec, range.len());
+        let (mut local_start, mut local_end) = (String::new(), String::new());
         for (m, emitted) in self.memberships.range(range).zip(emitted_at) {
             let Decision::Send {
                 channel,
@@ -278,8 +288,8 @@ impl RunOutputs<'_> {
                 .text(Some(channel.name()))
                 .text(Some(audience.purpose.name()))
                 .text(Some(basis.name()))
-                .text(window.map(|w| w.local_start.to_string()).as_deref())
-                .text(window.map(|w| w.local_end.to_string()).as_deref())
+                .text(window.map(|w| local_text(&mut local_start, w.local_start)))
+                .text(window.map(|w| local_text(&mut local_end, w.local_end)))
                 .timestamp(window.map(|w| w.utc_start))
                 .timestamp(window.map(|w| w.utc_end))
                 .text(window.map(|w| w.rule))
