@@ -282,6 +282,7 @@ pub fn audiences<'py>(
                 .collect::<PyResult<Vec<_>>>()
         })
         .transpose()?;
+    let _kept = crate::allocator::PurgeDelay::hold(crate::allocator::AUDIENCES_PURGE_DELAY_MS);
     let r = PyProgress::run(py, progress, move |p| {
         let selection = match selected {
             Some(readers) => AudienceSelection::Given(
