@@ -20,7 +20,8 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder, TableProperty};
 use futures::TryStreamExt;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::location::{register_cloud_stores, Location};
 use crate::error::{CoreError, CoreResult};
@@ -67,19 +68,28 @@ const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 const WRITE_SLICE_ROWS: usize = 64 * 1024;
 
 /// The Parquet settings of every file we write: Snappy (what Delta writers use by default) and row groups bounded
-/// in bytes as well as rows.
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+/// in bytes as well as rows; the `scattered` columns (see [`crate::model::ColumnSpec::scattered`]) without a
+/// dictionary or statistics.
+fn writer_properties(scattered: &[&str]) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_created_by(format!("carelake {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-        .build()
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
+    for column in scattered {
+        let path = ColumnPath::from(*column);
+        builder = builder
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_statistics_enabled(path, EnabledStatistics::None);
+    }
+    builder.build()
 }
 
 /// A streaming writer of one Delta table.
 pub struct DeltaTableWriter {
     table: DeltaTable,
     writer: RecordBatchWriter,
+    /// The Parquet settings of its files.
+    properties: WriterProperties,
     mode: WriteMode,
     run_key: Option<String>,
     adds: Vec<Add>,
@@ -167,16 +177,32 @@ impl DeltaTableWriter {
                 .await
                 .map_err(|e| CoreError::storage(context("creating"), e))?;
         }
-        let writer = RecordBatchWriter::for_table(&table)?.with_writer_properties(writer_properties());
+        let properties = writer_properties(&[]);
+        let writer = RecordBatchWriter::for_table(&table)?.with_writer_properties(properties.clone());
         Ok(OpenedWrite::Writer(Box::new(DeltaTableWriter {
             table,
             writer,
+            properties,
             mode,
             run_key: run_key.map(str::to_string),
             adds: Vec::new(),
             rows: 0,
             location: location.clone(),
         })))
+    }
+
+    /// Write the `scattered` columns without a dictionary or statistics (see
+    /// [`crate::model::ColumnSpec::scattered`]); before the first batch.
+    pub fn scatter(&mut self, scattered: &[&str]) -> CoreResult<()> {
+        if self.rows > 0 {
+            return Err(CoreError::Internal(
+                "the Parquet settings of a table changed after its first rows".into(),
+            ));
+        }
+        self.properties = writer_properties(scattered);
+        self.writer =
+            RecordBatchWriter::for_table(&self.table)?.with_writer_properties(self.properties.clone());
+        Ok(())
     }
 
     /// Stream one batch into the table's files (not yet visible to readers).
@@ -201,7 +227,7 @@ impl DeltaTableWriter {
         for share in shares {
             let (send, mut receive) = tokio::sync::mpsc::channel::<RecordBatch>(1);
             let mut writer =
-                RecordBatchWriter::for_table(&self.table)?.with_writer_properties(writer_properties());
+                RecordBatchWriter::for_table(&self.table)?.with_writer_properties(self.properties.clone());
             let location = self.location.clone();
             feeds.push(Some((share, send)));
             tasks.push(tokio::spawn(async move {
@@ -430,6 +456,7 @@ pub async fn try_write_batches(
         comment,
         mode,
         run_key,
+        scattered: &[],
     };
     if writers <= 1 {
         return try_write_shares(target, vec![batches.into_iter()]).await;
@@ -456,6 +483,8 @@ pub struct TableTarget<'a> {
     pub mode: WriteMode,
     /// The run key (see [`DeltaTableWriter::open`]).
     pub run_key: Option<&'a str>,
+    /// Columns written without a dictionary or statistics (see [`crate::model::ColumnSpec::scattered`]).
+    pub scattered: &'a [&'a str],
 }
 
 /// Write a table as shares of lazily built batches, one Parquet writer a share, at once, as one version (see
@@ -471,10 +500,12 @@ where
         comment,
         mode,
         run_key,
+        scattered,
     } = target;
     match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
         OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
         OpenedWrite::Writer(mut writer) => {
+            writer.scatter(scattered)?;
             writer.write_shares(shares).await?;
             writer.finish().await
         }

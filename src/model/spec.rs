@@ -65,6 +65,11 @@ pub struct ColumnSpec {
     pub allowed: &'static [&'static str],
     /// The comment stored on the Delta column.
     pub comment: &'static str,
+    /// Output columns only: nearly every value differs and the rows are in no order of it (member ids in
+    /// audience outputs, hashes, payloads). Written without a Parquet dictionary or min/max statistics, which
+    /// cost a hash and two comparisons a value and would neither shrink the file nor let a reader skip any of
+    /// it.
+    pub scattered: bool,
 }
 
 impl ColumnSpec {
@@ -77,6 +82,7 @@ impl ColumnSpec {
             key: true,
             allowed: &[],
             comment,
+            scattered: false,
         }
     }
     /// A column that must be present but may hold nulls.
@@ -88,6 +94,7 @@ impl ColumnSpec {
             key: false,
             allowed: &[],
             comment,
+            scattered: false,
         }
     }
     /// A column that may be absent (then all null).
@@ -99,11 +106,17 @@ impl ColumnSpec {
             key: false,
             allowed: &[],
             comment,
+            scattered: false,
         }
     }
     /// Restrict the column to an enumeration of values (canonical spelling).
     pub const fn one_of(mut self, allowed: &'static [&'static str]) -> Self {
         self.allowed = allowed;
+        self
+    }
+    /// Mark an output column as scattered (see [`ColumnSpec::scattered`]).
+    pub const fn scattered(mut self) -> Self {
+        self.scattered = true;
         self
     }
 }
@@ -126,6 +139,15 @@ impl TableSpec {
     /// The column with this canonical name.
     pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The columns written without a dictionary or statistics (see [`ColumnSpec::scattered`]).
+    pub fn scattered_columns(&self) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| c.scattered)
+            .map(|c| c.name)
+            .collect()
     }
 
     /// The Arrow schema of the table, each field carrying its comment under the metadata key `comment`

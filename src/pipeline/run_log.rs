@@ -103,12 +103,14 @@ where
     I: Iterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
 {
     let (location, key) = output_table(output, spec, run);
+    let scattered = spec.scattered_columns();
     let target = TableTarget {
         location: &location,
         schema: spec.arrow_schema(),
         comment: spec.comment,
         mode,
         run_key: Some(&key),
+        scattered: &scattered,
     };
     try_write_shares(target, shares).await
 }

@@ -208,6 +208,7 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         comment: "test",
         mode: WriteMode::Append,
         run_key: Some(run_key),
+        scattered: &["source_record_id"],
     };
     // Three shares of unequal length; each batch is built when its share's turn comes.
     let built = Cell::new(0);
@@ -234,6 +235,20 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         .collect();
     let expected: Vec<String> = (0..800).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "files are committed in the order of the shares");
+    // The scattered column is written without a dictionary or statistics; the other keeps both.
+    for file in std::fs::read_dir(dir.path().join("t")).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let reader = parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        use parquet::file::reader::FileReader;
+        for group in reader.metadata().row_groups() {
+            let (system, record) = (group.column(0), group.column(1));
+            assert!(system.dictionary_page_offset().is_some() && system.statistics().is_some());
+            assert!(record.dictionary_page_offset().is_none() && record.statistics().is_none());
+        }
+    }
 
     // A batch that fails to build in the second share ends the write: its error comes back, nothing is
     // committed, and the next share's batches after it are not built.
