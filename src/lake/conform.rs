@@ -13,7 +13,6 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -309,7 +308,9 @@ impl ConformPlan {
                 None => arrow::array::new_null_array(&column.ty.arrow_type(), rows),
                 Some(i) => convert(column, batch.column(*i), ci, &mut rejected)?,
             };
-            if let Some(nulls) = column.key.then(|| converted.logical_nulls()).flatten() {
+            let nulls = column.key.then(|| converted.logical_nulls()).flatten();
+            // Readers give a column a null buffer whenever the field may hold nulls, most often with none.
+            if let Some(nulls) = nulls.filter(|n| n.null_count() > 0) {
                 for row in (0..rows).filter(|row| nulls.is_null(*row)) {
                     reject(&mut rejected, row, ci, RejectReason::NullKey);
                 }
@@ -367,14 +368,22 @@ impl ConformPlan {
         ) else {
             return;
         };
-        let Some(no_member) = columns[member].logical_nulls() else {
+        // Rows whose member_id is null and whose source system or record is: a few bitmap operations over the
+        // batch, then only those rows (nearly always none).
+        let Some(member_valid) = columns[member].logical_nulls().map(|n| n.inner().clone()) else {
             return;
         };
-        let (no_system, no_record) = (columns[sys].logical_nulls(), columns[rec].logical_nulls());
-        let null_in = |nulls: &Option<NullBuffer>, row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
-        for (row, slot) in rejected.iter_mut().enumerate() {
-            let has_source = !null_in(&no_system, row) && !null_in(&no_record, row);
-            if slot.is_none() && !has_source && no_member.is_null(row) {
+        let source_valid = [sys, rec]
+            .iter()
+            .filter_map(|&c| columns[c].logical_nulls().map(|n| n.inner().clone()))
+            .reduce(|a, b| &a & &b);
+        let Some(source_valid) = source_valid else {
+            return;
+        };
+        let no_key = !&(&member_valid | &source_valid);
+        for row in no_key.set_indices() {
+            let slot = &mut rejected[row];
+            if slot.is_none() {
                 *slot = Some((rec, RejectReason::NoPersonKey));
             }
         }

@@ -164,6 +164,45 @@ fn enumerations_are_normalized_and_unknown_values_quarantined() {
 }
 
 #[test]
+fn a_row_needs_a_member_id_or_both_source_keys() {
+    // Each combination of the three keys present (Some) or missing (None).
+    let (m, s, r) = (Some("M1"), Some("ehr"), Some("r1"));
+    let rows = [
+        (m, s, r, true),
+        (m, None, None, true),
+        (None, s, r, true),
+        (None, s, None, false),
+        (None, None, r, false),
+        (None, None, None, false),
+        (m, None, r, true),
+    ];
+    let batch = text_batch(&[
+        ("member_id", rows.iter().map(|k| k.0).collect()),
+        ("source_system", rows.iter().map(|k| k.1).collect()),
+        ("source_record_id", rows.iter().map(|k| k.2).collect()),
+        ("start_date", vec![Some("2026-01-01"); rows.len()]),
+        ("end_date", vec![None; rows.len()]),
+        ("product_line", vec![Some("Medicare"); rows.len()]),
+    ]);
+    let plan = ConformPlan::new(&model::enrollment(), &batch.schema(), &HashMap::new()).unwrap();
+    // Conformed from the third row on too (a slice: the bitmaps start inside their buffers).
+    for first in [0, 2] {
+        let out = plan.conform(&batch.slice(first, rows.len() - first), 0).unwrap();
+        let expected: Vec<i64> = (first..rows.len())
+            .filter(|&i| !rows[i].3)
+            .map(|i| (i - first) as i64)
+            .collect();
+        let quarantined: Vec<i64> = out.quarantined.iter().map(|q| q.row_number).collect();
+        assert_eq!(quarantined, expected);
+        assert!(out
+            .quarantined
+            .iter()
+            .all(|q| q.reason == RejectReason::NoPersonKey));
+        assert_eq!(out.batch.num_rows(), rows.len() - first - expected.len());
+    }
+}
+
+#[test]
 fn rows_without_any_person_key_are_quarantined() {
     let batch = text_batch(&[
         ("member_id", vec![Some("M1"), None]),
