@@ -14,6 +14,8 @@
 //! of the time of building them went to allocating and zeroing memory, and every look-up was a probe into a
 //! table far larger than the caches.
 
+use std::cell::RefCell;
+
 use foldhash::HashMap;
 
 use arrow::array::RecordBatch;
@@ -247,18 +249,34 @@ impl LedgerBuilder {
 impl Ledger {
     /// The consents of a member, with revocations applied in time order.
     pub fn consents_of(&self, member: u32) -> MemberConsents {
-        let mut events = self.consents.of(member).to_vec();
-        for (channel, at) in self.revocations.of(member) {
-            events.push(ConsentEvent {
-                channel: *channel,
-                scope: ConsentScope::All,
-                opt_in: false,
-                basis: Basis::None,
-                at: *at,
-                other_contact: false,
-            });
+        // The events are sorted in a buffer each thread keeps, not in a fresh allocation per member (15.4M
+        // selected rows at 10M members).
+        thread_local! {
+            static EVENTS: RefCell<Vec<ConsentEvent>> = const { RefCell::new(Vec::new()) };
         }
-        MemberConsents::from_events(&mut events)
+        EVENTS.with_borrow_mut(|events| {
+            events.clear();
+            events.extend_from_slice(self.consents.of(member));
+            events.extend(
+                self.revocations
+                    .of(member)
+                    .iter()
+                    .map(|&(channel, at)| ConsentEvent {
+                        channel,
+                        scope: ConsentScope::All,
+                        opt_in: false,
+                        basis: Basis::None,
+                        at,
+                        other_contact: false,
+                    }),
+            );
+            let consents = MemberConsents::from_events(events);
+            // A member with thousands of events leaves no buffer of that size behind.
+            if events.capacity() > 1024 {
+                *events = Vec::new();
+            }
+            consents
+        })
     }
 
     /// Whether the member's latest consent record is a do-not-contact request (every channel, every purpose);
