@@ -7,6 +7,8 @@
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use foldhash::HashMap;
+use std::cell::RefCell;
 
 /// Local hours a phone message may be sent in: [start_hour, end_hour), and the rule id that sets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,27 @@ pub struct SendWindow {
     pub rule: &'static str,
 }
 
+/// [`resolve_local`], remembered: members share a handful of zones and the run's day or two, so each thread
+/// resolves each (zone, day, hour) once instead of searching the zone's transitions for every member.
+fn resolve_local_cached(tz: &Tz, day: NaiveDate, hour: u32) -> DateTime<Utc> {
+    /// Instants a thread keeps before it starts over (a run needs a few dozen).
+    const KEPT: usize = 4096;
+    thread_local! {
+        static RESOLVED: RefCell<HashMap<(Tz, NaiveDate, u32), DateTime<Utc>>> = RefCell::new(HashMap::default());
+    }
+    RESOLVED.with_borrow_mut(|resolved| {
+        if let Some(&at) = resolved.get(&(*tz, day, hour)) {
+            return at;
+        }
+        if resolved.len() >= KEPT {
+            resolved.clear();
+        }
+        let at = resolve_local(tz, day, hour);
+        resolved.insert((*tz, day, hour), at);
+        at
+    })
+}
+
 /// A local time on a day, resolved in `tz`: the earliest instant for an ambiguous time (autumn), the first valid
 /// instant after a skipped one (spring forward).
 fn resolve_local(tz: &Tz, day: NaiveDate, hour: u32) -> DateTime<Utc> {
@@ -82,8 +105,8 @@ pub fn next_window(now: DateTime<Utc>, tz: &Tz, hours: AllowedHours) -> SendWind
     let local_now = now.with_timezone(tz).naive_local();
     let mut day = local_now.date();
     loop {
-        let start = resolve_local(tz, day, hours.start_hour);
-        let end = resolve_local(tz, day, hours.end_hour);
+        let start = resolve_local_cached(tz, day, hours.start_hour);
+        let end = resolve_local_cached(tz, day, hours.end_hour);
         if now < end {
             let utc_start = start.max(now);
             return SendWindow {
@@ -116,6 +139,31 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    #[test]
+    fn remembered_instants_are_the_instants_resolved() {
+        let zones = [
+            "America/New_York",
+            "America/Phoenix",
+            "Pacific/Honolulu",
+            "Australia/Lord_Howe",
+        ];
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        // More (zone, day, hour) triples than a thread keeps, twice over: hits, misses and fresh starts.
+        for _ in 0..2 {
+            for zone in zones {
+                let tz = parse_zone(zone).unwrap();
+                for day in first.iter_days().take(366) {
+                    for hour in [0, 2, 8, 21] {
+                        assert_eq!(
+                            resolve_local_cached(&tz, day, hour),
+                            resolve_local(&tz, day, hour)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
