@@ -201,6 +201,20 @@ pub struct ConsentEvent {
     pub other_contact: bool,
 }
 
+impl ConsentEvent {
+    /// The opt-out of every purpose on `channel` that a STOP-style reply at `at` stands for.
+    pub fn revocation(channel: Channel, at: i64) -> Self {
+        ConsentEvent {
+            channel,
+            scope: ConsentScope::All,
+            opt_in: false,
+            basis: Basis::None,
+            at,
+            other_contact: false,
+        }
+    }
+}
+
 /// Reply keywords that revoke consent per se (47 CFR 64.1200(a)(12)); compared after trimming, upper-casing and
 /// removing spaces and punctuation.
 pub const REVOCATION_KEYWORDS: [&str; 8] = [
@@ -294,14 +308,7 @@ impl MemberConsents {
 
     /// Revoke every purpose on a channel (a STOP reply) at `at`.
     pub fn revoke_channel(&mut self, channel: Channel, at: i64) {
-        self.apply(&ConsentEvent {
-            channel,
-            scope: ConsentScope::All,
-            opt_in: false,
-            basis: Basis::None,
-            at,
-            other_contact: false,
-        });
+        self.apply(&ConsentEvent::revocation(channel, at));
     }
 
     /// May carelake reach the member on `channel` for `purpose`, under the law's least basis?

@@ -261,14 +261,7 @@ impl Ledger {
                 self.revocations
                     .of(member)
                     .iter()
-                    .map(|&(channel, at)| ConsentEvent {
-                        channel,
-                        scope: ConsentScope::All,
-                        opt_in: false,
-                        basis: Basis::None,
-                        at,
-                        other_contact: false,
-                    }),
+                    .map(|&(channel, at)| ConsentEvent::revocation(channel, at)),
             );
             let consents = MemberConsents::from_events(events);
             // A member with thousands of events leaves no buffer of that size behind.
