@@ -168,6 +168,15 @@ impl SourceKeys {
         }
     }
 
+    /// Make room for the given rows of each system (from [`crate::lake::read_columns_each_counted_if_present`]):
+    /// a table sized once does not grow, re-hashing every key it holds, as its rows come.
+    pub fn reserve_systems(&mut self, rows: &[(String, u64)]) {
+        for (system, rows) in rows {
+            let at = self.add_system(system);
+            self.by_system[at].1.reserve(*rows as usize);
+        }
+    }
+
     /// Record that `record` of `system` belongs to `member`.
     pub fn insert(&mut self, system: &str, record: &str, member: u32) {
         let at = self.add_system(system);
@@ -285,6 +294,11 @@ pub struct XrefIndex {
 }
 
 impl XrefIndex {
+    /// Make room for the given xref rows of each source system (see [`SourceKeys::reserve_systems`]).
+    pub fn reserve_systems(&mut self, rows: &[(String, u64)]) {
+        self.records.reserve_systems(rows);
+    }
+
     /// Add `identity_xref` batches (source_system, source_record_id, member_id) to the index, two threads at
     /// once; a table can be indexed batch by batch as it is read. Members are numbered by `numbers`; ids it does
     /// not know yet are added, numbered from `next` on in the order of their first row, and returned in that

@@ -22,8 +22,9 @@ pub use delta_write::{
 };
 pub use location::Location;
 pub use read::{
-    read_all, read_columns_each_if_present, read_columns_in_parallel_if_present, read_table,
-    read_table_if_present, read_table_in_parallel_if_present, BlockingTableReader, Columns, TableReader,
+    read_all, read_columns_each_counted_if_present, read_columns_each_if_present,
+    read_columns_in_parallel_if_present, read_table, read_table_if_present,
+    read_table_in_parallel_if_present, BlockingTableReader, Columns, TableReader,
 };
 pub use rejected_rows::{quarantine_counts, quarantine_rows, RejectedRows};
 pub use runtime::block_on;

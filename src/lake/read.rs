@@ -248,6 +248,23 @@ pub async fn read_columns_each_if_present(
     location: &Location,
     name: &str,
     columns: Columns<'_>,
+    take: impl FnMut(RecordBatch) -> CoreResult<()>,
+) -> CoreResult<bool> {
+    read_columns_each_counted_if_present(location, name, columns, None, take).await
+}
+
+/// What [`read_columns_each_counted_if_present`] counts: a text column, and where its rows per value go.
+pub type CountBy<'a> = (&'a str, &'a mut dyn FnMut(Vec<(String, u64)>));
+
+/// [`read_columns_each_if_present`], first handing `count`'s function at most how many rows hold each value of
+/// its column, when the files' statistics tell (a table written in that column's order: see
+/// [`super::selective_read::SelectiveScan::rows_by_value`]), so an index of the rows can be sized once before
+/// they come.
+pub async fn read_columns_each_counted_if_present(
+    location: &Location,
+    name: &str,
+    columns: Columns<'_>,
+    count: Option<CountBy<'_>>,
     mut take: impl FnMut(RecordBatch) -> CoreResult<()>,
 ) -> CoreResult<bool> {
     let Some(source) = if_present(super::source::detect(location, name).await)? else {
@@ -256,6 +273,11 @@ pub async fn read_columns_each_if_present(
     match super::selective_read::SelectiveScan::plan(&source).await? {
         Some(scan) => {
             let columns = columns.resolve(name, &scan.schema())?;
+            if let Some((column, counted)) = count {
+                if let Some(rows) = scan.rows_by_value(column) {
+                    counted(rows);
+                }
+            }
             scan.read_columns_each(name, columns.as_deref(), take).await?;
         }
         None => {

@@ -141,6 +141,46 @@ impl SelectiveScan {
         self.schema.clone()
     }
 
+    /// At most how many rows hold each value of the text column `column`, from the row groups' statistics: a
+    /// row group holds values between its minimum and maximum, so its rows count for each value seen as a
+    /// minimum or maximum in that range. In a table written in that column's order nearly every row group holds
+    /// one value and the bounds are nearly exact; None when a row group has no exact statistics or nulls, or when
+    /// the bounds together exceed the rows by more than a quarter (a table in no such order).
+    pub fn rows_by_value(&self, column: &str) -> Option<Vec<(String, u64)>> {
+        let mut groups: Vec<(&[u8], &[u8], u64)> = Vec::new();
+        for file in &self.files {
+            let metadata = file.metadata.metadata();
+            let schema = metadata.file_metadata().schema_descr();
+            let index = schema
+                .columns()
+                .iter()
+                .position(|c| c.path().string() == column)?;
+            for group in metadata.row_groups() {
+                let statistics = group.column(index).statistics()?;
+                let exact = statistics.min_is_exact() && statistics.max_is_exact();
+                if statistics.null_count_opt() != Some(0) || !exact {
+                    return None;
+                }
+                let (min, max) = (statistics.min_bytes_opt()?, statistics.max_bytes_opt()?);
+                groups.push((min, max, group.num_rows().max(0) as u64));
+            }
+        }
+        let mut values: Vec<&[u8]> = groups.iter().flat_map(|&(min, max, _)| [min, max]).collect();
+        values.sort_unstable();
+        values.dedup();
+        let mut counts = Vec::with_capacity(values.len());
+        for value in values {
+            let rows: u64 = groups
+                .iter()
+                .filter(|(min, max, _)| *min <= value && value <= *max)
+                .map(|(_, _, rows)| rows)
+                .sum();
+            counts.push((std::str::from_utf8(value).ok()?.to_string(), rows));
+        }
+        let (bounds, rows) = (counts.iter().map(|(_, n)| n).sum::<u64>(), self.rows());
+        (bounds <= rows + rows / 4).then_some(counts)
+    }
+
     /// Rows in the table.
     pub fn rows(&self) -> u64 {
         self.files

@@ -5,7 +5,8 @@ mod common;
 use std::fs::File;
 
 use _native::lake::{
-    block_on, try_write_batches, try_write_shares, write_batches, TableFormat, TableTarget, WriteMode,
+    block_on, read_columns_each_counted_if_present, try_write_batches, try_write_shares, write_batches,
+    Columns, Location, TableFormat, TableTarget, WriteMode,
 };
 use _native::{CoreError, CoreResult};
 use arrow::array::RecordBatch;
@@ -264,6 +265,76 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
     assert!(failed.to_string().contains("batch 2 failed"), "{failed}");
     assert!(built.get() < 3, "the first share was not built to its end");
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 800);
+}
+
+#[test]
+fn rows_per_value_are_bounded_from_row_group_statistics_when_the_table_is_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = |systems: &[(&str, usize)]| {
+        let values: Vec<Option<&str>> = systems
+            .iter()
+            .flat_map(|&(s, n)| std::iter::repeat_n(Some(s), n))
+            .collect();
+        let ids: Vec<String> = (0..values.len()).map(|i| i.to_string()).collect();
+        text_batch(&[
+            ("source_system", values),
+            ("source_record_id", ids.iter().map(|s| Some(s.as_str())).collect()),
+        ])
+    };
+    let write = |table: &str, shares: Vec<RecordBatch>| {
+        let location = loc(&dir, table);
+        let target = TableTarget {
+            location: &location,
+            schema: shares[0].schema(),
+            comment: "test",
+            mode: WriteMode::Append,
+            run_key: None,
+            scattered: &[],
+        };
+        let shares: Vec<_> = shares.into_iter().map(|b| std::iter::once(Ok(b))).collect();
+        block_on(try_write_shares(target, shares)).unwrap();
+        location
+    };
+    let counted = |location: &Location| {
+        let mut found = None;
+        let mut rows = 0;
+        block_on(read_columns_each_counted_if_present(
+            location,
+            "t",
+            Columns::All,
+            Some(("source_system", &mut |c| found = Some(c))),
+            |b| {
+                rows += b.num_rows();
+                Ok(())
+            },
+        ))
+        .unwrap();
+        (found, rows)
+    };
+    // In system order, one file (one row group) a share: the mixed group counts for both of its systems.
+    let sorted = write(
+        "sorted",
+        vec![
+            batch(&[("crm", 400)]),
+            batch(&[("crm", 50), ("ehr", 50)]),
+            batch(&[("ehr", 400)]),
+        ],
+    );
+    let (found, rows) = counted(&sorted);
+    assert_eq!(rows, 900, "every row is still read");
+    assert_eq!(
+        found,
+        Some(vec![("crm".to_string(), 500), ("ehr".to_string(), 500)])
+    );
+    // In no order: every group holds every system, and the bounds would be twice the rows.
+    let mixed = write(
+        "mixed",
+        vec![
+            batch(&[("crm", 200), ("ehr", 200)]),
+            batch(&[("crm", 200), ("ehr", 200)]),
+        ],
+    );
+    assert_eq!(counted(&mixed), (None, 800));
 }
 
 #[test]

@@ -42,8 +42,9 @@ use crate::audience::rules::OutreachRules;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
 use crate::lake::{
-    quarantine_counts, quarantine_rows, read_columns_each_if_present, read_columns_in_parallel_if_present,
-    Columns, Location, QuarantinedRow, RejectReason, RejectedRows, RowNumbers,
+    quarantine_counts, quarantine_rows, read_columns_each_counted_if_present,
+    read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow, RejectReason, RejectedRows,
+    RowNumbers,
 };
 use crate::model::only_columns;
 use decisions::PolicyInputs;
@@ -406,11 +407,21 @@ pub async fn run_audiences(
     // table (21M rows at 10M members) is never held beside its index.
     let mut xref = XrefIndex::default();
     let xref_location = output.join("identity_xref");
-    read_columns_each_if_present(
+    // identity_xref is written in source-system order, so its row groups' statistics bound each system's rows and
+    // each system's table is sized once (21M rows at 10M members: grown by doubling, every key held was
+    // re-hashed at each step).
+    let per_system = std::cell::RefCell::new(None);
+    read_columns_each_counted_if_present(
         &xref_location,
         "identity_xref",
         Columns::Named(&XREF_COLUMNS),
-        |batch| profiles.index_xref(&mut xref, &[batch]),
+        Some(("source_system", &mut |rows| *per_system.borrow_mut() = Some(rows))),
+        |batch| {
+            if let Some(rows) = per_system.borrow_mut().take() {
+                xref.reserve_systems(&rows);
+            }
+            profiles.index_xref(&mut xref, &[batch])
+        },
     )
     .await?;
     clock.lap("xref");
