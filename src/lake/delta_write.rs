@@ -458,6 +458,15 @@ pub async fn try_write_batches(
         run_key,
         scattered: &[],
     };
+    try_write_batches_to(target, batches, writers).await
+}
+
+/// [`try_write_batches`] to a [`TableTarget`] (its scattered columns among what it says).
+pub async fn try_write_batches_to(
+    target: TableTarget<'_>,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+    writers: usize,
+) -> CoreResult<WriteOutcome> {
     if writers <= 1 {
         return try_write_shares(target, vec![batches.into_iter()]).await;
     }

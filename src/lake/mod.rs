@@ -17,8 +17,8 @@ pub mod source;
 pub use canonical_text::EnumSpelling;
 pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason, RowNumbers};
 pub use delta_write::{
-    try_write_batches, try_write_shares, write_batches, writers_per_core, DeltaTableWriter, OpenedWrite,
-    TableTarget, WriteMode, WriteOutcome,
+    try_write_batches, try_write_batches_to, try_write_shares, write_batches, writers_per_core,
+    DeltaTableWriter, OpenedWrite, TableTarget, WriteMode, WriteOutcome,
 };
 pub use location::Location;
 pub use read::{

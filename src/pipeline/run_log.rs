@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::CoreResult;
 use crate::lake::{
-    try_write_batches, try_write_shares, write_batches, Location, TableTarget, WriteMode, WriteOutcome,
+    try_write_batches_to, try_write_shares, write_batches, Location, TableTarget, WriteMode, WriteOutcome,
 };
 use crate::model::{self, BatchBuilder};
 
@@ -78,16 +78,9 @@ pub async fn try_write_output(
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     let (location, key) = output_table(output, spec, run);
-    try_write_batches(
-        &location,
-        spec.arrow_schema(),
-        spec.comment,
-        mode,
-        Some(&key),
-        batches,
-        writers,
-    )
-    .await
+    let scattered = spec.scattered_columns();
+    let target = output_target(spec, mode, &location, &key, &scattered);
+    try_write_batches_to(target, batches, writers).await
 }
 
 /// [`try_write_output`] for a large table written as shares of batches built as the writers take them, one
@@ -104,15 +97,27 @@ where
 {
     let (location, key) = output_table(output, spec, run);
     let scattered = spec.scattered_columns();
-    let target = TableTarget {
-        location: &location,
+    let target = output_target(spec, mode, &location, &key, &scattered);
+    try_write_shares(target, shares).await
+}
+
+/// Where and how an output table of `spec` is written: its columns, comment and scattered columns, keyed by the
+/// run.
+fn output_target<'a>(
+    spec: &'a crate::model::TableSpec,
+    mode: WriteMode,
+    location: &'a Location,
+    run_key: &'a str,
+    scattered: &'a [&'a str],
+) -> TableTarget<'a> {
+    TableTarget {
+        location,
         schema: spec.arrow_schema(),
         comment: spec.comment,
         mode,
-        run_key: Some(&key),
-        scattered: &scattered,
-    };
-    try_write_shares(target, shares).await
+        run_key: Some(run_key),
+        scattered,
+    }
 }
 
 /// Where a stage's output table is, and the run key that makes a run write it once.
