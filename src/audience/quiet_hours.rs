@@ -5,10 +5,11 @@
 //! carelake applies them to every phone message; email, mail and ads have no quiet hours. Windows are computed in
 //! the member's IANA time zone (member_profile.time_zone), so daylight-saving changes are handled by the zone.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use foldhash::HashMap;
-use std::cell::RefCell;
 
 /// Local hours a phone message may be sent in: [start_hour, end_hour), and the rule id that sets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
