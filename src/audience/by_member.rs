@@ -121,6 +121,17 @@ impl<T: Send> ByMember<T> {
     }
 }
 
+impl<T: Send> ByMember<T> {
+    /// Sort each member's items by `key` (members' items stay apart; ranges are sorted in parallel).
+    pub fn sort_each_by_key<K: Ord>(&mut self, key: impl Fn(&T) -> K + Sync) {
+        self.ranges.par_iter_mut().for_each(|range| {
+            for bounds in range.starts.windows(2) {
+                range.items[bounds[0] as usize..bounds[1] as usize].sort_unstable_by_key(&key);
+            }
+        });
+    }
+}
+
 impl<T> ByMember<T> {
     /// The items of member `m` (empty when it has none).
     pub fn of(&self, m: u32) -> &[T] {
@@ -149,6 +160,28 @@ mod tests {
         assert_eq!(grouped.of(3), ['a', 'c', 'f']);
         assert_eq!(grouped.of(4), [] as [char; 0], "past the last member");
         assert_eq!(ByMember::<u8>::group(MemberPairs::default()).of(0), [] as [u8; 0]);
+    }
+
+    #[test]
+    fn each_members_items_are_sorted_apart_from_the_others() {
+        let span = 1u32 << PARTITION_BITS;
+        let pairs = [
+            (span + 2, 9),
+            (0, 5),
+            (span + 2, 1),
+            (0, 3),
+            (1, 7),
+            (0, 4),
+            (span + 2, 8),
+        ];
+        let mut grouped = ByMember::group(pairs.into_iter().collect());
+        grouped.sort_each_by_key(|&i| i);
+        assert_eq!(grouped.of(0), [3, 4, 5]);
+        assert_eq!(grouped.of(1), [7]);
+        assert_eq!(grouped.of(span + 2), [1, 8, 9]);
+        grouped.sort_each_by_key(|&i| std::cmp::Reverse(i));
+        assert_eq!(grouped.of(0), [5, 4, 3]);
+        assert_eq!(grouped.of(span + 2), [9, 8, 1]);
     }
 
     #[test]

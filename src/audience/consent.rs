@@ -202,6 +202,13 @@ pub struct ConsentEvent {
 }
 
 impl ConsentEvent {
+    /// The order events are applied in: by time; at equal times an opt-out last (it wins), and of opt-ins the
+    /// weakest basis last. Events equal in this order write the same value to the same places, so their order
+    /// among themselves never changes the outcome.
+    pub fn order(&self) -> (i64, bool, std::cmp::Reverse<Basis>) {
+        (self.at, !self.opt_in, std::cmp::Reverse(self.basis))
+    }
+
     /// The opt-out of every purpose on `channel` that a STOP-style reply at `at` stands for.
     pub fn revocation(channel: Channel, at: i64) -> Self {
         ConsentEvent {
@@ -280,9 +287,14 @@ impl MemberConsents {
     /// weakest basis: the outcome never depends on the order the records were read in, and a tie grants no more
     /// than the least of what was recorded.
     pub fn from_events(events: &mut [ConsentEvent]) -> Self {
-        events.sort_by_key(|e| (e.at, !e.opt_in, std::cmp::Reverse(e.basis)));
+        events.sort_by_key(ConsentEvent::order);
+        Self::from_ordered(events)
+    }
+
+    /// Build from events already in [`ConsentEvent::order`].
+    pub fn from_ordered(events: &[ConsentEvent]) -> Self {
         let mut out = MemberConsents::default();
-        for e in events.iter() {
+        for e in events {
             out.apply(e);
         }
         out
