@@ -25,6 +25,7 @@ use parquet::schema::types::ColumnPath;
 
 use super::location::{register_cloud_stores, Location};
 use crate::error::{CoreError, CoreResult};
+use crate::model::ColumnLayout;
 
 /// How a write treats rows already in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +69,23 @@ const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 const WRITE_SLICE_ROWS: usize = 64 * 1024;
 
 /// The Parquet settings of every file we write: Snappy (what Delta writers use by default) and row groups bounded
-/// in bytes as well as rows; the `scattered` columns (see [`crate::model::ColumnSpec::scattered`]) without a
-/// dictionary or statistics.
-fn writer_properties(scattered: &[&str]) -> WriterProperties {
+/// in bytes as well as rows; the `scattered` columns laid out as they say (see [`ColumnLayout`]).
+fn writer_properties(scattered: &[(&str, ColumnLayout)]) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_created_by(format!("carelake {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-    for column in scattered {
-        let path = ColumnPath::from(*column);
+    for &(column, layout) in scattered {
+        if layout == ColumnLayout::Default {
+            continue;
+        }
+        let path = ColumnPath::from(column);
         builder = builder
             .set_column_dictionary_enabled(path.clone(), false)
-            .set_column_statistics_enabled(path, EnabledStatistics::None);
+            .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+        if layout == ColumnLayout::Digest {
+            builder = builder.set_column_compression(path, Compression::UNCOMPRESSED);
+        }
     }
     builder.build()
 }
@@ -191,9 +197,8 @@ impl DeltaTableWriter {
         })))
     }
 
-    /// Write the `scattered` columns without a dictionary or statistics (see
-    /// [`crate::model::ColumnSpec::scattered`]); before the first batch.
-    pub fn scatter(&mut self, scattered: &[&str]) -> CoreResult<()> {
+    /// Write the `scattered` columns as their layout says (see [`ColumnLayout`]); before the first batch.
+    pub fn scatter(&mut self, scattered: &[(&str, ColumnLayout)]) -> CoreResult<()> {
         if self.rows > 0 {
             return Err(CoreError::Internal(
                 "the Parquet settings of a table changed after its first rows".into(),
@@ -492,8 +497,8 @@ pub struct TableTarget<'a> {
     pub mode: WriteMode,
     /// The run key (see [`DeltaTableWriter::open`]).
     pub run_key: Option<&'a str>,
-    /// Columns written without a dictionary or statistics (see [`crate::model::ColumnSpec::scattered`]).
-    pub scattered: &'a [&'a str],
+    /// Columns laid out otherwise than by default, with their layout (see [`ColumnLayout`]).
+    pub scattered: &'a [(&'a str, ColumnLayout)],
 }
 
 /// Write a table as shares of lazily built batches, one Parquet writer a share, at once, as one version (see

@@ -25,4 +25,4 @@ pub use inputs::{
     CANONICAL_INPUTS,
 };
 pub use outputs::{quarantine, runs, truth_care_gaps, truth_person_records};
-pub use spec::{CanonicalType, ColumnSpec, TableSpec};
+pub use spec::{CanonicalType, ColumnLayout, ColumnSpec, TableSpec};

@@ -108,7 +108,7 @@ fn output_target<'a>(
     mode: WriteMode,
     location: &'a Location,
     run_key: &'a str,
-    scattered: &'a [&'a str],
+    scattered: &'a [(&'a str, crate::model::ColumnLayout)],
 ) -> TableTarget<'a> {
     TableTarget {
         location,

@@ -8,6 +8,7 @@ use _native::lake::{
     block_on, read_columns_each_counted_if_present, try_write_batches, try_write_shares, write_batches,
     Columns, Location, TableFormat, TableTarget, WriteMode,
 };
+use _native::model::ColumnLayout;
 use _native::{CoreError, CoreResult};
 use arrow::array::RecordBatch;
 use common::{find, loc, read_table, text_batch};
@@ -196,9 +197,13 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
     let dir = tempfile::tempdir().unwrap();
     let batch_of = |first: usize| {
         let ids: Vec<String> = (first..first + 100).map(|i| i.to_string()).collect();
+        let hashes: Vec<String> = (first..first + 100)
+            .map(|i| format!("{:016x}", i * 7919))
+            .collect();
         text_batch(&[
             ("source_system", vec![Some("ehr"); 100]),
             ("source_record_id", ids.iter().map(|s| Some(s.as_str())).collect()),
+            ("row_hash", hashes.iter().map(|s| Some(s.as_str())).collect()),
         ])
     };
     let schema = batch_of(0).schema();
@@ -209,7 +214,10 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         comment: "test",
         mode: WriteMode::Append,
         run_key: Some(run_key),
-        scattered: &["source_record_id"],
+        scattered: &[
+            ("source_record_id", ColumnLayout::Scattered),
+            ("row_hash", ColumnLayout::Digest),
+        ],
     };
     // Three shares of unequal length; each batch is built when its share's turn comes.
     let built = Cell::new(0);
@@ -236,7 +244,8 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         .collect();
     let expected: Vec<String> = (0..800).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "files are committed in the order of the shares");
-    // The scattered column is written without a dictionary or statistics; the other keeps both.
+    // The scattered columns are written without a dictionary or statistics, the digest uncompressed too; the
+    // other column keeps all three.
     for file in std::fs::read_dir(dir.path().join("t")).unwrap() {
         let path = file.unwrap().path();
         if path.extension().is_none_or(|e| e != "parquet") {
@@ -245,9 +254,15 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         let reader = parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
         use parquet::file::reader::FileReader;
         for group in reader.metadata().row_groups() {
-            let (system, record) = (group.column(0), group.column(1));
+            let (system, record, digest) = (group.column(0), group.column(1), group.column(2));
             assert!(system.dictionary_page_offset().is_some() && system.statistics().is_some());
-            assert!(record.dictionary_page_offset().is_none() && record.statistics().is_none());
+            for scattered in [record, digest] {
+                assert!(scattered.dictionary_page_offset().is_none() && scattered.statistics().is_none());
+            }
+            use parquet::basic::Compression;
+            assert_eq!(system.compression(), Compression::SNAPPY);
+            assert_eq!(record.compression(), Compression::SNAPPY);
+            assert_eq!(digest.compression(), Compression::UNCOMPRESSED);
         }
     }
 
