@@ -25,7 +25,7 @@ use super::caps::{SentMessage, Subject};
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use super::contact_points::{contact_key, names_current_contact, ContactKey, CurrentContacts, NOT_COMPARED};
 use crate::error::{CoreError, CoreResult};
-use crate::model::{optional_text_column, text_column, text_value};
+use crate::model::{optional_text_column, text_cells, text_value};
 
 /// Rows of the ledger as they are read, before they are grouped by member.
 #[derive(Debug, Default)]
@@ -76,9 +76,9 @@ impl ConsentRows {
     pub fn read(batch: &RecordBatch, member: &[Option<u32>], as_of: i64) -> CoreResult<ConsentRows> {
         let t = "consents";
         let (channel, purpose, status) = (
-            text_column(batch, t, "channel")?,
-            text_column(batch, t, "purpose")?,
-            text_column(batch, t, "status")?,
+            text_cells(batch, t, "channel")?,
+            text_cells(batch, t, "purpose")?,
+            text_cells(batch, t, "status")?,
         );
         let (basis, contact) = (
             optional_text_column(batch, "basis"),
@@ -164,9 +164,9 @@ impl LedgerBuilder {
     ) -> CoreResult<()> {
         let t = "communications";
         let (channel, direction, status) = (
-            text_column(batch, t, "channel")?,
-            text_column(batch, t, "direction")?,
-            text_column(batch, t, "status")?,
+            text_cells(batch, t, "channel")?,
+            text_cells(batch, t, "direction")?,
+            text_cells(batch, t, "status")?,
         );
         let (keyword, audience) = (
             optional_text_column(batch, "body_keyword"),

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
 use rayon::prelude::*;
 
@@ -22,7 +22,9 @@ use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::{MemberIds, SourceKeys};
 use crate::lake::{quarantine_rows, QuarantinedRow, RejectReason, RejectedRows, RowNumbers};
-use crate::model::{self, optional_text_column, primitive_column, text_column, text_value};
+use crate::model::{
+    self, optional_text_column, primitive_column, text_cells, text_column, text_value, TextColumn,
+};
 
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
 type CodesOfSystem = foldhash::HashMap<String, Vec<(ValueSetId, u32)>>;
@@ -103,9 +105,9 @@ fn date_column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> CoreResul
 
 /// A batch's person key columns: member_id, source_system, source_record_id (each may be absent).
 type PersonKeyColumns<'a> = (
-    Option<&'a StringArray>,
-    Option<&'a StringArray>,
-    Option<&'a StringArray>,
+    Option<TextColumn<'a>>,
+    Option<TextColumn<'a>>,
+    Option<TextColumn<'a>>,
 );
 
 /// A batch's person key columns.
@@ -317,7 +319,7 @@ impl MemberDataBuilder {
         let table = "enrollment";
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
-        let line = text_column(batch, table, "product_line")?;
+        let line = text_cells(batch, table, "product_line")?;
         let keys = person_key_columns(batch);
         let mut last: LastPerson = None;
         let flag = |name: &str| {
@@ -434,7 +436,7 @@ impl MemberDataBuilder {
                 rejected.push((i as u32, "end_date", RejectReason::EndBeforeStart));
                 continue;
             }
-            let vocab = |a: Option<&StringArray>| text_value(a, i).map_or(0, |t| self.vocabulary.get(t));
+            let vocab = |a: Option<TextColumn>| text_value(a, i).map_or(0, |t| self.vocabulary.get(t));
             let (setting_id, taxonomy_id, modifier_id) = (vocab(setting), vocab(taxonomy), vocab(modifier));
             let days_supply = if supply.is_valid(i) {
                 supply.value(i).clamp(0, i32::MAX as i64) as i32

@@ -9,20 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
-    StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::compute::{cast, filter};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{Array, ArrayRef, BooleanArray};
+use arrow::compute::filter;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use super::canonical_text::{is_canonical, EnumSpelling};
+use super::conform_column::{check_type, convert, is_text_dictionary, reject, text_dictionary_type};
 use super::rejected_rows::rows_as_json;
 use crate::error::{CoreError, CoreResult};
-use crate::model::values::{
-    date_to_days, parse_bool, parse_date, parse_float, parse_integer, parse_timestamp,
-};
 use crate::model::{CanonicalType, ColumnSpec, TableSpec};
 
 /// Canonical column name -> source column name.
@@ -238,9 +232,25 @@ impl ConformPlan {
                 ));
             }
         }
+        // A text column read as a dictionary stays one once conformed (see [`super::conform_column`]).
+        let canonical = spec.arrow_schema();
+        let fields: Vec<Field> = canonical
+            .fields()
+            .iter()
+            .zip(spec.columns.iter().zip(&sources))
+            .map(|(field, (column, at))| {
+                let dictionary = column.ty == CanonicalType::Text
+                    && at.is_some_and(|i| is_text_dictionary(source.field(i).data_type()));
+                let field = field.as_ref().clone();
+                match dictionary {
+                    true => field.with_data_type(text_dictionary_type()),
+                    false => field,
+                }
+            })
+            .collect();
         Ok(ConformPlan {
             spec: spec.clone(),
-            target: spec.arrow_schema(),
+            target: Arc::new(Schema::new_with_metadata(fields, canonical.metadata().clone())),
             sources,
         })
     }
@@ -397,171 +407,4 @@ fn find_column(schema: &SchemaRef, name: &str) -> Option<usize> {
             .iter()
             .position(|f| f.name().eq_ignore_ascii_case(name))
     })
-}
-
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-}
-
-fn check_type(spec: &TableSpec, column: &ColumnSpec, found: &DataType) -> CoreResult<()> {
-    let ok = matches!(found, DataType::Null)
-        || is_text(found)
-        || match column.ty {
-            CanonicalType::Text => found.is_integer(),
-            CanonicalType::Date | CanonicalType::Timestamp => matches!(
-                found,
-                DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
-            ),
-            CanonicalType::Float | CanonicalType::Integer => found.is_numeric(),
-            CanonicalType::Boolean => matches!(found, DataType::Boolean) || found.is_integer(),
-        };
-    if ok {
-        Ok(())
-    } else {
-        Err(CoreError::schema(
-            spec.name,
-            column.name,
-            format!(
-                "has type {found}; expected {} (or text that parses as one)",
-                column.ty.name()
-            ),
-        ))
-    }
-}
-
-type Rejections<'a> = &'a mut [Option<(usize, RejectReason)>];
-
-fn reject(rejected: Rejections<'_>, row: usize, ci: usize, reason: RejectReason) {
-    if rejected[row].is_none() {
-        rejected[row] = Some((ci, reason));
-    }
-}
-
-/// Convert one source column to its canonical type, marking rows that cannot be converted.
-fn convert(
-    column: &ColumnSpec,
-    source: &ArrayRef,
-    ci: usize,
-    rejected: Rejections<'_>,
-) -> CoreResult<ArrayRef> {
-    let target = column.ty.arrow_type();
-    if matches!(source.data_type(), DataType::Null) {
-        return Ok(arrow::array::new_null_array(&target, source.len()));
-    }
-    if is_text(source.data_type()) || (column.ty == CanonicalType::Text) {
-        let text = cast(source, &DataType::Utf8)?;
-        let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-        return Ok(from_text(column, text, ci, rejected));
-    }
-    if column.ty == CanonicalType::Integer && source.data_type().is_floating() {
-        let floats = cast(source, &DataType::Float64)?;
-        let floats = floats
-            .as_any()
-            .downcast_ref::<arrow::array::Float64Array>()
-            .expect("f64");
-        let mut out = Int64Builder::with_capacity(floats.len());
-        for (row, v) in floats.iter().enumerate() {
-            match v {
-                Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => out.append_value(v as i64),
-                Some(_) => {
-                    reject(rejected, row, ci, RejectReason::BadInteger);
-                    out.append_null();
-                }
-                None => out.append_null(),
-            }
-        }
-        return Ok(Arc::new(out.finish()));
-    }
-    if column.ty == CanonicalType::Boolean && source.data_type().is_integer() {
-        let ints = cast(source, &DataType::Int64)?;
-        let ints = ints
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .expect("i64");
-        let mut out = BooleanBuilder::with_capacity(ints.len());
-        for (row, v) in ints.iter().enumerate() {
-            match v {
-                Some(0) => out.append_value(false),
-                Some(1) => out.append_value(true),
-                Some(_) => {
-                    reject(rejected, row, ci, RejectReason::BadBoolean);
-                    out.append_null();
-                }
-                None => out.append_null(),
-            }
-        }
-        return Ok(Arc::new(out.finish()));
-    }
-    // Typed source of a compatible type: Arrow's cast (naive timestamps are read as UTC).
-    Ok(cast(source, &target)?)
-}
-
-/// Typed values from text. Empty and blank strings are nulls.
-fn from_text(column: &ColumnSpec, text: &StringArray, ci: usize, rejected: Rejections<'_>) -> ArrayRef {
-    let values = text.iter().map(|v| v.map(str::trim).filter(|v| !v.is_empty()));
-    macro_rules! parse_into {
-        ($builder:expr, $parse:expr, $reason:expr) => {{
-            let mut out = $builder;
-            for (row, v) in values.enumerate() {
-                match v.map(|v| ($parse)(v)) {
-                    Some(Some(parsed)) => out.append_value(parsed),
-                    Some(None) => {
-                        reject(rejected, row, ci, $reason);
-                        out.append_null();
-                    }
-                    None => out.append_null(),
-                }
-            }
-            Arc::new(out.finish()) as ArrayRef
-        }};
-    }
-    let n = text.len();
-    match column.ty {
-        // Fast path: nothing to trim, no blank to turn into a null and, for an enumeration, every value already
-        // spelled canonically, so the column is kept as it is (no copy).
-        CanonicalType::Text if is_canonical(text, column.allowed) => Arc::new(text.clone()),
-        CanonicalType::Text if column.allowed.is_empty() => {
-            let mut out = StringBuilder::with_capacity(n, text.value_data().len());
-            for v in values {
-                out.append_option(v);
-            }
-            Arc::new(out.finish())
-        }
-        CanonicalType::Text => {
-            let canonical = EnumSpelling::new(column.allowed);
-            parse_into!(
-                StringBuilder::with_capacity(n, n * 8),
-                |v: &str| canonical.canonical(v),
-                RejectReason::NotAllowed
-            )
-        }
-        CanonicalType::Date => parse_into!(
-            Date32Builder::with_capacity(n),
-            |v: &str| parse_date(v).map(date_to_days),
-            RejectReason::BadDate
-        ),
-        CanonicalType::Timestamp => {
-            let out = parse_into!(
-                TimestampMicrosecondBuilder::with_capacity(n),
-                |v: &str| parse_timestamp(v).map(|t| t.timestamp_micros()),
-                RejectReason::BadTimestamp
-            );
-            cast(&out, &column.ty.arrow_type()).expect("µs timestamp to µs UTC is a relabel")
-        }
-        CanonicalType::Float => parse_into!(
-            Float64Builder::with_capacity(n),
-            parse_float,
-            RejectReason::BadNumber
-        ),
-        CanonicalType::Integer => parse_into!(
-            Int64Builder::with_capacity(n),
-            parse_integer,
-            RejectReason::BadInteger
-        ),
-        CanonicalType::Boolean => parse_into!(
-            BooleanBuilder::with_capacity(n),
-            parse_bool,
-            RejectReason::BadBoolean
-        ),
-    }
 }

@@ -3,6 +3,7 @@
 
 mod canonical_text;
 pub mod conform;
+mod conform_column;
 pub mod delta_write;
 mod hybrid;
 mod kept_rows;

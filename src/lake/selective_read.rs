@@ -28,6 +28,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use super::conform::RowNumbers;
+use super::conform_column::text_dictionary_type;
 use super::kept_rows::read_kept_rows;
 use super::location::register_cloud_stores;
 use super::read::{open_delta_table, plain_schema};
@@ -136,7 +137,37 @@ impl SelectiveScan {
         }))
     }
 
-    /// The table's schema, with view and large string types as plain Utf8.
+    /// Read the text columns named (stored names; others are ignored) as dictionaries: 32-bit keys over each
+    /// column chunk's distinct values, as Parquet stores a column of few distinct values, instead of a copy of
+    /// the text for every row. The schema says so.
+    pub fn with_text_dictionaries(mut self, columns: &[&str]) -> CoreResult<Self> {
+        let hint = |schema: &Schema| -> SchemaRef {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let text = matches!(
+                        f.data_type(),
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    );
+                    match text && columns.contains(&f.name().as_str()) {
+                        true => f.as_ref().clone().with_data_type(text_dictionary_type()),
+                        false => f.as_ref().clone(),
+                    }
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        };
+        for file in &mut self.files {
+            let options = ArrowReaderOptions::new().with_schema(hint(file.metadata.schema()));
+            file.metadata = ArrowReaderMetadata::try_new(file.metadata.metadata().clone(), options)?;
+        }
+        self.schema = hint(&self.schema);
+        Ok(self)
+    }
+
+    /// The table's schema, with view and large string types as plain Utf8 (and the text columns read as
+    /// dictionaries as such, see [`Self::with_text_dictionaries`]).
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -372,10 +403,7 @@ async fn read_row_group(
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
             );
             if roots.contains(&i) && text {
-                f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                ))
+                f.as_ref().clone().with_data_type(text_dictionary_type())
             } else {
                 f.as_ref().clone()
             }

@@ -1,8 +1,8 @@
 //! Typed access to the columns of a batch, with a schema error naming the table and column when the column is
 //! missing or of another type.
 
-use arrow::array::{Array, AsArray, PrimitiveArray, RecordBatch, StringArray};
-use arrow::datatypes::ArrowPrimitiveType;
+use arrow::array::{Array, AsArray, Int32Array, PrimitiveArray, RecordBatch, StringArray};
+use arrow::datatypes::{ArrowPrimitiveType, Int32Type};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -28,15 +28,85 @@ pub fn primitive_column<'a, T: ArrowPrimitiveType>(
         .ok_or_else(|| CoreError::schema(table, column, format!("missing or not {what}")))
 }
 
-/// The text column `column` of a batch, if it has one (optional canonical columns).
-pub fn optional_text_column<'a>(batch: &'a RecordBatch, column: &str) -> Option<&'a StringArray> {
+/// A text column as read: plain text, or dictionary-encoded text as Parquet stores low-cardinality columns
+/// (read so, a column of a few distinct values is not copied out value by value for every row).
+#[derive(Debug, Clone, Copy)]
+pub enum TextColumn<'a> {
+    /// Each row's text in place.
+    Plain(&'a StringArray),
+    /// Each row's key into `values`.
+    Dictionary {
+        /// Row -> entry of `values` (null: the row is null).
+        keys: &'a Int32Array,
+        /// The distinct texts.
+        values: &'a StringArray,
+    },
+}
+
+impl<'a> TextColumn<'a> {
+    /// The column as text cells, if it is text (plain, or a dictionary of 32-bit keys over plain text).
+    pub fn of(array: &'a dyn Array) -> Option<Self> {
+        if let Some(plain) = array.as_string_opt::<i32>() {
+            return Some(TextColumn::Plain(plain));
+        }
+        let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+        let values = dictionary.values().as_string_opt::<i32>()?;
+        Some(TextColumn::Dictionary {
+            keys: dictionary.keys(),
+            values,
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            TextColumn::Plain(a) => a.len(),
+            TextColumn::Dictionary { keys, .. } => keys.len(),
+        }
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether row `i` holds a value.
+    pub fn is_valid(&self, i: usize) -> bool {
+        match self {
+            TextColumn::Plain(a) => a.is_valid(i),
+            TextColumn::Dictionary { keys, values } => {
+                keys.is_valid(i) && values.is_valid(keys.value(i) as usize)
+            }
+        }
+    }
+
+    /// The text of row `i` (empty for a null row, as Arrow's own accessor gives).
+    pub fn value(&self, i: usize) -> &'a str {
+        match self {
+            TextColumn::Plain(a) => a.value(i),
+            TextColumn::Dictionary { keys, values } => values.value(keys.value(i) as usize),
+        }
+    }
+}
+
+/// The text column `column` of a batch of `table`, plain or dictionary-encoded.
+pub fn text_cells<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> CoreResult<TextColumn<'a>> {
     batch
         .column_by_name(column)
-        .and_then(|c| c.as_string_opt::<i32>())
+        .and_then(|c| TextColumn::of(c.as_ref()))
+        .ok_or_else(|| CoreError::schema(table, column, "missing or not text"))
+}
+
+/// The text column `column` of a batch, if it has one (optional canonical columns), plain or
+/// dictionary-encoded.
+pub fn optional_text_column<'a>(batch: &'a RecordBatch, column: &str) -> Option<TextColumn<'a>> {
+    batch
+        .column_by_name(column)
+        .and_then(|c| TextColumn::of(c.as_ref()))
 }
 
 /// Row `i` of an optional text column: None when the column is absent, or the value null or empty.
-pub fn text_value(column: Option<&StringArray>, i: usize) -> Option<&str> {
+pub fn text_value(column: Option<TextColumn<'_>>, i: usize) -> Option<&str> {
     column
         .filter(|a| a.is_valid(i))
         .map(|a| a.value(i))

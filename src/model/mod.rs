@@ -16,7 +16,9 @@ pub mod values;
 pub use audience_outputs::{audience_events, audience_members, outreach, suppressions, sync_runs};
 pub use builder::BatchBuilder;
 pub use caregaps_outputs::{care_gaps, measure_rates};
-pub use columns::{only_columns, optional_text_column, primitive_column, text_column, text_value};
+pub use columns::{
+    only_columns, optional_text_column, primitive_column, text_cells, text_column, text_value, TextColumn,
+};
 pub use identity_outputs::{
     identity_changes, identity_links, identity_xref, level_column, member_profile, weight_column,
 };

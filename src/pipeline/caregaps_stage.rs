@@ -245,7 +245,9 @@ pub async fn run_caregaps(
     // reading it whole beside the identity tables: members and enrollment peaked at 0.6 instead of 1.1 GB and
     // took 0.9-1.1 instead of 1.1-1.9 s (fresh memory is slow to fault in on a small VM).
     let mut unmatched: Vec<QuarantinedRow> = Vec::new();
-    let enrollment = read_conformed_each(inputs, "enrollment", |good| {
+    // Enrollment's columns of few values come as dictionaries (see `read_conformed_each`).
+    let dictionaries = ["source_system", "product_line", "snp_type"];
+    let enrollment = read_conformed_each(inputs, "enrollment", &dictionaries, |good| {
         unmatched.extend(builder.add_enrollment_batches(&good)?);
         Ok(())
     })

@@ -261,7 +261,7 @@ pub async fn read_conformed_columns(
     keep: Option<&[String]>,
 ) -> CoreResult<Option<ConformedInput>> {
     let mut batches = Vec::new();
-    let read = read_conformed_each(inputs, table, |good| {
+    let read = read_conformed_each(inputs, table, &[], |good| {
         match keep {
             Some(keep) => {
                 for (batch, numbers) in good {
@@ -281,10 +281,13 @@ pub async fn read_conformed_columns(
 /// come back (None when the input is absent, and `take` is not called). Plain Delta and Parquet tables are read
 /// by row group, several at once; other sources stream through the query engine. Raw batches are conformed
 /// [`CONFORM_AT_ONCE`] at a time and dropped once conformed, so a `take` that keeps less than the rows never
-/// holds the whole table.
+/// holds the whole table. The canonical text columns named in `dictionaries` come dictionary-encoded when the
+/// table is read by row group (see [`SelectiveScan::with_text_dictionaries`]): columns of few distinct values,
+/// conformed once per value, whose reader takes [`crate::model::TextColumn`]s.
 pub async fn read_conformed_each(
     inputs: &InputSet,
     table: &str,
+    dictionaries: &[&str],
     mut take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<()>,
 ) -> CoreResult<Option<ConformedInput>> {
     let Some(source) = inputs.locate(table).await? else {
@@ -297,8 +300,19 @@ pub async fn read_conformed_each(
         rows_read: 0,
     };
     let mut chunks = ConformChunks::new(|good| take(good).map(|()| Vec::new()));
-    if let Some(scan) = SelectiveScan::plan(&source).await? {
-        let plan = inputs.conform_plan(table, &scan.schema())?;
+    if let Some(mut scan) = SelectiveScan::plan(&source).await? {
+        let mut plan = inputs.conform_plan(table, &scan.schema())?;
+        if !dictionaries.is_empty() {
+            // The source columns the canonical ones come from (a mapping may rename them).
+            let schema = scan.schema();
+            let stored: Vec<&str> = dictionaries
+                .iter()
+                .filter_map(|c| plan.source_column(c))
+                .map(|i| schema.field(i).name().as_str())
+                .collect();
+            scan = scan.with_text_dictionaries(&stored)?;
+            plan = inputs.conform_plan(table, &scan.schema())?;
+        }
         read.described = describe_source(&source, scan.version);
         let (rows_read, quarantined) = (&mut read.rows_read, &mut read.quarantined);
         scan.read_each(|g| {

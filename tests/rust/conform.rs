@@ -295,9 +295,10 @@ mod properties {
 
     use std::collections::{BTreeSet, HashMap};
 
-    use _native::lake::ConformPlan;
-    use _native::model::{canonical_input, CanonicalType, ColumnSpec, CANONICAL_INPUTS};
+    use _native::lake::{ConformPlan, Conformed};
+    use _native::model::{canonical_input, CanonicalType, ColumnSpec, TableSpec, CANONICAL_INPUTS};
     use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+    use arrow::compute::cast;
     use arrow::datatypes::{DataType, Field, Schema};
     use proptest::prelude::*;
     use std::sync::Arc;
@@ -359,8 +360,92 @@ mod properties {
         }
     }
 
+    /// A source batch of `table` whose cells are drawn by `rows` (each with whether the row is clean).
+    fn source_batch(table: &str, rows: &[(bool, Vec<Cell>)]) -> (TableSpec, RecordBatch) {
+        let spec = canonical_input(table).expect("a canonical input");
+        let fields: Vec<Field> = spec
+            .columns
+            .iter()
+            .map(|c| Field::new(c.name, DataType::Utf8, true))
+            .collect();
+        let arrays = spec
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(ci, column)| {
+                let values: Vec<Option<String>> = rows
+                    .iter()
+                    .map(|(clean, r)| text(column, &r[ci % r.len()], *clean))
+                    .collect();
+                Arc::new(StringArray::from(values)) as _
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+        (spec, batch)
+    }
+
+    /// The batch with each of its columns of canonical type text dictionary-encoded, and those columns'
+    /// positions.
+    fn as_dictionaries(spec: &TableSpec, batch: &RecordBatch) -> (RecordBatch, Vec<usize>) {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let texts: Vec<usize> = (0..spec.columns.len())
+            .filter(|&i| spec.columns[i].ty == CanonicalType::Text)
+            .collect();
+        let columns = batch
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match texts.contains(&i) {
+                true => cast(c, &dictionary).unwrap(),
+                false => c.clone(),
+            })
+            .collect();
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match texts.contains(&i) {
+                true => f.as_ref().clone().with_data_type(dictionary.clone()),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        (
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap(),
+            texts,
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn dictionary_encoded_text_conforms_as_plain_text_does(
+            table in prop::sample::select(CANONICAL_INPUTS.to_vec()),
+            rows in prop::collection::vec((any::<bool>(), prop::collection::vec(cell(), 16)), 0..40),
+        ) {
+            let (spec, plain) = source_batch(table, &rows);
+            let (encoded, texts) = as_dictionaries(&spec, &plain);
+            let conform = |batch: &RecordBatch| {
+                ConformPlan::new(&spec, &batch.schema(), &HashMap::new()).unwrap().conform(batch, 0).unwrap()
+            };
+            let (want, got) = (conform(&plain), conform(&encoded));
+            let rejected = |out: &Conformed| -> Vec<_> {
+                out.quarantined.iter().map(|q| (q.row_number, q.column.clone(), q.reason)).collect()
+            };
+            prop_assert_eq!(rejected(&got), rejected(&want));
+            prop_assert_eq!(got.batch.num_rows(), want.batch.num_rows());
+            for ci in 0..spec.columns.len() {
+                let column = got.batch.column(ci);
+                if texts.contains(&ci) {
+                    prop_assert!(matches!(column.data_type(), DataType::Dictionary(_, _)));
+                    let decoded = cast(column, &DataType::Utf8).unwrap();
+                    prop_assert_eq!(&decoded, want.batch.column(ci), "{} {}", table, spec.columns[ci].name);
+                } else {
+                    prop_assert_eq!(column, want.batch.column(ci));
+                }
+            }
+        }
 
         #[test]
         fn every_row_is_kept_or_quarantined_with_a_fixed_reason(
@@ -368,19 +453,7 @@ mod properties {
             rows in prop::collection::vec((any::<bool>(), prop::collection::vec(cell(), 16)), 0..40),
             offset in 0i64..1_000_000,
         ) {
-            let spec = canonical_input(table).expect("a canonical input");
-            let fields: Vec<Field> = spec.columns.iter().map(|c| Field::new(c.name, DataType::Utf8, true)).collect();
-            let arrays = spec
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(ci, column)| {
-                    let values: Vec<Option<String>> =
-                        rows.iter().map(|(clean, r)| text(column, &r[ci % r.len()], *clean)).collect();
-                    Arc::new(StringArray::from(values)) as _
-                })
-                .collect();
-            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+            let (spec, batch) = source_batch(table, &rows);
             let plan = ConformPlan::new(&spec, &batch.schema(), &HashMap::new()).unwrap();
             let out = plan.conform(&batch, offset).unwrap();
 

@@ -733,3 +733,61 @@ fn wide_tables_are_written_in_row_groups_readers_can_share_out_and_narrow_ones_a
     assert!(wide.len() >= 2, "row groups: {wide:?}");
     assert_eq!(row_groups(&dir.path().join("narrow")), [rows]);
 }
+
+#[test]
+fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Int32Type};
+    let dir = tempfile::tempdir().unwrap();
+    let read = |scan: &_native::lake::selective_read::SelectiveScan| {
+        let mut batches = Vec::new();
+        block_on(scan.read_each(|s| {
+            batches.push(s);
+            Ok(())
+        }))
+        .unwrap();
+        batches
+    };
+    let plain = read(&events_scan(&dir, [(30, 7), (23, 7)]));
+    let other = tempfile::tempdir().unwrap();
+    let scan = events_scan(&other, [(30, 7), (23, 7)]);
+    // An unknown name and a column that is not text are left as they are.
+    let scan = scan.with_text_dictionaries(&["code", "n", "no_such"]).unwrap();
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    assert_eq!(scan.schema().field(1).data_type(), &dictionary);
+    assert_eq!(scan.schema().field(0).data_type(), &DataType::Int64);
+    let encoded = read(&scan);
+    assert_eq!(kept_events(&plain).0, {
+        let numbers: Vec<i64> = encoded
+            .iter()
+            .flat_map(|s| (0..s.batch.num_rows()).map(|i| s.row_numbers.at(i)))
+            .collect();
+        numbers
+    });
+    let codes = |batches: &[_native::lake::selective_read::SelectedRows]| -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|s| {
+                let column = arrow::compute::cast(s.batch.column(1), &DataType::Utf8).unwrap();
+                let texts: Vec<String> = column
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|c| c.unwrap().to_string())
+                    .collect();
+                texts
+            })
+            .collect()
+    };
+    for s in &encoded {
+        let values = s
+            .batch
+            .column(1)
+            .as_dictionary::<Int32Type>()
+            .values()
+            .as_string::<i32>()
+            .clone();
+        let distinct: std::collections::HashSet<_> = values.iter().collect();
+        assert_eq!(distinct.len(), values.len(), "a dictionary of the distinct codes");
+    }
+    assert_eq!(codes(&encoded), codes(&plain));
+}
