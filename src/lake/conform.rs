@@ -261,6 +261,14 @@ impl ConformPlan {
         self.sources[at]
     }
 
+    /// The positions of the source columns this plan reads, ascending.
+    pub fn source_columns(&self) -> Vec<usize> {
+        let mut positions: Vec<usize> = self.sources.iter().flatten().copied().collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+    }
+
     /// The canonical schema of conformed batches.
     pub fn schema(&self) -> SchemaRef {
         self.target.clone()

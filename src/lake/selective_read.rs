@@ -63,6 +63,8 @@ pub struct SelectiveScan {
     store: Arc<dyn ObjectStore>,
     files: Vec<ScanFile>,
     schema: SchemaRef,
+    /// The columns [`Self::read_each`] reads (positions in `schema`, ascending) and their schema (None: all).
+    read_columns: Option<(Vec<usize>, SchemaRef)>,
     /// Delta version read (None for Parquet).
     pub version: Option<i64>,
 }
@@ -133,6 +135,7 @@ impl SelectiveScan {
             store,
             files,
             schema,
+            read_columns: None,
             version,
         }))
     }
@@ -163,13 +166,31 @@ impl SelectiveScan {
             file.metadata = ArrowReaderMetadata::try_new(file.metadata.metadata().clone(), options)?;
         }
         self.schema = hint(&self.schema);
+        if let Some((positions, _)) = self.read_columns.take() {
+            return self.with_read_columns(positions);
+        }
+        Ok(self)
+    }
+
+    /// Read only the columns at these positions of the table's schema with [`Self::read_each`] (the others are
+    /// neither fetched nor decoded); [`Self::schema`] is then theirs, in table order. Other reads are not
+    /// narrowed.
+    pub fn with_read_columns(mut self, mut positions: Vec<usize>) -> CoreResult<Self> {
+        positions.sort_unstable();
+        positions.dedup();
+        let schema = Arc::new(self.schema.project(&positions)?);
+        self.read_columns = Some((positions, schema));
         Ok(self)
     }
 
     /// The table's schema, with view and large string types as plain Utf8 (and the text columns read as
-    /// dictionaries as such, see [`Self::with_text_dictionaries`]).
+    /// dictionaries as such, see [`Self::with_text_dictionaries`]); only the columns read, when narrowed (see
+    /// [`Self::with_read_columns`]).
     pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        match &self.read_columns {
+            None => self.schema.clone(),
+            Some((_, schema)) => schema.clone(),
+        }
     }
 
     /// At most how many rows hold each value of the text column `column`, from the row groups' statistics: a
@@ -237,7 +258,8 @@ impl SelectiveScan {
     /// Every row, each decoded batch handed to `take` in table order as it is read (row groups decoded a few at a
     /// time), so a caller that keeps less than the rows never holds the whole table.
     pub async fn read_each(&self, take: impl FnMut(SelectedRows) -> CoreResult<()>) -> CoreResult<()> {
-        self.scan(None, None, &|_| {}, take).await
+        let positions = self.read_columns.as_ref().map(|(p, _)| p.clone());
+        self.scan(None, positions, &|_| {}, take).await
     }
 
     /// Every row of the named columns (in that order; None: all of them), each batch handed to `take` in table

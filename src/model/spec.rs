@@ -157,6 +157,20 @@ impl TableSpec {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The table with only the columns named (in canonical order; names it does not have are ignored): what a
+    /// reader that uses a few columns conforms, so a row is not held back for a column that reader never reads.
+    pub fn only(&self, columns: &[&str]) -> TableSpec {
+        TableSpec {
+            columns: self
+                .columns
+                .iter()
+                .filter(|c| columns.contains(&c.name))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The columns laid out otherwise than by default, with their layout (see [`ColumnLayout`]).
     pub fn scattered_columns(&self) -> Vec<(&'static str, ColumnLayout)> {
         self.columns

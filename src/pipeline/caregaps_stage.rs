@@ -247,7 +247,7 @@ pub async fn run_caregaps(
     let mut unmatched: Vec<QuarantinedRow> = Vec::new();
     // Enrollment's columns of few values come as dictionaries (see `read_conformed_each`).
     let dictionaries = ["source_system", "product_line", "snp_type"];
-    let enrollment = read_conformed_each(inputs, "enrollment", &dictionaries, |good| {
+    let enrollment = read_conformed_each(inputs, "enrollment", &dictionaries, None, |good| {
         unmatched.extend(builder.add_enrollment_batches(&good)?);
         Ok(())
     })

@@ -69,6 +69,22 @@ impl InputSet {
         ConformPlan::new(&spec, schema, &self.mapping(table))
     }
 
+    /// The conform plan of the canonical columns in `only` of `table` (see [`crate::model::TableSpec::only`]): rows are
+    /// conformed (and quarantined) on those columns alone and come out with them alone. The schema is checked
+    /// for those columns only: check it whole with [`Self::conform_plan`] first.
+    pub(crate) fn conform_plan_of(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        only: &[&str],
+    ) -> CoreResult<ConformPlan> {
+        let spec =
+            canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+        let mut mapping = self.mapping(table);
+        mapping.retain(|canonical, _| only.contains(&canonical.as_str()));
+        ConformPlan::new(&spec.only(only), schema, &mapping)
+    }
+
     /// The column mapping given for `table` (empty when none).
     pub(crate) fn mapping(&self, table: &str) -> ColumnMapping {
         self.overrides
@@ -136,6 +152,18 @@ impl InputStream {
         let offset = self.rows_read;
         self.rows_read += batch.num_rows() as i64;
         Ok(Some((batch, offset)))
+    }
+
+    /// Conform only the canonical columns in `only` (see [`InputSet::conform_plan_of`]); the schema was
+    /// checked whole when the input was opened.
+    pub(crate) fn with_only_columns(
+        mut self,
+        inputs: &InputSet,
+        table: &str,
+        only: &[&str],
+    ) -> CoreResult<Self> {
+        self.plan = inputs.conform_plan_of(table, &self.reader.schema(), only)?;
+        Ok(self)
     }
 
     /// The conform plan of this input.
@@ -261,7 +289,7 @@ pub async fn read_conformed_columns(
     keep: Option<&[String]>,
 ) -> CoreResult<Option<ConformedInput>> {
     let mut batches = Vec::new();
-    let read = read_conformed_each(inputs, table, &[], |good| {
+    let read = read_conformed_each(inputs, table, &[], None, |good| {
         match keep {
             Some(keep) => {
                 for (batch, numbers) in good {
@@ -283,11 +311,13 @@ pub async fn read_conformed_columns(
 /// [`CONFORM_AT_ONCE`] at a time and dropped once conformed, so a `take` that keeps less than the rows never
 /// holds the whole table. The canonical text columns named in `dictionaries` come dictionary-encoded when the
 /// table is read by row group (see [`SelectiveScan::with_text_dictionaries`]): columns of few distinct values,
-/// conformed once per value, whose reader takes [`crate::model::TextColumn`]s.
+/// conformed once per value, whose reader takes [`crate::model::TextColumn`]s. With `only`, the schema is
+/// checked whole but only those canonical columns are read and conformed (see [`InputSet::conform_plan_of`]).
 pub async fn read_conformed_each(
     inputs: &InputSet,
     table: &str,
     dictionaries: &[&str],
+    only: Option<&[&str]>,
     mut take: impl FnMut(Vec<(RecordBatch, RowNumbers)>) -> CoreResult<()>,
 ) -> CoreResult<Option<ConformedInput>> {
     let Some(source) = inputs.locate(table).await? else {
@@ -313,6 +343,14 @@ pub async fn read_conformed_each(
             scan = scan.with_text_dictionaries(&stored)?;
             plan = inputs.conform_plan(table, &scan.schema())?;
         }
+        if let Some(only) = only {
+            // The source columns of the canonical ones asked for, alone, fetched and decoded.
+            let read = inputs
+                .conform_plan_of(table, &scan.schema(), only)?
+                .source_columns();
+            scan = scan.with_read_columns(read)?;
+            plan = inputs.conform_plan_of(table, &scan.schema(), only)?;
+        }
         read.described = describe_source(&source, scan.version);
         let (rows_read, quarantined) = (&mut read.rows_read, &mut read.quarantined);
         scan.read_each(|g| {
@@ -326,6 +364,9 @@ pub async fn read_conformed_each(
     let mut stream = open_input(inputs, table)
         .await?
         .ok_or_else(|| CoreError::Internal(format!("{table} was located but did not open")))?;
+    if let Some(only) = only {
+        stream = stream.with_only_columns(inputs, table, only)?;
+    }
     read.described = stream.describe();
     while let Some((batch, offset)) = stream.next_raw().await? {
         chunks.push(

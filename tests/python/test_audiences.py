@@ -160,14 +160,18 @@ def test_a_failed_send_is_retried(pipeline, tmp_path) -> None:
 def test_engagement_rows_that_fail_to_conform_or_reach_no_member_are_quarantined_with_a_reason(
     pipeline, tmp_path
 ) -> None:
-    lake, out, _ = pipeline
+    lake, out, first_config = pipeline
     member = read_delta(out / "member_profile").to_pylist()[0]["member_id"]
+    carelake.audiences(first_config)
+    texted = next(r["member_id"] for r in read_delta(out / "audience_members").to_pylist() if r["channel"] == "sms")
     feedback = tmp_path / "communications.csv"
     feedback.write_text(
         "message_id,member_id,channel,direction,audience,template,sent_at,status,body_keyword\n"
         f"M1,{member},sms,outbound,preventive_recall,recall_v1,{AS_OF}T18:00:00Z,delivered,\n"
         f"M2,{member},sms,outbound,preventive_recall,recall_v1,31/13/2026 25:61,delivered,\n"
         f"M3,MBR-NOT-KNOWN,sms,inbound,,,{AS_OF}T18:00:00Z,replied,STOP\n"
+        # A STOP reply recorded without its message id still revokes: only what the ledger reads is checked.
+        f",{texted},sms,inbound,,,{AS_OF}T08:00:00Z,replied,STOP\n"
     )
     consents = tmp_path / "consents.csv"
     consents.write_text(
@@ -196,6 +200,13 @@ def test_engagement_rows_that_fail_to_conform_or_reach_no_member_are_quarantined
         "communications.unknown_person": 1,
         "consents.unknown_person": 1,
     }
+    members = [r for r in read_delta(out / "audience_members").to_pylist() if r["member_id"] == texted]
+    suppressed = [
+        r for r in read_delta(out / "suppressions").to_pylist()
+        if r["member_id"] == texted and r["run_id"] == report["run_id"]
+    ]
+    assert members or suppressed, "the member is still selected: sent another way or left out with a rule"
+    assert all(r["channel"] != "sms" for r in members)
 
 
 MAIL_HOUSE = """

@@ -791,3 +791,43 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
     }
     assert_eq!(codes(&encoded), codes(&plain));
 }
+
+#[test]
+fn a_read_narrowed_to_some_columns_hands_on_only_those_with_the_same_rows() {
+    use arrow::array::AsArray;
+    let dir = tempfile::tempdir().unwrap();
+    let read = |scan: &_native::lake::selective_read::SelectiveScan| {
+        let mut batches = Vec::new();
+        block_on(scan.read_each(|s| {
+            batches.push(s);
+            Ok(())
+        }))
+        .unwrap();
+        batches
+    };
+    let whole = read(&events_scan(&dir, [(30, 7), (23, 7)]));
+    let other = tempfile::tempdir().unwrap();
+    let scan = events_scan(&other, [(30, 7), (23, 7)]);
+    let columns = scan.schema().fields().len();
+    assert!(columns > 1);
+    let narrowed = scan.with_read_columns(vec![1, 1]).unwrap();
+    assert_eq!(narrowed.schema().fields().len(), 1);
+    assert_eq!(narrowed.schema().field(0).name(), "code");
+    let codes = read(&narrowed);
+    assert!(codes.iter().all(|s| s.batch.num_columns() == 1));
+    let texts = |batches: &[_native::lake::selective_read::SelectedRows], at: usize| -> Vec<(i64, String)> {
+        batches
+            .iter()
+            .flat_map(|s| {
+                let column = s.batch.column(at).as_string::<i32>().clone();
+                (0..s.batch.num_rows())
+                    .map(move |i| (s.row_numbers.at(i), column.value(i).to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(texts(&codes, 0), texts(&whole, 1));
+    assert!(events_scan(&tempfile::tempdir().unwrap(), [(3, 7), (2, 7)])
+        .with_read_columns(vec![columns])
+        .is_err());
+}

@@ -112,11 +112,44 @@ fn ledger_dictionaries(table: &str) -> &'static [&'static str] {
             "channel",
             "direction",
             "audience",
-            "template",
             "status",
             "body_keyword",
         ],
         _ => &[],
+    }
+}
+
+/// The columns of an engagement input the ledger reads, when it alone reads the input: only these are read and
+/// conformed. A STOP reply or a consent whose other columns (message_id, template, source) are missing or
+/// malformed still counts: an opt-out is honored however the rest of its row was recorded (ingest's checks
+/// still report such rows). Leaving out communications' message_id, unique per row, spares decoding and
+/// checking 10M texts at 10M members.
+fn ledger_columns(table: &str) -> Option<&'static [&'static str]> {
+    const PERSON: [&str; 3] = ["member_id", "source_system", "source_record_id"];
+    match table {
+        "consents" => Some(&[
+            PERSON[0],
+            PERSON[1],
+            PERSON[2],
+            "channel",
+            "purpose",
+            "status",
+            "basis",
+            "contact_point",
+            "captured_at",
+        ]),
+        "communications" => Some(&[
+            PERSON[0],
+            PERSON[1],
+            PERSON[2],
+            "channel",
+            "direction",
+            "audience",
+            "sent_at",
+            "status",
+            "body_keyword",
+        ]),
+        _ => None,
     }
 }
 
@@ -461,9 +494,13 @@ pub async fn run_audiences(
             // Streamed: each few conformed batches are resolved on every core and added to the ledger in table
             // order, then dropped.
             let mut unknown = Vec::new();
-            let read = read_conformed_each(inputs, table, ledger_dictionaries(table), |good| {
-                into.add(&mut ledger, &good, false, &mut unknown).map(drop)
-            })
+            let read = read_conformed_each(
+                inputs,
+                table,
+                ledger_dictionaries(table),
+                ledger_columns(table),
+                |good| into.add(&mut ledger, &good, false, &mut unknown).map(drop),
+            )
             .await?;
             if let Some(read) = read {
                 described.insert(table.into(), read.described);
