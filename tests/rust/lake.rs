@@ -489,6 +489,19 @@ fn events_scan(
         .expect("plain Parquet reads selectively")
 }
 
+/// Every batch a full read of `scan` hands on, in order.
+fn every_batch(
+    scan: &_native::lake::selective_read::SelectiveScan,
+) -> Vec<_native::lake::selective_read::SelectedRows> {
+    let mut batches = Vec::new();
+    block_on(scan.read_each(|s| {
+        batches.push(s);
+        Ok(())
+    }))
+    .unwrap();
+    batches
+}
+
 /// The table positions, `n` values and `code` values of the rows a selective read of [`events_scan`] kept.
 fn kept_events(
     selected: &[_native::lake::selective_read::SelectedRows],
@@ -739,16 +752,7 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Int32Type};
     let dir = tempfile::tempdir().unwrap();
-    let read = |scan: &_native::lake::selective_read::SelectiveScan| {
-        let mut batches = Vec::new();
-        block_on(scan.read_each(|s| {
-            batches.push(s);
-            Ok(())
-        }))
-        .unwrap();
-        batches
-    };
-    let plain = read(&events_scan(&dir, [(30, 7), (23, 7)]));
+    let plain = every_batch(&events_scan(&dir, [(30, 7), (23, 7)]));
     let other = tempfile::tempdir().unwrap();
     let scan = events_scan(&other, [(30, 7), (23, 7)]);
     // An unknown name and a column that is not text are left as they are.
@@ -756,7 +760,7 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
     let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     assert_eq!(scan.schema().field(1).data_type(), &dictionary);
     assert_eq!(scan.schema().field(0).data_type(), &DataType::Int64);
-    let encoded = read(&scan);
+    let encoded = every_batch(&scan);
     assert_eq!(kept_events(&plain).0, {
         let numbers: Vec<i64> = encoded
             .iter()
@@ -796,16 +800,7 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
 fn a_read_narrowed_to_some_columns_hands_on_only_those_with_the_same_rows() {
     use arrow::array::AsArray;
     let dir = tempfile::tempdir().unwrap();
-    let read = |scan: &_native::lake::selective_read::SelectiveScan| {
-        let mut batches = Vec::new();
-        block_on(scan.read_each(|s| {
-            batches.push(s);
-            Ok(())
-        }))
-        .unwrap();
-        batches
-    };
-    let whole = read(&events_scan(&dir, [(30, 7), (23, 7)]));
+    let whole = every_batch(&events_scan(&dir, [(30, 7), (23, 7)]));
     let other = tempfile::tempdir().unwrap();
     let scan = events_scan(&other, [(30, 7), (23, 7)]);
     let columns = scan.schema().fields().len();
@@ -813,7 +808,7 @@ fn a_read_narrowed_to_some_columns_hands_on_only_those_with_the_same_rows() {
     let narrowed = scan.with_read_columns(vec![1, 1]).unwrap();
     assert_eq!(narrowed.schema().fields().len(), 1);
     assert_eq!(narrowed.schema().field(0).name(), "code");
-    let codes = read(&narrowed);
+    let codes = every_batch(&narrowed);
     assert!(codes.iter().all(|s| s.batch.num_columns() == 1));
     let texts = |batches: &[_native::lake::selective_read::SelectedRows], at: usize| -> Vec<(i64, String)> {
         batches
