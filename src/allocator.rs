@@ -11,16 +11,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// (`mi_option_purge_delay` of `mi_option_t` in mimalloc.h: the same position in its versions 2 and 3).
 const PURGE_DELAY_OPTION: c_int = 15;
 
+/// mimalloc's option for asking the system for transparent huge pages (`mi_option_allow_thp` of `mi_option_t`
+/// in mimalloc 3's mimalloc.h, the version libmimalloc-sys builds by default; it sits elsewhere in version 2).
+/// mimalloc reads it each time it maps memory from the system: memory it maps while the option is off is not
+/// advised as huge pages, memory mapped before keeps its advice.
+const HUGE_PAGES_OPTION: c_int = 43;
+
 /// Milliseconds freed pages are kept before they go back to the system. mimalloc 3 keeps them a second, and the
 /// audience stage frees gigabytes at the end of one phase while the next allocates as much: measured at 10M
 /// members, a second's delay held about 0.3 GiB more at the peak (6.27 against 5.94-5.96 GiB at 100-250 ms);
 /// 250 ms cost about 2.5 s of system time over 65 s of CPU, immediate purging (0) 25 s.
 ///
-/// Transparent huge pages stay on (mimalloc asks for them with `madvise`). Without them (its `no_thp` feature,
-/// tried with a 2.5 s delay) the 10M audience run peaked 0.3 GiB lower with 7 s less system time but no faster
-/// (45.8-57.2 s against 52.3-54.5 s), care gaps at 1M ran about 10% faster, and identity resolution at 21M
-/// records ran 15-25% slower (325-359 s against 256-320 s: its sort, compare and cluster phases index gigabytes
-/// at random, which small pages serve with many more TLB misses).
+/// Transparent huge pages: see [`tune`] and [`HugePages`].
 const PURGE_DELAY_MS: c_long = 250;
 
 /// Milliseconds freed pages are kept while the care-gap stage runs. Its phases free and allocate a few hundred
@@ -48,48 +50,99 @@ extern "C" {
     fn mi_option_get(option: c_int) -> c_long;
 }
 
-/// Shorten mimalloc's purge delay to [`PURGE_DELAY_MS`], unless `MIMALLOC_PURGE_DELAY` in the environment sets
-/// it. Called once, when the extension module is loaded.
+/// Shorten mimalloc's purge delay to [`PURGE_DELAY_MS`] and map memory without transparent huge pages, each
+/// unless its `MIMALLOC_` variable in the environment sets it. Called once, when the extension module is loaded.
+///
+/// Huge pages are off but while identity resolution runs (see [`HugePages`]). Where the kernel gives them only
+/// on request (`madvise`, as on this machine), a fault in an advised region zeroes and
+/// often first compacts 2 MiB, and a region partly freed stays resident whole. Measured on one 10M-member lake,
+/// first runs interleaved (`MIMALLOC_ALLOW_THP`): the audience stage 30.5-33.7 s and a 4.59-4.66 GiB peak
+/// without them against 33.0-39.2 s and 5.30-5.41 GiB with them (12-25 s of system time, most of it clearing
+/// and compacting huge pages). Earlier, care gaps at 1M ran about 10% faster without them; identity resolution
+/// at 21M records ran 15-25% slower (325-359 s against 256-320 s: its sort, compare and cluster phases index
+/// gigabytes at random, which small pages serve with many more TLB misses).
 pub fn tune() {
-    if !delay_set_by_environment() {
+    if !set_by_environment("MIMALLOC_PURGE_DELAY") {
         // SAFETY: the option is an integer mimalloc reads when it purges; setting it has no other effect. It is
         // set while the module is imported, before any thread of ours allocates.
         unsafe { mi_option_set(PURGE_DELAY_OPTION, PURGE_DELAY_MS) }
     }
+    if !set_by_environment("MIMALLOC_ALLOW_THP") {
+        // SAFETY: an integer option mimalloc reads when it maps memory from the system; no other effect.
+        unsafe { mi_option_set(HUGE_PAGES_OPTION, 0) }
+    }
 }
 
-/// Whether `MIMALLOC_PURGE_DELAY` in the environment sets the delay (mimalloc reads it; we then leave it be).
-fn delay_set_by_environment() -> bool {
-    std::env::var_os("MIMALLOC_PURGE_DELAY").is_some()
+/// Whether the mimalloc option of this environment variable is set there (mimalloc reads it; we then leave it
+/// be).
+fn set_by_environment(variable: &str) -> bool {
+    std::env::var_os(variable).is_some()
+}
+
+/// While alive, a mimalloc option holds another value; the value before is restored on drop. Does nothing
+/// when the option's variable in the environment sets it.
+#[must_use = "the option is restored when this is dropped"]
+struct OptionHeld {
+    option: c_int,
+    previous: Option<c_long>,
+}
+
+impl OptionHeld {
+    fn hold(option: c_int, variable: &str, value: c_long) -> Self {
+        if set_by_environment(variable) {
+            return OptionHeld {
+                option,
+                previous: None,
+            };
+        }
+        // SAFETY: as in `tune`: integer options mimalloc reads when it purges or maps memory.
+        let previous = unsafe { mi_option_get(option) };
+        unsafe { mi_option_set(option, value) };
+        OptionHeld {
+            option,
+            previous: Some(previous),
+        }
+    }
+}
+
+impl Drop for OptionHeld {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous {
+            // SAFETY: as in `tune`.
+            unsafe { mi_option_set(self.option, previous) }
+        }
+    }
 }
 
 /// While alive, freed pages are kept `ms` milliseconds before they go back to the system; the delay before is
 /// restored on drop. Does nothing when `MIMALLOC_PURGE_DELAY` in the environment sets the delay.
 #[must_use = "the delay is restored when this is dropped"]
 pub struct PurgeDelay {
-    previous: Option<c_long>,
+    _held: OptionHeld,
 }
 
 impl PurgeDelay {
     /// Keep freed pages `ms` milliseconds from now until the returned value is dropped.
     pub fn hold(ms: c_long) -> Self {
-        if delay_set_by_environment() {
-            return PurgeDelay { previous: None };
-        }
-        // SAFETY: as in `tune`: an integer option mimalloc reads when it purges.
-        let previous = unsafe { mi_option_get(PURGE_DELAY_OPTION) };
-        unsafe { mi_option_set(PURGE_DELAY_OPTION, ms) };
         PurgeDelay {
-            previous: Some(previous),
+            _held: OptionHeld::hold(PURGE_DELAY_OPTION, "MIMALLOC_PURGE_DELAY", ms),
         }
     }
 }
 
-impl Drop for PurgeDelay {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous {
-            // SAFETY: as in `tune`.
-            unsafe { mi_option_set(PURGE_DELAY_OPTION, previous) }
+/// While alive, memory mapped from the system is advised as transparent huge pages (off otherwise, see
+/// [`tune`]); the setting before is restored on drop. Does nothing when `MIMALLOC_ALLOW_THP` in the environment
+/// sets it. Identity resolution holds it: its phases index gigabytes at random, and huge pages spare it TLB misses.
+#[must_use = "huge pages are turned back off when this is dropped"]
+pub struct HugePages {
+    _held: OptionHeld,
+}
+
+impl HugePages {
+    /// Ask for huge pages from now until the returned value is dropped.
+    pub fn allow() -> Self {
+        HugePages {
+            _held: OptionHeld::hold(HUGE_PAGES_OPTION, "MIMALLOC_ALLOW_THP", 1),
         }
     }
 }

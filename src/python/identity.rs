@@ -32,6 +32,7 @@ pub fn identity<'py>(
     columns: Option<std::collections::HashMap<String, String>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let as_of = parse_as_of(as_of.as_deref())?;
+    let _huge_pages = crate::allocator::HugePages::allow();
     let r = PyProgress::run(py, progress, |p| {
         let config = identity_config(settings.as_deref())?;
         let location = Location::parse(&records)?;
