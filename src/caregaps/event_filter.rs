@@ -22,7 +22,7 @@ use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::selective_read::RowPredicate;
 use crate::lake::{ColumnMapping, ConformPlan, EnumSpelling, RowNumbers};
-use crate::model::canonical_input;
+use crate::model::{canonical_input, canonical_spec};
 
 /// The value-set codes of a measure set, ready to test event rows against.
 #[derive(Debug)]
@@ -225,8 +225,7 @@ impl EventFilter {
     /// The rows of a raw `clinical_events` batch (as stored, mapped by `columns`) that [`Self::keep_mask`]
     /// keeps, in their original schema and order.
     pub fn keep(&self, raw: &RecordBatch, columns: &ColumnMapping) -> CoreResult<RecordBatch> {
-        let spec = canonical_input("clinical_events")
-            .ok_or_else(|| CoreError::Internal("clinical_events is not canonical".into()))?;
+        let spec = canonical_spec("clinical_events")?;
         let plan = ConformPlan::new(&spec, &raw.schema(), columns)?;
         let mask = self.mask_of(raw, &plan)?;
         Ok(arrow::compute::filter_record_batch(raw, &mask)?)

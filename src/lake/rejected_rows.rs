@@ -39,8 +39,7 @@ pub fn quarantine_rows(
     if rejected.is_empty() {
         return Ok(Vec::new());
     }
-    let spec = model::canonical_input(table)
-        .ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
+    let spec = model::canonical_spec(table)?;
     let rows: Vec<u32> = rejected.iter().map(|(r, _, _)| *r).collect();
     let records = rows_as_json(batch, &rows)?;
     Ok(rejected

@@ -1,6 +1,7 @@
 //! The six canonical input tables that users map their sources into (DESIGN.md, "Canonical inputs").
 
 use super::spec::{CanonicalType as T, ColumnSpec as C, TableSpec};
+use crate::error::{CoreError, CoreResult};
 
 /// Names of the canonical input tables, in the order the pipeline reads them.
 pub const CANONICAL_INPUTS: [&str; 6] = [
@@ -28,6 +29,12 @@ pub fn canonical_input(name: &str) -> Option<TableSpec> {
         "communications" => communications(),
         _ => return None,
     })
+}
+
+/// The spec of a table the caller knows to be a canonical input (a name it holds from [`CANONICAL_INPUTS`] or
+/// its own code): another name is a bug, reported as an internal error.
+pub fn canonical_spec(name: &str) -> CoreResult<TableSpec> {
+    canonical_input(name).ok_or_else(|| CoreError::Internal(format!("{name} is not canonical")))
 }
 
 /// One source record of a person: the input to identity resolution.

@@ -23,8 +23,8 @@ pub use identity_outputs::{
     identity_changes, identity_links, identity_xref, level_column, member_profile, weight_column,
 };
 pub use inputs::{
-    appointments, canonical_input, clinical_events, communications, consents, enrollment, person_records,
-    CANONICAL_INPUTS,
+    appointments, canonical_input, canonical_spec, clinical_events, communications, consents, enrollment,
+    person_records, CANONICAL_INPUTS,
 };
 pub use outputs::{quarantine, runs, truth_care_gaps, truth_person_records};
 pub use spec::{CanonicalType, ColumnLayout, ColumnSpec, TableSpec};

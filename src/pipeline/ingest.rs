@@ -20,7 +20,7 @@ use crate::lake::{
     detect, find_in_lake, ColumnMapping, ConformPlan, DeltaTableWriter, Location, OpenedWrite,
     QuarantinedRow, RowNumbers, TableReader, TableSource, WriteMode,
 };
-use crate::model::{self, canonical_input, only_columns, BatchBuilder, CANONICAL_INPUTS};
+use crate::model::{self, only_columns, BatchBuilder, CANONICAL_INPUTS};
 
 /// Where one canonical input is, and how its columns map.
 #[derive(Debug, Clone, Default)]
@@ -64,9 +64,7 @@ impl InputSet {
     /// The conform plan of canonical input `table` stored with `schema`, with the mapping given for it (a
     /// missing or mistyped column fails here, before any row).
     pub(crate) fn conform_plan(&self, table: &str, schema: &SchemaRef) -> CoreResult<ConformPlan> {
-        let spec =
-            canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
-        ConformPlan::new(&spec, schema, &self.mapping(table))
+        ConformPlan::new(&model::canonical_spec(table)?, schema, &self.mapping(table))
     }
 
     /// The conform plan of the canonical columns in `only` of `table` (see [`crate::model::TableSpec::only`]): rows are
@@ -78,11 +76,9 @@ impl InputSet {
         schema: &SchemaRef,
         only: &[&str],
     ) -> CoreResult<ConformPlan> {
-        let spec =
-            canonical_input(table).ok_or_else(|| CoreError::Internal(format!("{table} is not canonical")))?;
         let mut mapping = self.mapping(table);
         mapping.retain(|canonical, _| only.contains(&canonical.as_str()));
-        ConformPlan::new(&spec.only(only), schema, &mapping)
+        ConformPlan::new(&model::canonical_spec(table)?.only(only), schema, &mapping)
     }
 
     /// The column mapping given for `table` (empty when none).

@@ -752,9 +752,8 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{DataType, Int32Type};
     let dir = tempfile::tempdir().unwrap();
-    let plain = every_batch(&events_scan(&dir, [(30, 7), (23, 7)]));
-    let other = tempfile::tempdir().unwrap();
-    let scan = events_scan(&other, [(30, 7), (23, 7)]);
+    let scan = events_scan(&dir, [(30, 7), (23, 7)]);
+    let plain = every_batch(&scan);
     // An unknown name and a column that is not text are left as they are.
     let scan = scan.with_text_dictionaries(&["code", "n", "no_such"]).unwrap();
     let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -800,9 +799,8 @@ fn text_columns_asked_for_as_dictionaries_are_read_so_with_the_same_values() {
 fn a_read_narrowed_to_some_columns_hands_on_only_those_with_the_same_rows() {
     use arrow::array::AsArray;
     let dir = tempfile::tempdir().unwrap();
-    let whole = every_batch(&events_scan(&dir, [(30, 7), (23, 7)]));
-    let other = tempfile::tempdir().unwrap();
-    let scan = events_scan(&other, [(30, 7), (23, 7)]);
+    let scan = events_scan(&dir, [(30, 7), (23, 7)]);
+    let whole = every_batch(&scan);
     let columns = scan.schema().fields().len();
     assert!(columns > 1);
     let narrowed = scan.with_read_columns(vec![1, 1]).unwrap();

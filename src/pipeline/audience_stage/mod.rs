@@ -119,13 +119,16 @@ fn ledger_dictionaries(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The columns that resolve an engagement input's rows to members: kept until they are resolved.
+const RESOLVING_COLUMNS: [&str; 3] = ["member_id", "source_system", "source_record_id"];
+
 /// The columns of an engagement input the ledger reads, when it alone reads the input: only these are read and
 /// conformed. A STOP reply or a consent whose other columns (message_id, template, source) are missing or
 /// malformed still counts: an opt-out is honored however the rest of its row was recorded (ingest's checks
 /// still report such rows). Leaving out communications' message_id, unique per row, spares decoding and
 /// checking 10M texts at 10M members.
 fn ledger_columns(table: &str) -> Option<&'static [&'static str]> {
-    const PERSON: [&str; 3] = ["member_id", "source_system", "source_record_id"];
+    const PERSON: [&str; 3] = RESOLVING_COLUMNS;
     match table {
         "consents" => Some(&[
             PERSON[0],
@@ -152,9 +155,6 @@ fn ledger_columns(table: &str) -> Option<&'static [&'static str]> {
         _ => None,
     }
 }
-
-/// The columns that resolve an engagement input's rows to members: kept until they are resolved.
-const RESOLVING_COLUMNS: [&str; 3] = ["member_id", "source_system", "source_record_id"];
 
 /// Read and conform an engagement input whole (None: the lake has no such table), keeping the columns in
 /// `keep` (None: all); without `rows_wanted`, only open it (its schema is checked and it is described in the run
