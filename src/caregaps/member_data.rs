@@ -26,6 +26,9 @@ use crate::model::{
     self, optional_text_column, primitive_column, text_cells, text_column, text_value, TextColumn,
 };
 
+/// The value sets of a code, each with the index of the code in the directory.
+type CodeSets = [(ValueSetId, u32)];
+
 /// Normalized code -> (value set, index of the code in the directory), within one code system.
 type CodesOfSystem = foldhash::HashMap<String, Vec<(ValueSetId, u32)>>;
 
@@ -63,7 +66,7 @@ impl CodeIndex {
     }
 
     /// The value sets of a code (as recorded: formatting is normalized here).
-    pub fn lookup(&self, system: &str, code: &str) -> Option<&[(ValueSetId, u32)]> {
+    pub fn lookup(&self, system: &str, code: &str) -> Option<&CodeSets> {
         let (_, codes) = self.by_system.iter().find(|(s, _)| s == system)?;
         if is_normalized(system, code) {
             return codes.get(code).map(Vec::as_slice);
@@ -118,9 +121,6 @@ fn person_key_columns(batch: &RecordBatch) -> PersonKeyColumns<'_> {
         optional_text_column(batch, "source_record_id"),
     )
 }
-
-/// The last person key looked up and its member.
-type LastPerson<'a> = Option<((Option<&'a str>, Option<&'a str>, Option<&'a str>), Option<u32>)>;
 
 /// What matching one enrollment batch gives: (member, span) pairs and the rows quarantined.
 type MatchedSpans = (Vec<(u32, Span)>, Vec<QuarantinedRow>);
@@ -256,34 +256,29 @@ impl MemberDataBuilder {
         Ok(())
     }
 
-    fn member_of(&self, member_id: Option<&str>, sys: Option<&str>, rec: Option<&str>) -> Option<u32> {
-        if let Some(id) = member_id {
-            return self.members.get(id);
-        }
-        self.records.get(sys?, rec?)
-    }
-
-    /// The member of row `i` of a batch's person key columns, remembering the last answer: a person's rows
-    /// usually come together, and comparing with the previous row's key is far cheaper than a hash-table probe.
-    fn member_of_row<'a>(
-        &self,
-        keys: &PersonKeyColumns<'a>,
-        i: usize,
-        last: &mut LastPerson<'a>,
-    ) -> Option<u32> {
-        let key = (
-            text_value(keys.0, i),
-            text_value(keys.1, i),
-            text_value(keys.2, i),
-        );
-        if let Some((previous, member)) = last {
-            if *previous == key {
-                return *member;
+    /// The member of each of `rows` (positions in a batch with these person key columns), in order; None when
+    /// no member has the row's key. A row with a member_id is that member's; other rows are their source
+    /// record's. The look-ups of a batch run ahead of each other ([`MemberIds::get_each`],
+    /// [`SourceKeys::get_each`]): one at a time, each waited on memory (10% of a care-gap run's CPU at 1M members).
+    fn members_of_rows(&self, keys: &PersonKeyColumns<'_>, rows: &[usize]) -> Vec<Option<u32>> {
+        let (ids, systems, records) = *keys;
+        let by_record = rows.iter().map(|&i| match text_value(ids, i) {
+            Some(_) => None,
+            None => text_value(systems, i).zip(text_value(records, i)),
+        });
+        let mut members = self.records.get_each(by_record);
+        let with_id: Vec<(usize, &str)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(at, &i)| text_value(ids, i).map(|id| (at, id)))
+            .collect();
+        if !with_id.is_empty() {
+            let found = self.members.get_each(with_id.iter().map(|&(_, id)| id));
+            for ((at, _), member) in with_id.into_iter().zip(found) {
+                members[at] = member;
             }
         }
-        let member = self.member_of(key.0, key.1, key.2);
-        *last = Some((key, member));
-        member
+        members
     }
 
     /// Add a conformed `enrollment` batch; returns the rows quarantined.
@@ -320,8 +315,8 @@ impl MemberDataBuilder {
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
         let line = text_cells(batch, table, "product_line")?;
-        let keys = person_key_columns(batch);
-        let mut last: LastPerson = None;
+        let rows: Vec<usize> = (0..batch.num_rows()).collect();
+        let members = self.members_of_rows(&person_key_columns(batch), &rows);
         let flag = |name: &str| {
             batch
                 .column_by_name(name)
@@ -335,8 +330,8 @@ impl MemberDataBuilder {
         let snp = optional_text_column(batch, "snp_type");
         let mut rejected: RejectedRows = Vec::new();
         let mut spans = Vec::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
-            let Some(m) = self.member_of_row(&keys, i, &mut last) else {
+        for (i, member) in members.into_iter().enumerate() {
+            let Some(m) = member else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };
@@ -400,8 +395,6 @@ impl MemberDataBuilder {
         let value: &Float64Array = primitive_column::<Float64Type>(batch, table, "value_num", "a number")?;
         let supply: &Int64Array =
             primitive_column::<Int64Type>(batch, table, "days_supply", "a whole number")?;
-        let keys = person_key_columns(batch);
-        let mut last: LastPerson = None;
         let (modifier, taxonomy, setting, claim, source) = (
             optional_text_column(batch, "modifier"),
             optional_text_column(batch, "provider_taxonomy"),
@@ -412,13 +405,14 @@ impl MemberDataBuilder {
         let mut events = Vec::new();
         let mut evidence = EvidenceStore::default();
         let mut rejected: RejectedRows = Vec::new();
-        let mut matched = 0u64;
-        for i in 0..batch.num_rows() {
-            let Some(sets) = self.index.lookup(system.value(i), code.value(i)) else {
-                continue;
-            };
-            matched += 1;
-            let Some(m) = self.member_of_row(&keys, i, &mut last) else {
+        // Rows of a value set first, so only they are looked up by person key, all at once.
+        let (rows, sets): (Vec<usize>, Vec<&CodeSets>) = (0..batch.num_rows())
+            .filter_map(|i| Some((i, self.index.lookup(system.value(i), code.value(i))?)))
+            .unzip();
+        let matched = rows.len() as u64;
+        let members = self.members_of_rows(&person_key_columns(batch), &rows);
+        for ((i, sets), member) in rows.into_iter().zip(sets).zip(members) {
+            let Some(m) = member else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));
                 continue;
             };

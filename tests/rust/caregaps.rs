@@ -275,17 +275,20 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
     );
 
     let spec = model::clinical_events();
-    let mut c = BatchBuilder::new(&spec, 4);
-    for (who, date, code) in [
-        ("1", d(2027, 1, 1), "77067"),
-        ("1", d(1950, 1, 1), "77067"),
-        ("9", d(2026, 1, 1), "77067"),
-        ("1", d(2026, 1, 1), "99213"),
-        ("1", d(2026, 2, 1), " 77067 "),
+    let mut c = BatchBuilder::new(&spec, 7);
+    // A row's member_id, where it has one, decides its member over its source record.
+    for (who, member_id, date, code) in [
+        ("1", None, d(2027, 1, 1), "77067"),
+        ("1", None, d(1950, 1, 1), "77067"),
+        ("9", None, d(2026, 1, 1), "77067"),
+        ("1", None, d(2026, 1, 1), "99213"),
+        ("1", None, d(2026, 2, 1), " 77067 "),
+        ("9", Some("ehr:1"), d(2026, 3, 1), "77067"),
+        ("1", Some("nobody"), d(2026, 3, 1), "77067"),
     ] {
         c.text(Some("ehr"))
             .text(Some(who))
-            .text(None)
+            .text(member_id)
             .date(date)
             .date(None);
         c.text(Some("CPT"))
@@ -309,7 +312,8 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
         [
             (100, RejectReason::DateAfterAsOf),
             (101, RejectReason::DateBeforeBirth),
-            (102, RejectReason::UnknownPerson)
+            (102, RejectReason::UnknownPerson),
+            (106, RejectReason::UnknownPerson)
         ]
     );
     for q in &bad {
@@ -318,13 +322,17 @@ fn future_events_unknown_people_and_backwards_spans_are_quarantined() {
             "reasons carry no values"
         );
     }
-    assert_eq!(b.counts.events_read, 5);
+    assert_eq!(b.counts.events_read, 7);
     assert_eq!(
-        b.counts.events_matched, 4,
+        b.counts.events_matched, 6,
         "the office visit is in no measure's value set"
     );
     let data = b.finish();
-    assert_eq!(data.events.len(), 1, "the mammogram with stray spaces matched");
+    assert_eq!(
+        data.events.len(),
+        2,
+        "the mammogram with stray spaces and the one by member_id matched"
+    );
 }
 
 /// A table's rows as sorted text lines, without the columns named in `skip`.
