@@ -490,8 +490,9 @@ impl MemberDataBuilder {
                 })
                 .then_with(|| store.compare(a.evidence, b.evidence))
         });
-        // Spans by every field, so overlapping spans are read in one order whatever order they came in.
-        self.spans.sort_unstable_by_key(|(m, s)| {
+        // Spans by every field, so overlapping spans are read in one order whatever order they came in (on every
+        // core: 4.9M spans at 1M members were 4% of a COL-E + CBP run's CPU sorted on one).
+        self.spans.par_sort_unstable_by_key(|(m, s)| {
             (
                 *m,
                 s.start,
