@@ -20,7 +20,7 @@ use super::events::{data_source_name, EvidenceStore, MemberEvent, ValueSetId, Vo
 use super::measures::MeasureSet;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
-use crate::identity::person_keys::{MemberIds, SourceKeys};
+use crate::identity::person_keys::{members_by_person_key, MemberIds, SourceKeys};
 use crate::lake::{quarantine_rows, QuarantinedRow, RejectReason, RejectedRows, RowNumbers};
 use crate::model::{
     self, optional_text_column, primitive_column, text_cells, text_column, text_value, TextColumn,
@@ -257,28 +257,19 @@ impl MemberDataBuilder {
     }
 
     /// The member of each of `rows` (positions in a batch with these person key columns), in order; None when
-    /// no member has the row's key. A row with a member_id is that member's; other rows are their source
-    /// record's. The look-ups of a batch run ahead of each other ([`MemberIds::get_each`],
-    /// [`SourceKeys::get_each`]): one at a time, each waited on memory (10% of a care-gap run's CPU at 1M members).
-    fn members_of_rows(&self, keys: &PersonKeyColumns<'_>, rows: &[usize]) -> Vec<Option<u32>> {
+    /// no member has the row's key (see [`members_by_person_key`]: a member_id decides where a row has one).
+    fn members_of_rows(
+        &self,
+        keys: &PersonKeyColumns<'_>,
+        rows: impl Iterator<Item = usize>,
+    ) -> Vec<Option<u32>> {
         let (ids, systems, records) = *keys;
-        let by_record = rows.iter().map(|&i| match text_value(ids, i) {
-            Some(_) => None,
-            None => text_value(systems, i).zip(text_value(records, i)),
-        });
-        let mut members = self.records.get_each(by_record);
-        let with_id: Vec<(usize, &str)> = rows
-            .iter()
-            .enumerate()
-            .filter_map(|(at, &i)| text_value(ids, i).map(|id| (at, id)))
-            .collect();
-        if !with_id.is_empty() {
-            let found = self.members.get_each(with_id.iter().map(|&(_, id)| id));
-            for ((at, _), member) in with_id.into_iter().zip(found) {
-                members[at] = member;
-            }
-        }
-        members
+        members_by_person_key(
+            rows,
+            |i| (text_value(ids, i), text_value(systems, i), text_value(records, i)),
+            |ids| self.members.get_each(ids),
+            |records| self.records.get_each(records),
+        )
     }
 
     /// Add a conformed `enrollment` batch; returns the rows quarantined.
@@ -315,8 +306,7 @@ impl MemberDataBuilder {
         let start = date_column(batch, table, "start_date")?;
         let end = date_column(batch, table, "end_date")?;
         let line = text_cells(batch, table, "product_line")?;
-        let rows: Vec<usize> = (0..batch.num_rows()).collect();
-        let members = self.members_of_rows(&person_key_columns(batch), &rows);
+        let members = self.members_of_rows(&person_key_columns(batch), 0..batch.num_rows());
         let flag = |name: &str| {
             batch
                 .column_by_name(name)
@@ -410,7 +400,7 @@ impl MemberDataBuilder {
             .filter_map(|i| Some((i, self.index.lookup(system.value(i), code.value(i))?)))
             .unzip();
         let matched = rows.len() as u64;
-        let members = self.members_of_rows(&person_key_columns(batch), &rows);
+        let members = self.members_of_rows(&person_key_columns(batch), rows.iter().copied());
         for ((i, sets), member) in rows.into_iter().zip(sets).zip(members) {
             let Some(m) = member else {
                 rejected.push((i as u32, "member_id", RejectReason::UnknownPerson));

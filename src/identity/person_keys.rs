@@ -286,6 +286,37 @@ impl SourceKeys {
     }
 }
 
+/// A row's person keys: member_id, source_system, source_record_id (None where blank).
+pub type PersonKey<'k> = (Option<&'k str>, Option<&'k str>, Option<&'k str>);
+
+/// The member of each of `rows` from its person keys (`key`): a row with a member_id is that id's member
+/// (`by_id`), the others their source record's (`by_record`, given None for a row without both parts). Each
+/// look-up gets all its rows at once, so they run ahead of each other (see [`get_all`]): one at a time, each
+/// waited on memory.
+pub fn members_by_person_key<'k>(
+    rows: impl Iterator<Item = usize>,
+    key: impl Fn(usize) -> PersonKey<'k>,
+    by_id: impl FnOnce(&mut dyn Iterator<Item = &'k str>) -> Vec<Option<u32>>,
+    by_record: impl FnOnce(&mut dyn Iterator<Item = Option<(&'k str, &'k str)>>) -> Vec<Option<u32>>,
+) -> Vec<Option<u32>> {
+    // Each row's keys are read once: the rows with a member_id are noted (position among `rows`, id) on the way.
+    let mut with_id: Vec<(usize, &'k str)> = Vec::new();
+    let mut members = by_record(&mut rows.enumerate().map(|(at, i)| match key(i) {
+        (Some(id), _, _) => {
+            with_id.push((at, id));
+            None
+        }
+        (None, system, record) => system.zip(record),
+    }));
+    if !with_id.is_empty() {
+        let found = by_id(&mut with_id.iter().map(|&(_, id)| id));
+        for (&(at, _), member) in with_id.iter().zip(found) {
+            members[at] = member;
+        }
+    }
+    members
+}
+
 /// identity_xref as an index: a source record's member number, in a numbering the caller owns (the audience
 /// stage numbers members by their member_profile row, so every later look-up is by number, not by id).
 #[derive(Debug, Default)]
@@ -382,6 +413,39 @@ mod tests {
         }
         assert_eq!(ids.get("M700"), None);
         assert_eq!(ids.get_or_insert("M3", 999), (4, false));
+    }
+
+    #[test]
+    fn a_member_id_decides_a_rows_member_and_other_rows_go_by_source_record() {
+        let mut ids = MemberIds::default();
+        ids.get_or_insert("MBR-a", 0);
+        ids.get_or_insert("MBR-b", 1);
+        let mut records = SourceKeys::default();
+        records.insert("ehr", "1", 1);
+        records.insert("ehr", "2", 0);
+        let keys: [PersonKey; 6] = [
+            (None, Some("ehr"), Some("1")),
+            (Some("MBR-a"), Some("ehr"), Some("1")),
+            (Some("MBR-x"), Some("ehr"), Some("2")),
+            (None, Some("ehr"), None),
+            (None, Some("ehr"), Some("9")),
+            (Some("MBR-b"), None, None),
+        ];
+        let members = members_by_person_key(
+            0..keys.len(),
+            |i| keys[i],
+            |by_id| ids.get_each(by_id),
+            |by_record| records.get_each(by_record),
+        );
+        assert_eq!(members, [Some(1), Some(0), None, None, None, Some(1)]);
+        // Only some rows, in the order given.
+        let some = members_by_person_key(
+            [5, 0, 4].into_iter(),
+            |i| keys[i],
+            |by_id| ids.get_each(by_id),
+            |by_record| records.get_each(by_record),
+        );
+        assert_eq!(some, [Some(1), Some(1), None]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use deltalake::datafusion::prelude::SessionContext;
 use super::profiles::Profiles;
 use crate::audience::definition::Audience;
 use crate::error::{CoreError, CoreResult};
-use crate::identity::person_keys::XrefIndex;
+use crate::identity::person_keys::{members_by_person_key, XrefIndex};
 use crate::identity::text_key::PROBES_AT_ONCE;
 use crate::model::{self, canonical_input, optional_text_column, text_value};
 
@@ -260,21 +260,12 @@ pub(super) fn resolve_members(
     let col = |n: &str| optional_text_column(batch, n);
     let (member, sys, rec) = (col("member_id"), col("source_system"), col("source_record_id"));
     // Rows with a member_id are numbered by it, the others by their source record.
-    let given: Vec<Option<&str>> = (0..batch.num_rows()).map(|i| text_value(member, i)).collect();
-    let by_id = profiles.numbers(given.iter().flatten().copied());
-    let by_record = xref.members((0..batch.num_rows()).map(|i| match given[i] {
-        Some(_) => None,
-        None => text_value(sys, i).zip(text_value(rec, i)),
-    }));
-    let mut by_id = by_id.into_iter();
-    let numbers: Vec<Option<u32>> = given
-        .iter()
-        .zip(by_record)
-        .map(|(id, by_record)| match id {
-            Some(_) => by_id.next().flatten(),
-            None => by_record,
-        })
-        .collect();
+    let numbers = members_by_person_key(
+        0..batch.num_rows(),
+        |i| (text_value(member, i), text_value(sys, i), text_value(rec, i)),
+        |ids| profiles.numbers(ids),
+        |records| xref.members(records),
+    );
     if !for_sql {
         return Ok((None, numbers));
     }
