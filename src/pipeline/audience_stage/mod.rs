@@ -14,6 +14,7 @@ mod minimum_size;
 mod payload;
 mod profiles;
 mod selection;
+mod sql_rows;
 mod write;
 
 use std::collections::BTreeMap;
@@ -51,9 +52,10 @@ use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use profiles::Profiles;
 use selection::{
-    all_columns_read, columns_read, register, resolve_members, selected_rows, ColumnsRead, SelectedRows,
-    ENGAGEMENT_TABLES, OUTPUT_TABLES,
+    all_columns_read, columns_read, planned_sql, register, resolve_members, selected_rows, ColumnsRead,
+    SelectedRows, ENGAGEMENT_TABLES, OUTPUT_TABLES,
 };
+use sql_rows::SqlRowFilters;
 
 /// Counts for one audience.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -189,7 +191,14 @@ struct LedgerInput<'a> {
     table: &'a str,
     xref: &'a XrefIndex,
     profiles: &'a Profiles,
+    /// Which rows the SQL can select, of the inputs it reads.
+    sql_rows: &'a SqlRowFilters,
     as_of_micros: i64,
+}
+
+/// Whether the rows of an engagement input go into the consent ledger (every row of it is resolved then).
+fn feeds_ledger(table: &str) -> bool {
+    matches!(table, "consents" | "communications")
 }
 
 impl LedgerInput<'_> {
@@ -218,7 +227,21 @@ impl LedgerInput<'_> {
     /// Resolve a batch to members and read what the ledger needs that can be read apart from it (called on
     /// every core, batch by batch).
     fn resolve(&self, batch: &RecordBatch, for_sql: bool) -> CoreResult<ResolvedBatch> {
-        let (for_sql, members) = resolve_members(batch, self.xref, self.profiles, for_sql)?;
+        let sql_rows = for_sql.then(|| self.sql_rows.rows(self.table, batch)).flatten();
+        if let (Some(keep), false) = (&sql_rows, feeds_ledger(self.table)) {
+            // Only the SQL reads this input: the rows it cannot select are not resolved at all.
+            let kept = arrow::compute::filter_record_batch(batch, keep)?;
+            let (for_sql, members) = resolve_members(&kept, self.xref, self.profiles, true)?;
+            return Ok(ResolvedBatch {
+                for_sql,
+                members,
+                consents: None,
+            });
+        }
+        let (mut for_sql, members) = resolve_members(batch, self.xref, self.profiles, for_sql)?;
+        if let (Some(b), Some(keep)) = (&for_sql, &sql_rows) {
+            for_sql = Some(arrow::compute::filter_record_batch(b, keep)?);
+        }
         let consents = (self.table == "consents")
             .then(|| ConsentRows::read(batch, &members, self.as_of_micros))
             .transpose()?;
@@ -238,6 +261,9 @@ impl LedgerInput<'_> {
         (batch, numbers): (&RecordBatch, &RowNumbers),
         resolved: &mut ResolvedBatch,
     ) -> CoreResult<Vec<QuarantinedRow>> {
+        if !feeds_ledger(self.table) {
+            return Ok(Vec::new());
+        }
         let members = &resolved.members;
         match self.table {
             "consents" => ledger.add_consent_rows(resolved.consents.take().ok_or_else(|| {
@@ -338,11 +364,16 @@ pub async fn run_audiences(
     let run_sql = matches!(selection, AudienceSelection::Sql);
     // Which columns of which tables each audience's SQL reads (None: not known, so every table it may read is
     // read whole, and all the SQL runs once every table is loaded).
-    let audience_reads = if run_sql {
-        columns_read(audiences).await
-    } else {
-        Some(vec![ColumnsRead::new(); audiences.len()])
+    let plans = match run_sql {
+        true => planned_sql(audiences).await,
+        false => None,
     };
+    let audience_reads = match run_sql {
+        true => plans.as_deref().and_then(columns_read),
+        false => Some(vec![ColumnsRead::new(); audiences.len()]),
+    };
+    // The rows of an engagement input that the SQL's filters can pass: only those are resolved for it.
+    let sql_rows = plans.as_deref().map(SqlRowFilters::of).unwrap_or_default();
     let sql_reads = audience_reads.as_deref().map(all_columns_read);
     let reads_table = |table: &str| match &sql_reads {
         Some(reads) => reads.contains_key(table),
@@ -488,6 +519,7 @@ pub async fn run_audiences(
             table,
             xref: &xref,
             profiles: &profiles,
+            sql_rows: &sql_rows,
             as_of_micros,
         };
         let Some(reading) = reading else {

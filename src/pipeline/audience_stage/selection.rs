@@ -196,12 +196,11 @@ pub(super) const ENGAGEMENT_TABLES: [&str; 3] = ["appointments", "communications
 /// The columns read of each table read, by one SQL or by several.
 pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
 
-/// The columns each audience's SQL reads from each table it reads (in the order of the audiences), found by
-/// planning every SQL against the tables' canonical schemas without rows: only those columns need reading
-/// (care_gaps' evidence columns, most of its bytes, are rarely selected), and a table is needed only until the
-/// last SQL that reads it has run. None when some SQL cannot be planned so; then every table is read whole and
-/// the SQL's own error, if it has one, comes when it runs over the real tables.
-pub(super) async fn columns_read(audiences: &[Audience]) -> Option<Vec<ColumnsRead>> {
+/// Each audience's SQL planned (and optimized) against the tables' canonical schemas without rows, in the order
+/// of the audiences: what the SQL reads is known before any table is. None when some SQL cannot be planned so;
+/// then every table is read whole and the SQL's own error, if it has one, comes when it runs over the real
+/// tables.
+pub(super) async fn planned_sql(audiences: &[Audience]) -> Option<Vec<LogicalPlan>> {
     let ctx = SessionContext::new();
     for table in OUTPUT_TABLES.into_iter().chain(ENGAGEMENT_TABLES) {
         let spec = match table {
@@ -214,11 +213,21 @@ pub(super) async fn columns_read(audiences: &[Audience]) -> Option<Vec<ColumnsRe
         ctx.register_table(table, Arc::new(empty)).ok()?;
     }
     let state = ctx.state();
-    let mut read = Vec::with_capacity(audiences.len());
+    let mut plans = Vec::with_capacity(audiences.len());
     for a in audiences {
-        let mut used = ColumnsRead::new();
         let plan = state.create_logical_plan(&a.sql).await.ok()?;
-        let plan = state.optimize(&plan).ok()?;
+        plans.push(state.optimize(&plan).ok()?);
+    }
+    Some(plans)
+}
+
+/// The columns each planned SQL reads from each table it reads (see [`planned_sql`]): only those columns need
+/// reading (care_gaps' evidence columns, most of its bytes, are rarely selected), and a table is needed only
+/// until the last SQL that reads it has run.
+pub(super) fn columns_read(plans: &[LogicalPlan]) -> Option<Vec<ColumnsRead>> {
+    let mut read = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let mut used = ColumnsRead::new();
         plan.apply_with_subqueries(|node| {
             if let LogicalPlan::TableScan(scan) = node {
                 let columns = used.entry(scan.table_name.table().to_string()).or_default();
@@ -384,7 +393,8 @@ mod tests {
 
     fn read_by(sqls: &[&str]) -> Option<ColumnsRead> {
         let audiences: Vec<Audience> = sqls.iter().map(|s| audience(s)).collect();
-        crate::lake::block_on(columns_read(&audiences)).map(|read| all_columns_read(&read))
+        let plans = crate::lake::block_on(planned_sql(&audiences))?;
+        columns_read(&plans).map(|read| all_columns_read(&read))
     }
 
     fn names(columns: &[&str]) -> BTreeSet<String> {
@@ -423,7 +433,8 @@ mod tests {
         .iter()
         .map(|s| audience(s))
         .collect();
-        let read = crate::lake::block_on(columns_read(&audiences)).expect("plans");
+        let plans = crate::lake::block_on(planned_sql(&audiences)).expect("plans");
+        let read = columns_read(&plans).expect("columns");
         let tables = |i: usize| read[i].keys().map(String::as_str).collect::<Vec<_>>();
         assert_eq!(tables(0), ["care_gaps"]);
         assert_eq!(tables(1), ["appointments", "member_profile"]);
