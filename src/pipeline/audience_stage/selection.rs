@@ -372,13 +372,14 @@ pub(super) fn selected_rows(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use arrow::array::ArrayRef;
 
     use super::*;
     use crate::audience::consent::{Channel, Purpose};
 
-    fn audience(sql: &str) -> Audience {
+    /// An audience of this SQL (for tests of what the SQL reads).
+    pub(in crate::pipeline::audience_stage) fn audience(sql: &str) -> Audience {
         Audience {
             name: "a".into(),
             sql: sql.into(),

@@ -139,24 +139,12 @@ mod tests {
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
 
     use super::super::selection::planned_sql;
+    use super::super::selection::tests::audience;
     use super::*;
-    use crate::audience::consent::{Channel, Purpose};
     use crate::audience::definition::Audience;
 
     fn filters(sqls: &[&str]) -> SqlRowFilters {
-        let audiences: Vec<Audience> = sqls
-            .iter()
-            .map(|sql| Audience {
-                name: "a".into(),
-                sql: sql.to_string(),
-                purpose: Purpose::CareReminders,
-                channels: vec![Channel::Sms],
-                destinations: vec!["texts".into()],
-                exclude: Vec::new(),
-                priority: None,
-                holdout: 0.0,
-            })
-            .collect();
+        let audiences: Vec<Audience> = sqls.iter().map(|sql| audience(sql)).collect();
         SqlRowFilters::of(&crate::lake::block_on(planned_sql(&audiences)).expect("plans"))
     }
 
