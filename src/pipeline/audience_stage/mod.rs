@@ -261,9 +261,6 @@ impl LedgerInput<'_> {
         (batch, numbers): (&RecordBatch, &RowNumbers),
         resolved: &mut ResolvedBatch,
     ) -> CoreResult<Vec<QuarantinedRow>> {
-        if !feeds_ledger(self.table) {
-            return Ok(Vec::new());
-        }
         let members = &resolved.members;
         match self.table {
             "consents" => ledger.add_consent_rows(resolved.consents.take().ok_or_else(|| {
