@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::SchemaRef;
@@ -30,8 +30,38 @@ enum Column {
 pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<Column>,
+    /// Rows each batch is sized for.
+    capacity: usize,
+    /// After a batch is finished: the text bytes to size each column for when the next row starts.
+    next_text_bytes: Option<Vec<usize>>,
     cursor: usize,
     rows: usize,
+}
+
+impl Column {
+    /// An empty column of canonical type `ty` with room for `rows` values (`text_bytes` bytes of text).
+    fn of(ty: CanonicalType, rows: usize, text_bytes: usize) -> Self {
+        match ty {
+            CanonicalType::Text => Column::Text(StringBuilder::with_capacity(rows, text_bytes)),
+            CanonicalType::Date => Column::Date(Date32Builder::with_capacity(rows)),
+            CanonicalType::Timestamp => Column::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows)),
+            CanonicalType::Float => Column::Float(Float64Builder::with_capacity(rows)),
+            CanonicalType::Integer => Column::Integer(Int64Builder::with_capacity(rows)),
+            CanonicalType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(rows)),
+        }
+    }
+
+    /// The canonical type of the column.
+    fn ty(&self) -> CanonicalType {
+        match self {
+            Column::Text(_) => CanonicalType::Text,
+            Column::Date(_) => CanonicalType::Date,
+            Column::Timestamp(_) => CanonicalType::Timestamp,
+            Column::Float(_) => CanonicalType::Float,
+            Column::Integer(_) => CanonicalType::Integer,
+            Column::Boolean(_) => CanonicalType::Boolean,
+        }
+    }
 }
 
 impl std::fmt::Debug for BatchBuilder {
@@ -41,25 +71,19 @@ impl std::fmt::Debug for BatchBuilder {
 }
 
 impl BatchBuilder {
-    /// A builder for `spec`, sized for about `capacity` rows.
+    /// A builder for `spec`, sized for about `capacity` rows (a dozen bytes a text value, until a finished batch
+    /// tells better: see [`BatchBuilder::finish`]).
     pub fn new(spec: &TableSpec, capacity: usize) -> Self {
         let columns = spec
             .columns
             .iter()
-            .map(|c| match c.ty {
-                CanonicalType::Text => Column::Text(StringBuilder::with_capacity(capacity, capacity * 12)),
-                CanonicalType::Date => Column::Date(Date32Builder::with_capacity(capacity)),
-                CanonicalType::Timestamp => {
-                    Column::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity))
-                }
-                CanonicalType::Float => Column::Float(Float64Builder::with_capacity(capacity)),
-                CanonicalType::Integer => Column::Integer(Int64Builder::with_capacity(capacity)),
-                CanonicalType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(capacity)),
-            })
+            .map(|c| Column::of(c.ty, capacity, capacity * 12))
             .collect();
         BatchBuilder {
             schema: spec.arrow_schema(),
             columns,
+            capacity,
+            next_text_bytes: None,
             cursor: 0,
             rows: 0,
         }
@@ -67,6 +91,13 @@ impl BatchBuilder {
 
     fn next(&mut self) -> &mut Column {
         let i = self.cursor;
+        if i == 0 && self.rows == 0 {
+            if let Some(sizes) = self.next_text_bytes.take() {
+                for (c, bytes) in self.columns.iter_mut().zip(sizes) {
+                    *c = Column::of(c.ty(), self.capacity, bytes);
+                }
+            }
+        }
         self.cursor += 1;
         &mut self.columns[i]
     }
@@ -146,13 +177,18 @@ impl BatchBuilder {
         self.rows == 0
     }
 
-    /// Finish the rows built so far into a batch (the builder can be reused).
+    /// Finish the rows built so far into a batch. The builder can be reused: when the next row starts, its columns
+    /// are sized again for its capacity, each text column at the bytes a row this batch's took (the next batch
+    /// of a table is usually like the last), so a reused builder does not grow its buffers from nothing by
+    /// doubling, copying them each time (a builder finished and dropped allocates nothing more).
     pub fn finish(&mut self) -> CoreResult<RecordBatch> {
         if self.cursor != 0 {
             return Err(CoreError::Internal(
                 "batch finished in the middle of a row".into(),
             ));
         }
+        let (rows, capacity) = (self.rows, self.capacity);
+        let mut sizes = Vec::with_capacity(self.columns.len());
         let arrays: Vec<ArrayRef> = self
             .columns
             .iter_mut()
@@ -167,10 +203,66 @@ impl BatchBuilder {
                     Column::Boolean(b) => Arc::new(b.finish()),
                 };
                 debug_assert_eq!(array.data_type(), field.data_type());
+                // An eighth more than this batch took a row, for the rows that run longer.
+                sizes.push(match (array.as_string_opt::<i32>(), rows) {
+                    (Some(text), 1..) => {
+                        let per_row = text.value_data().len().div_ceil(rows);
+                        capacity * (per_row + per_row / 8 + 1)
+                    }
+                    _ => capacity * 12,
+                });
                 Ok(array)
             })
             .collect::<CoreResult<_>>()?;
         self.rows = 0;
+        self.next_text_bytes = Some(sizes);
         Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray};
+
+    use super::*;
+
+    #[test]
+    fn a_reused_builder_gives_each_batch_its_own_rows_whatever_their_lengths() {
+        let spec = crate::model::outreach("texts");
+        let mut b = BatchBuilder::new(&spec, 4);
+        // Short texts first, then far longer ones than the sizing from the first batch allows for, then none.
+        let batches: Vec<Vec<String>> = vec![
+            (0..4).map(|i| format!("m{i}")).collect(),
+            (0..6)
+                .map(|i| format!("member-{i}-{}", "x".repeat(100 * i)))
+                .collect(),
+            Vec::new(),
+            vec!["again".into()],
+        ];
+        for rows in &batches {
+            for id in rows {
+                b.text(Some("run"))
+                    .text(Some("recall"))
+                    .text(Some(id))
+                    .text(Some("upsert"))
+                    .text(Some("key"))
+                    .text(None)
+                    .text(Some(id))
+                    .timestamp(None)
+                    .timestamp(None)
+                    .date(NaiveDate::from_ymd_opt(2026, 11, 23));
+                b.end_row();
+            }
+            let batch = b.finish().unwrap();
+            assert_eq!(batch.num_rows(), rows.len());
+            let want: Vec<&str> = rows.iter().map(String::as_str).collect();
+            for column in [2, 6] {
+                let ids = batch.column(column).as_string::<i32>();
+                let got: Vec<&str> = ids.iter().map(|v| v.unwrap()).collect();
+                assert_eq!(got, want);
+            }
+            assert_eq!(batch.column(5).null_count(), rows.len());
+            assert!(b.is_empty());
+        }
     }
 }

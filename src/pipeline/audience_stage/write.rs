@@ -26,15 +26,17 @@ use crate::pipeline::run_log::{try_write_output_shares, write_output};
 /// Rows turned into Arrow at a time: a table's writers hold a few such batches, never the table.
 const ROWS_PER_BATCH: usize = 1 << 16;
 
-/// `rows` rows in `writers` shares of about equal rows, each share's batches of [`ROWS_PER_BATCH`] rows built by
-/// `build` (from the rows' range) when its writer asks for them.
+/// `rows` rows in `writers` shares of about equal rows, each share's batches of [`ROWS_PER_BATCH`] rows of
+/// table `spec` built by `build` (from the rows' range, into the share's one builder, which sizes each batch by
+/// the last) when its writer asks for them.
 fn lazy_shares<'s, F>(
     rows: usize,
     writers: usize,
+    spec: &model::TableSpec,
     build: F,
 ) -> Vec<impl Iterator<Item = CoreResult<RecordBatch>> + 's>
 where
-    F: Fn(Range<usize>) -> CoreResult<RecordBatch> + Clone + 's,
+    F: Fn(&mut BatchBuilder, Range<usize>) -> CoreResult<()> + Clone + 's,
 {
     let per_share = rows.div_ceil(writers.max(1)).max(1);
     (0..rows)
@@ -42,9 +44,11 @@ where
         .map(move |share| {
             let end = rows.min(share + per_share);
             let build = build.clone();
-            (share..end)
-                .step_by(ROWS_PER_BATCH)
-                .map(move |first| build(first..end.min(first + ROWS_PER_BATCH)))
+            let mut builder = BatchBuilder::new(spec, ROWS_PER_BATCH.min(end - share));
+            (share..end).step_by(ROWS_PER_BATCH).map(move |first| {
+                build(&mut builder, first..end.min(first + ROWS_PER_BATCH))?;
+                builder.finish()
+            })
         })
         .collect()
 }
@@ -138,39 +142,32 @@ impl RunOutputs<'_> {
         let (output, run, writers) = (self.output, self.run, writers_per_core());
         for d in self.destinations {
             let rows = self.changes_of(d).len();
+            let spec = model::outreach(&d.name);
             let drop_folder = d.path.as_deref().filter(|_| d.kind == DestinationKind::FileDrop);
             if let (Some(folder), true) = (drop_folder, rows > 0) {
-                let batches = lazy_shares(rows, 1, |range| self.outreach_batch(d, range))
+                let batches = lazy_shares(rows, 1, &spec, |b, range| self.outreach_batch(b, d, range))
                     .into_iter()
                     .flatten();
                 write_file_drop(&Location::parse(folder)?, &d.name, run, batches).await?;
             }
-            let shares = lazy_shares(rows, writers, |range| self.outreach_batch(d, range));
-            try_write_output_shares(output, &model::outreach(&d.name), WriteMode::Append, run, shares)
-                .await?;
+            let shares = lazy_shares(rows, writers, &spec, |b, range| self.outreach_batch(b, d, range));
+            try_write_output_shares(output, &spec, WriteMode::Append, run, shares).await?;
         }
-        let events = lazy_shares(self.sets.events.len(), writers, |range| self.events_batch(range));
-        try_write_output_shares(output, &model::audience_events(), WriteMode::Append, run, events).await?;
-        let suppressions = lazy_shares(self.suppressions.len(), writers, |range| {
-            self.suppressions_batch(range)
+        let spec = model::audience_events();
+        let events = lazy_shares(self.sets.events.len(), writers, &spec, |b, range| {
+            self.events_batch(b, range)
         });
-        try_write_output_shares(
-            output,
-            &model::suppressions(),
-            WriteMode::Append,
-            run,
-            suppressions,
-        )
-        .await?;
-        let state = lazy_shares(self.memberships.len(), writers, |range| self.state_batch(range));
-        try_write_output_shares(
-            output,
-            &model::audience_members(),
-            WriteMode::Overwrite,
-            run,
-            state,
-        )
-        .await?;
+        try_write_output_shares(output, &spec, WriteMode::Append, run, events).await?;
+        let spec = model::suppressions();
+        let suppressions = lazy_shares(self.suppressions.len(), writers, &spec, |b, range| {
+            self.suppressions_batch(b, range)
+        });
+        try_write_output_shares(output, &spec, WriteMode::Append, run, suppressions).await?;
+        let spec = model::audience_members();
+        let state = lazy_shares(self.memberships.len(), writers, &spec, |b, range| {
+            self.state_batch(b, range)
+        });
+        try_write_output_shares(output, &spec, WriteMode::Overwrite, run, state).await?;
         self.write_sync_runs().await
     }
 
@@ -185,11 +182,9 @@ impl RunOutputs<'_> {
 
     /// Rows `range` of destination `d`'s change set: upserts and deletes with their idempotency keys and
     /// payloads.
-    fn outreach_batch(&self, d: &Destination, range: Range<usize>) -> CoreResult<RecordBatch> {
+    fn outreach_batch(&self, b: &mut BatchBuilder, d: &Destination, range: Range<usize>) -> CoreResult<()> {
         let (run, as_of) = (self.run, self.as_of);
-        let spec = model::outreach(&d.name);
         let rows = &self.changes_of(d)[range];
-        let mut b = BatchBuilder::new(&spec, rows.len());
         let fields = PayloadFields::of(d);
         let (mut json, mut date_text) = (String::new(), String::new());
         for c in rows {
@@ -222,17 +217,12 @@ impl RunOutputs<'_> {
                 .date(Some(as_of));
             b.end_row();
         }
-        b.finish()
+        Ok(())
     }
 
-    /// A batch of a table whose rows are this run's id, four texts and the as-of date (audience_events,
-    /// suppressions).
-    fn run_rows_batch<'r>(
-        &self,
-        spec: &model::TableSpec,
-        rows: impl ExactSizeIterator<Item = [&'r str; 4]>,
-    ) -> CoreResult<RecordBatch> {
-        let mut b = BatchBuilder::new(spec, rows.len());
+    /// Rows of a table whose rows are this run's id, four texts and the as-of date (audience_events,
+    /// suppressions), into `b`.
+    fn run_rows<'r>(&self, b: &mut BatchBuilder, rows: impl Iterator<Item = [&'r str; 4]>) {
         for [first, second, third, fourth] in rows {
             b.text(Some(self.run))
                 .text(Some(first))
@@ -242,29 +232,28 @@ impl RunOutputs<'_> {
                 .date(Some(self.as_of));
             b.end_row();
         }
-        b.finish()
     }
 
     /// Rows `range` of audience_events: enters and exits.
-    fn events_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
+    fn events_batch(&self, b: &mut BatchBuilder, range: Range<usize>) -> CoreResult<()> {
         let events = self.sets.events[range].iter().map(|&(a, d, m, e)| [a, d, m, e]);
-        self.run_rows_batch(&model::audience_events(), events)
+        self.run_rows(b, events);
+        Ok(())
     }
 
     /// Rows `range` of suppressions.
-    fn suppressions_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
+    fn suppressions_batch(&self, b: &mut BatchBuilder, range: Range<usize>) -> CoreResult<()> {
         let rows = range.map(|i| {
             let (audience, member_id, rule, detail) = self.suppressions.row(i, self.audiences, self.profiles);
             [audience, member_id, rule, detail]
         });
-        self.run_rows_batch(&model::suppressions(), rows)
+        self.run_rows(b, rows);
+        Ok(())
     }
 
     /// audience_members, from memberships `range`: the state the next run diffs against (members sent to).
-    fn state_batch(&self, range: Range<usize>) -> CoreResult<RecordBatch> {
-        let spec = model::audience_members();
+    fn state_batch(&self, b: &mut BatchBuilder, range: Range<usize>) -> CoreResult<()> {
         let emitted_at = &self.sets.emitted_at[range.clone()];
-        let mut b = BatchBuilder::new(&spec, range.len());
         let (mut local_start, mut local_end) = (String::new(), String::new());
         for (m, emitted) in self.memberships.range(range).zip(emitted_at) {
             let Decision::Send {
@@ -299,7 +288,7 @@ impl RunOutputs<'_> {
                 .text(Some(self.run));
             b.end_row();
         }
-        b.finish()
+        Ok(())
     }
 
     /// sync_runs: per audience and destination, the members and the planned adds, changes and removes.
