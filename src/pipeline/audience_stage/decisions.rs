@@ -89,6 +89,12 @@ impl Suppressions {
     /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`; returns
     /// the reason's position.
     fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: Reason, detail: Reason) -> usize {
+        let reason = self.reason(rule, detail);
+        self.push_row(audience, member, reason)
+    }
+
+    /// The position of the reason (`rule`, `detail`), added when it is new.
+    fn reason(&mut self, rule: Reason, detail: Reason) -> u32 {
         // Runs of one reason are common (most of a marketing audience lacks consent): the last reason is
         // compared before the texts are hashed.
         let same_as_last = self.last.filter(|&last| {
@@ -106,6 +112,12 @@ impl Suppressions {
             }
         };
         self.last = Some(reason);
+        reason
+    }
+
+    /// Record that `member` (its number, else its id) is left out of audience `audience` for the reason at
+    /// position `reason`; returns that position.
+    fn push_row(&mut self, audience: usize, member: Result<u32, &str>, reason: u32) -> usize {
         let member = match member {
             Ok(n) => SuppressedMember::Known(n),
             Err(id) => {
@@ -145,8 +157,44 @@ pub(super) struct PolicyInputs<'a, 'r> {
 /// 10M-member audience (some 60 bytes each) are never all held together.
 const DECIDE_AT_ONCE: usize = 1 << 20;
 
-/// A member's outcome in one audience: memberships, or the suppression rule and detail.
-type Outcome<'a> = Result<Vec<Membership<'a>>, (Reason, Reason)>;
+/// A member's outcome in one audience: how many memberships it has, or the position of its suppression's rule
+/// and detail (both in its [`DecidedRows`]).
+type Outcome = Result<usize, u32>;
+
+/// Selected rows decided together on one core: the outcome of each, the memberships of those sent to, in
+/// order, and the reasons of those suppressed, each once. One vector holds the memberships of a few thousand
+/// members, rather than one vector each, and the core that decided a reason drops its copies: only the
+/// positions of the few reasons of a part are gathered, not millions of texts.
+struct DecidedRows<'a> {
+    outcomes: Vec<CoreResult<Outcome>>,
+    memberships: Vec<Membership<'a>>,
+    /// (rule, detail) pairs, each once.
+    reasons: Vec<(Reason, Reason)>,
+    /// Where each payload's JSON is rendered to be hashed.
+    json: String,
+}
+
+impl DecidedRows<'_> {
+    /// The position of the reason (`rule`, `detail`) among the part's, added when it is new (a part has a
+    /// handful, the one of the last row most often).
+    fn reason(&mut self, rule: Reason, detail: Reason) -> u32 {
+        let known = self
+            .reasons
+            .iter()
+            .rev()
+            .position(|(r, d)| *r == rule && *d == detail);
+        match known {
+            Some(from_end) => (self.reasons.len() - 1 - from_end) as u32,
+            None => {
+                self.reasons.push((rule, detail));
+                self.reasons.len() as u32 - 1
+            }
+        }
+    }
+}
+
+/// Selected rows one core decides together (see [`DecidedRows`]).
+const DECIDED_TOGETHER: usize = 4096;
 
 impl<'a> PolicyInputs<'a, '_> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
@@ -193,15 +241,25 @@ impl<'a> PolicyInputs<'a, '_> {
             let first_membership = out.memberships.len();
             for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
                 let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
-                let outcomes = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
-                for ((number, member), outcome) in picked.members(chunk).zip(outcomes) {
-                    match outcome? {
-                        Err((rule, detail)) => {
-                            count(out.suppressions.push(ai, number.ok_or(member), rule, detail));
-                        }
-                        Ok(rows) => {
-                            summary.members += 1;
-                            out.memberships.extend(rows);
+                let parts = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
+                let mut members = picked.members(chunk);
+                for part in parts {
+                    let reasons: Vec<u32> = (part.reasons.into_iter())
+                        .map(|(rule, detail)| out.suppressions.reason(rule, detail))
+                        .collect();
+                    let mut memberships = part.memberships.into_iter();
+                    // The part's outcomes lead: zip asks its first iterator first, so the rows of the next part are
+                    // not taken when this part's outcomes run out.
+                    for (outcome, (number, member)) in part.outcomes.into_iter().zip(members.by_ref()) {
+                        match outcome? {
+                            Err(reason) => {
+                                let reason = reasons[reason as usize];
+                                count(out.suppressions.push_row(ai, number.ok_or(member), reason));
+                            }
+                            Ok(rows) => {
+                                summary.members += 1;
+                                out.memberships.extend(memberships.by_ref().take(rows));
+                            }
                         }
                     }
                 }
@@ -232,8 +290,8 @@ impl<'a> PolicyInputs<'a, '_> {
         Ok(out)
     }
 
-    /// The outcome of each selected row of audience `ai` in `chunk`, in order, decided on every core
-    /// (`fields`: the payload fields of each destination).
+    /// The outcome of each selected row of audience `ai` in `chunk`, in order, decided on every core a few
+    /// thousand rows at a time (`fields`: the payload fields of each destination).
     fn decide_chunk(
         &self,
         ai: usize,
@@ -241,13 +299,23 @@ impl<'a> PolicyInputs<'a, '_> {
         chunk: Range<usize>,
         sets: &[MemberSet<'_>],
         fields: &[PayloadFields<'a>],
-    ) -> Vec<CoreResult<Outcome<'a>>> {
+    ) -> Vec<DecidedRows<'a>> {
         let a = &self.audiences[ai];
+        let start = || DecidedRows {
+            outcomes: Vec::with_capacity(DECIDED_TOGETHER),
+            memberships: Vec::new(),
+            reasons: Vec::new(),
+            json: String::new(),
+        };
         picked
             .rows(chunk)
-            .map(|row| match self.across_audiences(ai, &row, sets) {
-                Some(refusal) => Ok(Err(refusal)),
-                None => self.decide_member(a, &row, fields),
+            .fold_chunks(DECIDED_TOGETHER, start, |mut part, row| {
+                let outcome = match self.across_audiences(ai, &row, sets) {
+                    Some((rule, detail)) => Ok(Err(part.reason(rule, detail))),
+                    None => self.decide_member(a, &row, fields, &mut part),
+                };
+                part.outcomes.push(outcome);
+                part
             })
             .collect()
     }
@@ -288,17 +356,19 @@ impl<'a> PolicyInputs<'a, '_> {
         })
     }
 
-    /// The policy decision for one selected member, and its memberships when it is a send (`fields`: the
-    /// payload fields of each destination).
+    /// The policy decision for one selected member; when it is a send, its memberships are added to those of
+    /// `part` and counted (`fields`: the payload fields of each destination).
     fn decide_member(
         &self,
         a: &'a Audience,
         row: &SelectedRow<'_>,
         fields: &[PayloadFields<'a>],
-    ) -> CoreResult<Outcome<'a>> {
+        part: &mut DecidedRows<'a>,
+    ) -> CoreResult<Outcome> {
         let profiles = self.profiles;
         let Some((number, profile)) = row.number().and_then(|n| Some((n, profiles.profile(n)?))) else {
-            return Ok(Err(("UNKNOWN_MEMBER".into(), "no member_profile row".into())));
+            let reason = part.reason("UNKNOWN_MEMBER".into(), "no member_profile row".into());
+            return Ok(Err(reason));
         };
         // The profiles' copy of the id, which outlives the selected rows.
         let member = profiles.member_id(number);
@@ -317,11 +387,10 @@ impl<'a> PolicyInputs<'a, '_> {
         };
         let decision = decide(a, &context, self.rules, self.now);
         let channel = match decision {
-            Decision::Suppress { rule, detail } => return Ok(Err((rule, detail))),
+            Decision::Suppress { rule, detail } => return Ok(Err(part.reason(rule, detail))),
             Decision::Send { channel, .. } => channel,
         };
-        let mut rows = Vec::new();
-        let mut json = String::new();
+        let before = part.memberships.len();
         for dname in &a.destinations {
             // `fields` is in the order of the destinations.
             let at = super::destination_position(self.destinations, dname)?;
@@ -330,18 +399,20 @@ impl<'a> PolicyInputs<'a, '_> {
                 continue;
             }
             let payload = fields.values(row, profiles, profile);
-            rows.push(Membership {
+            let row_hash = Sha256Digest::of_parts(&[member, fields.json(&payload, &mut part.json)?]);
+            part.memberships.push(Membership {
                 audience: &a.name,
                 destination: &dest.name,
                 member_id: member,
                 member: number,
                 decision: decision.clone(),
-                row_hash: Sha256Digest::of_parts(&[member, fields.json(&payload, &mut json)?]),
+                row_hash,
                 payload,
             });
         }
-        if rows.is_empty() {
-            return Ok(Err((
+        let rows = part.memberships.len() - before;
+        if rows == 0 {
+            return Ok(Err(part.reason(
                 "NO_DESTINATION_FOR_CHANNEL".into(),
                 format!("no destination of the audience takes {channel}").into(),
             )));
@@ -421,5 +492,83 @@ mod tests {
                 (audiences[*a].name.as_str(), id, rule.as_ref(), detail.as_ref())
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod decide_all_tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
+
+    use super::super::profiles::profiles_of;
+    use super::super::selection::selected_rows;
+    use super::*;
+    use crate::audience::consent::{Channel, Purpose};
+    use crate::audience::destinations::DestinationKind;
+    use crate::audience::ledger::LedgerBuilder;
+
+    #[test]
+    fn every_selected_member_of_a_large_audience_is_suppressed_once_under_its_own_reason() {
+        // More rows than one core decides together, so outcomes are gathered across parts: known members
+        // (no consent) and ids nobody has (unknown) alternate, and each suppression must name its own member.
+        let rows = 3 * DECIDED_TOGETHER + 17;
+        let known: Vec<String> = (0..rows).map(|i| format!("MBR-k{i:06}")).collect();
+        let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+        let profiles = profiles_of(&known_refs);
+        let selected: Vec<String> = (0..rows)
+            .map(|i| match i % 3 {
+                0 => format!("MBR-u{i:06}"),
+                _ => known[i].clone(),
+            })
+            .collect();
+        let ids: ArrayRef = Arc::new(StringArray::from(selected.clone()));
+        let batch = RecordBatch::try_from_iter([("member_id", ids)]).unwrap();
+        let picked = selected_rows("recall", &[batch], &profiles).unwrap();
+        let audiences = [Audience {
+            name: "recall".into(),
+            sql: String::new(),
+            purpose: Purpose::CareGaps,
+            channels: vec![Channel::Sms],
+            destinations: vec!["texts".into()],
+            exclude: Vec::new(),
+            priority: None,
+            holdout: 0.0,
+        }];
+        let destinations = [Destination {
+            name: "texts".into(),
+            kind: DestinationKind::Sms,
+            fields: vec!["phone".into()],
+            path: None,
+            min_members: 0,
+        }];
+        let ledger = LedgerBuilder::default().finish(&profiles);
+        let rules = OutreachRules::default();
+        let inputs = PolicyInputs {
+            audiences: &audiences,
+            destinations: &destinations,
+            profiles: &profiles,
+            ledger: &ledger,
+            rules: &rules,
+            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+        };
+        let decided = inputs.decide_all(&[picked]).unwrap();
+        assert_eq!(decided.memberships.len(), 0, "nobody has consent");
+        assert_eq!(decided.suppressions.len(), rows);
+        let mut named: Vec<&str> = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let (_, member, rule, _) = decided.suppressions.row(i, &audiences, &profiles);
+            let unknown = member.starts_with("MBR-u");
+            assert_eq!(
+                rule == "UNKNOWN_MEMBER",
+                unknown,
+                "suppression {i} ({rule}) names the wrong member"
+            );
+            named.push(member);
+        }
+        named.sort_unstable();
+        let mut expected: Vec<&str> = selected.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(named, expected, "each selected member once");
     }
 }
