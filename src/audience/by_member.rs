@@ -11,10 +11,22 @@ const PARTITION_BITS: u32 = 14;
 /// (member, item) pairs in the order they are added, split by member range as they come: rows arrive in table
 /// order, their members scattered over millions of numbers, and a push is a sequential write to one of a few
 /// hundred growing lists. No list of every pair is ever held besides these.
+///
+/// A range's list is a list of chunks, each new one as large as the range so far (up to [`LARGEST_CHUNK`]
+/// pairs), so it grows without ever being copied: as one vector each, the 28M consents and messages at 10M
+/// members were copied at every doubling, a tenth of the ledger's time.
 #[derive(Debug)]
 pub struct MemberPairs<T> {
-    ranges: Vec<Vec<(u32, T)>>,
+    ranges: Vec<Vec<Vec<(u32, T)>>>,
 }
+
+/// The pairs of the first chunk of a member range.
+const FIRST_CHUNK: usize = 256;
+
+/// The most pairs a chunk of a member range holds: a chunk stays some 100-200 KB, memory the allocator hands out
+/// again once the chunks are grouped (measured at 10M members: with chunks of 16,384 pairs, the larger blocks
+/// went back to the system, and the policy phase after the ledger took 0.6-0.9 s longer on fresh pages).
+const LARGEST_CHUNK: usize = 4_096;
 
 impl<T> Default for MemberPairs<T> {
     fn default() -> Self {
@@ -29,7 +41,16 @@ impl<T> MemberPairs<T> {
         if range >= self.ranges.len() {
             self.ranges.resize_with(range + 1, Vec::new);
         }
-        self.ranges[range].push((member, item));
+        let chunks = &mut self.ranges[range];
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() < chunk.capacity() => chunk.push((member, item)),
+            _ => {
+                let so_far: usize = chunks.iter().map(Vec::len).sum();
+                let mut chunk = Vec::with_capacity(so_far.clamp(FIRST_CHUNK, LARGEST_CHUNK));
+                chunk.push((member, item));
+                chunks.push(chunk);
+            }
+        }
     }
 }
 
@@ -78,15 +99,13 @@ impl<T: Send> ByMember<T> {
             .ranges
             .into_par_iter()
             .enumerate()
-            .map(|(r, pairs)| {
+            .map(|(r, chunks)| {
                 let first = (r as u32) << PARTITION_BITS;
-                let width = pairs
-                    .iter()
-                    .map(|(m, _)| (m - first) as usize + 1)
-                    .max()
-                    .unwrap_or(0);
+                let pairs = || chunks.iter().flatten();
+                let width = pairs().map(|(m, _)| (m - first) as usize + 1).max().unwrap_or(0);
+                let len = chunks.iter().map(Vec::len).sum();
                 let mut counts = vec![0u32; width];
-                for (m, _) in &pairs {
+                for (m, _) in pairs() {
                     counts[(m - first) as usize] += 1;
                 }
                 let mut starts = Vec::with_capacity(width + 1);
@@ -99,9 +118,9 @@ impl<T: Send> ByMember<T> {
                 // The next free slot of each member, counted from its start.
                 let mut next = counts;
                 next.copy_from_slice(&starts[..width]);
-                let mut slots: Vec<Option<U>> = Vec::with_capacity(pairs.len());
-                slots.resize_with(pairs.len(), || None);
-                for (m, item) in pairs {
+                let mut slots: Vec<Option<U>> = Vec::with_capacity(len);
+                slots.resize_with(len, || None);
+                for (m, item) in chunks.into_iter().flatten() {
                     let slot = &mut next[(m - first) as usize];
                     slots[*slot as usize] = Some(item);
                     *slot += 1;
@@ -182,6 +201,19 @@ mod tests {
         grouped.sort_each_by_key(|&i| std::cmp::Reverse(i));
         assert_eq!(grouped.of(0), [5, 4, 3]);
         assert_eq!(grouped.of(span + 2), [9, 8, 1]);
+    }
+
+    #[test]
+    fn a_range_of_many_chunks_keeps_every_item_in_order() {
+        // More pairs in one member range than its largest chunk holds, so they span chunks of every size.
+        let pairs: Vec<(u32, usize)> = (0..3 * LARGEST_CHUNK + 5).map(|i| ((i % 7) as u32, i)).collect();
+        let collected: MemberPairs<usize> = pairs.iter().copied().collect();
+        assert!(collected.ranges[0].len() > 3, "several chunks");
+        let grouped = ByMember::group(collected);
+        for m in 0..7 {
+            let expected: Vec<usize> = pairs.iter().filter(|(p, _)| *p == m).map(|(_, i)| *i).collect();
+            assert_eq!(grouped.of(m), expected.as_slice(), "member {m}");
+        }
     }
 
     #[test]
