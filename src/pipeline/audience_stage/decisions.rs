@@ -503,8 +503,8 @@ mod decide_all_tests {
 
     use super::super::profiles::profiles_of;
     use super::super::selection::selected_rows;
+    use super::super::selection::tests::audience;
     use super::*;
-    use crate::audience::consent::{Channel, Purpose};
     use crate::audience::destinations::DestinationKind;
     use crate::audience::ledger::LedgerBuilder;
 
@@ -524,17 +524,9 @@ mod decide_all_tests {
             .collect();
         let ids: ArrayRef = Arc::new(StringArray::from(selected.clone()));
         let batch = RecordBatch::try_from_iter([("member_id", ids)]).unwrap();
-        let picked = selected_rows("recall", &[batch], &profiles).unwrap();
-        let audiences = [Audience {
-            name: "recall".into(),
-            sql: String::new(),
-            purpose: Purpose::CareGaps,
-            channels: vec![Channel::Sms],
-            destinations: vec!["texts".into()],
-            exclude: Vec::new(),
-            priority: None,
-            holdout: 0.0,
-        }];
+        let picked = selected_rows("a", &[batch], &profiles).unwrap();
+        // An sms audience sent to "texts", no holdout.
+        let audiences = [audience("")];
         let destinations = [Destination {
             name: "texts".into(),
             kind: DestinationKind::Sms,
