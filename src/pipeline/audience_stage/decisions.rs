@@ -155,7 +155,12 @@ pub(super) struct PolicyInputs<'a, 'r> {
 
 /// Selected rows decided at once (on every core) before their outcomes are gathered: the outcomes of a
 /// 10M-member audience (some 60 bytes each) are never all held together.
-const DECIDE_AT_ONCE: usize = 1 << 20;
+const DECIDE_AT_ONCE: usize = if cfg!(test) {
+    // Small in unit tests, so that a test audience spans chunks.
+    2 * DECIDED_TOGETHER
+} else {
+    1 << 20
+};
 
 /// A member's outcome in one audience: how many memberships it has, or the position of its suppression's rule
 /// and detail (both in its [`DecidedRows`]).
@@ -196,6 +201,50 @@ impl DecidedRows<'_> {
 /// Selected rows one core decides together (see [`DecidedRows`]).
 const DECIDED_TOGETHER: usize = 4096;
 
+/// Count a suppression of reason `reason` in `by_reason` (suppressions of an audience by reason position).
+fn count_reason(by_reason: &mut Vec<u64>, reason: usize) {
+    if by_reason.len() <= reason {
+        by_reason.resize(reason + 1, 0);
+    }
+    by_reason[reason] += 1;
+}
+
+/// Gather the decided parts of some selected rows of audience `ai` (`members`: those rows' member numbers and
+/// ids, in order) into `out`: the memberships of the members sent to, a suppression for each other, counted in
+/// the audience's summary and by reason.
+fn gather<'a, 'm>(
+    out: &mut Decided<'a>,
+    (summary, by_reason): (&mut AudienceSummary, &mut Vec<u64>),
+    ai: usize,
+    mut members: impl Iterator<Item = (Option<u32>, &'m str)>,
+    parts: Vec<DecidedRows<'a>>,
+) -> CoreResult<()> {
+    for part in parts {
+        let reasons: Vec<u32> = (part.reasons.into_iter())
+            .map(|(rule, detail)| out.suppressions.reason(rule, detail))
+            .collect();
+        let mut memberships = part.memberships.into_iter();
+        // The part's outcomes lead: zip asks its first iterator first, so the rows of the next part are not
+        // taken when this part's outcomes run out.
+        for (outcome, (number, member)) in part.outcomes.into_iter().zip(members.by_ref()) {
+            match outcome? {
+                Err(reason) => {
+                    let reason = reasons[reason as usize];
+                    count_reason(
+                        by_reason,
+                        out.suppressions.push_row(ai, number.ok_or(member), reason),
+                    );
+                }
+                Ok(rows) => {
+                    summary.members += 1;
+                    out.memberships.extend(memberships.by_ref().take(rows));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl<'a> PolicyInputs<'a, '_> {
     /// Decide for every selected member of every audience (members in parallel, results in selection order).
     pub(super) fn decide_all(&self, selected: &[SelectedRows]) -> CoreResult<Decided<'a>> {
@@ -231,39 +280,29 @@ impl<'a> PolicyInputs<'a, '_> {
             };
             // Suppressions of this audience by reason.
             let mut by_reason: Vec<u64> = Vec::new();
-            let mut count = |reason: usize| {
-                if by_reason.len() <= reason {
-                    by_reason.resize(reason + 1, 0);
-                }
-                by_reason[reason] += 1;
-            };
             let picked = &selected[ai];
             let first_membership = out.memberships.len();
-            for start in (0..picked.len()).step_by(DECIDE_AT_ONCE) {
-                let chunk = start..picked.len().min(start + DECIDE_AT_ONCE);
-                let parts = self.decide_chunk(ai, picked, chunk.clone(), &sets, &fields);
-                let mut members = picked.members(chunk);
-                for part in parts {
-                    let reasons: Vec<u32> = (part.reasons.into_iter())
-                        .map(|(rule, detail)| out.suppressions.reason(rule, detail))
-                        .collect();
-                    let mut memberships = part.memberships.into_iter();
-                    // The part's outcomes lead: zip asks its first iterator first, so the rows of the next part are
-                    // not taken when this part's outcomes run out.
-                    for (outcome, (number, member)) in part.outcomes.into_iter().zip(members.by_ref()) {
-                        match outcome? {
-                            Err(reason) => {
-                                let reason = reasons[reason as usize];
-                                count(out.suppressions.push_row(ai, number.ok_or(member), reason));
-                            }
-                            Ok(rows) => {
-                                summary.members += 1;
-                                out.memberships.extend(memberships.by_ref().take(rows));
-                            }
+            // Each chunk is decided on every core while the one before is gathered: the gathering is one thread's
+            // work, which the cores would otherwise wait for.
+            let chunks = (0..picked.len())
+                .step_by(DECIDE_AT_ONCE)
+                .map(|start| start..picked.len().min(start + DECIDE_AT_ONCE));
+            let mut decided: Option<(Range<usize>, Vec<DecidedRows<'a>>)> = None;
+            for chunk in chunks.map(Some).chain([None]) {
+                let (parts, gathered) = rayon::join(
+                    || (chunk.clone()).map(|c| self.decide_chunk(ai, picked, c, &sets, &fields)),
+                    || match decided.take() {
+                        Some((c, parts)) => {
+                            let tally = (&mut summary, &mut by_reason);
+                            gather(&mut out, tally, ai, picked.members(c), parts)
                         }
-                    }
-                }
+                        None => Ok(()),
+                    },
+                );
+                gathered?;
+                decided = chunk.zip(parts);
             }
+            let mut count = |reason: usize| count_reason(&mut by_reason, reason);
             let own: Vec<&Destination> = a
                 .destinations
                 .iter()
@@ -510,9 +549,10 @@ mod decide_all_tests {
 
     #[test]
     fn every_selected_member_of_a_large_audience_is_suppressed_once_under_its_own_reason() {
-        // More rows than one core decides together, so outcomes are gathered across parts: known members
-        // (no consent) and ids nobody has (unknown) alternate, and each suppression must name its own member.
-        let rows = 3 * DECIDED_TOGETHER + 17;
+        // More rows than one core decides together, and than are decided at once, so outcomes are gathered across
+        // parts and chunks (each chunk while the next is decided): known members (no consent) and ids nobody has
+        // (unknown) alternate, and each suppression must name its own member.
+        let rows = DECIDE_AT_ONCE + DECIDED_TOGETHER + 17;
         let known: Vec<String> = (0..rows).map(|i| format!("MBR-k{i:06}")).collect();
         let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
         let profiles = profiles_of(&known_refs);
