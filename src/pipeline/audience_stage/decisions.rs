@@ -154,7 +154,8 @@ pub(super) struct PolicyInputs<'a, 'r> {
 }
 
 /// Selected rows decided at once (on every core) before their outcomes are gathered: the outcomes of a
-/// 10M-member audience (some 60 bytes each) are never all held together.
+/// 10M-member audience (some 60 bytes each) are never all held together, only those of the chunk being decided
+/// and of the one before it, being gathered.
 const DECIDE_AT_ONCE: usize = if cfg!(test) {
     // Small in unit tests, so that a test audience spans chunks.
     2 * DECIDED_TOGETHER
