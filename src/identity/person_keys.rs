@@ -148,16 +148,17 @@ impl MemberIds {
     }
 }
 
-/// Source record -> member, per source system. A handful of systems: a linear scan over their names beats
-/// hashing the name on every row.
+/// Source record -> member, per source system, each system's records in two halves by hash (as [`MemberIds`]):
+/// a table such as identity_xref lists one system's records together, so tables by system alone were filled one
+/// at a time. A handful of systems: a linear scan over their names beats hashing the name on every row.
 #[derive(Debug, Default)]
 pub struct SourceKeys {
-    /// Each system's name and table.
-    by_system: Vec<(String, TextKeyTable)>,
+    /// Each system's name and the halves of its table.
+    by_system: Vec<(String, [TextKeyTable; 2])>,
 }
 
 impl SourceKeys {
-    /// The position of `system`'s table, added if new.
+    /// The position of `system`'s tables, added if new.
     fn add_system(&mut self, system: &str) -> usize {
         match self.by_system.iter().position(|(s, _)| s == system) {
             Some(at) => at,
@@ -168,64 +169,88 @@ impl SourceKeys {
         }
     }
 
+    /// The halves of `system`'s table, if it has one.
+    fn system(&self, system: &str) -> Option<&[TextKeyTable; 2]> {
+        self.by_system.iter().find(|(s, _)| s == system).map(|(_, t)| t)
+    }
+
     /// Make room for the given rows of each system (from [`crate::lake::read_columns_each_counted_if_present`]):
-    /// a table sized once does not grow, re-hashing every key it holds, as its rows come.
+    /// a table sized once does not grow, re-hashing every key it holds, as its rows come. Each half is sized for
+    /// its share and a margin far above how unevenly a hash bit splits millions of keys.
     pub fn reserve_systems(&mut self, rows: &[(String, u64)]) {
         for (system, rows) in rows {
             let at = self.add_system(system);
-            self.by_system[at].1.reserve(*rows as usize);
+            let half = *rows as usize / 2;
+            for table in &mut self.by_system[at].1 {
+                table.reserve(half + half / 64 + 1024);
+            }
         }
     }
 
     /// Record that `record` of `system` belongs to `member`.
     pub fn insert(&mut self, system: &str, record: &str, member: u32) {
         let at = self.add_system(system);
-        self.by_system[at]
-            .1
-            .insert(text_hash(record.as_bytes()), record, member);
+        let hash = text_hash(record.as_bytes());
+        self.by_system[at].1[half_of(hash)].insert(hash, record, member);
     }
 
     /// Record the members of source records given as (source_system, source_record_id) columns, batch by batch,
-    /// with each row's member (None: left out). Each source system's table is filled on its own thread.
+    /// with each row's member (None: left out). The halves of the systems' tables are filled on threads of
+    /// their own.
     pub fn insert_batches(&mut self, keys: &[(&StringArray, &StringArray)], members: &[Vec<Option<u32>>]) {
-        // Each system and its rows, counted so each table is sized once.
-        let mut systems: Vec<(&str, usize)> = Vec::new();
-        for (sys, _) in keys {
-            for i in 0..sys.len() {
-                match systems.iter_mut().find(|(s, _)| *s == sys.value(i)) {
-                    Some((_, rows)) => *rows += 1,
-                    None => systems.push((sys.value(i), 1)),
-                }
-            }
-        }
-        for (system, _) in &systems {
-            self.add_system(system);
-        }
-        self.by_system.par_iter_mut().for_each(|(system, records)| {
-            if let Some((_, rows)) = systems.iter().find(|(s, _)| *s == system.as_str()) {
-                records.reserve(*rows);
-            }
-            for ((sys, rec), found) in keys.iter().zip(members) {
-                // This system's rows of the batch, each record hashed once.
-                let rows: Vec<(u64, &str, u32)> = (0..found.len())
-                    .filter(|&i| sys.value(i) == system.as_str())
-                    .filter_map(|i| found[i].map(|m| (text_hash(rec.value(i).as_bytes()), rec.value(i), m)))
-                    .collect();
-                for (i, &(hash, record, member)) in rows.iter().enumerate() {
-                    // The slots of rows ahead are asked for early, as in look-ups (`get_all`).
-                    if let Some(&(ahead, _, _)) = rows.get(i + AHEAD) {
-                        records.prefetch_slot(ahead);
+        // Each record is hashed once, on every core.
+        let hashes: Vec<Vec<u64>> = keys
+            .iter()
+            .map(|(_, rec)| {
+                (0..rec.len())
+                    .into_par_iter()
+                    .map(|i| text_hash(rec.value(i).as_bytes()))
+                    .collect()
+            })
+            .collect();
+        // Each table's rows (system position * 2 + half), in row order.
+        let mut rows: Vec<Vec<(u64, &str, u32)>> = Vec::new();
+        for (((sys, rec), found), hashes) in keys.iter().zip(members).zip(&hashes) {
+            let mut last: Option<(&str, usize)> = None;
+            for (i, (&member, &hash)) in found.iter().zip(hashes).enumerate() {
+                let Some(member) = member else { continue };
+                let system = sys.value(i);
+                let at = match last {
+                    Some((s, at)) if s == system => at,
+                    _ => {
+                        let at = self.add_system(system);
+                        last = Some((system, at));
+                        at
                     }
-                    records.insert(hash, record, member);
+                };
+                let table = at * 2 + half_of(hash);
+                if rows.len() <= table {
+                    rows.resize_with(self.by_system.len() * 2, Vec::new);
                 }
+                rows[table].push((hash, rec.value(i), member));
+            }
+        }
+        let tables: Vec<&mut TextKeyTable> = self
+            .by_system
+            .iter_mut()
+            .flat_map(|(_, t)| t.iter_mut())
+            .collect();
+        tables.into_par_iter().zip(rows).for_each(|(records, rows)| {
+            records.reserve(rows.len());
+            for (i, &(hash, record, member)) in rows.iter().enumerate() {
+                // The slots of rows ahead are asked for early, as in look-ups (`get_all`).
+                if let Some(&(ahead, _, _)) = rows.get(i + AHEAD) {
+                    records.prefetch_slot(ahead);
+                }
+                records.insert(hash, record, member);
             }
         });
     }
 
     /// The member of `record` of `system`.
     pub fn get(&self, system: &str, record: &str) -> Option<u32> {
-        let (_, records) = self.by_system.iter().find(|(s, _)| s == system)?;
-        records.get(text_hash(record.as_bytes()), record.as_bytes())
+        let hash = text_hash(record.as_bytes());
+        self.system(system)?[half_of(hash)].get(hash, record.as_bytes())
     }
 
     /// The member of each (system, record) key, in order (None: no key, or not known). A person's rows usually
@@ -241,7 +266,7 @@ impl SourceKeys {
         let mut rows: Vec<Answer> = Vec::with_capacity(keys.size_hint().0);
         let mut probes = Vec::new();
         let mut last: Option<((&str, &str), Answer)> = None;
-        let mut system_table: Option<(&str, Option<&TextKeyTable>)> = None;
+        let mut system_table: Option<(&str, Option<&[TextKeyTable; 2]>)> = None;
         for key in keys {
             let Some((system, record)) = key else {
                 rows.push(Answer::Known(None));
@@ -256,17 +281,18 @@ impl SourceKeys {
             let table = match system_table {
                 Some((s, table)) if s == system => table,
                 _ => {
-                    let table = self.by_system.iter().find(|(s, _)| s == system).map(|(_, t)| t);
+                    let table = self.system(system);
                     system_table = Some((system, table));
                     table
                 }
             };
             let answer = match table {
                 None => Answer::Known(None),
-                Some(table) => {
+                Some(halves) => {
+                    let hash = text_hash(record.as_bytes());
                     probes.push(Probe {
-                        table,
-                        hash: text_hash(record.as_bytes()),
+                        table: &halves[half_of(hash)],
+                        hash,
                         text: record.as_bytes(),
                     });
                     Answer::Probe(probes.len() - 1)
@@ -513,6 +539,48 @@ mod tests {
         assert_eq!(
             numbers.get_each(["MBR-a", "MBR-x", "MBR-b"].into_iter()),
             vec![Some(5), None, Some(0)]
+        );
+    }
+
+    #[test]
+    fn records_of_systems_mixed_across_batches_each_find_their_member() {
+        let record = |i: usize| format!("R{i}");
+        let system = |i: usize| ["ehr", "claims", "crm"][i % 3 / 2 + i / 5_000 % 2];
+        let batch = |from: usize, to: usize, shift: u32| {
+            let systems: Vec<&str> = (from..to).map(system).collect();
+            let records: Vec<String> = (from..to).map(record).collect();
+            let members: Vec<Option<u32>> = (from..to)
+                .map(|i| (i % 7 != 0).then_some(i as u32 + shift))
+                .collect();
+            (StringArray::from(systems), StringArray::from(records), members)
+        };
+        let mut keys = SourceKeys::default();
+        // Sized for some systems only, and too small for them: the halves must still take every row.
+        keys.reserve_systems(&[("ehr".to_string(), 100)]);
+        let (a, b) = (batch(0, 6_000, 0), batch(6_000, 12_000, 0));
+        keys.insert_batches(&[(&a.0, &a.1), (&b.0, &b.1)], &[a.2.clone(), b.2.clone()]);
+        // A later batch gives some records again with other members: the later member holds.
+        let c = batch(3_000, 4_000, 1_000_000);
+        keys.insert_batches(&[(&c.0, &c.1)], std::slice::from_ref(&c.2));
+        let expected = |i: usize| match (i % 7 != 0, (3_000..4_000).contains(&i)) {
+            (false, _) => None,
+            (true, true) => Some(i as u32 + 1_000_000),
+            (true, false) => Some(i as u32),
+        };
+        let records: Vec<String> = (0..12_000).map(record).collect();
+        for i in (0..12_000).step_by(97) {
+            assert_eq!(keys.get(system(i), &records[i]), expected(i), "row {i}");
+        }
+        let found = keys.get_each((0..12_000).map(|i| Some((system(i), records[i].as_str()))));
+        assert!(
+            found.iter().enumerate().all(|(i, m)| *m == expected(i)),
+            "every record, in bulk"
+        );
+        // A record under another system is not found.
+        assert_eq!(keys.get("lab", "R1"), None);
+        assert_eq!(
+            keys.get(if system(1) == "ehr" { "crm" } else { "ehr" }, "R1"),
+            None
         );
     }
 }
