@@ -36,44 +36,52 @@ pub(super) struct Membership<'a> {
     pub(super) row_hash: Sha256Digest,
 }
 
-/// Memberships in blocks of this many: a block is filled before the next is started.
-const MEMBERSHIPS_PER_BLOCK: usize = 1 << 16;
-
-/// The run's memberships in the order they were decided, in blocks of a fixed size: adding one never moves those
-/// already there (a single vector of 3.5M at 10M members copies itself each time it doubles, both copies held at
-/// once).
+/// The run's memberships in the order they were decided, in blocks: each block is a vector the policy filled
+/// (one part of selected rows), taken over as it is, so adding memberships never moves those already there (a
+/// single vector of 3.5M at 10M members copied itself each time it doubled, both copies held at once) and
+/// gathering them copies nothing.
 #[derive(Debug, Default)]
 pub(super) struct Memberships<'a> {
     blocks: Vec<Vec<Membership<'a>>>,
+    /// The position of each block's first membership.
+    starts: Vec<usize>,
     len: usize,
 }
 
 impl<'a> Memberships<'a> {
-    /// Add memberships at the end.
-    pub(super) fn extend(&mut self, rows: impl IntoIterator<Item = Membership<'a>>) {
-        for m in rows {
-            match self.blocks.last_mut() {
-                Some(block) if block.len() < MEMBERSHIPS_PER_BLOCK => block.push(m),
-                _ => {
-                    let mut block = Vec::with_capacity(MEMBERSHIPS_PER_BLOCK);
-                    block.push(m);
-                    self.blocks.push(block);
-                }
-            }
-            self.len += 1;
+    /// Add a block of memberships at the end, as it is.
+    pub(super) fn append(&mut self, block: Vec<Membership<'a>>) {
+        if block.is_empty() {
+            return;
         }
+        self.starts.push(self.len);
+        self.len += block.len();
+        self.blocks.push(block);
     }
 
-    /// Take out the memberships at positions `at..`, in order (the blocks before keep their places and their
-    /// room: memberships added later fill them as before).
+    /// Add memberships at the end (one block).
+    pub(super) fn extend(&mut self, rows: impl IntoIterator<Item = Membership<'a>>) {
+        self.append(rows.into_iter().collect());
+    }
+
+    /// The block holding position `at` (< len) and the position within it.
+    fn locate(&self, at: usize) -> (usize, usize) {
+        let block = self.starts.partition_point(|&s| s <= at) - 1;
+        (block, at - self.starts[block])
+    }
+
+    /// Take out the memberships at positions `at..`, in order (the blocks before keep their places).
     pub(super) fn split_off(&mut self, at: usize) -> Vec<Membership<'a>> {
         let at = at.min(self.len);
-        let (block, offset) = (at / MEMBERSHIPS_PER_BLOCK, at % MEMBERSHIPS_PER_BLOCK);
         let mut tail = Vec::with_capacity(self.len - at);
-        if block < self.blocks.len() {
+        if at < self.len {
+            let (block, offset) = self.locate(at);
             let later = self.blocks.split_off(block + 1);
             tail.extend(self.blocks[block].split_off(offset));
             tail.extend(later.into_iter().flatten());
+            let emptied = usize::from(offset == 0);
+            self.blocks.truncate(block + 1 - emptied);
+            self.starts.truncate(block + 1 - emptied);
         }
         self.len = at;
         tail
@@ -89,19 +97,21 @@ impl<'a> Memberships<'a> {
         self.blocks.iter().flatten()
     }
 
-    /// The `i`-th membership: every block but the last is full, so its place follows from `i`.
-    fn get(&self, i: usize) -> &Membership<'a> {
-        &self.blocks[i / MEMBERSHIPS_PER_BLOCK][i % MEMBERSHIPS_PER_BLOCK]
-    }
-
-    /// Every membership, in order, on every core.
-    pub(super) fn par_iter(&self) -> impl IndexedParallelIterator<Item = &Membership<'a>> + '_ {
-        (0..self.len).into_par_iter().map(|i| self.get(i))
+    /// Every membership, on every core (collected, they keep their order).
+    pub(super) fn par_iter(&self) -> impl ParallelIterator<Item = &Membership<'a>> + '_ {
+        self.blocks.par_iter().flat_map_iter(|b| b.iter())
     }
 
     /// The memberships at positions `range`, in order.
     pub(super) fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Membership<'a>> {
-        range.map(|i| self.get(i))
+        let count = range.end.min(self.len).saturating_sub(range.start);
+        let (block, offset) = match count {
+            0 => (self.blocks.len(), 0),
+            _ => self.locate(range.start),
+        };
+        let first = self.blocks.get(block).map_or(&[][..], |b| &b[offset..]);
+        let later = self.blocks.get(block + 1..).unwrap_or_default();
+        first.iter().chain(later.iter().flatten()).take(count)
     }
 }
 
@@ -406,31 +416,57 @@ pub(super) mod tests {
         }
     }
 
-    #[test]
-    fn memberships_past_a_block_keep_their_order_in_every_way_they_are_read() {
-        let n = MEMBERSHIPS_PER_BLOCK + 3;
+    /// Memberships 0..n in blocks of the given sizes.
+    fn in_blocks(sizes: &[usize]) -> Memberships<'static> {
         let mut memberships = Memberships::default();
-        memberships.extend((0..n as u32 - 1).map(|i| membership("recall", "MBR-a", i, "h")));
-        memberships.extend([membership("recall", "MBR-a", n as u32 - 1, "h")]);
+        let mut next = 0u32;
+        for &size in sizes {
+            memberships.append(
+                (next..next + size as u32)
+                    .map(|i| membership("recall", "MBR-a", i, "h"))
+                    .collect(),
+            );
+            next += size as u32;
+        }
+        memberships
+    }
+
+    #[test]
+    fn memberships_in_blocks_of_any_size_keep_their_order_in_every_way_they_are_read() {
+        let sizes = [3, 0, 1, 4096, 2, 70_000, 5];
+        let memberships = in_blocks(&sizes);
+        let n: usize = sizes.iter().sum();
         assert_eq!(memberships.len(), n);
-        assert_eq!(memberships.blocks.len(), 2, "a block is filled before the next");
+        assert_eq!(memberships.blocks.len(), 6, "an empty block is not kept");
         let order: Vec<u32> = memberships.iter().map(|m| m.member).collect();
         assert_eq!(order, (0..n as u32).collect::<Vec<_>>());
         let parallel: Vec<u32> = memberships.par_iter().map(|m| m.member).collect();
         assert_eq!(parallel, order);
-        let edge = MEMBERSHIPS_PER_BLOCK - 2..MEMBERSHIPS_PER_BLOCK + 2;
-        let across: Vec<u32> = memberships.range(edge.clone()).map(|m| m.member).collect();
-        assert_eq!(across, edge.map(|i| i as u32).collect::<Vec<_>>());
+        for range in [
+            0..0,
+            0..3,
+            2..5,
+            3..4,
+            4..4100,
+            4099..4102,
+            4100..n,
+            n - 1..n,
+            n..n,
+            10..n + 7,
+        ] {
+            let across: Vec<u32> = memberships.range(range.clone()).map(|m| m.member).collect();
+            let expected: Vec<u32> = (range.start.min(n)..range.end.min(n)).map(|i| i as u32).collect();
+            assert_eq!(across, expected, "{range:?}");
+        }
     }
 
     #[test]
     fn splitting_off_across_blocks_keeps_the_order_and_lets_rows_be_added_again() {
-        let per_block = MEMBERSHIPS_PER_BLOCK;
-        let n = per_block * 2 + 5;
-        let mut memberships: Memberships<'_> = (0..n as u32)
-            .map(|i| membership("recall", "MBR-a", i, "h"))
-            .collect();
-        for at in [n, per_block * 2, per_block + 3, 0] {
+        let sizes = [7, 4096, 1, 9000];
+        let n: usize = sizes.iter().sum();
+        let mut memberships = in_blocks(&sizes);
+        // At the end, at a block's start, inside a block, in a block of one, at the very start.
+        for at in [n, 4103, 9, 4104, 0, 3] {
             let tail = memberships.split_off(at);
             assert_eq!(memberships.len(), at);
             assert!(tail
