@@ -65,25 +65,39 @@ pub struct SendWindow {
     pub rule: &'static str,
 }
 
+/// A thread's remembered values by key.
+type Kept<K, V> = RefCell<HashMap<K, V>>;
+
+/// Values a thread keeps in one of its caches before it starts over (a run needs a few dozen).
+const KEPT: usize = 4096;
+
+/// `compute(key)`, remembered in this thread's `cache` (cleared when it holds [`KEPT`] values, so nothing grows
+/// without bound in a long-lived process).
+fn remembered<K: std::hash::Hash + Eq + Copy + 'static, V: Copy + 'static>(
+    cache: &'static std::thread::LocalKey<Kept<K, V>>,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    cache.with_borrow_mut(|kept| {
+        if let Some(&value) = kept.get(&key) {
+            return value;
+        }
+        if kept.len() >= KEPT {
+            kept.clear();
+        }
+        let value = compute();
+        kept.insert(key, value);
+        value
+    })
+}
+
 /// [`resolve_local`], remembered: members share a handful of zones and the run's day or two, so each thread
 /// resolves each (zone, day, hour) once instead of searching the zone's transitions for every member.
 fn resolve_local_cached(tz: &Tz, day: NaiveDate, hour: u32) -> DateTime<Utc> {
-    /// Instants a thread keeps before it starts over (a run needs a few dozen).
-    const KEPT: usize = 4096;
     thread_local! {
-        static RESOLVED: RefCell<HashMap<(Tz, NaiveDate, u32), DateTime<Utc>>> = RefCell::new(HashMap::default());
+        static RESOLVED: Kept<(Tz, NaiveDate, u32), DateTime<Utc>> = RefCell::new(HashMap::default());
     }
-    RESOLVED.with_borrow_mut(|resolved| {
-        if let Some(&at) = resolved.get(&(*tz, day, hour)) {
-            return at;
-        }
-        if resolved.len() >= KEPT {
-            resolved.clear();
-        }
-        let at = resolve_local(tz, day, hour);
-        resolved.insert((*tz, day, hour), at);
-        at
-    })
+    remembered(&RESOLVED, (*tz, day, hour), || resolve_local(tz, day, hour))
 }
 
 /// A local time on a day, resolved in `tz`: the earliest instant for an ambiguous time (autumn), the first valid
@@ -102,7 +116,21 @@ fn resolve_local(tz: &Tz, day: NaiveDate, hour: u32) -> DateTime<Utc> {
 
 /// The next window at or after `now` in which a message on `hours` may be sent to someone in `tz`: today's
 /// remaining allowed hours if `now` is inside them, else the next day's whole window.
+///
+/// Remembered per thread: a run decides millions of members at one `now`, in a handful of zones and windows.
 pub fn next_window(now: DateTime<Utc>, tz: &Tz, hours: AllowedHours) -> SendWindow {
+    thread_local! {
+        static WINDOWS: Kept<(DateTime<Utc>, Tz, u32, u32), SendWindow> = RefCell::new(HashMap::default());
+    }
+    let key = (now, *tz, hours.start_hour, hours.end_hour);
+    SendWindow {
+        rule: hours.rule,
+        ..remembered(&WINDOWS, key, || next_window_at(now, tz, hours))
+    }
+}
+
+/// [`next_window`], computed.
+fn next_window_at(now: DateTime<Utc>, tz: &Tz, hours: AllowedHours) -> SendWindow {
     let local_now = now.with_timezone(tz).naive_local();
     let mut day = local_now.date();
     loop {
@@ -140,6 +168,35 @@ mod tests {
 
     fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    #[test]
+    fn remembered_windows_are_the_windows_computed() {
+        let zones = [
+            "America/New_York",
+            "America/Phoenix",
+            "Europe/Berlin",
+            "Australia/Lord_Howe",
+        ];
+        // Every 17 minutes over two weeks around a daylight-saving change, twice: more windows than a thread
+        // keeps, so hits, misses and fresh starts.
+        let first = utc(2026, 10, 25, 0, 0);
+        for _ in 0..2 {
+            for zone in zones {
+                let tz = parse_zone(zone).unwrap();
+                for step in 0..(14 * 24 * 60 / 17) {
+                    let now = first + Duration::minutes(17 * step);
+                    for state in [Some("FL"), Some("OK"), None] {
+                        let hours = allowed_hours(state);
+                        assert_eq!(
+                            next_window(now, &tz, hours),
+                            next_window_at(now, &tz, hours),
+                            "{zone} {now}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
