@@ -2,7 +2,7 @@
 //!
 //! Loading a million members means millions of random hash-table probes, which wait on memory rather than
 //! compute. Both tables are split so two threads can fill them at once: member ids in two halves by hash,
-//! source records by source system.
+//! source records by source system and each system's in two halves by hash.
 
 use arrow::array::{Array, RecordBatch, StringArray};
 use rayon::prelude::*;
