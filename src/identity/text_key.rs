@@ -250,8 +250,8 @@ impl TextKeyTable {
 /// `size` zeroed slots, each page of them written once now. Zeroed memory fresh from the system is not mapped
 /// until touched, and a table's first touch of a page is a probe, a read, which maps the kernel's shared zero
 /// page; the insert after it then faults again to get a page of its own and flushes the mapping from every
-/// core's TLB (at 10M members those second faults and flushes were a third of the time identity_xref was
-/// indexed, filled from two threads). A page written first faults once.
+/// core's TLB (at 10M members those second faults and flushes were a fifth of the samples while identity_xref
+/// was indexed, filled from two threads). A page written first faults once.
 fn written_zeros(size: usize) -> Vec<u64> {
     let mut slots = vec![0u64; size];
     for slot in slots.iter_mut().step_by(4096 / std::mem::size_of::<u64>()) {
