@@ -89,6 +89,58 @@ impl<'a> TextColumn<'a> {
     }
 }
 
+impl<'a> TextColumn<'a> {
+    /// What `f` gives for each row's text (as [`Self::value`] reads it), worked out once per distinct value of a
+    /// dictionary column: a column of a few values over millions of rows is then parsed a few times, not per row.
+    pub fn mapped<T: Copy>(&self, f: impl Fn(&'a str) -> T) -> MappedText<'a, T> {
+        match self {
+            TextColumn::Plain(a) => MappedText {
+                keys: None,
+                mapped: (0..a.len()).map(|i| f(a.value(i))).collect(),
+            },
+            TextColumn::Dictionary { keys, values } => MappedText {
+                keys: Some(keys),
+                mapped: (0..values.len()).map(|v| f(values.value(v))).collect(),
+            },
+        }
+    }
+
+    /// The row's position among the column's distinct values (a dictionary's key), or among its rows (plain):
+    /// rows with the same position hold the same text.
+    pub fn value_position(&self, i: usize) -> usize {
+        match self {
+            TextColumn::Plain(_) => i,
+            TextColumn::Dictionary { keys, .. } => keys.value(i) as usize,
+        }
+    }
+
+    /// How many positions [`Self::value_position`] gives.
+    pub fn value_positions(&self) -> usize {
+        match self {
+            TextColumn::Plain(a) => a.len(),
+            TextColumn::Dictionary { values, .. } => values.len(),
+        }
+    }
+}
+
+/// A function's result for each row of a text column (see [`TextColumn::mapped`]).
+#[derive(Debug)]
+pub struct MappedText<'a, T> {
+    /// A dictionary column's keys (None: `mapped` is by row).
+    keys: Option<&'a Int32Array>,
+    mapped: Vec<T>,
+}
+
+impl<T: Copy> MappedText<'_, T> {
+    /// The result for row `i`.
+    pub fn get(&self, i: usize) -> T {
+        match self.keys {
+            Some(keys) => self.mapped[keys.value(i) as usize],
+            None => self.mapped[i],
+        }
+    }
+}
+
 /// The text column `column` of a batch of `table`, plain or dictionary-encoded.
 pub fn text_cells<'a>(batch: &'a RecordBatch, table: &str, column: &str) -> CoreResult<TextColumn<'a>> {
     batch
