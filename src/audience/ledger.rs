@@ -173,6 +173,17 @@ impl LedgerBuilder {
             optional_text_column(batch, "audience"),
         );
         let at = timestamps(batch, t, "sent_at")?;
+        // The few-valued columns come as dictionaries: each distinct value is parsed once, not on each of 10M rows.
+        let channels = channel.mapped(Channel::parse);
+        let directions = direction.mapped(|d| (d == "inbound", d == "outbound"));
+        // (opted out, counted toward caps, failed)
+        let statuses = status.mapped(|s| {
+            let counted = matches!(s, "queued" | "delivered" | "replied");
+            (s == "opted_out", counted, s == "failed")
+        });
+        // Each distinct audience's subject, numbered the first time a row needs it.
+        let mut subjects: Vec<Option<Option<Subject>>> =
+            vec![None; audience.map_or(0, |a| a.value_positions())];
         for (i, &m) in member.iter().enumerate().take(batch.num_rows()) {
             let Some(m) = m else {
                 continue; // no member: the caller quarantines the row
@@ -180,26 +191,36 @@ impl LedgerBuilder {
             if at.value(i) > as_of {
                 continue;
             }
-            let Some(channel) = Channel::parse(channel.value(i)) else {
+            let Some(channel) = channels.get(i) else {
                 continue;
             };
-            if direction.value(i) == "inbound" {
+            let ((inbound, outbound), (opted_out, counted, failed)) = (directions.get(i), statuses.get(i));
+            if inbound {
                 let kw = text_value(keyword, i);
-                if kw.is_some_and(is_revocation) || status.value(i) == "opted_out" {
+                if kw.is_some_and(is_revocation) || opted_out {
                     let revocation = ConsentEvent::revocation(channel, at.value(i));
                     self.consents.push(m, (revocation, NOT_COMPARED));
                 }
                 continue;
             }
-            let subject = text_value(audience, i).map(|a| self.subject(a)).transpose()?;
+            let subject = match audience.filter(|a| a.is_valid(i)) {
+                None => None,
+                Some(a) => match subjects[a.value_position(i)] {
+                    Some(known) => known,
+                    None => {
+                        let subject = text_value(audience, i).map(|a| self.subject(a)).transpose()?;
+                        subjects[a.value_position(i)] = Some(subject);
+                        subject
+                    }
+                },
+            };
             let Some(sent) = DateTime::<Utc>::from_timestamp_micros(at.value(i)) else {
                 continue; // no date and time: outside every cap window and no later than any delivery
             };
-            let counted = direction.value(i) == "outbound"
-                && matches!(status.value(i), "queued" | "delivered" | "replied");
+            let counted = outbound && counted;
             if counted || subject.is_some() {
                 let mut message = SentMessage::new(sent, channel, subject);
-                (message.counted, message.failed) = (counted, status.value(i) == "failed");
+                (message.counted, message.failed) = (counted, failed);
                 self.history.push(m, message);
             }
         }
@@ -376,6 +397,116 @@ mod tests {
         assert_eq!(counted, [ledger.subject("recall"), ledger.subject("reminder")]);
         assert!(ledger.subject("recall").is_some() && ledger.subject("recall") != ledger.subject("reminder"));
         assert!(ledger.history_of(2).iter().all(|m| !m.counted && m.failed));
+    }
+
+    #[test]
+    fn communications_read_as_dictionaries_make_the_same_ledger_as_plain_text() {
+        use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+        use arrow::compute::cast;
+        use arrow::datatypes::DataType;
+        use std::sync::Arc;
+        /// (channel, direction, status, audience, keyword, sent at)
+        type Row = (
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            &'static str,
+            i64,
+        );
+        let rows: Vec<Row> = (0..40)
+            .map(|i: i64| {
+                let pick = |options: &[&'static str]| options[i as usize % options.len()];
+                let audience =
+                    [Some("recall"), None, Some("reminder"), Some(""), Some("recall")][i as usize % 5];
+                let (direction, keyword) = match i % 7 {
+                    0 => ("inbound", pick(&["STOP", "stop all", "hello"])),
+                    _ => ("outbound", ""),
+                };
+                let status = pick(&["delivered", "failed", "queued", "opted_out", "replied", "sent"]);
+                (
+                    pick(&["sms", "email", "fax", "voice"]),
+                    direction,
+                    status,
+                    audience,
+                    keyword,
+                    10 * i,
+                )
+            })
+            .collect();
+        let plain = |k: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| match k {
+                0 => Some(r.0),
+                1 => Some(r.1),
+                2 => Some(r.2),
+                3 => r.3,
+                _ => Some(r.4),
+            })))
+        };
+        let batch = |as_dictionary: bool| {
+            let text = |k: usize| match as_dictionary {
+                true => cast(
+                    &plain(k),
+                    &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                )
+                .unwrap(),
+                false => plain(k),
+            };
+            RecordBatch::try_from_iter([
+                ("channel", text(0)),
+                ("direction", text(1)),
+                ("status", text(2)),
+                ("audience", text(3)),
+                ("body_keyword", text(4)),
+                (
+                    "sent_at",
+                    Arc::new(TimestampMicrosecondArray::from_iter_values(
+                        rows.iter().map(|r| r.5),
+                    )) as ArrayRef,
+                ),
+            ])
+            .unwrap()
+        };
+        let members: Vec<Option<u32>> = (0..rows.len() as u32)
+            .map(|i| (i % 11 != 3).then_some(i % 10))
+            .collect();
+        let ledger = |as_dictionary: bool| {
+            let mut builder = LedgerBuilder::default();
+            builder
+                .add_communications(&batch(as_dictionary), &members, 300)
+                .unwrap();
+            builder.finish(&NoContacts)
+        };
+        let (plain, dictionary) = (ledger(false), ledger(true));
+        for member in 0..10 {
+            assert_eq!(
+                plain.history_of(member),
+                dictionary.history_of(member),
+                "member {member}"
+            );
+            assert_eq!(
+                plain.do_not_contact(member),
+                dictionary.do_not_contact(member),
+                "member {member}"
+            );
+            assert_eq!(
+                format!("{:?}", plain.consents_of(member)),
+                format!("{:?}", dictionary.consents_of(member)),
+                "member {member}"
+            );
+        }
+        for audience in ["recall", "reminder", ""] {
+            assert_eq!(
+                plain.subject(audience),
+                dictionary.subject(audience),
+                "{audience}"
+            );
+        }
+        assert!(plain.subject("recall").is_some() && plain.subject("").is_none());
+        assert!(
+            (0..10).any(|m| !plain.history_of(m).is_empty()),
+            "some messages count"
+        );
     }
 
     /// Member 0 has a phone and an email; member 1 has neither.
