@@ -311,38 +311,54 @@ impl Ledger {
     }
 }
 
-/// A communications batch of outbound texts, a row per (audience, status, body keyword, sent at), for tests.
+/// A communications row for tests: (channel, direction, status, audience, body keyword, sent at).
 #[cfg(test)]
-pub(crate) fn outbound_texts(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {
+pub(crate) type CommunicationRow<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str, i64);
+
+/// A communications batch of these rows, for tests; its text columns dictionary-encoded with `as_dictionary`.
+#[cfg(test)]
+pub(crate) fn communications_batch(rows: &[CommunicationRow<'_>], as_dictionary: bool) -> RecordBatch {
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::DataType;
     use std::sync::Arc;
     let text = |k: usize| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| match k {
-            0 => r.0,
-            1 => r.1,
-            _ => r.2,
-        })))
+        let plain: ArrayRef = Arc::new(StringArray::from_iter(rows.iter().map(|r| match k {
+            0 => Some(r.0),
+            1 => Some(r.1),
+            2 => Some(r.2),
+            3 => r.3,
+            _ => Some(r.4),
+        })));
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        match as_dictionary {
+            true => arrow::compute::cast(&plain, &dictionary).expect("text casts to a dictionary"),
+            false => plain,
+        }
     };
     RecordBatch::try_from_iter([
-        (
-            "channel",
-            Arc::new(StringArray::from(vec!["sms"; rows.len()])) as ArrayRef,
-        ),
-        (
-            "direction",
-            Arc::new(StringArray::from(vec!["outbound"; rows.len()])) as ArrayRef,
-        ),
-        ("status", text(1)),
-        ("audience", text(0)),
-        ("body_keyword", text(2)),
+        ("channel", text(0)),
+        ("direction", text(1)),
+        ("status", text(2)),
+        ("audience", text(3)),
+        ("body_keyword", text(4)),
         (
             "sent_at",
             Arc::new(TimestampMicrosecondArray::from_iter_values(
-                rows.iter().map(|r| r.3),
+                rows.iter().map(|r| r.5),
             )) as ArrayRef,
         ),
     ])
-    .unwrap()
+    .expect("communications columns")
+}
+
+/// A communications batch of outbound texts, a row per (audience, status, body keyword, sent at), for tests.
+#[cfg(test)]
+pub(crate) fn outbound_texts(rows: &[(&str, &str, &str, i64)]) -> RecordBatch {
+    let rows: Vec<CommunicationRow<'_>> = rows
+        .iter()
+        .map(|&(audience, status, keyword, at)| ("sms", "outbound", status, Some(audience), keyword, at))
+        .collect();
+    communications_batch(&rows, false)
 }
 
 #[cfg(test)]
@@ -401,20 +417,7 @@ mod tests {
 
     #[test]
     fn communications_read_as_dictionaries_make_the_same_ledger_as_plain_text() {
-        use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
-        use arrow::compute::cast;
-        use arrow::datatypes::DataType;
-        use std::sync::Arc;
-        /// (channel, direction, status, audience, keyword, sent at)
-        type Row = (
-            &'static str,
-            &'static str,
-            &'static str,
-            Option<&'static str>,
-            &'static str,
-            i64,
-        );
-        let rows: Vec<Row> = (0..40)
+        let rows: Vec<CommunicationRow<'static>> = (0..40)
             .map(|i: i64| {
                 let pick = |options: &[&'static str]| options[i as usize % options.len()];
                 let audience =
@@ -434,47 +437,13 @@ mod tests {
                 )
             })
             .collect();
-        let plain = |k: usize| -> ArrayRef {
-            Arc::new(StringArray::from_iter(rows.iter().map(|r| match k {
-                0 => Some(r.0),
-                1 => Some(r.1),
-                2 => Some(r.2),
-                3 => r.3,
-                _ => Some(r.4),
-            })))
-        };
-        let batch = |as_dictionary: bool| {
-            let text = |k: usize| match as_dictionary {
-                true => cast(
-                    &plain(k),
-                    &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                )
-                .unwrap(),
-                false => plain(k),
-            };
-            RecordBatch::try_from_iter([
-                ("channel", text(0)),
-                ("direction", text(1)),
-                ("status", text(2)),
-                ("audience", text(3)),
-                ("body_keyword", text(4)),
-                (
-                    "sent_at",
-                    Arc::new(TimestampMicrosecondArray::from_iter_values(
-                        rows.iter().map(|r| r.5),
-                    )) as ArrayRef,
-                ),
-            ])
-            .unwrap()
-        };
         let members: Vec<Option<u32>> = (0..rows.len() as u32)
             .map(|i| (i % 11 != 3).then_some(i % 10))
             .collect();
         let ledger = |as_dictionary: bool| {
             let mut builder = LedgerBuilder::default();
-            builder
-                .add_communications(&batch(as_dictionary), &members, 300)
-                .unwrap();
+            let batch = communications_batch(&rows, as_dictionary);
+            builder.add_communications(&batch, &members, 300).unwrap();
             builder.finish(&NoContacts)
         };
         let (plain, dictionary) = (ledger(false), ledger(true));
