@@ -319,7 +319,6 @@ pub(crate) type CommunicationRow<'a> = (&'a str, &'a str, &'a str, Option<&'a st
 #[cfg(test)]
 pub(crate) fn communications_batch(rows: &[CommunicationRow<'_>], as_dictionary: bool) -> RecordBatch {
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
-    use arrow::datatypes::DataType;
     use std::sync::Arc;
     let text = |k: usize| -> ArrayRef {
         let plain: ArrayRef = Arc::new(StringArray::from_iter(rows.iter().map(|r| match k {
@@ -329,9 +328,9 @@ pub(crate) fn communications_batch(rows: &[CommunicationRow<'_>], as_dictionary:
             3 => r.3,
             _ => Some(r.4),
         })));
-        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         match as_dictionary {
-            true => arrow::compute::cast(&plain, &dictionary).expect("text casts to a dictionary"),
+            true => arrow::compute::cast(&plain, &crate::lake::text_dictionary_type())
+                .expect("text casts to a dictionary"),
             false => plain,
         }
     };

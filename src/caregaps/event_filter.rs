@@ -14,14 +14,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow::array::{Array, ArrayData, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use arrow::datatypes::{Int32Type, SchemaRef};
 
 use super::measures::MeasureSet;
 use super::member_data::CodeIndex;
 use super::value_sets::ValueSetDirectory;
 use crate::error::{CoreError, CoreResult};
 use crate::lake::selective_read::RowPredicate;
-use crate::lake::{ColumnMapping, ConformPlan, EnumSpelling, RowNumbers};
+use crate::lake::{text_dictionary_type, ColumnMapping, ConformPlan, EnumSpelling, RowNumbers};
 use crate::model::{canonical_input, canonical_spec};
 
 /// The value-set codes of a measure set, ready to test event rows against.
@@ -264,7 +264,7 @@ fn code_columns(plan: &ConformPlan) -> CoreResult<(usize, usize)> {
 
 /// A text column as a dictionary with 32-bit keys and Utf8 values (plain text columns are encoded here).
 fn as_dictionary(array: &dyn Array) -> CoreResult<DictionaryArray<Int32Type>> {
-    let target = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let target = text_dictionary_type();
     let array = if array.data_type() == &target {
         arrow::array::make_array(array.to_data())
     } else {
@@ -304,7 +304,7 @@ mod tests {
         let plain = f.keep_mask(&system, &code).unwrap();
         assert_eq!(plain.iter().map(Option::unwrap).collect::<Vec<_>>(), expected);
         // Dictionary-encoded columns (as Parquet gives them) decide the same.
-        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let dict = text_dictionary_type();
         let (system, code) = (cast(&system, &dict).unwrap(), cast(&code, &dict).unwrap());
         let encoded = f.keep_mask(&system, &code).unwrap();
         assert_eq!(encoded, plain);

@@ -17,6 +17,7 @@ pub mod source;
 
 pub use canonical_text::EnumSpelling;
 pub use conform::{ColumnMapping, ConformPlan, Conformed, QuarantinedRow, RejectReason, RowNumbers};
+pub(crate) use conform_column::text_dictionary_type;
 pub use delta_write::{
     try_write_batches, try_write_batches_to, try_write_shares, write_batches, writers_per_core,
     DeltaTableWriter, OpenedWrite, TableTarget, WriteMode, WriteOutcome,

@@ -87,9 +87,7 @@ impl<'a> TextColumn<'a> {
             TextColumn::Dictionary { keys, values } => values.value(keys.value(i) as usize),
         }
     }
-}
 
-impl<'a> TextColumn<'a> {
     /// What `f` gives for each row's text (as [`Self::value`] reads it), worked out once per distinct value of a
     /// dictionary column: a column of a few values over millions of rows is then parsed a few times, not per row.
     pub fn mapped<T: Copy>(&self, f: impl Fn(&'a str) -> T) -> MappedText<'a, T> {
