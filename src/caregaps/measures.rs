@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::criteria::{Compiler, Criterion, ValueSetMask};
+use super::compile::Compiler;
+use super::criteria::{Criterion, ValueSetMask};
 use super::definition::{load_definitions, DateRef, DefinitionFile, MeasureDefinition, RateDefinition};
 use super::enrollment::{CeRule, ProductLine};
 use super::events::Vocabulary;

@@ -5,11 +5,12 @@
 //! the value sets themselves come from the user's licensed VSD file (or the shipped sample of public codes).
 //!
 //! - [`value_sets`]: load the VSD / MLD (xlsx or csv, columns by header), normalize codes ([`codes`]).
-//! - [`definition`], [`criteria`], [`measures`]: parse, check and compile measure definitions.
+//! - [`definition`], [`criteria`], [`compile`], [`measures`]: parse, check and compile measure definitions.
 //! - [`member_data`]: Arrow batches of members, enrollment and events -> the engine's member-level view.
 //! - [`enrollment`]: continuous enrollment and product lines; [`evaluate`]: the engine; [`output`]: tables.
 
 pub mod codes;
+pub mod compile;
 pub mod criteria;
 pub mod definition;
 pub mod enrollment;

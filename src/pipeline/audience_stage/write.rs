@@ -8,7 +8,7 @@ use foldhash::HashMap;
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use super::decisions::Suppressions;
+use super::suppressions::Suppressions;
 use super::diff::{Change, ChangeSets, Memberships};
 use super::payload::PayloadFields;
 use super::profiles::Profiles;
