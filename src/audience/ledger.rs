@@ -75,15 +75,23 @@ impl ConsentRows {
     /// the caller to quarantine). Rows captured after `as_of` are left for a later run.
     pub fn read(batch: &RecordBatch, member: &[Option<u32>], as_of: i64) -> CoreResult<ConsentRows> {
         let t = "consents";
-        let (channel, purpose, status) = (
-            text_cells(batch, t, "channel")?,
-            text_cells(batch, t, "purpose")?,
-            text_cells(batch, t, "status")?,
-        );
-        let (basis, contact) = (
-            optional_text_column(batch, "basis"),
-            optional_text_column(batch, "contact_point"),
-        );
+        // Channel, purpose, status and basis take a few values: each is parsed once per distinct value (a
+        // dictionary column's values), then looked up by row.
+        let channels = text_cells(batch, t, "channel")?.mapped(|c| match c {
+            "all" => Some(&Channel::ALL[..]),
+            c => Channel::ALL
+                .iter()
+                .position(|&known| Channel::parse(c) == Some(known))
+                .map(|at| &Channel::ALL[at..=at]),
+        });
+        let scopes = text_cells(batch, t, "purpose")?.mapped(|p| match p {
+            "all" => Some(ConsentScope::All),
+            p => Purpose::parse(p).map(ConsentScope::Purpose),
+        });
+        let opt_ins = text_cells(batch, t, "status")?.mapped(|s| s == "opt_in");
+        let basis = optional_text_column(batch, "basis");
+        let bases = basis.map(|b| b.mapped(|text| Basis::parse(Some(text).filter(|s| !s.is_empty()))));
+        let contact = optional_text_column(batch, "contact_point");
         let at = timestamps(batch, t, "captured_at")?;
         let mut out = ConsentRows {
             events: Vec::with_capacity(batch.num_rows()),
@@ -96,29 +104,22 @@ impl ConsentRows {
             if at.value(i) > as_of {
                 continue; // captured after the as-of time: a later run honors it
             }
-            let one;
-            let channels: &[Channel] = match channel.value(i) {
-                "all" => &Channel::ALL,
-                c => {
-                    one = [Channel::parse(c).ok_or_else(|| {
-                        CoreError::Internal("a conformed consent row has an unknown channel".into())
-                    })?];
-                    &one
-                }
+            let channels = channels.get(i).ok_or_else(|| {
+                CoreError::Internal("a conformed consent row has an unknown channel".into())
+            })?;
+            let basis = match (&basis, &bases) {
+                (Some(column), Some(bases)) if column.is_valid(i) => bases.get(i),
+                _ => Basis::parse(None),
             };
-            let Some(b) = Basis::parse(text_value(basis, i)) else {
+            let Some(b) = basis else {
                 return Err(CoreError::Internal(
                     "a conformed consent row has an unknown basis".into(),
                 ));
             };
-            let scope = match purpose.value(i) {
-                "all" => ConsentScope::All,
-                p => ConsentScope::Purpose(
-                    Purpose::parse(p)
-                        .ok_or_else(|| CoreError::Internal("unknown conformed purpose".into()))?,
-                ),
-            };
-            let opt_in = status.value(i) == "opt_in";
+            let scope = scopes
+                .get(i)
+                .ok_or_else(|| CoreError::Internal("unknown conformed purpose".into()))?;
+            let opt_in = opt_ins.get(i);
             if !opt_in && channels.len() > 1 && scope == ConsentScope::All {
                 out.do_not_contact.push((m, at.value(i)));
             }
@@ -577,5 +578,80 @@ mod tests {
             ConsentDecision::OptedOut(30)
         );
         assert!(ledger.do_not_contact(0));
+    }
+
+    #[test]
+    fn consents_read_as_dictionaries_give_the_same_rows_as_plain_text() {
+        use arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
+        use std::sync::Arc;
+        let channels = ["sms", "all", "email", "voice", "mail", "ads"];
+        let purposes = ["care_gaps", "all", "marketing", "care_reminders", "billing"];
+        let statuses = ["opt_in", "opt_out"];
+        let bases = [
+            Some("written"),
+            None,
+            Some("prior_express"),
+            Some(""),
+            Some("none"),
+        ];
+        let contacts = [
+            Some("+15552345678"),
+            None,
+            Some("pat@example.org"),
+            Some("not a phone"),
+        ];
+        let rows = 60usize;
+        let column = |values: Vec<Option<&str>>, as_dictionary: bool| -> ArrayRef {
+            let plain: ArrayRef = Arc::new(StringArray::from(values));
+            match as_dictionary {
+                true => arrow::compute::cast(&plain, &crate::lake::text_dictionary_type()).unwrap(),
+                false => plain,
+            }
+        };
+        let batch = |channel: &[&str], as_dictionary: bool| {
+            // Row i takes option i / every: purposes change every 12 rows, statuses every 6 (as channels cycle).
+            let pick = |options: &[Option<&'static str>], every: usize| -> Vec<Option<&'static str>> {
+                (0..rows).map(|i| options[(i / every) % options.len()]).collect()
+            };
+            let some = |options: &[&'static str]| options.iter().map(|&o| Some(o)).collect::<Vec<_>>();
+            let channel: Vec<Option<&str>> = (0..rows).map(|i| Some(channel[i % channel.len()])).collect();
+            RecordBatch::try_from_iter([
+                ("channel", column(channel, as_dictionary)),
+                ("purpose", column(pick(&some(&purposes), 12), as_dictionary)),
+                ("status", column(pick(&some(&statuses), 6), as_dictionary)),
+                ("basis", column(pick(&bases, 1), as_dictionary)),
+                ("contact_point", column(pick(&contacts, 1), as_dictionary)),
+                (
+                    "captured_at",
+                    Arc::new(TimestampMicrosecondArray::from_iter_values(
+                        (0..rows as i64).map(|i| i * 10),
+                    )) as ArrayRef,
+                ),
+            ])
+            .unwrap()
+        };
+        // Every ninth row is of no member; rows after 500 are after the as-of time.
+        let members: Vec<Option<u32>> = (0..rows as u32).map(|i| (i % 9 != 4).then_some(i % 6)).collect();
+        let read = |b: &RecordBatch| format!("{:?}", ConsentRows::read(b, &members, 500).unwrap());
+        let plain = read(&batch(&channels, false));
+        assert_eq!(plain, read(&batch(&channels, true)));
+        assert!(
+            plain.contains("do_not_contact: [("),
+            "some opt-outs of all channels for all purposes: {plain}"
+        );
+        let without_basis = batch(&channels, false)
+            .column_by_name("basis")
+            .unwrap()
+            .null_count();
+        assert!(without_basis > 0, "some rows have no basis");
+
+        // An unknown value is an error both ways, and only when a row of it is read.
+        for as_dictionary in [false, true] {
+            let err = ConsentRows::read(&batch(&["sms", "fax"], as_dictionary), &members, 500).unwrap_err();
+            assert!(err.to_string().contains("unknown channel"), "{err}");
+            let unread = [Some(0), None];
+            let two = batch(&["sms", "fax"], as_dictionary).slice(0, 2);
+            assert!(ConsentRows::read(&two, &unread, 500).is_ok());
+        }
     }
 }

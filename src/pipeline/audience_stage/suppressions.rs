@@ -83,7 +83,13 @@ impl Suppressions {
 
     /// Record that `member` (its number, else its id) is left out of audience `audience` by `rule`; returns
     /// the reason's position.
-    pub(super) fn push(&mut self, audience: usize, member: Result<u32, &str>, rule: Reason, detail: Reason) -> usize {
+    pub(super) fn push(
+        &mut self,
+        audience: usize,
+        member: Result<u32, &str>,
+        rule: Reason,
+        detail: Reason,
+    ) -> usize {
         let reason = self.reason(rule, detail);
         self.push_row(audience, member, reason)
     }
@@ -133,8 +139,8 @@ impl Suppressions {
 mod tests {
     use super::super::profiles::profiles_of;
     use super::*;
-    use crate::audience::definition::Audience;
     use crate::audience::consent::{Channel, Purpose};
+    use crate::audience::definition::Audience;
 
     fn audience(name: &str) -> Audience {
         Audience {

@@ -8,10 +8,10 @@ use foldhash::HashMap;
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use super::suppressions::Suppressions;
 use super::diff::{Change, ChangeSets, Memberships};
 use super::payload::PayloadFields;
 use super::profiles::Profiles;
+use super::suppressions::Suppressions;
 use super::AudienceSummary;
 use crate::audience::definition::{Audience, Destination};
 use crate::audience::destinations::DestinationKind;
