@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod audience;
+pub mod by_member;
 pub mod caregaps;
 pub mod digest;
 pub mod error;

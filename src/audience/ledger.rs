@@ -20,10 +20,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Utc};
 
-use super::by_member::{ByMember, MemberPairs};
 use super::caps::{SentMessage, Subject};
 use super::consent::{is_revocation, Basis, Channel, ConsentEvent, ConsentScope, MemberConsents, Purpose};
 use super::contact_points::{contact_key, names_current_contact, ContactKey, CurrentContacts, NOT_COMPARED};
+use crate::by_member::{ByMember, MemberPairs};
 use crate::error::{CoreError, CoreResult};
 use crate::model::{optional_text_column, text_cells, text_value};
 

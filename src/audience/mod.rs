@@ -20,7 +20,6 @@
 //!
 //! The defaults follow `shared/reference/outreach-compliance.md`; every rule has an id that suppressions record.
 
-pub mod by_member;
 pub mod caps;
 pub mod channel;
 pub mod consent;

@@ -13,6 +13,7 @@ use super::definition::DateRef;
 use super::enrollment::{institutional, latest_product_line, ProductLine, Span};
 use super::events::{EvidenceStore, MemberEvent};
 use super::measures::{Measure, MeasureSet, RateKind, ResultComponent, SexRule};
+use crate::by_member::ByMember;
 use crate::model::values::{date_to_days, days_to_date};
 use crate::pipeline::progress::Progress;
 
@@ -52,14 +53,10 @@ pub struct MemberData {
     pub sex: Vec<u8>,
     /// Death dates (days).
     pub deceased: Vec<Option<i32>>,
-    /// Matched events of all members, grouped by member and sorted by date.
-    pub events: Vec<MemberEvent>,
-    /// `events[event_offsets[m]..event_offsets[m + 1]]` are member m's.
-    pub event_offsets: Vec<usize>,
-    /// Enrollment spans, grouped by member and sorted by start.
-    pub spans: Vec<Span>,
-    /// `spans[span_offsets[m]..span_offsets[m + 1]]` are member m's.
-    pub span_offsets: Vec<usize>,
+    /// Matched events of each member, sorted by date.
+    pub events: ByMember<MemberEvent>,
+    /// Enrollment spans of each member, sorted by start.
+    pub spans: ByMember<Span>,
     /// Details of matched events.
     pub evidence: EvidenceStore,
 }
@@ -176,8 +173,7 @@ pub fn evaluate_member(
             return;
         }
     };
-    let events = &data.events[data.event_offsets[m]..data.event_offsets[m + 1]];
-    let spans = &data.spans[data.span_offsets[m]..data.span_offsets[m + 1]];
+    let (events, spans) = (data.events.of(m as u32), data.spans.of(m as u32));
     let sex = data.sex[m];
     if sex == 0 {
         counts.members_without_sex += 1;

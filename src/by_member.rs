@@ -1,6 +1,7 @@
 //! Items grouped by member number, for millions of members: [`MemberPairs`] collects (member, item) pairs as
 //! rows are read, split by member range; [`ByMember`] holds them grouped, one flat array per range. The consent
-//! ledger keeps consents, replies and sent messages this way (see [`super::ledger`]).
+//! ledger keeps consents, replies and sent messages this way (see [`crate::audience::ledger`]), and the care-gap
+//! engine each member's matched events and enrollment spans (see [`crate::caregaps::member_data`]).
 
 use rayon::prelude::*;
 
@@ -143,11 +144,27 @@ impl<T: Send> ByMember<T> {
 impl<T: Send> ByMember<T> {
     /// Sort each member's items by `key` (members' items stay apart; ranges are sorted in parallel).
     pub fn sort_each_by_key<K: Ord>(&mut self, key: impl Fn(&T) -> K + Sync) {
+        self.sort_each_by(|a, b| key(a).cmp(&key(b)));
+    }
+
+    /// Sort each member's items by `order` (members' items stay apart; ranges are sorted in parallel): a few
+    /// items per member sorted in cache, instead of every item sorted at once by member first.
+    pub fn sort_each_by(&mut self, order: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
         self.ranges.par_iter_mut().for_each(|range| {
             for bounds in range.starts.windows(2) {
-                range.items[bounds[0] as usize..bounds[1] as usize].sort_unstable_by_key(&key);
+                range.items[bounds[0] as usize..bounds[1] as usize].sort_unstable_by(&order);
             }
         });
+    }
+
+    /// Number of items of every member.
+    pub fn len(&self) -> usize {
+        self.ranges.iter().map(|r| r.items.len()).sum()
+    }
+
+    /// Whether no member has an item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -201,6 +218,12 @@ mod tests {
         grouped.sort_each_by_key(|&i| std::cmp::Reverse(i));
         assert_eq!(grouped.of(0), [5, 4, 3]);
         assert_eq!(grouped.of(span + 2), [9, 8, 1]);
+        // By an order of two keys: odd before even, then ascending.
+        grouped.sort_each_by(|a, b| (a % 2 == 0, a).cmp(&(b % 2 == 0, b)));
+        assert_eq!(grouped.of(0), [3, 5, 4]);
+        assert_eq!(grouped.of(span + 2), [1, 9, 8]);
+        assert_eq!((grouped.len(), grouped.is_empty()), (7, false));
+        assert!(ByMember::<u8>::group(MemberPairs::default()).is_empty());
     }
 
     #[test]
