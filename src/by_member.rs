@@ -13,7 +13,7 @@ const PARTITION_BITS: u32 = 14;
 /// order, their members scattered over millions of numbers, and a push is a sequential write to one of a few
 /// hundred growing lists. No list of every pair is ever held besides these.
 ///
-/// A range's list is a list of chunks, each new one as large as the range so far (up to [`LARGEST_CHUNK`]
+/// A range's list is a list of chunks, each new one as large as the range so far (up to `LARGEST_CHUNK`
 /// pairs), so it grows without ever being copied: as one vector each, the 28M consents and messages at 10M
 /// members were copied at every doubling, a tenth of the ledger's time.
 #[derive(Debug)]

@@ -100,7 +100,7 @@ pub struct MeasureDefinition {
     /// What the measure checks, in one or two sentences.
     #[serde(default)]
     pub description: String,
-    /// Choices made where the public sources were unclear (the reference's [verify] lines).
+    /// Choices made where the public sources were unclear (the reference's \[verify\] lines).
     #[serde(default)]
     pub notes: Vec<String>,
     /// Who is in the initial population.

@@ -33,7 +33,7 @@ pub struct RowContext<'a> {
 /// Rows of a care_gaps batch.
 const ROWS_PER_BATCH: usize = 65_536;
 
-/// care_gaps batches of up to [`ROWS_PER_BATCH`] rows, built in parallel. A builder serves the batches of each
+/// care_gaps batches of up to `ROWS_PER_BATCH` rows, built in parallel. A builder serves the batches of each
 /// rayon job, so each batch after the first is sized by the one before: a builder sized afresh for every batch
 /// grew its longer texts (reason, detail) by doubling, a tenth of the batches' samples in a profile of eight
 /// measures at 1M members (the write phase's wall time, 0.4-0.6 s, did not move measurably).

@@ -150,7 +150,7 @@ impl InputStream {
         Ok(Some((batch, offset)))
     }
 
-    /// Conform only the canonical columns in `only` (see [`InputSet::conform_plan_of`]); the schema was
+    /// Conform only the canonical columns in `only` (see `InputSet::conform_plan_of`); the schema was
     /// checked whole when the input was opened.
     pub(crate) fn with_only_columns(
         mut self,
@@ -304,11 +304,11 @@ pub async fn read_conformed_columns(
 /// positions) to `take` a few at a time in table order; the input's description, quarantined rows and row count
 /// come back (None when the input is absent, and `take` is not called). Plain Delta and Parquet tables are read
 /// by row group, several at once; other sources stream through the query engine. Raw batches are conformed
-/// [`CONFORM_AT_ONCE`] at a time and dropped once conformed, so a `take` that keeps less than the rows never
+/// `CONFORM_AT_ONCE` at a time and dropped once conformed, so a `take` that keeps less than the rows never
 /// holds the whole table. The canonical text columns named in `dictionaries` come dictionary-encoded when the
 /// table is read by row group (see [`SelectiveScan::with_text_dictionaries`]): columns of few distinct values,
 /// conformed once per value, whose reader takes [`crate::model::TextColumn`]s. With `only`, the schema is
-/// checked whole but only those canonical columns are read and conformed (see [`InputSet::conform_plan_of`]).
+/// checked whole but only those canonical columns are read and conformed (see `InputSet::conform_plan_of`).
 pub async fn read_conformed_each(
     inputs: &InputSet,
     table: &str,

@@ -5,9 +5,9 @@
 //! communications, consents (the canonical inputs, with member_id resolved through identity_xref). Sends are
 //! computed for the run instant (the as-of date at 12:00 UTC), so the same as-of date gives the same rows.
 //!
-//! Phases, one file each: [`selection`] (inputs and selected rows), [`profiles`] (member_profile and payloads),
-//! [`engagement`] (engagement inputs into the consent ledger), [`decisions`] (exclusions, priority, policy;
-//! [`suppressions`]: who it left out), [`diff`] (change sets against the last state), [`write`].
+//! Phases, one file each: `selection` (inputs and selected rows), `profiles` (member_profile and payloads),
+//! `engagement` (engagement inputs into the consent ledger), `decisions` (exclusions, priority, policy;
+//! `suppressions`: who it left out), `diff` (change sets against the last state), `write`.
 
 mod decisions;
 mod diff;
