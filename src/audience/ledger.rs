@@ -79,9 +79,8 @@ impl ConsentRows {
         // dictionary column's values), then looked up by row.
         let channels = text_cells(batch, t, "channel")?.mapped(|c| match c {
             "all" => Some(&Channel::ALL[..]),
-            c => Channel::ALL
-                .iter()
-                .position(|&known| Channel::parse(c) == Some(known))
+            c => Channel::parse(c)
+                .and_then(|parsed| Channel::ALL.iter().position(|&known| known == parsed))
                 .map(|at| &Channel::ALL[at..=at]),
         });
         let scopes = text_cells(batch, t, "purpose")?.mapped(|p| match p {
@@ -89,8 +88,13 @@ impl ConsentRows {
             p => Purpose::parse(p).map(ConsentScope::Purpose),
         });
         let opt_ins = text_cells(batch, t, "status")?.mapped(|s| s == "opt_in");
-        let basis = optional_text_column(batch, "basis");
-        let bases = basis.map(|b| b.mapped(|text| Basis::parse(Some(text).filter(|s| !s.is_empty()))));
+        // The basis column (optional) with each row's parsed basis.
+        let bases = optional_text_column(batch, "basis").map(|b| {
+            (
+                b,
+                b.mapped(|text| Basis::parse(Some(text).filter(|s| !s.is_empty()))),
+            )
+        });
         let contact = optional_text_column(batch, "contact_point");
         let at = timestamps(batch, t, "captured_at")?;
         let mut out = ConsentRows {
@@ -107,8 +111,8 @@ impl ConsentRows {
             let channels = channels.get(i).ok_or_else(|| {
                 CoreError::Internal("a conformed consent row has an unknown channel".into())
             })?;
-            let basis = match (&basis, &bases) {
-                (Some(column), Some(bases)) if column.is_valid(i) => bases.get(i),
+            let basis = match &bases {
+                Some((column, parsed)) if column.is_valid(i) => parsed.get(i),
                 _ => Basis::parse(None),
             };
             let Some(b) = basis else {
