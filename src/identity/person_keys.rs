@@ -20,11 +20,21 @@ pub struct MemberIds {
     halves: [TextKeyTable; 2],
 }
 
-/// The half of [`MemberIds`] a text of this hash goes to: a bit the tables do not use (they take the low bits,
-/// below their size, for the slot and the upper 32 for a tag), so each half stays evenly filled and its tags
-/// keep all their bits.
+/// The half of a table split in two by hash ([`MemberIds`], each system's of [`SourceKeys`]) a text of this hash
+/// goes to: a bit the tables do not use (they take the low bits, below their size, for the slot and the upper 32
+/// for a tag), so each half stays evenly filled and its tags keep all their bits.
 fn half_of(hash: u64) -> usize {
     ((hash >> 31) & 1) as usize
+}
+
+/// Make room for `n` more keys in a table split in two by [`half_of`]: each half is sized for its share and a
+/// margin far above how unevenly a hash bit splits millions of keys, so neither half grows (re-hashing every key
+/// it holds) as the keys come.
+fn reserve_halves(halves: &mut [TextKeyTable; 2], n: usize) {
+    let half = n / 2;
+    for table in halves {
+        table.reserve(half + half / 64 + 1024);
+    }
 }
 
 /// What a bulk insert did: the rows of the ids it added, and every row's member number.
@@ -71,9 +81,7 @@ impl MemberIds {
 
     /// Make room for `n` more ids.
     pub fn reserve(&mut self, n: usize) {
-        for half in &mut self.halves {
-            half.reserve(n / 2 + 1);
-        }
+        reserve_halves(&mut self.halves, n);
     }
 
     /// Insert the ids not yet known, two threads at once; the new ones are numbered from `first` in the order
@@ -175,15 +183,12 @@ impl SourceKeys {
     }
 
     /// Make room for the given rows of each system (from [`crate::lake::read_columns_each_counted_if_present`]):
-    /// a table sized once does not grow, re-hashing every key it holds, as its rows come. Each half is sized for
-    /// its share and a margin far above how unevenly a hash bit splits millions of keys.
+    /// a table sized once does not grow, re-hashing every key it holds, as its rows come (each half with a
+    /// margin, see `reserve_halves`).
     pub fn reserve_systems(&mut self, rows: &[(String, u64)]) {
         for (system, rows) in rows {
             let at = self.add_system(system);
-            let half = *rows as usize / 2;
-            for table in &mut self.by_system[at].1 {
-                table.reserve(half + half / 64 + 1024);
-            }
+            reserve_halves(&mut self.by_system[at].1, *rows as usize);
         }
     }
 
