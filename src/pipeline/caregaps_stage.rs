@@ -6,27 +6,23 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::json;
 
+pub use super::caregaps_events::EventSource;
+use super::caregaps_events::PendingEvents;
 use super::identity_stage::read_xref_batches;
-use super::ingest::{
-    conform_in_chunks, describe_source, open_input, read_conformed_each, write_quarantine, InputSet,
-    InputStream,
-};
+use super::ingest::{open_input, read_conformed_each, write_quarantine, InputSet};
 use super::progress::{PhaseClock, Progress};
 use super::run_log::{record_run, run_id, try_write_output, write_output, RunRecord};
 use crate::caregaps::evaluate::{evaluate_all, EngineCounts, Status};
-use crate::caregaps::event_filter::EventFilter;
 use crate::caregaps::member_data::{LoadCounts, MemberDataBuilder};
 use crate::caregaps::output::{care_gap_batches, measure_rates_batch, RowContext};
 use crate::caregaps::value_sets::ValueSetFile;
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::{CoreError, CoreResult};
-use crate::lake::selective_read::SelectiveScan;
 use crate::lake::{
-    quarantine_counts, read_table_in_parallel_if_present, writers_per_core, ConformPlan, Location,
-    QuarantinedRow, RowNumbers, TableSource, WriteMode,
+    quarantine_counts, read_table_in_parallel_if_present, writers_per_core, Location, QuarantinedRow,
+    WriteMode,
 };
 use crate::model;
-use arrow::record_batch::RecordBatch;
 
 /// Counts of one measure rate over all product lines (the summary printed by the command line).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -80,95 +76,6 @@ pub struct CareGapsReport {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-/// Conform and match event batches (with their rows' positions in the table) as they arrive, a few at a time in
-/// parallel; returns the builder and the rows quarantined (by the schema check or by the matcher).
-fn match_events(
-    mut builder: MemberDataBuilder,
-    plan: &ConformPlan,
-    batches: impl IntoIterator<Item = (RecordBatch, RowNumbers)>,
-) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
-    let mut quarantined = Vec::new();
-    conform_in_chunks(plan, batches, &mut quarantined, |good| builder.add_events(&good))?;
-    Ok((builder, quarantined))
-}
-
-/// The clinical events of a table read selectively: only code_system and code are decoded for every row, the
-/// rest only for the rows the event filter keeps. Returns the builder, the rows quarantined and the table's
-/// description for the run log.
-async fn match_events_selectively(
-    builder: MemberDataBuilder,
-    scan: SelectiveScan,
-    source: &TableSource,
-    inputs: &InputSet,
-    filter: EventFilter,
-    progress: &dyn Progress,
-) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>, serde_json::Value)> {
-    let schema = scan.schema();
-    let plan = inputs.conform_plan("clinical_events", &schema)?;
-    let ([system, code], predicate) = filter.into_row_predicate(&plan, &schema)?;
-    progress.start("caregaps.events", scan.rows());
-    let selected = scan
-        .select(&[&system, &code], predicate, &|rows| progress.advance(rows))
-        .await?;
-    progress.finish();
-    let kept: u64 = selected.iter().map(|s| s.batch.num_rows() as u64).sum();
-    let numbered = selected.into_iter().map(|s| (s.batch, s.row_numbers));
-    let (mut builder, quarantined) = match_events(builder, &plan, numbered)?;
-    // Rows the filter dropped were read too: they matched no value set.
-    builder.counts.events_read += scan.rows().saturating_sub(kept);
-    let described = describe_source(source, scan.version);
-    Ok((builder, quarantined, described))
-}
-
-/// The clinical events of a table read in full (CSV, or tables the selective reader cannot take), kept by the
-/// same filter as a selective read: this thread reads (the decoding), a worker conforms and matches batches in
-/// parallel meanwhile, so the two overlap.
-async fn match_events_streaming(
-    builder: MemberDataBuilder,
-    mut stream: InputStream,
-    filter: EventFilter,
-    progress: &dyn Progress,
-) -> CoreResult<(MemberDataBuilder, Vec<QuarantinedRow>)> {
-    progress.start("caregaps.events", 0);
-    let plan = stream.plan().clone();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(RecordBatch, RowNumbers)>(16);
-    let worker = std::thread::spawn(move || match_events(builder, &plan, rx));
-    let mut kept = 0u64;
-    while let Some((batch, offset)) = stream.next_raw().await? {
-        progress.advance(batch.num_rows() as u64);
-        let (batch, numbers) = filter.keep_numbered(&batch, stream.plan(), offset)?;
-        kept += batch.num_rows() as u64;
-        if tx.send((batch, numbers)).is_err() {
-            break; // the worker stopped on an error; join below reports it
-        }
-    }
-    drop(tx);
-    let (mut builder, quarantined) = worker
-        .join()
-        .map_err(|_| CoreError::Internal("the event-matching worker panicked".into()))??;
-    // Rows the filter dropped were read too: they matched no value set.
-    builder.counts.events_read += stream.rows_read().saturating_sub(kept);
-    progress.finish();
-    Ok((builder, quarantined))
-}
-
-/// Where the stage's clinical events come from.
-#[derive(Debug)]
-pub enum EventSource {
-    /// The lake's clinical_events table, read here.
-    Lake,
-    /// Rows an engine's executors kept (see [`crate::caregaps::event_filter`]): raw rows as stored, plus how many
-    /// rows were read in all and a description of the table for the run log.
-    Prefiltered {
-        /// The rows kept, as stored.
-        batches: Vec<RecordBatch>,
-        /// Rows of the table in all (kept or not).
-        rows_read: u64,
-        /// The table's location and engine, for the run log.
-        described: serde_json::Value,
-    },
-}
-
 /// Run the care-gap stage with its clinical events from `events`. `identity` is where identity_xref and
 /// member_profile are (default: `output`).
 #[allow(clippy::too_many_arguments)]
@@ -192,6 +99,8 @@ pub async fn run_caregaps(
         )));
     }
     let mut clock = PhaseClock::start();
+    // The events' read starts first: it needs only the value sets and runs while members are read.
+    let events = PendingEvents::begin(events, inputs, directory, measures).await?;
     let mut builder = MemberDataBuilder::new(directory, measures, as_of);
     let mut quarantined: Vec<QuarantinedRow> = Vec::new();
     let mut described = serde_json::Map::new();
@@ -259,58 +168,12 @@ pub async fn run_caregaps(
     }
 
     clock.lap("enrollment");
-    // Clinical events.
-    let matched = match events {
-        EventSource::Prefiltered {
-            batches,
-            rows_read,
-            described: about,
-        } => {
-            described.insert("clinical_events".into(), about);
-            let kept: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-            let mut matched = match batches.first() {
-                Some(first) => {
-                    let plan = inputs.conform_plan("clinical_events", &first.schema())?;
-                    let mut at = 0i64;
-                    let numbered = batches.into_iter().map(|batch| {
-                        let offset = at;
-                        at += batch.num_rows() as i64;
-                        (batch, RowNumbers::From(offset))
-                    });
-                    match_events(builder, &plan, numbered)?
-                }
-                None => (builder, Vec::new()),
-            };
-            // Rows the executors dropped were read too: they matched no value set.
-            matched.0.counts.events_read += rows_read.saturating_sub(kept);
-            matched
-        }
-        // Plain Delta/Parquet tables are read selectively; others stream through the query engine, filtered
-        // by the same rule.
-        EventSource::Lake => match inputs.locate("clinical_events").await? {
-            None => (builder, Vec::new()),
-            Some(source) => {
-                let filter = EventFilter::new(directory, measures);
-                match SelectiveScan::plan(&source).await? {
-                    Some(scan) => {
-                        let (builder, bad, about) =
-                            match_events_selectively(builder, scan, &source, inputs, filter, progress)
-                                .await?;
-                        described.insert("clinical_events".into(), about);
-                        (builder, bad)
-                    }
-                    None => match open_input(inputs, "clinical_events").await? {
-                        None => (builder, Vec::new()),
-                        Some(stream) => {
-                            described.insert("clinical_events".into(), stream.describe());
-                            match_events_streaming(builder, stream, filter, progress).await?
-                        }
-                    },
-                }
-            }
-        },
-    };
-    let (builder, bad) = matched;
+    let (builder, bad, about) = events
+        .match_into(builder, inputs, directory, measures, progress)
+        .await?;
+    if let Some(about) = about {
+        described.insert("clinical_events".into(), about);
+    }
     quarantined.extend(bad);
     let load = builder.counts.clone();
     let data = builder.finish();

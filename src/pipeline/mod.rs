@@ -2,6 +2,7 @@
 
 pub mod audience_stage;
 pub mod caregaps_eval;
+mod caregaps_events;
 pub mod caregaps_stage;
 pub mod config;
 pub mod config_schema;
