@@ -22,6 +22,7 @@ use futures::TryStreamExt;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use super::location::{register_cloud_stores, Location};
 use crate::error::{CoreError, CoreResult};
@@ -218,12 +219,12 @@ impl DeltaTableWriter {
 
     /// Write each share (batches in table order, built as they are asked for) with a Parquet writer of its own,
     /// the writers at once on the runtime's threads; the files are committed in the order of the shares. The
-    /// batches are built here, one share after the other in turn, each handed to its writer as that writer
-    /// takes it: no more than two batches a writer are held, however large the table. The first batch that
+    /// batches are built in rounds, the next batch of every share at once on the compute pool, each handed to
+    /// its writer as that writer takes it: no more than two batches a writer are held, however large the table. The first batch that
     /// fails to build ends the write with its error (the writers are stopped and nothing is committed).
     pub async fn write_shares<I>(&mut self, shares: Vec<I>) -> CoreResult<()>
     where
-        I: Iterator<Item = CoreResult<RecordBatch>>,
+        I: Iterator<Item = CoreResult<RecordBatch>> + Send,
     {
         // Each share with the channel to its writer; a share that is done (or whose writer stopped) is dropped
         // with its sender, which closes the channel and lets the writer flush.
@@ -247,9 +248,15 @@ impl DeltaTableWriter {
         }
         let stop = |tasks: &[tokio::task::JoinHandle<_>]| tasks.iter().for_each(|t| t.abort());
         while feeds.iter().any(Option::is_some) {
-            for feed in &mut feeds {
-                let Some((batches, send)) = feed else { continue };
-                match batches.next() {
+            // The next batch of every share still going, built at once on the compute pool (building a batch is
+            // a third of a write's work: built here one after the other, they kept the writers waiting).
+            let built: Vec<Option<CoreResult<RecordBatch>>> = feeds
+                .par_iter_mut()
+                .map(|feed| feed.as_mut().and_then(|(batches, _)| batches.next()))
+                .collect();
+            for (feed, next) in feeds.iter_mut().zip(built) {
+                let Some((_, send)) = feed else { continue };
+                match next {
                     Some(Ok(batch)) => {
                         if send.send(batch).await.is_err() {
                             // The writer stopped on an error, which its task gives back below.
@@ -427,7 +434,7 @@ pub async fn write_batches(
     comment: &str,
     mode: WriteMode,
     run_key: Option<&str>,
-    batches: impl IntoIterator<Item = RecordBatch>,
+    batches: impl IntoIterator<Item = RecordBatch, IntoIter: Send>,
 ) -> CoreResult<WriteOutcome> {
     try_write_batches(
         location,
@@ -452,7 +459,7 @@ pub async fn try_write_batches(
     comment: &str,
     mode: WriteMode,
     run_key: Option<&str>,
-    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>, IntoIter: Send>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     let target = TableTarget {
@@ -469,7 +476,7 @@ pub async fn try_write_batches(
 /// [`try_write_batches`] to a [`TableTarget`] (its scattered columns among what it says).
 pub async fn try_write_batches_to(
     target: TableTarget<'_>,
-    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>, IntoIter: Send>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     if writers <= 1 {
@@ -506,7 +513,7 @@ pub struct TableTarget<'a> {
 /// first.
 pub async fn try_write_shares<I>(target: TableTarget<'_>, shares: Vec<I>) -> CoreResult<WriteOutcome>
 where
-    I: Iterator<Item = CoreResult<RecordBatch>>,
+    I: Iterator<Item = CoreResult<RecordBatch>> + Send,
 {
     let TableTarget {
         location,

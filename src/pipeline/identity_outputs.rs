@@ -150,7 +150,7 @@ async fn write_table(
     spec: TableSpec,
     mode: WriteMode,
     run: &str,
-    batches: impl IntoIterator<Item = CoreResult<RecordBatch>>,
+    batches: impl IntoIterator<Item = CoreResult<RecordBatch>, IntoIter: Send>,
 ) -> CoreResult<WriteOutcome> {
     let key = format!("{}/{run}", spec.name);
     try_write_batches(

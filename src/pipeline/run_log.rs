@@ -61,7 +61,7 @@ pub async fn write_output(
     spec: &crate::model::TableSpec,
     mode: WriteMode,
     run: &str,
-    batches: impl IntoIterator<Item = arrow::record_batch::RecordBatch>,
+    batches: impl IntoIterator<Item = arrow::record_batch::RecordBatch, IntoIter: Send>,
 ) -> CoreResult<WriteOutcome> {
     try_write_output(output, spec, mode, run, batches.into_iter().map(Ok), 1).await
 }
@@ -74,7 +74,7 @@ pub async fn try_write_output(
     spec: &crate::model::TableSpec,
     mode: WriteMode,
     run: &str,
-    batches: impl IntoIterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
+    batches: impl IntoIterator<Item = CoreResult<arrow::record_batch::RecordBatch>, IntoIter: Send>,
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     let (location, key) = output_table(output, spec, run);
@@ -93,7 +93,7 @@ pub async fn try_write_output_shares<I>(
     shares: Vec<I>,
 ) -> CoreResult<WriteOutcome>
 where
-    I: Iterator<Item = CoreResult<arrow::record_batch::RecordBatch>>,
+    I: Iterator<Item = CoreResult<arrow::record_batch::RecordBatch>> + Send,
 {
     let (location, key) = output_table(output, spec, run);
     let scattered = spec.scattered_columns();

@@ -193,7 +193,7 @@ fn a_table_written_by_several_writers_at_once_is_one_version_in_batch_order() {
 fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_failed_batch_commits_nothing()
 {
     use arrow::array::AsArray;
-    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let batch_of = |first: usize| {
         let ids: Vec<String> = (first..first + 100).map(|i| i.to_string()).collect();
@@ -220,19 +220,22 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         ],
     };
     // Three shares of unequal length; each batch is built when its share's turn comes.
-    let built = Cell::new(0);
+    let built = AtomicUsize::new(0);
     let shares: Vec<_> = [(0, 4), (400, 1), (500, 3)]
         .into_iter()
         .map(|(first, batches)| {
             let built = &built;
             (0..batches).map(move |b| {
-                built.set(built.get() + 1);
+                built.fetch_add(1, Ordering::Relaxed);
                 Ok(batch_of(first + b * 100))
             })
         })
         .collect();
     let written = block_on(try_write_shares(target("run-1"), shares)).unwrap();
-    assert_eq!((written.rows, written.files, built.get()), (800, 3, 8));
+    assert_eq!(
+        (written.rows, written.files, built.load(Ordering::Relaxed)),
+        (800, 3, 8)
+    );
     let (rows, read) = read_table(&find(&loc(&dir, ""), "t"));
     assert_eq!(rows, 800);
     let ids: Vec<String> = read
@@ -268,17 +271,20 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
 
     // A batch that fails to build in the second share ends the write: its error comes back, nothing is
     // committed, and the next share's batches after it are not built.
-    let built = Cell::new(0);
-    let shares: Vec<Box<dyn Iterator<Item = CoreResult<RecordBatch>>>> = vec![
+    let built = AtomicUsize::new(0);
+    let shares: Vec<Box<dyn Iterator<Item = CoreResult<RecordBatch>> + Send>> = vec![
         Box::new((0..3).map(|b| {
-            built.set(built.get() + 1);
+            built.fetch_add(1, Ordering::Relaxed);
             Ok(batch_of(b * 100))
         })),
         Box::new([Ok(batch_of(900)), Err(CoreError::Input("batch 2 failed".into()))].into_iter()),
     ];
     let failed = block_on(try_write_shares(target("run-2"), shares)).unwrap_err();
     assert!(failed.to_string().contains("batch 2 failed"), "{failed}");
-    assert!(built.get() < 3, "the first share was not built to its end");
+    assert!(
+        built.load(Ordering::Relaxed) < 3,
+        "the first share was not built to its end"
+    );
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 800);
 }
 
