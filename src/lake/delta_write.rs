@@ -219,9 +219,10 @@ impl DeltaTableWriter {
 
     /// Write each share (batches in table order, built as they are asked for) with a Parquet writer of its own,
     /// the writers at once on the runtime's threads; the files are committed in the order of the shares. The
-    /// batches are built in rounds, the next batch of every share at once on the compute pool, each handed to
-    /// its writer as that writer takes it: no more than two batches a writer are held, however large the table. The first batch that
-    /// fails to build ends the write with its error (the writers are stopped and nothing is committed).
+    /// batches are built in rounds, the next batch of every share at once on the compute pool (a round blocks
+    /// the calling thread: shares of more than one are written from the stages' threads, not the runtime's),
+    /// each handed to its writer as that writer takes it: no more than two batches a writer are held, however large the table. The first batch
+    /// that fails to build ends the write with its error (the writers are stopped and nothing is committed).
     pub async fn write_shares<I>(&mut self, shares: Vec<I>) -> CoreResult<()>
     where
         I: Iterator<Item = CoreResult<RecordBatch>> + Send,
@@ -250,10 +251,13 @@ impl DeltaTableWriter {
         while feeds.iter().any(Option::is_some) {
             // The next batch of every share still going, built at once on the compute pool (building a batch is
             // a third of a write's work: built here one after the other, they kept the writers waiting).
-            let built: Vec<Option<CoreResult<RecordBatch>>> = feeds
-                .par_iter_mut()
-                .map(|feed| feed.as_mut().and_then(|(batches, _)| batches.next()))
-                .collect();
+            // One share (a small table, or one written from a runtime task) is built here, never blocking a
+            // runtime thread on the pool.
+            let next = |feed: &mut Option<(I, _)>| feed.as_mut().and_then(|(batches, _)| batches.next());
+            let built: Vec<Option<CoreResult<RecordBatch>>> = match feeds.len() {
+                1 => feeds.iter_mut().map(next).collect(),
+                _ => feeds.par_iter_mut().map(next).collect(),
+            };
             for (feed, next) in feeds.iter_mut().zip(built) {
                 let Some((_, send)) = feed else { continue };
                 match next {
