@@ -18,7 +18,7 @@
 
 use super::definition::DateRef;
 use super::events::{MemberEvent, ValueSetId};
-use crate::model::values::{date_to_days, days_to_date};
+use crate::model::values::{date_of_days, days_of_date, days_to_date};
 
 /// A set of value-set ids, as bits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,8 +123,9 @@ pub struct Hit {
     pub expiry: Option<i32>,
 }
 
+/// The day number of a date, the largest for no date (a window's end that cannot be met).
 fn ymd_days(year: i32, month: u32, day: u32) -> i32 {
-    chrono::NaiveDate::from_ymd_opt(year, month, day).map_or(i32::MAX, date_to_days)
+    days_of_date(year, month, day).unwrap_or(i32::MAX)
 }
 
 /// Day number of a date reference for a subject (`Any` is the smallest day; an unmet `Denominator` the largest).
@@ -139,16 +140,15 @@ pub fn resolve(r: DateRef, s: &Subject<'_>) -> i32 {
 /// The last day an event on `date` counts for a window starting at `from`: Dec 31 of the last MP whose window
 /// still holds it (a mammogram in Oct-Dec of Y lasts through Y+2, one in Jan-Sep through Y+1).
 pub fn expiry(from: DateRef, date: i32, year: i32) -> Option<i32> {
-    use chrono::Datelike;
     match from {
         DateRef::Any => None,
         DateRef::Denominator => Some(ymd_days(year, 12, 31)),
         DateRef::Mp { years, month, day } => {
-            let d = days_to_date(date)?;
-            let last_year = if (d.month(), d.day()) >= (month, day) {
-                d.year() - years
+            let (event_year, event_month, event_day) = date_of_days(date)?;
+            let last_year = if (event_month, event_day) >= (month, day) {
+                event_year - years
             } else {
-                d.year() - years - 1
+                event_year - years - 1
             };
             Some(ymd_days(last_year, 12, 31))
         }
@@ -247,7 +247,8 @@ pub fn age_on(birth: chrono::NaiveDate, on: chrono::NaiveDate) -> i32 {
 impl Criterion {
     /// Evaluate for one subject.
     pub fn evaluate(&self, s: &Subject<'_>) -> Option<Hit> {
-        let mp_end = ymd_days(s.year, 12, 31);
+        // Only the arms without events of their own need the end of the measurement period.
+        let mp_end = || ymd_days(s.year, 12, 31);
         let plain = |date| {
             Some(Hit {
                 date,
@@ -296,11 +297,13 @@ impl Criterion {
             }
             Criterion::Not(inner) => match inner.evaluate(s) {
                 Some(_) => None,
-                None => plain(mp_end),
+                None => plain(mp_end()),
             },
-            Criterion::Age(min, max) => (s.age >= *min && s.age <= *max).then_some(()).and(plain(mp_end)),
-            Criterion::Institutional => s.institutional.then_some(()).and(plain(mp_end)),
-            Criterion::Deceased => s.deceased.filter(|d| *d <= mp_end).and_then(plain),
+            Criterion::Age(min, max) => (s.age >= *min && s.age <= *max)
+                .then(|| plain(mp_end()))
+                .flatten(),
+            Criterion::Institutional => s.institutional.then(|| plain(mp_end())).flatten(),
+            Criterion::Deceased => s.deceased.filter(|d| *d <= mp_end()).and_then(plain),
             Criterion::Paired(a, b, max_days) => {
                 let firsts: Vec<usize> = a.in_window(s).collect();
                 let mut best: Option<(usize, usize)> = None;

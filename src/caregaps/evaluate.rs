@@ -14,7 +14,7 @@ use super::enrollment::{institutional, latest_product_line, ProductLine, Span};
 use super::events::{EvidenceStore, MemberEvent};
 use super::measures::{Measure, MeasureSet, RateKind, ResultComponent, SexRule};
 use crate::by_member::ByMember;
-use crate::model::values::{date_to_days, days_to_date};
+use crate::model::values::{days_of_date, days_to_date};
 use crate::pipeline::progress::Progress;
 
 /// Gap status of a member for one rate.
@@ -148,8 +148,9 @@ pub fn evaluate_all(
     (rows, counts)
 }
 
+/// The day number of a date of the measurement year, the largest for no date (a year outside the calendar).
 fn day(year: i32, month: u32, d: u32) -> i32 {
-    date_to_days(chrono::NaiveDate::from_ymd_opt(year, month, d).expect("valid date"))
+    days_of_date(year, month, d).unwrap_or(i32::MAX)
 }
 
 /// Evaluate all measures for member `m`, appending rows.
