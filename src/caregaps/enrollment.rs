@@ -10,7 +10,7 @@ use super::criteria::resolve;
 use super::criteria::Subject;
 use super::definition::{DateRef, EnrollmentRule};
 use crate::error::{CoreError, CoreResult};
-use crate::model::values::days_to_date;
+use crate::model::values::{date_of_days, days_of_date};
 
 /// Product lines, in the order carelake prefers when spans of two lines cover the anchor date (dual eligibles
 /// are reported under Medicare; NCQA's exact assignment rules are more detailed).
@@ -132,17 +132,13 @@ impl CeRule {
                 }
             }
         }
-        let (Some(first), Some(last)) = (days_to_date(from), days_to_date(to)) else {
+        let (Some((first, _, _)), Some((last, _, _))) = (date_of_days(from), date_of_days(to)) else {
             return Err("enrollment period out of range".into());
         };
-        use chrono::Datelike;
-        for year in first.year()..=last.year() {
-            let jan1 = crate::model::values::date_to_days(
-                chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("jan 1"),
-            );
-            let dec31 = crate::model::values::date_to_days(
-                chrono::NaiveDate::from_ymd_opt(year, 12, 31).expect("dec 31"),
-            );
+        for year in first..=last {
+            let (Some(jan1), Some(dec31)) = (days_of_date(year, 1, 1), days_of_date(year, 12, 31)) else {
+                return Err("enrollment period out of range".into());
+            };
             let (seg_start, seg_end) = (from.max(jan1), to.min(dec31));
             let full = seg_start == jan1 && seg_end == dec31;
             let allowed = if full {
