@@ -123,8 +123,9 @@ pub struct Hit {
     pub expiry: Option<i32>,
 }
 
-/// The day number of a date, the largest for no date (a window's end that cannot be met).
-fn ymd_days(year: i32, month: u32, day: u32) -> i32 {
+/// The day number of a date, the largest for no date (a window's end that cannot be met, a year outside the
+/// calendar).
+pub(super) fn ymd_days(year: i32, month: u32, day: u32) -> i32 {
     days_of_date(year, month, day).unwrap_or(i32::MAX)
 }
 

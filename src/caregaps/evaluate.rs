@@ -8,13 +8,13 @@
 
 use rayon::prelude::*;
 
-use super::criteria::{age_on, resolve, Hit, Subject};
+use super::criteria::{age_on, resolve, ymd_days, Hit, Subject};
 use super::definition::DateRef;
 use super::enrollment::{institutional, latest_product_line, ProductLine, Span};
 use super::events::{EvidenceStore, MemberEvent};
 use super::measures::{Measure, MeasureSet, RateKind, ResultComponent, SexRule};
 use crate::by_member::ByMember;
-use crate::model::values::{days_of_date, days_to_date};
+use crate::model::values::days_to_date;
 use crate::pipeline::progress::Progress;
 
 /// Gap status of a member for one rate.
@@ -148,11 +148,6 @@ pub fn evaluate_all(
     (rows, counts)
 }
 
-/// The day number of a date of the measurement year, the largest for no date (a year outside the calendar).
-fn day(year: i32, month: u32, d: u32) -> i32 {
-    days_of_date(year, month, d).unwrap_or(i32::MAX)
-}
-
 /// Evaluate all measures for member `m`, appending rows.
 pub fn evaluate_member(
     measures: &MeasureSet,
@@ -162,7 +157,7 @@ pub fn evaluate_member(
     rows: &mut Vec<GapRow>,
     counts: &mut EngineCounts,
 ) {
-    let (mp_start, mp_end) = (day(year, 1, 1), day(year, 12, 31));
+    let (mp_start, mp_end) = (ymd_days(year, 1, 1), ymd_days(year, 12, 31));
     let Some(birth) = data.birth[m] else {
         counts.members_without_birth_date += 1;
         return;
@@ -219,7 +214,7 @@ fn evaluate_measure(
     spans: &[Span],
     rows: &mut Vec<GapRow>,
 ) {
-    let mp_end = day(s.year, 12, 31);
+    let mp_end = ymd_days(s.year, 12, 31);
     let stratum = measure
         .strata
         .iter()
@@ -370,7 +365,10 @@ fn result_row(
     ri: usize,
     row: &RowFn<'_>,
 ) -> GapRow {
-    let (start, end) = (resolve(from, s).max(day(s.year, 1, 1)), day(s.year, 12, 31));
+    let (start, end) = (
+        resolve(from, s).max(ymd_days(s.year, 1, 1)),
+        ymd_days(s.year, 12, 31),
+    );
     let counts = |e: &MemberEvent| {
         let d = e.result_date();
         d >= start && d <= end && !not_settings.contains(&e.setting)
@@ -461,7 +459,7 @@ fn adherence_row(
     ri: usize,
     row: &RowFn<'_>,
 ) -> GapRow {
-    let (start, end) = (day(s.year, 1, 1), day(s.year, 12, 31));
+    let (start, end) = (ymd_days(s.year, 1, 1), ymd_days(s.year, 12, 31));
     let fills: Vec<&MemberEvent> = s
         .events
         .iter()
