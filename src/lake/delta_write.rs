@@ -221,8 +221,9 @@ impl DeltaTableWriter {
     /// the writers at once on the runtime's threads; the files are committed in the order of the shares. The
     /// batches are built in rounds, the next batch of every share at once on the compute pool (a round blocks
     /// the calling thread: shares of more than one are written from the stages' threads, not the runtime's),
-    /// each handed to its writer as that writer takes it: no more than two batches a writer are held, however large the table. The first batch
-    /// that fails to build ends the write with its error (the writers are stopped and nothing is committed).
+    /// each handed to its writer as that writer takes it: no more than two batches a writer are held, however
+    /// large the table. The first batch that fails to build ends the write with its error (the writers are
+    /// stopped and nothing is committed).
     pub async fn write_shares<I>(&mut self, shares: Vec<I>) -> CoreResult<()>
     where
         I: Iterator<Item = CoreResult<RecordBatch>> + Send,

@@ -4,7 +4,8 @@
 //!
 //! A selective read needs only the value sets (which codes to keep), not the members, so it starts before the
 //! members and enrollment are read and runs on the runtime's workers meanwhile: those phases had used 1.4-1.7 of
-//! the 2 cores at 1M members, and the events' code columns (53M rows at 1M members) are the largest read of the stage.
+//! the 2 cores at 1M members, and the events' code columns (53M rows at 1M members) are the largest read of the
+//! stage.
 
 use arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
