@@ -10,7 +10,6 @@ use super::evaluate::{GapRow, MemberData, Status};
 use super::measures::MeasureSet;
 use super::value_sets::ValueSetDirectory;
 use crate::error::CoreResult;
-use crate::model::values::days_to_date;
 use crate::model::{care_gaps, measure_rates, BatchBuilder};
 
 /// Everything the rows refer to by index.
@@ -49,7 +48,6 @@ pub fn care_gap_batches(rows: &[GapRow], cx: RowContext<'_>) -> CoreResult<Vec<R
 
 /// care_gaps rows `rows` as one batch, built in `b`.
 fn care_gap_batch(b: &mut BatchBuilder, rows: &[GapRow], cx: RowContext<'_>) -> CoreResult<RecordBatch> {
-    let date = |d: Option<i32>| d.and_then(days_to_date);
     for r in rows {
         let measure = &cx.measures.measures[r.measure as usize];
         let evidence = r.evidence.map(|e| {
@@ -68,16 +66,16 @@ fn care_gap_batch(b: &mut BatchBuilder, rows: &[GapRow], cx: RowContext<'_>) -> 
             .text(Some(r.status.name()))
             .text(Some(&r.reason))
             .text(Some(&r.detail))
-            .date(evidence.and_then(|(e, _, _)| days_to_date(e.date)))
+            .days(evidence.map(|(e, _, _)| e.date))
             .text(evidence.map(|(_, c, _)| c.code.as_str()))
             .text(evidence.map(|(_, c, _)| c.system.as_str()))
             .text(evidence.map(|(_, _, s)| s.name.as_str()))
             .text(evidence.and_then(|(e, _, _)| cx.data.evidence.claim_id(e.evidence)))
             .text(evidence.and_then(|(e, _, _)| cx.data.evidence.data_source[e.evidence as usize]))
             .float(r.value)
-            .date(date(r.due_date))
-            .date(date(r.clinically_due_since))
-            .date(date(r.closed_through))
+            .days(r.due_date)
+            .days(r.clinically_due_since)
+            .days(r.closed_through)
             .date(Some(cx.as_of))
             .text(Some(cx.run_id));
         b.end_row();

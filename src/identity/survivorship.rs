@@ -175,7 +175,7 @@ pub fn member_profiles(
                     .date(v.birth_date)
                     .integer(v.age)
                     .text(v.sex)
-                    .date(v.deceased.and_then(days_to_date))
+                    .days(v.deceased)
                     .text(v.ssn.map(|s| &s[5..]))
                     .text(v.email.as_deref())
                     .text(v.phone)

@@ -14,7 +14,9 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::spec::{CanonicalType, TableSpec};
-use super::values::date_to_days;
+#[cfg(doc)]
+use super::values::days_to_date;
+use super::values::{date_to_days, is_calendar_day};
 use crate::error::{CoreError, CoreResult};
 
 enum Column {
@@ -115,6 +117,17 @@ impl BatchBuilder {
     pub fn date(&mut self, v: Option<NaiveDate>) -> &mut Self {
         match self.next() {
             Column::Date(b) => b.append_option(v.map(date_to_days)),
+            _ => panic!("column {} is not a date", self.cursor - 1),
+        }
+        self
+    }
+
+    /// Push a date as its Arrow Date32 day number (or null; a number outside the calendar is null too, as
+    /// [`BatchBuilder::date`] of [`days_to_date`] would push), for rows that hold day numbers: no round trip
+    /// through a calendar date and back.
+    pub fn days(&mut self, v: Option<i32>) -> &mut Self {
+        match self.next() {
+            Column::Date(b) => b.append_option(v.filter(|&d| is_calendar_day(d))),
             _ => panic!("column {} is not a date", self.cursor - 1),
         }
         self
@@ -225,6 +238,49 @@ mod tests {
     use arrow::array::{Array, AsArray};
 
     use super::*;
+
+    #[test]
+    fn day_numbers_are_pushed_as_the_dates_they_are_and_days_outside_the_calendar_as_nulls() {
+        use crate::model::values::{date_to_days, days_to_date};
+        let spec = crate::model::outreach("texts");
+        let edges = [
+            date_to_days(NaiveDate::MIN),
+            date_to_days(NaiveDate::MAX),
+            date_to_days(NaiveDate::MIN) - 1,
+            date_to_days(NaiveDate::MAX) + 1,
+            i32::MIN,
+            i32::MAX,
+        ];
+        let days: Vec<Option<i32>> = [None, Some(0), Some(-1), Some(20_415), Some(-719_162)]
+            .into_iter()
+            .chain(edges.into_iter().map(Some))
+            .collect();
+        // The same rows twice: as day numbers, and as the dates days_to_date makes of them.
+        let mut by_days = BatchBuilder::new(&spec, days.len());
+        let mut by_dates = BatchBuilder::new(&spec, days.len());
+        for &d in &days {
+            for (b, as_days) in [(&mut by_days, true), (&mut by_dates, false)] {
+                b.text(Some("run"))
+                    .text(Some("recall"))
+                    .text(Some("m"))
+                    .text(Some("upsert"))
+                    .text(Some("key"))
+                    .text(None)
+                    .text(None)
+                    .timestamp(None)
+                    .timestamp(None);
+                match as_days {
+                    true => b.days(d),
+                    false => b.date(d.and_then(days_to_date)),
+                };
+                b.end_row();
+            }
+        }
+        let (by_days, by_dates) = (by_days.finish().unwrap(), by_dates.finish().unwrap());
+        assert_eq!(by_days.column(9), by_dates.column(9));
+        // None, the two calendar edges' neighbours and the two extremes are null; the rest are kept.
+        assert_eq!(by_days.column(9).null_count(), 5);
+    }
 
     #[test]
     fn a_reused_builder_gives_each_batch_its_own_rows_whatever_their_lengths() {

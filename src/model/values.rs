@@ -39,6 +39,12 @@ pub fn days_of_date(year: i32, month: u32, day: u32) -> Option<i32> {
     i32::try_from(era * 146_097 + day_of_era - 719_468).ok()
 }
 
+/// Whether an Arrow Date32 value is a day of chrono's calendar (one [`days_to_date`] gives a date for), without
+/// making the date: outputs that hold day numbers write them as they are.
+pub fn is_calendar_day(days: i32) -> bool {
+    date_of_days(days).is_some()
+}
+
 /// The calendar date (year, month, day) of an Arrow Date32 value; None outside chrono's calendar, as
 /// [`days_to_date`] would say. Counted directly (Hinnant's civil-from-days), for the same reason as
 /// [`days_of_date`].
