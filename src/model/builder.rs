@@ -14,8 +14,6 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::spec::{CanonicalType, TableSpec};
-#[cfg(doc)]
-use super::values::days_to_date;
 use super::values::{date_to_days, is_calendar_day};
 use crate::error::{CoreError, CoreResult};
 
@@ -123,8 +121,8 @@ impl BatchBuilder {
     }
 
     /// Push a date as its Arrow Date32 day number (or null; a number outside the calendar is null too, as
-    /// [`BatchBuilder::date`] of [`days_to_date`] would push), for rows that hold day numbers: no round trip
-    /// through a calendar date and back.
+    /// [`BatchBuilder::date`] of [`days_to_date`](super::values::days_to_date) would push), for rows that hold
+    /// day numbers: no round trip through a calendar date and back.
     pub fn days(&mut self, v: Option<i32>) -> &mut Self {
         match self.next() {
             Column::Date(b) => b.append_option(v.filter(|&d| is_calendar_day(d))),
@@ -241,7 +239,7 @@ mod tests {
 
     #[test]
     fn day_numbers_are_pushed_as_the_dates_they_are_and_days_outside_the_calendar_as_nulls() {
-        use crate::model::values::{date_to_days, days_to_date};
+        use crate::model::values::days_to_date;
         let spec = crate::model::outreach("texts");
         let edges = [
             date_to_days(NaiveDate::MIN),
