@@ -111,7 +111,8 @@ fn most_frequent<T: Eq + Clone>(values: impl Iterator<Item = (T, u8, i64)>) -> O
 const PROFILES_PER_BATCH: usize = 65_536;
 
 /// Build member_profile from the conformed person_records (one batch, aligned with `prepared`), the cluster of
-/// each record, and the member id of each cluster: batches of up to 65,536 members, in member order.
+/// each record, and the member id of each cluster: batches of up to 65,536 members, in member_id order (the
+/// stages after follow that order, so every output keyed by member holds narrow member_id ranges per file).
 pub fn member_profiles(
     run_id: &str,
     records: &RecordBatch,
@@ -160,12 +161,13 @@ pub fn member_profiles(
     }
     // Members in chunks, in parallel: the surviving values of each chunk's members, then its batch.
     let spec = model::member_profile();
-    (0..n_clusters.div_ceil(PROFILES_PER_BATCH))
-        .into_par_iter()
-        .map(|chunk| {
-            let members = chunk * PROFILES_PER_BATCH..((chunk + 1) * PROFILES_PER_BATCH).min(n_clusters);
+    let members_in_order = in_member_id_order(member_ids);
+    members_in_order
+        .par_chunks(PROFILES_PER_BATCH)
+        .map(|members| {
             let mut b = BatchBuilder::new(&spec, members.len());
-            for k in members {
+            for &k in members {
+                let k = k as usize;
                 let v = survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of);
                 b.text(Some(&member_ids[k]))
                     .text(v.name_row.and_then(|i| get(c.first, i)))
@@ -199,6 +201,32 @@ pub fn member_profiles(
             b.finish()
         })
         .collect()
+}
+
+/// Cluster numbers ordered by their member ids. member_profile is written in this order, and the stages after
+/// number members in member_profile's order and write their rows in that order (care_gaps, the audience tables):
+/// each file and row group then holds a narrow range of member ids, so a look-up of one member (an analyst's
+/// "what is open for this member", "why was this member not sent to") reads only those whose min/max statistics
+/// hold it. In cluster order every file and row group held the whole range.
+fn in_member_id_order(member_ids: &[String]) -> Vec<u32> {
+    // The first 16 bytes as a number (big-endian, so numbers order as the texts do) settle nearly every
+    // comparison without following a pointer to the text; equal prefixes fall back to the whole text.
+    let prefix = |id: &str| {
+        let mut bytes = [0u8; 16];
+        let head = &id.as_bytes()[..id.len().min(16)];
+        bytes[..head.len()].copy_from_slice(head);
+        u128::from_be_bytes(bytes)
+    };
+    let mut keyed: Vec<(u128, u32)> = member_ids
+        .par_iter()
+        .enumerate()
+        .map(|(k, id)| (prefix(id), k as u32))
+        .collect();
+    keyed.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| member_ids[a.1 as usize].cmp(&member_ids[b.1 as usize]))
+    });
+    keyed.into_iter().map(|(_, k)| k).collect()
 }
 
 /// The surviving values of one member: row indices into the records, or values borrowed from them.
@@ -310,5 +338,33 @@ fn survive<'a>(
         records: rows.len() as i64,
         sources: sources.join(","),
         last_updated: meta.iter().map(|m| m.1).max().filter(|u| *u != i64::MIN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_ordered_by_their_whole_member_id_beyond_the_sixteen_byte_prefix() {
+        let ids: Vec<String> = [
+            "MBR-ffff",
+            "MBR-0123456789ab-z",
+            "MBR-0123456789ab-a",
+            "MBR-0123456789ab",
+            "MBR-0123456789ab\u{0}",
+            "MBR-012",
+            "",
+            "MBR-é",
+            "MBR-0123456789ab-a0",
+        ]
+        .map(String::from)
+        .to_vec();
+        let order = in_member_id_order(&ids);
+        let ordered: Vec<&str> = order.iter().map(|&k| ids[k as usize].as_str()).collect();
+        let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+        expected.sort();
+        assert_eq!(ordered, expected);
+        assert!(in_member_id_order(&[]).is_empty());
     }
 }

@@ -20,7 +20,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder, TableProperty};
 use futures::TryStreamExt;
 use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
@@ -77,16 +77,17 @@ fn writer_properties(scattered: &[(&str, ColumnLayout)]) -> WriterProperties {
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
     for &(column, layout) in scattered {
-        if layout == ColumnLayout::Default {
-            continue;
-        }
         let path = ColumnPath::from(column);
-        builder = builder
-            .set_column_dictionary_enabled(path.clone(), false)
-            .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
-        if layout == ColumnLayout::Digest {
-            builder = builder.set_column_compression(path, Compression::UNCOMPRESSED);
-        }
+        let unique = |b: WriterPropertiesBuilder| b.set_column_dictionary_enabled(path.clone(), false);
+        let unordered = |b| unique(b).set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+        builder = match layout {
+            ColumnLayout::Default => builder,
+            ColumnLayout::Ordered => unique(builder),
+            ColumnLayout::Scattered => unordered(builder),
+            ColumnLayout::Digest => {
+                unordered(builder).set_column_compression(path.clone(), Compression::UNCOMPRESSED)
+            }
+        };
     }
     builder.build()
 }

@@ -12,7 +12,7 @@ pub fn audience_members() -> TableSpec {
         columns: vec![
             C::key("audience", T::Text, "Audience name."),
             C::key("destination", T::Text, "Destination name (outreach_<destination> holds its change sets)."),
-            C::key("member_id", T::Text, "carelake member id.").scattered(),
+            C::key("member_id", T::Text, "carelake member id.").ordered(),
             C::required("channel", T::Text, "Channel chosen by preference, reachability and consent: sms, voice, email, mail or ads."),
             C::required("purpose", T::Text, "Purpose of the audience: care_reminders, care_gaps, marketing or billing."),
             C::required("consent_basis", T::Text, "Consent basis on record for the channel and purpose: none, prior_express or written."),
@@ -39,7 +39,7 @@ pub fn audience_events() -> TableSpec {
             C::key("run_id", T::Text, "Run in which the change happened."),
             C::key("audience", T::Text, "Audience name."),
             C::key("destination", T::Text, "Destination name."),
-            C::key("member_id", T::Text, "carelake member id.").scattered(),
+            C::key("member_id", T::Text, "carelake member id.").ordered(),
             C::key("event", T::Text, "enter or exit."),
             C::required("as_of", T::Date, "As-of date of the run."),
         ],
@@ -55,7 +55,7 @@ pub fn suppressions() -> TableSpec {
         columns: vec![
             C::key("run_id", T::Text, "Run that decided."),
             C::key("audience", T::Text, "Audience name."),
-            C::key("member_id", T::Text, "carelake member id.").scattered(),
+            C::key("member_id", T::Text, "carelake member id.").ordered(),
             C::key("rule", T::Text, "Rule id, e.g. CONSENT_OPTED_OUT, CONSENT_NONE, CONSENT_OTHER_CONTACT_POINT, UNREACHABLE_NO_VALID_PHONE, TIME_ZONE_UNKNOWN, CAP_HEALTHCARE_1_PER_DAY, HOLDOUT, AUDIENCE_BELOW_MINIMUM_SIZE, EXCLUDED_BY_AUDIENCE, LOWER_PRIORITY, DECEASED, UNKNOWN_MEMBER."),
             C::required("detail", T::Text, "Readable detail (rules and channels, never patient values)."),
             C::required("as_of", T::Date, "As-of date of the run."),
@@ -72,7 +72,7 @@ pub fn outreach(destination: &str) -> TableSpec {
         columns: vec![
             C::key("run_id", T::Text, "Run that produced the change."),
             C::key("audience", T::Text, "Audience name."),
-            C::key("member_id", T::Text, "carelake member id.").scattered(),
+            C::key("member_id", T::Text, "carelake member id.").ordered(),
             C::key("op", T::Text, "upsert or delete."),
             C::key("idempotency_key", T::Text, "Hash of member, audience, destination and local send date: a tool that sees it twice must send once.").digest(),
             C::optional("channel", T::Text, "Channel to use."),

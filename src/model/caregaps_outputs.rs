@@ -9,7 +9,7 @@ pub fn care_gaps() -> TableSpec {
         comment: "HEDIS-style care gaps (not NCQA-certified): one row per member, measure and rate for members in the measure's age/sex band (and, for condition measures, with the condition). status is open (due), closed (met), excluded or not_applicable (not in the denominator, e.g. not continuously enrolled).",
         person_key: false,
         columns: vec![
-            C::key("member_id", T::Text, "carelake member id (identity_xref / member_profile)."),
+            C::key("member_id", T::Text, "carelake member id (identity_xref / member_profile).").ordered(),
             C::key("measure", T::Text, "Measure id: BCS-E, COL-E, CCS-E, GSD, CBP, EED, KED, SPD (or a user-defined measure)."),
             C::required("measure_name", T::Text, "Measure name."),
             C::key("rate", T::Text, "Rate of the measure: total; GSD below_8 / above_9; SPD received_statin / adherence_80."),

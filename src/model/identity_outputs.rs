@@ -113,7 +113,7 @@ pub fn member_profile() -> TableSpec {
         comment: "Identity resolution: the golden record of each member (survivorship across source records), with age, time zone and contactability.",
         person_key: false,
         columns: vec![
-            C::key("member_id", T::Text, "carelake member id."),
+            C::key("member_id", T::Text, "carelake member id (the table is in member_id order).").ordered(),
             C::optional("first_name", T::Text, "Given name (from the most trusted, most complete record)."),
             C::optional("middle_name", T::Text, "Middle name or initial."),
             C::optional("last_name", T::Text, "Family name."),

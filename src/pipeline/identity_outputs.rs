@@ -11,13 +11,14 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use tokio::task::JoinHandle;
 
+use super::run_log::try_write_output;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::compare::COMPARISONS;
 use crate::identity::prepare::PreparedRecords;
 use crate::identity::resolve::{IdentityConfig, Resolution, ScoredPair};
 use crate::identity::stable_ids::{AssignedIds, MemberChange};
 use crate::identity::survivorship::member_profiles;
-use crate::lake::{try_write_batches, Location, WriteMode, WriteOutcome};
+use crate::lake::{Location, WriteMode, WriteOutcome};
 use crate::model::{self, level_column, weight_column, BatchBuilder, TableSpec};
 
 /// Rows per identity_links and identity_xref batch.
@@ -144,7 +145,8 @@ fn spawn_write(
     tokio::spawn(async move { write_table(&output, spec, mode, &run, batches.into_iter().map(Ok)).await })
 }
 
-/// Write the table `spec` under `output`, committed once under the run's key.
+/// Write the table `spec` under `output` (its columns laid out as the spec says), committed once under the
+/// run's key.
 async fn write_table(
     output: &Location,
     spec: TableSpec,
@@ -152,17 +154,7 @@ async fn write_table(
     run: &str,
     batches: impl IntoIterator<Item = CoreResult<RecordBatch>, IntoIter: Send>,
 ) -> CoreResult<WriteOutcome> {
-    let key = format!("{}/{run}", spec.name);
-    try_write_batches(
-        &output.join(spec.name),
-        spec.arrow_schema(),
-        spec.comment,
-        mode,
-        Some(&key),
-        batches,
-        1,
-    )
-    .await
+    try_write_output(output, &spec, mode, run, batches, 1).await
 }
 
 fn xref_batches(

@@ -30,6 +30,37 @@ def read_delta(path) -> "pa.Table":
     return pq.read_table(deltalake.DeltaTable(path).file_uris())
 
 
+def assert_in_member_id_order(path, within: tuple[str, ...] = ()) -> None:
+    """Each file of the Delta table at ``path`` holds its rows in member_id order (in blocks of one value of the
+    columns ``within``, each block in that order), with min/max statistics of member_id in every row group and in
+    the Delta log: a look-up of one member skips the files and row groups whose range does not hold it."""
+    import deltalake
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = deltalake.DeltaTable(path)
+    for uri in table.file_uris():
+        rows = pq.read_table(uri, columns=[*within, "member_id"]).to_pylist()
+        blocks: dict[tuple, list[str]] = {}
+        seen_blocks: list[tuple] = []
+        for r in rows:
+            key = tuple(r[c] for c in within)
+            if not seen_blocks or seen_blocks[-1] != key:
+                assert key not in blocks, f"{path}: the rows of {key} are not in one block"
+                seen_blocks.append(key)
+            blocks.setdefault(key, []).append(r["member_id"])
+        for key, ids in blocks.items():
+            assert ids == sorted(ids), f"{path}: {key} not in member_id order"
+        metadata = pq.ParquetFile(uri).metadata
+        position = metadata.schema.names.index("member_id")
+        for g in range(metadata.num_row_groups):
+            column = metadata.row_group(g).column(position)
+            assert column.statistics is not None and column.statistics.has_min_max, path
+            assert "RLE_DICTIONARY" not in column.encodings, path
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    assert actions and all(a["min.member_id"] is not None and a["max.member_id"] is not None for a in actions)
+
+
 @pytest.fixture(scope="session")
 def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 400-member synthetic lake, generated once per session."""

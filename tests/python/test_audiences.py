@@ -11,7 +11,7 @@ import pytest
 
 import carelake
 from carelake.exceptions import ConfigError
-from conftest import AS_OF, read_delta
+from conftest import AS_OF, assert_in_member_id_order, read_delta
 
 NEXT_DAY = "2026-11-24"
 
@@ -62,6 +62,9 @@ def test_audiences_respect_consent_quiet_hours_and_minimum_necessary(pipeline) -
     assert sum(recall["suppressed"].values()) > 0
     texts = read_delta(out / "outreach_texts").to_pylist()
     assert texts and all(r["op"] == "upsert" for r in texts)
+    # Each audience's rows come in member_id order, as member_profile's do (look-ups of a member skip the rest).
+    for table in ("audience_members", "audience_events", "suppressions", "outreach_texts"):
+        assert_in_member_id_order(out / table, within=("audience",))
     runs = read_delta(out / "sync_runs").to_pylist()
     texts_run = next(r for r in runs if r["audience"] == "preventive_recall" and r["destination"] == "texts")
     assert texts_run["planned_add"] == len(texts) and texts_run["planned_remove"] == 0

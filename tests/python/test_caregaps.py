@@ -14,7 +14,7 @@ import pytest
 import carelake
 from carelake.exceptions import ConfigError, InputError
 
-from conftest import AS_OF, read_delta
+from conftest import AS_OF, assert_in_member_id_order, read_delta
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,10 @@ def test_caregaps_writes_care_gaps_and_rates(resolved) -> None:
     compared = sum(a["compared"] for a in agreement.values())
     agreed = sum(a["agreed"] for a in agreement.values())
     assert compared > 100 and agreed / compared > 0.97
+    # member_profile is written in member_id order and care_gaps follows it: a member's look-up reads only the
+    # files and row groups whose member_id range holds it.
+    assert_in_member_id_order(out / "member_profile")
+    assert_in_member_id_order(out / "care_gaps")
 
 
 def test_xlsx_value_set_directory(resolved, tmp_path) -> None:
