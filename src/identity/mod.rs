@@ -21,4 +21,5 @@ pub mod scoring;
 pub mod stable_ids;
 pub mod survivorship;
 pub mod text_key;
+pub mod text_order;
 pub mod time_zone;

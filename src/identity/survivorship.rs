@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::normalize::email_canonical;
 use super::prepare::PreparedRecords;
+use super::text_order::in_byte_order;
 use super::time_zone::time_zone;
 use crate::error::CoreResult;
 use crate::model::primitive_column;
@@ -161,7 +162,12 @@ pub fn member_profiles(
     }
     // Members in chunks, in parallel: the surviving values of each chunk's members, then its batch.
     let spec = model::member_profile();
-    let members_in_order = in_member_id_order(member_ids);
+    // Members in member_id order: the stages after number members in member_profile's order and write their rows
+    // in that order (care_gaps, the audience tables), so each file and row group holds a narrow range of member
+    // ids, and a look-up of one member (an analyst's "what is open for this member", "why was this member not
+    // sent to") reads only those whose min/max statistics hold it. In cluster order every one held the whole
+    // range.
+    let members_in_order = in_byte_order(member_ids);
     members_in_order
         .par_chunks(PROFILES_PER_BATCH)
         .map(|members| {
@@ -201,32 +207,6 @@ pub fn member_profiles(
             b.finish()
         })
         .collect()
-}
-
-/// Cluster numbers ordered by their member ids. member_profile is written in this order, and the stages after
-/// number members in member_profile's order and write their rows in that order (care_gaps, the audience tables):
-/// each file and row group then holds a narrow range of member ids, so a look-up of one member (an analyst's
-/// "what is open for this member", "why was this member not sent to") reads only those whose min/max statistics
-/// hold it. In cluster order every file and row group held the whole range.
-fn in_member_id_order(member_ids: &[String]) -> Vec<u32> {
-    // The first 16 bytes as a number (big-endian, so numbers order as the texts do) settle nearly every
-    // comparison without following a pointer to the text; equal prefixes fall back to the whole text.
-    let prefix = |id: &str| {
-        let mut bytes = [0u8; 16];
-        let head = &id.as_bytes()[..id.len().min(16)];
-        bytes[..head.len()].copy_from_slice(head);
-        u128::from_be_bytes(bytes)
-    };
-    let mut keyed: Vec<(u128, u32)> = member_ids
-        .par_iter()
-        .enumerate()
-        .map(|(k, id)| (prefix(id), k as u32))
-        .collect();
-    keyed.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| member_ids[a.1 as usize].cmp(&member_ids[b.1 as usize]))
-    });
-    keyed.into_iter().map(|(_, k)| k).collect()
 }
 
 /// The surviving values of one member: row indices into the records, or values borrowed from them.
@@ -338,33 +318,5 @@ fn survive<'a>(
         records: rows.len() as i64,
         sources: sources.join(","),
         last_updated: meta.iter().map(|m| m.1).max().filter(|u| *u != i64::MIN),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn members_are_ordered_by_their_whole_member_id_beyond_the_sixteen_byte_prefix() {
-        let ids: Vec<String> = [
-            "MBR-ffff",
-            "MBR-0123456789ab-z",
-            "MBR-0123456789ab-a",
-            "MBR-0123456789ab",
-            "MBR-0123456789ab\u{0}",
-            "MBR-012",
-            "",
-            "MBR-é",
-            "MBR-0123456789ab-a0",
-        ]
-        .map(String::from)
-        .to_vec();
-        let order = in_member_id_order(&ids);
-        let ordered: Vec<&str> = order.iter().map(|&k| ids[k as usize].as_str()).collect();
-        let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
-        expected.sort();
-        assert_eq!(ordered, expected);
-        assert!(in_member_id_order(&[]).is_empty());
     }
 }

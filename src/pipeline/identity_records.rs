@@ -10,6 +10,7 @@ use super::progress::PhaseClock;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::prepare::{prepare, PreparedRecords};
 use crate::identity::survivorship::PROFILE_SOURCE_COLUMNS;
+use crate::identity::text_order::in_byte_order;
 use crate::lake::QuarantinedRow;
 use crate::model::{self, text_column};
 use crate::prefetch::prefetch;
@@ -54,7 +55,7 @@ impl ConformedRecords {
             places.extend((0..keys.len()).map(|i| (b, i)));
             unsorted.extend(keys);
         }
-        let order = key_order(&unsorted);
+        let order = in_byte_order(&unsorted);
         let keys: Vec<String> = order
             .iter()
             .map(|&i| std::mem::take(&mut unsorted[i as usize]))
@@ -120,7 +121,7 @@ fn in_key_order(batch: RecordBatch) -> CoreResult<(RecordBatch, Vec<String>)> {
     let mut keys: Vec<String> = (0..batch.num_rows())
         .map(|i| record_key(system.value(i), id.value(i)))
         .collect();
-    let order = key_order(&keys);
+    let order = in_byte_order(&keys);
     let keys = order
         .iter()
         .map(|&i| std::mem::take(&mut keys[i as usize]))
@@ -176,35 +177,13 @@ fn gather_text(arrays: &[&StringArray], places: &[(usize, usize)]) -> StringArra
     out.finish()
 }
 
-/// Row numbers in the byte order of `keys`. Sorting the strings themselves spends most of its time in memcmp
-/// over the shared source-system prefix; the first 16 bytes as one big-endian integer order almost every pair,
-/// and only rows with equal prefixes are compared in full.
-fn key_order(keys: &[String]) -> Vec<u32> {
-    let prefix = |k: &str| {
-        let mut bytes = [0u8; 16];
-        let n = k.len().min(16);
-        bytes[..n].copy_from_slice(&k.as_bytes()[..n]);
-        u128::from_be_bytes(bytes)
-    };
-    let mut order: Vec<(u128, u32)> = keys
-        .par_iter()
-        .enumerate()
-        .map(|(i, k)| (prefix(k), i as u32))
-        .collect();
-    order.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| keys[a.1 as usize].cmp(&keys[b.1 as usize]))
-    });
-    order.into_iter().map(|(_, i)| i).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use arrow::array::{Array, ArrayRef, Int32Array, StringArray};
 
-    use super::{gather, key_order};
+    use super::gather;
 
     #[test]
     fn gathering_text_gives_what_interleave_gives() {
@@ -224,24 +203,5 @@ mod tests {
             gathered.as_ref(),
             &Int32Array::from(vec![None, Some(1), None]) as &dyn Array
         );
-    }
-
-    #[test]
-    fn key_order_is_byte_order() {
-        let keys: Vec<String> = [
-            "claims\u{1f}CLM000000000000002",
-            "claims\u{1f}CLM000000000000001",
-            "ab",
-            "ab\u{0}",
-            "claims2\u{1f}A",
-            "",
-            "claims\u{1f}CLM00000000000000",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let mut expected: Vec<u32> = (0..keys.len() as u32).collect();
-        expected.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
-        assert_eq!(key_order(&keys), expected);
     }
 }
