@@ -23,6 +23,7 @@ use crate::error::CoreResult;
 use crate::model::primitive_column;
 use crate::model::values::days_to_date;
 use crate::model::{self, BatchBuilder};
+use crate::prefetch::prefetch;
 
 /// Trust order of source systems for names (lower is more trusted); unknown sources come last.
 fn source_rank(source: &str) -> u8 {
@@ -111,6 +112,9 @@ fn most_frequent<T: Eq + Clone>(values: impl Iterator<Item = (T, u8, i64)>) -> O
 /// Members per member_profile batch.
 const PROFILES_PER_BATCH: usize = 65_536;
 
+/// How many members ahead member_profile's builder asks for a member's places in memory.
+const MEMBERS_AHEAD: usize = 16;
+
 /// Build member_profile from the conformed person_records (one batch, aligned with `prepared`), the cluster of
 /// each record, and the member id of each cluster: batches of up to 65,536 members, in member_id order (the
 /// stages after follow that order, so every output keyed by member holds narrow member_id ranges per file).
@@ -172,7 +176,21 @@ pub fn member_profiles(
         .par_chunks(PROFILES_PER_BATCH)
         .map(|members| {
             let mut b = BatchBuilder::new(&spec, members.len());
-            for &k in members {
+            for (i, &k) in members.iter().enumerate() {
+                // In member_id order a member's place in `offsets`, its records' rows in `order` and its id lie
+                // anywhere in memory: they are asked for a few members ahead (the rows once their place is in).
+                if let Some(&ahead) = members.get(i + MEMBERS_AHEAD) {
+                    prefetch(&offsets[ahead as usize]);
+                    prefetch(&member_ids[ahead as usize]);
+                }
+                if let Some(&ahead) = members.get(i + MEMBERS_AHEAD / 2) {
+                    if let Some(row) = order.get(offsets[ahead as usize]) {
+                        prefetch(row);
+                    }
+                    if let Some(first_byte) = member_ids[ahead as usize].as_bytes().first() {
+                        prefetch(first_byte);
+                    }
+                }
                 let k = k as usize;
                 let v = survive(&c, prepared, email_raw, &order[offsets[k]..offsets[k + 1]], as_of);
                 b.text(Some(&member_ids[k]))
