@@ -99,7 +99,7 @@ pub fn identity_changes() -> TableSpec {
         columns: vec![
             C::key("run_id", T::Text, "Run in which the change happened."),
             C::key("change", T::Text, "new (a member first seen), merge (previous_member_id was merged into member_id) or split (member_id was split off previous_member_id)."),
-            C::key("member_id", T::Text, "Member id after the run."),
+            C::key("member_id", T::Text, "Member id after the run (each run's rows are in member_id order).").ordered(),
             C::optional("previous_member_id", T::Text, "The previous member id merged away or split from."),
             C::required("records", T::Integer, "Source records of member_id after the run."),
         ],

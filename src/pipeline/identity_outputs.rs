@@ -18,6 +18,7 @@ use crate::identity::prepare::PreparedRecords;
 use crate::identity::resolve::{IdentityConfig, Resolution, ScoredPair};
 use crate::identity::stable_ids::{AssignedIds, MemberChange};
 use crate::identity::survivorship::member_profiles;
+use crate::identity::text_order::in_byte_order;
 use crate::lake::{Location, WriteMode, WriteOutcome};
 use crate::model::{self, level_column, weight_column, BatchBuilder, TableSpec};
 
@@ -231,7 +232,10 @@ fn links_batch(
 fn changes_batch(run: &str, changes: &[MemberChange]) -> CoreResult<RecordBatch> {
     let spec = model::identity_changes();
     let mut b = BatchBuilder::new(&spec, changes.len());
-    for c in changes {
+    // In member_id order, as member_profile: a member's changes are found from the row groups' statistics.
+    let member_ids: Vec<&str> = changes.iter().map(|c| c.member_id.as_str()).collect();
+    for i in in_byte_order(&member_ids) {
+        let c = &changes[i as usize];
         b.text(Some(run))
             .text(Some(c.kind))
             .text(Some(&c.member_id))

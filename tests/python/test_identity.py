@@ -11,7 +11,7 @@ import pytest
 
 import carelake
 from carelake import exceptions
-from conftest import read_delta
+from conftest import assert_in_member_id_order, read_delta
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +113,6 @@ def test_member_profile_is_one_golden_record_per_member(small_lake, resolved) ->
     assert pc.sum(table["record_count"]).as_py() == report["records"] - report["quarantined"]
     ages = [a for a in table["age"].to_pylist() if a is not None]
     assert 0 <= min(ages) and max(ages) < 110
+    # In member_id order, as identity_changes: a member's look-up reads only the row groups that can hold it.
+    assert_in_member_id_order(out / "member_profile")
+    assert_in_member_id_order(out / "identity_changes")
