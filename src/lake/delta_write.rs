@@ -70,13 +70,13 @@ const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 const WRITE_SLICE_ROWS: usize = 64 * 1024;
 
 /// The Parquet settings of every file we write: Snappy (what Delta writers use by default) and row groups bounded
-/// in bytes as well as rows; the `scattered` columns laid out as they say (see [`ColumnLayout`]).
-fn writer_properties(scattered: &[(&str, ColumnLayout)]) -> WriterProperties {
+/// in bytes as well as rows; the columns of `layouts` laid out as they say (see [`ColumnLayout`]).
+fn writer_properties(layouts: &[(&str, ColumnLayout)]) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_created_by(format!("carelake {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_bytes(Some(ROW_GROUP_BYTES));
-    for &(column, layout) in scattered {
+    for &(column, layout) in layouts {
         let path = ColumnPath::from(column);
         let unique = |b: WriterPropertiesBuilder| b.set_column_dictionary_enabled(path.clone(), false);
         let unordered = |b| unique(b).set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
@@ -199,14 +199,14 @@ impl DeltaTableWriter {
         })))
     }
 
-    /// Write the `scattered` columns as their layout says (see [`ColumnLayout`]); before the first batch.
-    pub fn scatter(&mut self, scattered: &[(&str, ColumnLayout)]) -> CoreResult<()> {
+    /// Write the columns of `layouts` as their layout says (see [`ColumnLayout`]); before the first batch.
+    pub fn lay_out_columns(&mut self, layouts: &[(&str, ColumnLayout)]) -> CoreResult<()> {
         if self.rows > 0 {
             return Err(CoreError::Internal(
                 "the Parquet settings of a table changed after its first rows".into(),
             ));
         }
-        self.properties = writer_properties(scattered);
+        self.properties = writer_properties(layouts);
         self.writer =
             RecordBatchWriter::for_table(&self.table)?.with_writer_properties(self.properties.clone());
         Ok(())
@@ -474,12 +474,12 @@ pub async fn try_write_batches(
         comment,
         mode,
         run_key,
-        scattered: &[],
+        layouts: &[],
     };
     try_write_batches_to(target, batches, writers).await
 }
 
-/// [`try_write_batches`] to a [`TableTarget`] (its scattered columns among what it says).
+/// [`try_write_batches`] to a [`TableTarget`] (its column layouts among what it says).
 pub async fn try_write_batches_to(
     target: TableTarget<'_>,
     batches: impl IntoIterator<Item = CoreResult<RecordBatch>, IntoIter: Send>,
@@ -511,7 +511,7 @@ pub struct TableTarget<'a> {
     /// The run key (see [`DeltaTableWriter::open`]).
     pub run_key: Option<&'a str>,
     /// Columns laid out otherwise than by default, with their layout (see [`ColumnLayout`]).
-    pub scattered: &'a [(&'a str, ColumnLayout)],
+    pub layouts: &'a [(&'a str, ColumnLayout)],
 }
 
 /// Write a table as shares of lazily built batches, one Parquet writer a share, at once, as one version (see
@@ -527,12 +527,12 @@ where
         comment,
         mode,
         run_key,
-        scattered,
+        layouts,
     } = target;
     match DeltaTableWriter::open(location, schema, comment, mode, run_key).await? {
         OpenedWrite::AlreadyCommitted(outcome) => Ok(outcome),
         OpenedWrite::Writer(mut writer) => {
-            writer.scatter(scattered)?;
+            writer.lay_out_columns(layouts)?;
             writer.write_shares(shares).await?;
             writer.finish().await
         }

@@ -182,7 +182,7 @@ impl TableSpec {
     }
 
     /// The columns laid out otherwise than by default, with their layout (see [`ColumnLayout`]).
-    pub fn scattered_columns(&self) -> Vec<(&'static str, ColumnLayout)> {
+    pub fn column_layouts(&self) -> Vec<(&'static str, ColumnLayout)> {
         self.columns
             .iter()
             .filter(|c| c.layout != ColumnLayout::Default)

@@ -78,8 +78,8 @@ pub async fn try_write_output(
     writers: usize,
 ) -> CoreResult<WriteOutcome> {
     let (location, key) = output_table(output, spec, run);
-    let scattered = spec.scattered_columns();
-    let target = output_target(spec, mode, &location, &key, &scattered);
+    let layouts = spec.column_layouts();
+    let target = output_target(spec, mode, &location, &key, &layouts);
     try_write_batches_to(target, batches, writers).await
 }
 
@@ -96,19 +96,19 @@ where
     I: Iterator<Item = CoreResult<arrow::record_batch::RecordBatch>> + Send,
 {
     let (location, key) = output_table(output, spec, run);
-    let scattered = spec.scattered_columns();
-    let target = output_target(spec, mode, &location, &key, &scattered);
+    let layouts = spec.column_layouts();
+    let target = output_target(spec, mode, &location, &key, &layouts);
     try_write_shares(target, shares).await
 }
 
-/// Where and how an output table of `spec` is written: its columns, comment and scattered columns, keyed by the
+/// Where and how an output table of `spec` is written: its columns, comment and column layouts, keyed by the
 /// run.
 fn output_target<'a>(
     spec: &'a crate::model::TableSpec,
     mode: WriteMode,
     location: &'a Location,
     run_key: &'a str,
-    scattered: &'a [(&'a str, crate::model::ColumnLayout)],
+    layouts: &'a [(&'a str, crate::model::ColumnLayout)],
 ) -> TableTarget<'a> {
     TableTarget {
         location,
@@ -116,7 +116,7 @@ fn output_target<'a>(
         comment: spec.comment,
         mode,
         run_key: Some(run_key),
-        scattered,
+        layouts,
     }
 }
 

@@ -214,7 +214,7 @@ fn shares_built_as_their_writers_take_them_are_one_version_in_share_order_and_a_
         comment: "test",
         mode: WriteMode::Append,
         run_key: Some(run_key),
-        scattered: &[
+        layouts: &[
             ("source_record_id", ColumnLayout::Scattered),
             ("row_hash", ColumnLayout::Digest),
         ],
@@ -310,7 +310,7 @@ fn rows_per_value_are_bounded_from_row_group_statistics_when_the_table_is_in_tha
             comment: "test",
             mode: WriteMode::Append,
             run_key: None,
-            scattered: &[],
+            layouts: &[],
         };
         let shares: Vec<_> = shares.into_iter().map(|b| std::iter::once(Ok(b))).collect();
         block_on(try_write_shares(target, shares)).unwrap();
