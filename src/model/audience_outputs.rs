@@ -22,7 +22,7 @@ pub fn audience_members() -> TableSpec {
             C::optional("window_end_utc", T::Timestamp, "End of the window in UTC."),
             C::optional("quiet_hours_rule", T::Text, "Quiet-hours rule that set the window (QUIET_HOURS_FEDERAL, QUIET_HOURS_FL, ...)."),
             C::required("local_send_date", T::Date, "Local date the message goes out on (part of the idempotency key)."),
-            C::required("row_hash", T::Text, "SHA-256 of the member id and the payload sent: a change makes the next run send an update.").digest(),
+            C::required("row_hash", T::Text, "SHA-256 of the member id and the payload sent (its first 128 bits, as 32 hex characters): a change makes the next run send an update.").digest(),
             C::required("emitted_at", T::Timestamp, "Run instant at which this payload was last emitted to the destination (a failure reported later makes the next run send it again)."),
             C::key("run_id", T::Text, "Run that computed the membership."),
         ],

@@ -16,7 +16,7 @@ use super::payload::PayloadValues;
 use super::profiles::Profiles;
 use crate::audience::ledger::Ledger;
 use crate::audience::policy::Decision;
-use crate::digest::Sha256Digest;
+use crate::digest::{Sha256Digest, KEY_HEX};
 use crate::error::CoreResult;
 use crate::lake::{read_table_in_parallel_if_present, Location};
 use crate::model::{primitive_column, text_column};
@@ -160,6 +160,9 @@ struct StateBatch {
     emitted_at: TimestampMicrosecondArray,
 }
 
+/// The columns of audience_members the diff reads (the windows, channels and the rest are not compared).
+const STATE_COLUMNS: [&str; 5] = ["audience", "destination", "member_id", "row_hash", "emitted_at"];
+
 /// Where a row of the previous state is: (batch, row).
 type StateRow = (u32, u32);
 
@@ -183,7 +186,7 @@ impl PreviousState {
     /// `profiles`, batches on every core.
     pub(super) async fn read(output: &Location, profiles: &Profiles) -> CoreResult<Self> {
         let t = "audience_members";
-        let batches = read_table_in_parallel_if_present(&output.join(t), t, None)
+        let batches = read_table_in_parallel_if_present(&output.join(t), t, Some(&STATE_COLUMNS))
             .await?
             .unwrap_or_default();
         Self::from_batches(&batches, profiles)
@@ -298,8 +301,11 @@ pub(super) fn change_sets<'a>(
         }
         // New or changed rows, and rows whose send failed after they were last emitted (retried once per
         // failure report, so re-running the same as-of date emits nothing new).
+        // State written before row hashes were cut to their key (64 characters) compares by its first part, so
+        // an upgrade does not resend every member.
         let unchanged = before.filter(|(hash, at, _)| {
-            *hash == m.row_hash.hex().as_str() && !ledger.failed_after(m.member, m.audience, *at)
+            hash.get(..KEY_HEX) == Some(m.row_hash.hex().key())
+                && !ledger.failed_after(m.member, m.audience, *at)
         });
         match unchanged {
             Some((_, at, _)) => sets.emitted_at.push(at),
@@ -384,11 +390,15 @@ pub(super) mod tests {
         Sha256Digest::of_parts(&[name])
     }
 
-    /// The state's hex text of the stand-in hashes.
-    fn hex_texts(names: &[&str]) -> ArrayRef {
+    /// The state's row hashes of the stand-in hashes, as written (their keys), except those named in `whole`:
+    /// written whole, as before row hashes were cut to their key.
+    fn hex_texts(names: &[&str], whole: &[&str]) -> ArrayRef {
         let hex: Vec<String> = names
             .iter()
-            .map(|n| digest(n).hex().as_str().to_owned())
+            .map(|n| match whole.contains(n) {
+                true => digest(n).hex().as_str().to_owned(),
+                false => digest(n).hex().key().to_owned(),
+            })
             .collect();
         Arc::new(StringArray::from(hex))
     }
@@ -488,12 +498,13 @@ pub(super) mod tests {
     #[test]
     fn the_diff_upserts_new_and_changed_rows_and_deletes_rows_that_are_gone_or_of_unknown_members() {
         let profiles = super::super::profiles::profiles_of(&["MBR-a", "MBR-b", "MBR-c"]);
-        // The state: a unchanged, b changed, c gone from the audience, x no longer a member at all.
+        // The state: a unchanged (its row hash written whole, by a version before they were cut to their key),
+        // b changed, c gone from the audience, x no longer a member at all.
         let state = RecordBatch::try_from_iter([
             ("audience", texts(&["recall", "recall", "recall", "recall"])),
             ("destination", texts(&["texts", "texts", "texts", "texts"])),
             ("member_id", texts(&["MBR-a", "MBR-b", "MBR-c", "MBR-x"])),
-            ("row_hash", hex_texts(&["h-a", "h-b", "h-c", "h-x"])),
+            ("row_hash", hex_texts(&["h-a", "h-b", "h-c", "h-x"], &["h-a"])),
             (
                 "emitted_at",
                 Arc::new(TimestampMicrosecondArray::from(vec![10, 20, 30, 40])) as ArrayRef,

@@ -100,7 +100,7 @@ fn state_batch(rows: &[(Key, Sha256Digest, i64)]) -> RecordBatch {
         ("audience", texts(&|r| r.0 .0.to_string())),
         ("destination", texts(&|r| r.0 .1.to_string())),
         ("member_id", texts(&|r| r.0 .2.to_string())),
-        ("row_hash", texts(&|r| r.1.hex().as_str().to_string())),
+        ("row_hash", texts(&|r| r.1.hex().key().to_string())),
         (
             "emitted_at",
             Arc::new(TimestampMicrosecondArray::from(

@@ -209,7 +209,7 @@ impl RunOutputs<'_> {
                 .text(Some(c.audience))
                 .text(Some(c.member_id))
                 .text(Some(op))
-                .text(Some(&idempotency.hex().as_str()[..32]))
+                .text(Some(idempotency.hex().key()))
                 .text(channel)
                 .text(payload)
                 .timestamp(window.map(|w| w.utc_start))
@@ -283,7 +283,7 @@ impl RunOutputs<'_> {
                 .timestamp(window.map(|w| w.utc_end))
                 .text(window.map(|w| w.rule))
                 .date(Some(*local_send_date))
-                .text(Some(row_hash.as_str()))
+                .text(Some(row_hash.key()))
                 .timestamp(DateTime::<Utc>::from_timestamp_micros(*emitted))
                 .text(Some(self.run));
             b.end_row();
