@@ -10,7 +10,7 @@ use std::fs::File;
 
 use _native::lake::{
     block_on, read_columns_each_counted_if_present, try_write_batches, try_write_shares, write_batches,
-    Columns, Location, TableFormat, TableTarget, WriteMode,
+    Columns, Location, TableFormat, TableTarget, WriteMode, WriteOutcome,
 };
 use _native::model::ColumnLayout;
 use _native::{CoreError, CoreResult};
@@ -23,4 +23,9 @@ fn sample() -> RecordBatch {
         ("source_system", vec![Some("ehr"), Some("ehr"), Some("crm")]),
         ("source_record_id", vec![Some("1"), Some("2"), Some("3")]),
     ])
+}
+
+/// Write `batch` to `table` in `mode`, with no run key: how most tests set up a table.
+fn write_one(table: &Location, mode: WriteMode, batch: RecordBatch) -> CoreResult<WriteOutcome> {
+    block_on(write_batches(table, batch.schema(), "test", mode, None, [batch]))
 }

@@ -34,15 +34,7 @@ fn reads_parquet_files_parquet_folders_csv_and_delta() {
     )
     .unwrap();
     // Delta.
-    block_on(write_batches(
-        &loc(&dir, "d"),
-        batch.schema(),
-        "",
-        WriteMode::Overwrite,
-        None,
-        [batch.clone()],
-    ))
-    .unwrap();
+    write_one(&loc(&dir, "d"), WriteMode::Overwrite, batch.clone()).unwrap();
 
     let lake = loc(&dir, "");
     let cases = [

@@ -346,25 +346,9 @@ fn writing_other_columns_into_an_existing_table_is_a_clear_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let table = loc(&dir, "t");
     let batch = sample();
-    block_on(write_batches(
-        &table,
-        batch.schema(),
-        "test",
-        WriteMode::Overwrite,
-        None,
-        [batch],
-    ))
-    .unwrap();
+    write_one(&table, WriteMode::Overwrite, batch).unwrap();
     let other = text_batch(&[("something_else", vec![Some("x")])]);
-    let err = block_on(write_batches(
-        &table,
-        other.schema(),
-        "test",
-        WriteMode::Overwrite,
-        None,
-        [other],
-    ))
-    .unwrap_err();
+    let err = write_one(&table, WriteMode::Overwrite, other).unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
 }
 
@@ -373,30 +357,14 @@ fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
     let dir = tempfile::tempdir().unwrap();
     let table = loc(&dir, "t");
     let first = sample();
-    block_on(write_batches(
-        &table,
-        first.schema(),
-        "test",
-        WriteMode::Append,
-        None,
-        [first],
-    ))
-    .unwrap();
+    write_one(&table, WriteMode::Append, first).unwrap();
     // A newer writer adds a column at the end: the table takes it, and older rows read it as null.
     let second = text_batch(&[
         ("source_system", vec![Some("ehr")]),
         ("source_record_id", vec![Some("9")]),
         ("status", vec![Some("succeeded")]),
     ]);
-    block_on(write_batches(
-        &table,
-        second.schema(),
-        "test",
-        WriteMode::Append,
-        None,
-        [second],
-    ))
-    .unwrap();
+    write_one(&table, WriteMode::Append, second).unwrap();
     let (rows, batches) = read_table(&find(&loc(&dir, ""), "t"));
     assert_eq!(rows, 4);
     let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
@@ -408,15 +376,7 @@ fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
     );
     // A column in another place (or of another type) is still refused.
     let reordered = text_batch(&[("status", vec![Some("x")]), ("source_system", vec![Some("ehr")])]);
-    let err = block_on(write_batches(
-        &table,
-        reordered.schema(),
-        "test",
-        WriteMode::Append,
-        None,
-        [reordered],
-    ))
-    .unwrap_err();
+    let err = write_one(&table, WriteMode::Append, reordered).unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
 }
 
