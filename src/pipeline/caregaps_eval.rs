@@ -7,9 +7,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::identity_stage::{TRUTH_COLUMNS, XREF_COLUMNS};
 use crate::error::CoreResult;
 use crate::lake::{read_table, Location};
 use crate::model::text_column;
+
+/// The columns of truth_care_gaps compared: the planted status of a person, measure and rate.
+const PLANTED_COLUMNS: [&str; 4] = ["person_id", "measure", "rate", "expected_status"];
+
+/// The columns of care_gaps compared (its evidence and dates are not).
+const GAP_COLUMNS: [&str; 4] = ["member_id", "measure", "rate", "status"];
 
 /// Agreement for one measure rate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -44,7 +51,12 @@ pub async fn evaluate_caregaps(
     lake: &Location,
     identity: Option<&Location>,
 ) -> CoreResult<BTreeMap<String, RateAgreement>> {
-    let truth_records = read_table(&lake.join("truth_person_records"), "truth_person_records", None).await?;
+    let truth_records = read_table(
+        &lake.join("truth_person_records"),
+        "truth_person_records",
+        Some(&TRUTH_COLUMNS),
+    )
+    .await?;
     let mut person_of_record: HashMap<(String, String), String> = HashMap::new();
     for b in &truth_records {
         let t = "truth_person_records";
@@ -59,7 +71,13 @@ pub async fn evaluate_caregaps(
     }
     let mut votes: HashMap<String, HashMap<String, u32>> = HashMap::new();
     let identity = identity.unwrap_or(output);
-    for b in &read_table(&identity.join("identity_xref"), "identity_xref", None).await? {
+    for b in &read_table(
+        &identity.join("identity_xref"),
+        "identity_xref",
+        Some(&XREF_COLUMNS),
+    )
+    .await?
+    {
         let t = "identity_xref";
         let (s, r, m) = (
             text_column(b, t, "source_system")?,
@@ -86,7 +104,13 @@ pub async fn evaluate_caregaps(
         .collect();
 
     let mut planted: HashMap<(String, String, String), String> = HashMap::new();
-    for b in &read_table(&lake.join("truth_care_gaps"), "truth_care_gaps", None).await? {
+    for b in &read_table(
+        &lake.join("truth_care_gaps"),
+        "truth_care_gaps",
+        Some(&PLANTED_COLUMNS),
+    )
+    .await?
+    {
         let t = "truth_care_gaps";
         let (p, m, r, s) = (
             text_column(b, t, "person_id")?,
@@ -103,7 +127,7 @@ pub async fn evaluate_caregaps(
     }
     let mut out: BTreeMap<String, RateAgreement> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
-    for b in &read_table(&output.join("care_gaps"), "care_gaps", None).await? {
+    for b in &read_table(&output.join("care_gaps"), "care_gaps", Some(&GAP_COLUMNS)).await? {
         let t = "care_gaps";
         let (member, measure, rate, status) = (
             text_column(b, t, "member_id")?,

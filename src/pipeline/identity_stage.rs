@@ -70,6 +70,9 @@ pub(crate) async fn read_xref_batches(location: &Location) -> CoreResult<Option<
 /// The identity_xref columns that map a source record to its member.
 pub(crate) const XREF_COLUMNS: [&str; 3] = ["source_system", "source_record_id", "member_id"];
 
+/// The columns of a truth table of source records (`truth_person_records`) that evaluations compare.
+pub(crate) const TRUTH_COLUMNS: [&str; 3] = ["source_system", "source_record_id", "person_id"];
+
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
 pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {
     let batches = read_xref_batches(location).await?.unwrap_or_default();
@@ -343,9 +346,26 @@ pub async fn load_model(location: &Location) -> CoreResult<MatchModel> {
 /// Accuracy of the identity outputs in `output` against a ground-truth table with `source_system`,
 /// `source_record_id` and `person_id` (as the synthetic generator writes in `truth_person_records`).
 pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResult<Evaluation> {
-    let truth_batches = read_table(truth, "truth", None).await?;
-    let xref = read_table(&output.join("identity_xref"), "identity_xref", None).await?;
-    let links = read_table(&output.join("identity_links"), "identity_links", None).await?;
+    // Only the columns compared are read (identity_links' features and the xref's scores are not).
+    let truth_batches = read_table(truth, "truth", Some(&TRUTH_COLUMNS)).await?;
+    let xref = read_table(
+        &output.join("identity_xref"),
+        "identity_xref",
+        Some(&XREF_COLUMNS),
+    )
+    .await?;
+    let links = read_table(
+        &output.join("identity_links"),
+        "identity_links",
+        Some(&[
+            "linked",
+            "left_source_system",
+            "left_source_record_id",
+            "right_source_system",
+            "right_source_record_id",
+        ]),
+    )
+    .await?;
     let text = text_column;
     let mut person: HashMap<String, String> = HashMap::new();
     for b in &truth_batches {
