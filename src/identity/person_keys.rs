@@ -444,6 +444,17 @@ mod tests {
         }
         assert_eq!(ids.get("M700"), None);
         assert_eq!(ids.get_or_insert("M3", 999), (4, false));
+
+        // Mostly known ids, over more rows than one round of look-ups: the new ones still numbered by first row.
+        let again: Vec<String> = (0..10_000).map(|i| format!("M{}", i % 900)).collect();
+        let rows: Vec<&str> = again.iter().map(String::as_str).collect();
+        let inserted = ids.insert_new(&rows, 701);
+        assert_eq!(inserted.new_rows, (700..900).collect::<Vec<_>>());
+        for (row, id) in rows.iter().enumerate() {
+            assert_eq!(Some(inserted.numbers[row]), ids.get(id), "{id}");
+        }
+        assert_eq!(ids.get("M3"), Some(4));
+        assert_eq!(ids.get("M899"), Some(900));
     }
 
     #[test]
