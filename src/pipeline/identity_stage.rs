@@ -367,7 +367,9 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
     )
     .await?;
     let text = text_column;
-    let mut person: HashMap<String, String> = HashMap::new();
+    // Texts are borrowed from the batches read, which live to the end (owned keys for millions of records cost
+    // more than the evaluation).
+    let mut person: foldhash::HashMap<(&str, &str), &str> = Default::default();
     for b in &truth_batches {
         let (sys, id, p) = (
             text(b, "truth", "source_system")?,
@@ -375,12 +377,12 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
             text(b, "truth", "person_id")?,
         );
         for i in 0..b.num_rows() {
-            person.insert(record_key(sys.value(i), id.value(i)), p.value(i).to_string());
+            person.insert((sys.value(i), id.value(i)), p.value(i));
         }
     }
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut index: foldhash::HashMap<(&str, &str), u32> = Default::default();
     let mut truth_of = Vec::new();
-    let mut member_of: HashMap<String, u32> = HashMap::new();
+    let mut member_of: foldhash::HashMap<&str, u32> = Default::default();
     let mut clusters = Vec::new();
     for b in &xref {
         let (sys, id, m) = (
@@ -389,16 +391,16 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
             text(b, "identity_xref", "member_id")?,
         );
         for i in 0..b.num_rows() {
-            let key = record_key(sys.value(i), id.value(i));
-            let Some(p) = person.get(&key) else {
+            let key = (sys.value(i), id.value(i));
+            let Some(&p) = person.get(&key) else {
                 return Err(CoreError::Input(
                     "the truth table has no row for a resolved record".into(),
                 ));
             };
             index.insert(key, truth_of.len() as u32);
-            truth_of.push(p.clone());
+            truth_of.push(p);
             let next = member_of.len() as u32;
-            clusters.push(*member_of.entry(m.value(i).to_string()).or_insert(next));
+            clusters.push(*member_of.entry(m.value(i)).or_insert(next));
         }
     }
     let mut linked = Vec::new();
@@ -418,8 +420,8 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
         for i in 0..b.num_rows() {
             if flag.value(i) {
                 if let (Some(a), Some(c)) = (
-                    index.get(&record_key(ls.value(i), li.value(i))),
-                    index.get(&record_key(rs.value(i), ri.value(i))),
+                    index.get(&(ls.value(i), li.value(i))),
+                    index.get(&(rs.value(i), ri.value(i))),
                 ) {
                     linked.push((*a, *c));
                 }
