@@ -25,7 +25,12 @@ fn sample() -> RecordBatch {
     ])
 }
 
-/// Write `batch` to `table` in `mode`, with no run key: how most tests set up a table.
-fn write_one(table: &Location, mode: WriteMode, batch: RecordBatch) -> CoreResult<WriteOutcome> {
-    block_on(write_batches(table, batch.schema(), "test", mode, None, [batch]))
+/// Write `batch` to `table` in `mode`, as run `run` (None: no run key, no retry check): how most tests write.
+fn write_one(
+    table: &Location,
+    mode: WriteMode,
+    run: Option<&str>,
+    batch: RecordBatch,
+) -> CoreResult<WriteOutcome> {
+    block_on(write_batches(table, batch.schema(), "test", mode, run, [batch]))
 }

@@ -34,7 +34,7 @@ fn reads_parquet_files_parquet_folders_csv_and_delta() {
     )
     .unwrap();
     // Delta.
-    write_one(&loc(&dir, "d"), WriteMode::Overwrite, batch.clone()).unwrap();
+    write_one(&loc(&dir, "d"), WriteMode::Overwrite, None, batch.clone()).unwrap();
 
     let lake = loc(&dir, "");
     let cases = [

@@ -54,53 +54,20 @@ fn overwrite_append_and_idempotent_retry() {
     let dir = tempfile::tempdir().unwrap();
     let table = loc(&dir, "t");
     let batch = sample();
-    let schema = batch.schema();
-    let first = block_on(write_batches(
-        &table,
-        schema.clone(),
-        "test",
-        WriteMode::Overwrite,
-        Some("run-1"),
-        [batch.clone()],
-    ))
-    .unwrap();
+    let first = write_one(&table, WriteMode::Overwrite, Some("run-1"), batch.clone()).unwrap();
     assert!(!first.already_committed);
     assert_eq!(first.rows, 3);
 
     // A retry of the same run writes nothing and leaves the version where it was.
-    let retry = block_on(write_batches(
-        &table,
-        schema.clone(),
-        "test",
-        WriteMode::Overwrite,
-        Some("run-1"),
-        [batch.clone()],
-    ))
-    .unwrap();
+    let retry = write_one(&table, WriteMode::Overwrite, Some("run-1"), batch.clone()).unwrap();
     assert!(retry.already_committed);
     assert_eq!(retry.version, first.version);
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 3);
 
     // A new run appends; another overwrites.
-    block_on(write_batches(
-        &table,
-        schema.clone(),
-        "test",
-        WriteMode::Append,
-        Some("run-2"),
-        [batch.clone()],
-    ))
-    .unwrap();
+    write_one(&table, WriteMode::Append, Some("run-2"), batch.clone()).unwrap();
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 6);
-    block_on(write_batches(
-        &table,
-        schema.clone(),
-        "test",
-        WriteMode::Overwrite,
-        Some("run-3"),
-        [batch.slice(0, 1)],
-    ))
-    .unwrap();
+    write_one(&table, WriteMode::Overwrite, Some("run-3"), batch.slice(0, 1)).unwrap();
     assert_eq!(read_table(&find(&loc(&dir, ""), "t")).0, 1);
 }
 
@@ -346,9 +313,9 @@ fn writing_other_columns_into_an_existing_table_is_a_clear_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let table = loc(&dir, "t");
     let batch = sample();
-    write_one(&table, WriteMode::Overwrite, batch).unwrap();
+    write_one(&table, WriteMode::Overwrite, None, batch).unwrap();
     let other = text_batch(&[("something_else", vec![Some("x")])]);
-    let err = write_one(&table, WriteMode::Overwrite, other).unwrap_err();
+    let err = write_one(&table, WriteMode::Overwrite, None, other).unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
 }
 
@@ -357,14 +324,14 @@ fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
     let dir = tempfile::tempdir().unwrap();
     let table = loc(&dir, "t");
     let first = sample();
-    write_one(&table, WriteMode::Append, first).unwrap();
+    write_one(&table, WriteMode::Append, None, first).unwrap();
     // A newer writer adds a column at the end: the table takes it, and older rows read it as null.
     let second = text_batch(&[
         ("source_system", vec![Some("ehr")]),
         ("source_record_id", vec![Some("9")]),
         ("status", vec![Some("succeeded")]),
     ]);
-    write_one(&table, WriteMode::Append, second).unwrap();
+    write_one(&table, WriteMode::Append, None, second).unwrap();
     let (rows, batches) = read_table(&find(&loc(&dir, ""), "t"));
     assert_eq!(rows, 4);
     let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
@@ -376,7 +343,7 @@ fn new_columns_after_the_existing_ones_are_added_to_an_existing_table() {
     );
     // A column in another place (or of another type) is still refused.
     let reordered = text_batch(&[("status", vec![Some("x")]), ("source_system", vec![Some("ehr")])]);
-    let err = write_one(&table, WriteMode::Append, reordered).unwrap_err();
+    let err = write_one(&table, WriteMode::Append, None, reordered).unwrap_err();
     assert!(matches!(err, CoreError::Conflict(_)), "{err}");
 }
 
