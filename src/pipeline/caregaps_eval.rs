@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashSet};
 
-use super::identity_stage::{TRUTH_COLUMNS, XREF_COLUMNS};
+use super::identity_stage::{persons_of_records, TRUTH_COLUMNS, XREF_COLUMNS};
 use crate::error::CoreResult;
 use crate::lake::{read_table, Location};
 use crate::model::text_column;
@@ -61,18 +61,7 @@ pub async fn evaluate_caregaps(
     .await?;
     // Every text is borrowed from the batches read, which live to the end: at 1M members, owned keys for the
     // 2.1M records and 1.3M rows cost more than the comparison itself.
-    let mut person_of_record: HashMap<(&str, &str), &str> = HashMap::default();
-    for b in &truth_records {
-        let t = "truth_person_records";
-        let (s, r, p) = (
-            text_column(b, t, "source_system")?,
-            text_column(b, t, "source_record_id")?,
-            text_column(b, t, "person_id")?,
-        );
-        for i in 0..b.num_rows() {
-            person_of_record.insert((s.value(i), r.value(i)), p.value(i));
-        }
-    }
+    let person_of_record = persons_of_records(&truth_records, "truth_person_records")?;
     let identity = identity.unwrap_or(output);
     let xref = read_table(
         &identity.join("identity_xref"),

@@ -73,6 +73,27 @@ pub(crate) const XREF_COLUMNS: [&str; 3] = ["source_system", "source_record_id",
 /// The columns of a truth table of source records (`truth_person_records`) that evaluations compare.
 pub(crate) const TRUTH_COLUMNS: [&str; 3] = ["source_system", "source_record_id", "person_id"];
 
+/// The true person of each source record, from the batches of truth table `table` (read with
+/// [`TRUTH_COLUMNS`]). Texts are borrowed from the batches: owned keys for millions of records cost more than
+/// the evaluations that use them.
+pub(crate) fn persons_of_records<'b>(
+    batches: &'b [RecordBatch],
+    table: &str,
+) -> CoreResult<foldhash::HashMap<(&'b str, &'b str), &'b str>> {
+    let mut person: foldhash::HashMap<(&str, &str), &str> = Default::default();
+    for b in batches {
+        let (system, record, id) = (
+            text_column(b, table, "source_system")?,
+            text_column(b, table, "source_record_id")?,
+            text_column(b, table, "person_id")?,
+        );
+        for i in 0..b.num_rows() {
+            person.insert((system.value(i), record.value(i)), id.value(i));
+        }
+    }
+    Ok(person)
+}
+
 /// Read an identity_xref (record key, see [`record_key`] -> member id); empty when there is none.
 pub(crate) async fn read_xref(location: &Location) -> CoreResult<foldhash::HashMap<String, String>> {
     let batches = read_xref_batches(location).await?.unwrap_or_default();
@@ -367,19 +388,8 @@ pub async fn evaluate_identity(output: &Location, truth: &Location) -> CoreResul
     )
     .await?;
     let text = text_column;
-    // Texts are borrowed from the batches read, which live to the end (owned keys for millions of records cost
-    // more than the evaluation).
-    let mut person: foldhash::HashMap<(&str, &str), &str> = Default::default();
-    for b in &truth_batches {
-        let (sys, id, p) = (
-            text(b, "truth", "source_system")?,
-            text(b, "truth", "source_record_id")?,
-            text(b, "truth", "person_id")?,
-        );
-        for i in 0..b.num_rows() {
-            person.insert((sys.value(i), id.value(i)), p.value(i));
-        }
-    }
+    // Texts are borrowed from the batches read, which live to the end.
+    let person = persons_of_records(&truth_batches, "truth")?;
     let mut index: foldhash::HashMap<(&str, &str), u32> = Default::default();
     let mut truth_of = Vec::new();
     let mut member_of: foldhash::HashMap<&str, u32> = Default::default();
