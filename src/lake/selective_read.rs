@@ -560,9 +560,10 @@ async fn parquet_files(
             .map_err(|e| CoreError::storage(format!("reading '{}'", source.name), e))?;
         return Ok(vec![(meta.location, meta.size)]);
     }
+    // The files the query engine's reader takes as the table (see `source::is_table_file`).
     let mut files: Vec<(StorePath, u64)> = store
         .list(Some(root))
-        .try_filter(|m| futures::future::ready(m.location.as_ref().ends_with(".parquet")))
+        .try_filter(|m| futures::future::ready(super::source::is_table_file(root, &m.location)))
         .map_ok(|m| (m.location, m.size))
         .try_collect()
         .await

@@ -72,9 +72,39 @@ pub async fn detect(location: &Location, name: &str) -> CoreResult<TableSource> 
             format,
         }),
         None => Err(CoreError::Input(format!(
-            "no Delta table, Parquet or CSV data at {location}"
+            "no Delta table, Parquet or CSV data at {location}{}",
+            folders_hint(location, name).await
         ))),
     }
+}
+
+/// Why a folder with no data of its own was not taken, when it holds folders: most often a lake given where a
+/// table was asked for (its tables are named, the one asked for first). Empty when there is nothing to say.
+async fn folders_hint(location: &Location, name: &str) -> String {
+    let Ok((store, path)) = location.object_store() else {
+        return String::new();
+    };
+    let Ok(listing) = store.list_with_delimiter(Some(&path)).await else {
+        return String::new();
+    };
+    let mut folders: Vec<String> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_string))
+        .filter(|f| !f.starts_with(['_', '.']) && !f.contains('='))
+        .collect();
+    if folders.is_empty() {
+        return String::new();
+    }
+    folders.sort_by_key(|f| f != name);
+    let shown: Vec<String> = folders.iter().take(3).map(|f| format!("{f}/")).collect();
+    let more = if folders.len() > 3 { ", ..." } else { "" };
+    format!(
+        ": it holds only folders ({}{more}), not a table's files (a Parquet table's are in its folder or its \
+         key=value partition folders); give the table's own folder, e.g. {}",
+        shown.join(", "),
+        location.join(&folders[0])
+    )
 }
 
 /// Does a table exist at `location`, and in which format?
@@ -106,15 +136,32 @@ async fn probe(location: &Location) -> CoreResult<Option<TableFormat>> {
     {
         return Ok(Some(TableFormat::Delta));
     }
+    // The Parquet files the query engine reads as the folder's table: its own and those in `key=value`
+    // partition folders. A lake folder (tables in subfolders) is not one Parquet table.
     let mut listing = store.list(Some(&path));
     while let Some(meta) = listing
         .try_next()
         .await
         .map_err(|e| CoreError::storage(format!("listing {location}"), e))?
     {
-        if meta.location.as_ref().ends_with(".parquet") {
+        if is_table_file(&path, &meta.location) {
             return Ok(Some(TableFormat::Parquet));
         }
     }
     Ok(None)
+}
+
+/// A data file of the Parquet folder `root`, as the query engine's listing takes them (its default of ignoring
+/// subfolders): `*.parquet` in the folder itself or below it in `key=value` partition folders only.
+pub(crate) fn is_table_file(root: &object_store::path::Path, file: &object_store::path::Path) -> bool {
+    let Some(parts) = file.prefix_match(root) else {
+        return false;
+    };
+    let parts: Vec<_> = parts.collect();
+    match parts.split_last() {
+        Some((name, folders)) => {
+            name.as_ref().ends_with(".parquet") && folders.iter().all(|f| f.as_ref().contains('='))
+        }
+        None => false,
+    }
 }

@@ -6,26 +6,10 @@ use super::*;
 fn reads_parquet_files_parquet_folders_csv_and_delta() {
     let dir = tempfile::tempdir().unwrap();
     let batch = sample();
-    // Parquet file.
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        File::create(dir.path().join("a.parquet")).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    parquet_file(&dir.path().join("a.parquet"), &batch);
     // Parquet folder of two files.
-    std::fs::create_dir(dir.path().join("b")).unwrap();
     for part in ["part-0.parquet", "part-1.parquet"] {
-        let mut w = parquet::arrow::ArrowWriter::try_new(
-            File::create(dir.path().join("b").join(part)).unwrap(),
-            batch.schema(),
-            None,
-        )
-        .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        parquet_file(&dir.path().join("b").join(part), &batch);
     }
     // CSV.
     std::fs::write(
@@ -48,6 +32,61 @@ fn reads_parquet_files_parquet_folders_csv_and_delta() {
         assert_eq!(source.format, format, "{name}");
         assert_eq!(read_table(&source).0, rows, "{name}");
     }
+}
+
+/// `batch` as the Parquet file `path` (its folder made first).
+fn parquet_file(path: &std::path::Path, batch: &RecordBatch) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn a_parquet_folder_is_its_own_files_and_partition_folders_for_both_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = sample();
+    let folder = dir.path().join("events");
+    parquet_file(&folder.join("part-0.parquet"), &batch);
+    parquet_file(&folder.join("year=2026").join("part-1.parquet"), &batch);
+    // Not the table's: a copy kept in a plain subfolder, as the query engine's listing leaves it.
+    parquet_file(&folder.join("archive").join("part-2.parquet"), &batch);
+    let source = block_on(_native::lake::detect(&loc(&dir, "events"), "events")).unwrap();
+    assert_eq!(source.format, TableFormat::Parquet);
+    assert_eq!(read_table(&source).0, 6, "the query engine's reader");
+    let scan = block_on(_native::lake::selective_read::SelectiveScan::plan(&source))
+        .unwrap()
+        .expect("plain Parquet reads selectively");
+    let selected: usize = every_batch(&scan).iter().map(|s| s.batch.num_rows()).sum();
+    assert_eq!(selected, 6, "the selective reader takes the same files");
+}
+
+#[test]
+fn a_lake_given_where_a_table_is_asked_for_is_an_input_error_naming_the_table_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = sample();
+    write_one(
+        &loc(&dir, "person_records"),
+        WriteMode::Overwrite,
+        None,
+        batch.clone(),
+    )
+    .unwrap();
+    parquet_file(&dir.path().join("enrollment").join("part-0.parquet"), &batch);
+    let lake = loc(&dir, "");
+    let err = block_on(_native::lake::detect(&lake, "person_records")).unwrap_err();
+    assert!(matches!(err, CoreError::Input(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("person_records/, enrollment/"), "{message}");
+    assert!(
+        message.contains(&format!("e.g. {}", lake.join("person_records"))),
+        "{message}"
+    );
+    // An empty folder says only that nothing is there.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let err = block_on(_native::lake::detect(&loc(&dir, "empty"), "person_records")).unwrap_err();
+    assert!(!err.to_string().contains("folders"), "{err}");
 }
 
 #[test]
