@@ -85,6 +85,56 @@ impl CoreError {
     }
 }
 
+/// Every problem a check of a file finds, so one error names them all (fixing a file one error per run is slow).
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    /// Note a problem (its message, without the "config error" prefix).
+    pub fn add(&mut self, error: CoreError) {
+        let message = error.to_string();
+        self.0
+            .push(message.trim_start_matches("config error: ").to_string());
+    }
+
+    /// Keep `result`'s value, or note its error.
+    pub fn keep<T>(&mut self, result: CoreResult<T>) -> Option<T> {
+        result.map_err(|e| self.add(e)).ok()
+    }
+
+    /// How many problems were noted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none were.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Ok without problems; else a config error of one problem as it is, or of several counted, one per line.
+    pub fn into_result(self) -> CoreResult<()> {
+        self.into_result_in("")
+    }
+
+    /// [`Problems::into_result`], the message led by `origin` (the file's name).
+    pub fn into_result_in(self, origin: &str) -> CoreResult<()> {
+        let lead = if origin.is_empty() {
+            String::new()
+        } else {
+            format!("{origin}: ")
+        };
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(CoreError::Config(format!("{lead}{}", self.0[0]))),
+            n => Err(CoreError::Config(format!(
+                "{lead}{n} problems:\n  - {}",
+                self.0.join("\n  - ")
+            ))),
+        }
+    }
+}
+
 impl From<parquet::errors::ParquetError> for CoreError {
     fn from(e: parquet::errors::ParquetError) -> Self {
         CoreError::storage("parquet", e)

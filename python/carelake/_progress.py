@@ -24,9 +24,16 @@ class StructuredFormatter(logging.Formatter):
         return f"{stamp} level={record.levelname.lower()} event={record.getMessage()}{extra}"
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def _quote(value: object) -> str:
+    """A logfmt value: quoted when it has spaces, quotes, ``=`` or line breaks, which are escaped, so a message of
+    several lines (a config error naming every problem) stays one log line."""
     text = str(value)
-    return f'"{text}"' if (" " in text or not text) else text
+    if text and not any(c in text for c in ' "=\\\n\r\t'):
+        return text
+    return f'"{text.translate(_ESCAPES)}"'
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -39,8 +46,13 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def log(event: str, **fields: object) -> None:
-    """Log one structured event."""
+    """Log one structured event (at level info)."""
     LOGGER.info(event, extra={"fields": fields})
+
+
+def log_error(event: str, **fields: object) -> None:
+    """Log one structured event at level error."""
+    LOGGER.error(event, extra={"fields": fields})
 
 
 class ProgressReporter:

@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from carelake import api
-from carelake._progress import ProgressReporter, log, setup_logging
+from carelake._progress import ProgressReporter, log, log_error, setup_logging
 from carelake.exceptions import CarelakeError, ConfigError, InputError, SchemaError
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def register_tables(output: str, tables: list[str], catalog: str | None, schema:
 
 def report_error(error: CarelakeError, prefix: str) -> int:
     """Log and print an error; return its exit code (2 for bad input or config, 1 otherwise)."""
-    log("error", kind=type(error).__name__, message=str(error))
+    log_error("error", kind=type(error).__name__, message=str(error))
     print(f"{prefix}: {error}", file=sys.stderr)
     return 2 if isinstance(error, USER_ERRORS) else 1
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::consent::{Channel, Purpose};
 use super::destinations::{check_ads_audience_name, check_fields, DestinationKind};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Problems};
 
 /// One audience as configured.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -98,75 +98,36 @@ fn bad(what: &str, name: &str, field: &str, message: impl std::fmt::Display) -> 
     CoreError::Config(format!("{what} '{name}': {field}: {message}"))
 }
 
-/// Check destinations and audiences together (audiences refer to destinations and to each other).
+/// Check destinations and audiences together (audiences refer to destinations and to each other). The error
+/// names every problem found, each with its audience or destination and field.
 pub fn check(
     audiences: &[AudienceConfig],
     destinations: &BTreeMap<String, DestinationConfig>,
 ) -> CoreResult<(Vec<Audience>, Vec<Destination>)> {
-    let mut checked_destinations = Vec::new();
-    for (name, d) in destinations {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(bad(
-                "destination",
-                name,
-                "name",
-                "use lower-case letters, digits and _ (it names a table)",
-            ));
-        }
-        let kind = DestinationKind::parse(&d.kind).ok_or_else(|| {
-            bad(
-                "destination",
-                name,
-                "kind",
-                format!(
-                    "'{}' is not one of {}",
-                    d.kind,
-                    DestinationKind::ALL.map(DestinationKind::name).join(", ")
-                ),
-            )
-        })?;
-        check_fields(name, kind, &d.fields)?;
-        if kind == DestinationKind::FileDrop && d.path.is_none() {
-            return Err(bad(
-                "destination",
-                name,
-                "path",
-                "a file_drop needs a path (folder or volume)",
-            ));
-        }
-        let min_members = match (d.min_members, kind.is_ads()) {
-            (Some(n), true) => n,
-            (None, true) => DEFAULT_MIN_AD_AUDIENCE_MEMBERS,
-            (None, false) => 0,
-            (Some(_), false) => {
-                return Err(bad(
-                    "destination",
-                    name,
-                    "min_members",
-                    "applies to ad destinations (ads_meta, ads_google) only",
-                ))
-            }
-        };
-        checked_destinations.push(Destination {
-            name: name.clone(),
-            kind,
-            fields: d.fields.clone(),
-            path: d.path.clone(),
-            min_members,
-        });
-    }
+    let mut problems = Problems::default();
+    let checked = check_into(audiences, destinations, &mut problems);
+    problems.into_result()?;
+    Ok(checked)
+}
+
+/// [`check`], its problems noted in `problems` (what it gives back is complete only without any).
+pub fn check_into(
+    audiences: &[AudienceConfig],
+    destinations: &BTreeMap<String, DestinationConfig>,
+    problems: &mut Problems,
+) -> (Vec<Audience>, Vec<Destination>) {
+    let checked_destinations: Vec<Destination> = destinations
+        .iter()
+        .filter_map(|(name, d)| check_destination(name, d, problems))
+        .collect();
     let names: Vec<&str> = audiences.iter().map(|a| a.name.as_str()).collect();
     let mut out = Vec::new();
     for (i, a) in audiences.iter().enumerate() {
         if a.name.trim().is_empty() {
-            return Err(bad("audience", &format!("#{i}"), "name", "must not be empty"));
+            problems.add(bad("audience", &format!("#{i}"), "name", "must not be empty"));
         }
         if names[..i].contains(&a.name.as_str()) {
-            return Err(bad("audience", &a.name, "name", "defined twice"));
+            problems.add(bad("audience", &a.name, "name", "defined twice"));
         }
         let purpose = Purpose::parse(&a.purpose).ok_or_else(|| {
             bad(
@@ -175,19 +136,25 @@ pub fn check(
                 "purpose",
                 "use care_reminders, care_gaps, marketing or billing",
             )
-        })?;
+        });
+        let purpose = problems.keep(purpose);
         let mut channels = Vec::new();
         for c in &a.channels {
-            channels.push(
-                Channel::parse(c)
-                    .ok_or_else(|| bad("audience", &a.name, "channels", format!("unknown channel '{c}'")))?,
-            );
+            match Channel::parse(c) {
+                Some(channel) => channels.push(channel),
+                None => problems.add(bad(
+                    "audience",
+                    &a.name,
+                    "channels",
+                    format!("unknown channel '{c}'"),
+                )),
+            }
         }
-        if channels.is_empty() {
-            return Err(bad("audience", &a.name, "channels", "name at least one channel"));
+        if a.channels.is_empty() {
+            problems.add(bad("audience", &a.name, "channels", "name at least one channel"));
         }
         if a.destinations.is_empty() {
-            return Err(bad(
+            problems.add(bad(
                 "audience",
                 &a.name,
                 "destinations",
@@ -195,21 +162,23 @@ pub fn check(
             ));
         }
         for d in &a.destinations {
-            let Some(dest) = checked_destinations.iter().find(|x| &x.name == d) else {
-                return Err(bad(
+            // A destination with problems of its own is still known, and still an ad platform by its kind.
+            match destinations.get(d) {
+                None => problems.add(bad(
                     "audience",
                     &a.name,
                     "destinations",
                     format!("unknown destination '{d}'"),
-                ));
-            };
-            if dest.kind.is_ads() {
-                check_ads_audience_name(d, &a.name)?;
+                )),
+                Some(dest) if DestinationKind::parse(&dest.kind).is_some_and(|k| k.is_ads()) => {
+                    problems.keep(check_ads_audience_name(d, &a.name));
+                }
+                Some(_) => {}
             }
         }
         for x in &a.exclude {
             if !names.contains(&x.as_str()) || x == &a.name {
-                return Err(bad(
+                problems.add(bad(
                     "audience",
                     &a.name,
                     "exclude",
@@ -218,35 +187,98 @@ pub fn check(
             }
         }
         if !(0.0..1.0).contains(&a.holdout) {
-            return Err(bad(
+            problems.add(bad(
                 "audience",
                 &a.name,
                 "holdout",
                 "must be at least 0 and below 1",
             ));
         }
-        if !a.sql.trim_start().to_lowercase().starts_with("select")
-            && !a.sql.trim_start().to_lowercase().starts_with("with")
-        {
-            return Err(bad(
+        let statement = a.sql.trim_start().to_lowercase();
+        if !statement.starts_with("select") && !statement.starts_with("with") {
+            problems.add(bad(
                 "audience",
                 &a.name,
                 "sql",
                 "must be a SELECT (or WITH ... SELECT) statement",
             ));
         }
-        out.push(Audience {
-            name: a.name.clone(),
-            sql: a.sql.clone(),
-            purpose,
-            channels,
-            destinations: a.destinations.clone(),
-            exclude: a.exclude.clone(),
-            priority: a.priority,
-            holdout: a.holdout,
-        });
+        if let Some(purpose) = purpose {
+            out.push(Audience {
+                name: a.name.clone(),
+                sql: a.sql.clone(),
+                purpose,
+                channels,
+                destinations: a.destinations.clone(),
+                exclude: a.exclude.clone(),
+                priority: a.priority,
+                holdout: a.holdout,
+            });
+        }
     }
-    Ok((out, checked_destinations))
+    (out, checked_destinations)
+}
+
+/// One destination checked, its problems noted in `problems` (None when it has any).
+fn check_destination(name: &str, d: &DestinationConfig, problems: &mut Problems) -> Option<Destination> {
+    let before = problems.len();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        problems.add(bad(
+            "destination",
+            name,
+            "name",
+            "use lower-case letters, digits and _ (it names a table)",
+        ));
+    }
+    let Some(kind) = DestinationKind::parse(&d.kind) else {
+        problems.add(bad(
+            "destination",
+            name,
+            "kind",
+            format!(
+                "'{}' is not one of {}",
+                d.kind,
+                DestinationKind::ALL.map(DestinationKind::name).join(", ")
+            ),
+        ));
+        return None;
+    };
+    for field in &d.fields {
+        problems.keep(check_fields(name, kind, std::slice::from_ref(field)));
+    }
+    if kind == DestinationKind::FileDrop && d.path.is_none() {
+        problems.add(bad(
+            "destination",
+            name,
+            "path",
+            "a file_drop needs a path (folder or volume)",
+        ));
+    }
+    let min_members = match (d.min_members, kind.is_ads()) {
+        (Some(n), true) => n,
+        (None, true) => DEFAULT_MIN_AD_AUDIENCE_MEMBERS,
+        (None, false) => 0,
+        (Some(_), false) => {
+            problems.add(bad(
+                "destination",
+                name,
+                "min_members",
+                "applies to ad destinations (ads_meta, ads_google) only",
+            ));
+            0
+        }
+    };
+    (problems.len() == before).then(|| Destination {
+        name: name.to_string(),
+        kind,
+        fields: d.fields.clone(),
+        path: d.path.clone(),
+        min_members,
+    })
 }
 
 /// Whether a member is held out of an audience: a stable hash of (audience, member) below the share.
@@ -325,6 +357,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("'t'") && err.contains("min_members"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let yaml = "destinations:\n  text: {kind: sms, fields: [phone, measure]}\n  meta: {kind: ads_meta, fields: [hashed_email, first_name]}\n  fax: {kind: fax, fields: []}\naudiences:\n  - {name: diabetes_ads, sql: 'select member_id from care_gaps', purpose: marketing, channels: [ads], destinations: [meta]}\n  - {name: recall, sql: 'selec member_id', purpose: care_gaps, channels: [sms, pigeon], destinations: [text, pager]}\n";
+        let err = parse(yaml).unwrap_err().to_string();
+        for expected in [
+            "7 problems:",
+            "'text' (sms): field 'measure'",
+            "'meta' (ads_meta): field 'first_name'",
+            "destination 'fax': kind",
+            "'diabetes_ads' contains 'diabetes'",
+            "unknown channel 'pigeon'",
+            "unknown destination 'pager'",
+            "audience 'recall': sql",
+        ] {
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        // Each problem on a line of its own; an audience sent to a destination with its own problems is not
+        // told the destination is unknown.
+        assert_eq!(err.lines().count(), 8, "{err}");
+        assert!(!err.contains("unknown destination 'text'") && !err.contains("unknown destination 'meta'"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Problems};
 use crate::lake::{ColumnMapping, Location};
 use crate::model::{canonical_input, CANONICAL_INPUTS};
 
@@ -92,54 +92,56 @@ impl PipelineConfig {
         Self::from_yaml(&text, &origin)
     }
 
+    /// Check what parsing cannot: the error names every problem of the file.
     fn check(&self, origin: &str) -> CoreResult<()> {
+        let mut problems = Problems::default();
+        let config = |message: String| CoreError::Config(message);
         if self.version != 1 {
-            return Err(CoreError::Config(format!(
-                "{origin}: version {} is not supported (use 1)",
+            problems.add(config(format!(
+                "version {} is not supported (use 1)",
                 self.version
             )));
         }
-        Location::parse(&self.lake).map_err(|e| CoreError::Config(format!("{origin}: lake: {e}")))?;
-        Location::parse(&self.output).map_err(|e| CoreError::Config(format!("{origin}: output: {e}")))?;
-        crate::audience::definition::check(&self.audiences, &self.destinations).map_err(|e| {
-            CoreError::Config(format!(
-                "{origin}: {}",
-                e.to_string().trim_start_matches("config error: ")
-            ))
-        })?;
-        self.outreach_rules.rules().map_err(|e| {
-            CoreError::Config(format!(
-                "{origin}: {}",
-                e.to_string().trim_start_matches("config error: ")
-            ))
-        })?;
-        if let Some(gaps) = &self.caregaps {
-            if gaps.value_sets.is_empty() {
-                return Err(CoreError::Config(format!(
-                    "{origin}: caregaps.value_sets: name your Value Set Directory file(s), or 'sample'"
-                )));
-            }
+        if let Err(e) = Location::parse(&self.lake) {
+            problems.add(config(format!("lake: {e}")));
+        }
+        if let Err(e) = Location::parse(&self.output) {
+            problems.add(config(format!("output: {e}")));
+        }
+        crate::audience::definition::check_into(&self.audiences, &self.destinations, &mut problems);
+        problems.keep(self.outreach_rules.rules());
+        if self
+            .caregaps
+            .as_ref()
+            .is_some_and(|gaps| gaps.value_sets.is_empty())
+        {
+            problems.add(config(
+                "caregaps.value_sets: name your Value Set Directory file(s), or 'sample'".into(),
+            ));
         }
         for (table, source) in &self.sources {
-            let Some(spec) = canonical_input(table) else {
-                return Err(CoreError::Config(format!(
-                    "{origin}: sources.{table}: not a canonical input table (known: {})",
+            match canonical_input(table) {
+                None => problems.add(config(format!(
+                    "sources.{table}: not a canonical input table (known: {})",
                     CANONICAL_INPUTS.join(", ")
-                )));
-            };
-            for canonical in source.columns.keys() {
-                if spec.column(canonical).is_none() {
-                    return Err(CoreError::Config(format!(
-                        "{origin}: sources.{table}.columns.{canonical}: not a column of {table}"
-                    )));
+                ))),
+                Some(spec) => {
+                    for canonical in source.columns.keys() {
+                        if spec.column(canonical).is_none() {
+                            problems.add(config(format!(
+                                "sources.{table}.columns.{canonical}: not a column of {table}"
+                            )));
+                        }
+                    }
                 }
             }
             if let Some(uri) = &source.uri {
-                Location::parse(uri)
-                    .map_err(|e| CoreError::Config(format!("{origin}: sources.{table}.uri: {e}")))?;
+                if let Err(e) = Location::parse(uri) {
+                    problems.add(config(format!("sources.{table}.uri: {e}")));
+                }
             }
         }
-        Ok(())
+        problems.into_result_in(origin)
     }
 
     /// The lake location.
@@ -222,6 +224,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("columns.given"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_named_in_one_error() {
+        let text = "version: 2\nlake: a\noutput: b\nsources:\n  people: {}\n  person_records:\n    columns: {given: FNAME}\ncaregaps: {value_sets: []}\ndestinations:\n  t: {kind: sms, fields: [measure]}\naudiences: []\n";
+        let e = PipelineConfig::from_yaml(text, "t.yml").unwrap_err().to_string();
+        assert!(e.starts_with("config error: t.yml: 5 problems:\n  - "), "{e}");
+        for expected in [
+            "version 2",
+            "caregaps.value_sets",
+            "sources.people",
+            "sources.person_records.columns.given",
+            "destination 't' (sms): field 'measure'",
+        ] {
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
+        // One problem reads as before: the file, then the problem.
+        let e = PipelineConfig::from_yaml("version: 2\nlake: a\noutput: b\n", "t.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config error: t.yml: version 2 is not supported (use 1)"
+        );
     }
 
     #[test]

@@ -88,6 +88,31 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     assert out.returncode == 2 and "XYZ" in out.stderr
 
 
+def test_validate_names_every_problem_of_a_file_in_one_error_log_line(tmp_path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        """
+lake: ./lake
+output: ./out
+destinations:
+  media: {kind: ads_meta, fields: [hashed_email, measure]}
+audiences:
+  - {name: diabetes_outreach, sql: 'select member_id from care_gaps', purpose: marketing, channels: [ads],
+     destinations: [media]}
+  - {name: recall, sql: 'selec member_id', purpose: care_gaps, channels: [sms, pigeon], destinations: [fax]}
+"""
+    )
+    out = _run("validate", "--config", str(bad), "--no-sources")
+    assert out.returncode == 2
+    logged = [line for line in out.stderr.splitlines() if " event=error " in line]
+    assert len(logged) == 1 and " level=error " in logged[0], out.stderr
+    assert 'message="config error: ' in logged[0] and "5 problems:\\n  - " in logged[0], logged[0]
+    printed = out.stderr[out.stderr.index("carelake: config error") :]
+    problems = ["field 'measure'", "contains 'diabetes'", "unknown channel 'pigeon'", "unknown destination 'fax'", "sql:"]
+    for problem in problems:
+        assert sum(problem in line for line in printed.splitlines()) == 1, (problem, printed)
+
+
 def test_example_pipeline_config_is_valid() -> None:
     from pathlib import Path
 
