@@ -169,12 +169,17 @@ def ingest(
     return _native.ingest(lake, output, as_of, sources, progress)
 
 
-def validate_config(path: str | PathLike[str], *, check_sources: bool = True) -> ConfigCheck:
+def validate_config(path: str | PathLike[str], *, check_sources: bool = True, check_sql: bool = True) -> ConfigCheck:
     """Check a pipeline configuration file, and optionally the schema of every input it names.
+
+    Every problem of the file is named in one :class:`~carelake.exceptions.ConfigError`.
 
     Args:
         path: The YAML file.
         check_sources: Also open each input and check its columns (reads no rows).
+        check_sql: Also plan each audience's SQL as the native engine runs it, over the tables audiences read
+            (reads no rows): SQL that does not parse, names an unknown table or column, or yields no member_id is
+            an error. Turn it off where the SQL runs on Spark only, whose own planner checks it.
 
     Returns:
         The lake, output and as-of settings, each input's location, format and version, the care-gap settings,
@@ -182,7 +187,7 @@ def validate_config(path: str | PathLike[str], *, check_sources: bool = True) ->
         purpose needs on each, destinations, exclusions, priority and holdout; each destination's kind, payload
         fields and least audience size; the frequency caps policy applies.
     """
-    return _native.validate_config(path, check_sources)
+    return _native.validate_config(path, check_sources, check_sql)
 
 
 def identity(

@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the pipeline file's JSON Schema (for editors and linters; docs/pipeline.schema.json) and exit",
     )
     val.add_argument("--no-sources", action="store_true", help="check the file only, do not open inputs")
+    val.add_argument(
+        "--engine",
+        choices=["native", "spark"],
+        default="native",
+        help="where the audience SQL will run: native plans it here (no rows read); spark leaves it to Spark's planner",
+    )
     return parser
 
 
@@ -272,7 +278,7 @@ def _audiences(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    checked = api.validate_config(args.config)
+    checked = api.validate_config(args.config, check_sql=args.engine == "native")
     as_of = args.as_of or checked["as_of"]
     if args.dry_run:
         _print_config(checked)
@@ -298,7 +304,7 @@ def _validate(args: argparse.Namespace) -> int:
         # The text the published docs/pipeline.schema.json holds, as the core writes it.
         sys.stdout.write(_native.pipeline_schema())
         return 0
-    checked = api.validate_config(args.config, check_sources=not args.no_sources)
+    checked = api.validate_config(args.config, check_sources=not args.no_sources, check_sql=args.engine == "native")
     _print_config(checked)
     print(f"{args.config}: valid.")
     return 0

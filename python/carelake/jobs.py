@@ -120,7 +120,7 @@ def _run(stage: str, argv: Sequence[str] | None, body: Callable[[argparse.Namesp
     args = _parser(stage).parse_args(argv)
     setup_logging()
     try:
-        checked = api.validate_config(args.config)
+        checked = api.validate_config(args.config, check_sql=args.engine == "native")
         as_of = args.as_of or checked["as_of"]
         args.as_of = as_of
         tables = body(args, checked)

@@ -125,13 +125,15 @@ pub fn pipeline_schema() -> PyResult<String> {
     crate::pipeline::config_schema::pipeline_schema_text().map_err(super::errors::to_py_err)
 }
 
-/// Check a pipeline configuration file; with `check_sources`, also open every input and check its schema.
+/// Check a pipeline configuration file; with `check_sources`, also open every input and check its schema; with
+/// `check_sql`, plan each audience's SQL on the native engine's SQL engine (no rows read).
 #[pyfunction]
-#[pyo3(signature = (path, check_sources=true))]
+#[pyo3(signature = (path, check_sources=true, check_sql=true))]
 pub fn validate_config<'py>(
     py: Python<'py>,
     path: PathBuf,
     check_sources: bool,
+    check_sql: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let checked = run_detached(py, || {
         let config = PipelineConfig::from_file(&path)?;
@@ -152,9 +154,18 @@ pub fn validate_config<'py>(
                 &gaps.measures,
             )?;
         }
-        // What the audiences and outreach rules come to, checked as a run would check them.
+        // What the audiences and outreach rules come to, checked as a run would check them; each audience's
+        // SQL planned over the tables it can read (no rows read), where the native engine runs it.
         let (audiences, destinations) = config.audiences()?;
         let rules = config.outreach_rules()?;
+        if check_sql {
+            let mut problems = crate::error::Problems::default();
+            block_on(crate::pipeline::audience_stage::check_sql(
+                &audiences,
+                &mut problems,
+            ))?;
+            problems.into_result_in(&path.display().to_string())?;
+        }
         Ok((config, tables, audiences, destinations, rules))
     })?;
     let (config, tables, audiences, destinations, rules) = checked;

@@ -113,6 +113,31 @@ audiences:
         assert sum(problem in line for line in printed.splitlines()) == 1, (problem, printed)
 
 
+def test_validate_plans_each_audience_sql_where_the_native_engine_runs_it(tmp_path) -> None:
+    config = tmp_path / "pipeline.yml"
+    config.write_text(
+        """
+lake: ./lake
+output: ./out
+destinations:
+  texts: {kind: sms, fields: [phone, message_topic]}
+audiences:
+  - {name: recall, sql: 'select member_id, measure as message_topic from care_gaps', purpose: care_gaps,
+     channels: [sms], destinations: [texts]}
+  - {name: topics, sql: 'select measure from care_gaps', purpose: care_gaps, channels: [sms], destinations: [texts]}
+  - {name: claims, sql: 'select member_id from claims', purpose: care_gaps, channels: [sms], destinations: [texts]}
+"""
+    )
+    out = _run("validate", "--config", str(config), "--no-sources")
+    assert out.returncode == 2
+    assert "2 problems:" in out.stderr and "audience 'recall'" not in out.stderr, out.stderr
+    assert "audience 'topics': sql: the result has no member_id column" in out.stderr
+    assert "audience 'claims': sql:" in out.stderr and "claims' not found" in out.stderr
+    # Where Spark runs the SQL, its own planner checks it.
+    out = _run("validate", "--config", str(config), "--no-sources", "--engine", "spark")
+    assert out.returncode == 0, out.stderr
+
+
 def test_example_pipeline_config_is_valid() -> None:
     from pathlib import Path
 

@@ -30,7 +30,7 @@ use deltalake::datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use serde_json::json;
 
-pub use selection::AudienceSelection;
+pub use selection::{check_sql, AudienceSelection};
 
 use super::identity_stage::XREF_COLUMNS;
 use super::ingest::{read_conformed_each, write_quarantine, BackgroundRead, InputSet};

@@ -17,7 +17,7 @@ use deltalake::datafusion::prelude::SessionContext;
 
 use super::profiles::Profiles;
 use crate::audience::definition::Audience;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Problems};
 use crate::identity::person_keys::{members_by_person_key, XrefIndex};
 use crate::identity::text_key::PROBES_AT_ONCE;
 use crate::model::{self, canonical_input, optional_text_column, text_value};
@@ -196,29 +196,60 @@ pub(super) const ENGAGEMENT_TABLES: [&str; 3] = ["appointments", "communications
 /// The columns read of each table read, by one SQL or by several.
 pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
 
-/// Each audience's SQL planned (and optimized) against the tables' canonical schemas without rows, in the order
-/// of the audiences: what the SQL reads is known before any table is. None when some SQL cannot be planned so;
-/// then every table is read whole and the SQL's own error, if it has one, comes when it runs over the real
-/// tables.
-pub(super) async fn planned_sql(audiences: &[Audience]) -> Option<Vec<LogicalPlan>> {
+/// The tables audience SQL can read, registered without rows under their canonical schemas: the SQL planned
+/// here is planned as a run plans it over the real tables.
+fn planning_context() -> CoreResult<SessionContext> {
     let ctx = SessionContext::new();
     for table in OUTPUT_TABLES.into_iter().chain(ENGAGEMENT_TABLES) {
         let spec = match table {
             "member_profile" => model::member_profile(),
             "care_gaps" => model::care_gaps(),
             "measure_rates" => model::measure_rates(),
-            input => canonical_input(input)?,
+            input => canonical_input(input)
+                .ok_or_else(|| CoreError::Internal(format!("no canonical schema for '{input}'")))?,
         };
-        let empty = MemTable::try_new(spec.arrow_schema(), vec![vec![]]).ok()?;
-        ctx.register_table(table, Arc::new(empty)).ok()?;
+        let empty = MemTable::try_new(spec.arrow_schema(), vec![vec![]])?;
+        ctx.register_table(table, Arc::new(empty))?;
     }
-    let state = ctx.state();
+    Ok(ctx)
+}
+
+/// Each audience's SQL planned (and optimized) against the tables' canonical schemas without rows, in the order
+/// of the audiences: what the SQL reads is known before any table is. None when some SQL cannot be planned so;
+/// then every table is read whole and the SQL's own error, if it has one, comes when it runs over the real
+/// tables.
+pub(super) async fn planned_sql(audiences: &[Audience]) -> Option<Vec<LogicalPlan>> {
+    let state = planning_context().ok()?.state();
     let mut plans = Vec::with_capacity(audiences.len());
     for a in audiences {
         let plan = state.create_logical_plan(&a.sql).await.ok()?;
         plans.push(state.optimize(&plan).ok()?);
     }
     Some(plans)
+}
+
+/// Check each audience's SQL without reading a table (what `carelake validate` does): the SQL must plan over
+/// the tables audiences can read (known tables and columns, valid syntax) and its result must have a member_id
+/// column. Each problem is noted in `problems`, naming the audience, on one line.
+pub async fn check_sql(audiences: &[Audience], problems: &mut Problems) -> CoreResult<()> {
+    let state = planning_context()?.state();
+    for a in audiences {
+        let problem = |message: String| CoreError::Config(format!("audience '{}': sql: {message}", a.name));
+        match state.create_logical_plan(&a.sql).await {
+            // The query engine's message names tables and columns (never rows: none are read); on one line.
+            Err(e) => problems.add(problem(
+                e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+            )),
+            Ok(plan) => {
+                if !plan.schema().fields().iter().any(|f| f.name() == "member_id") {
+                    problems.add(problem(
+                        "the result has no member_id column (select the member_id of each member)".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The columns each planned SQL reads from each table it reads (see [`planned_sql`]): only those columns need
@@ -396,6 +427,45 @@ pub(super) mod tests {
         let audiences: Vec<Audience> = sqls.iter().map(|s| audience(s)).collect();
         let plans = crate::lake::block_on(planned_sql(&audiences))?;
         columns_read(&plans).map(|read| all_columns_read(&read))
+    }
+
+    #[test]
+    fn sql_is_checked_without_rows_naming_each_audience_with_a_problem() {
+        let sqls = [
+            "select member_id, min(due_date) as due_date from care_gaps where status = 'open' group by member_id",
+            "select p.member_id from member_profile p join consents c on c.member_id = p.member_id",
+            "select measure from care_gaps",
+            "select member_id, nosuch from care_gaps",
+            "select member_id from claims",
+            "selec member_id frm care_gaps",
+        ];
+        let audiences: Vec<Audience> = sqls
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| Audience {
+                name: format!("a{i}"),
+                ..audience(sql)
+            })
+            .collect();
+        let mut problems = Problems::default();
+        crate::lake::block_on(check_sql(&audiences, &mut problems)).unwrap();
+        let err = problems.into_result().unwrap_err().to_string();
+        assert!(err.contains("4 problems:"), "{err}");
+        assert!(!err.contains("'a0'") && !err.contains("'a1'"), "{err}");
+        assert!(
+            err.contains("audience 'a2': sql: the result has no member_id column"),
+            "{err}"
+        );
+        assert!(
+            err.contains("audience 'a3': sql:") && err.contains("nosuch"),
+            "{err}"
+        );
+        assert!(
+            err.contains("audience 'a4': sql:") && err.contains("claims"),
+            "{err}"
+        );
+        assert!(err.contains("audience 'a5': sql:"), "{err}");
+        assert_eq!(err.lines().count(), 5, "one line a problem: {err}");
     }
 
     fn names(columns: &[&str]) -> BTreeSet<String> {
