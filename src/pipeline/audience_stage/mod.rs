@@ -184,6 +184,13 @@ pub async fn run_audiences(
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
+    if run_sql {
+        // Every SQL that cannot run is named before anything is read (at 10M members its error came after the
+        // profiles, the xref and the ledger: some 20 s).
+        let mut problems = crate::error::Problems::default();
+        check_sql(audiences, &mut problems).await?;
+        problems.into_result()?;
+    }
     // Which columns of which tables each audience's SQL reads (None: not known, so every table it may read is
     // read whole, and all the SQL runs once every table is loaded).
     let plans = match run_sql {
