@@ -88,10 +88,15 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     assert out.returncode == 2 and "XYZ" in out.stderr
 
 
+def _validate_file(tmp_path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`carelake validate --no-sources` of a pipeline file of this text."""
+    config = tmp_path / "pipeline.yml"
+    config.write_text(text)
+    return _run("validate", "--config", str(config), "--no-sources", *args)
+
+
 def test_validate_names_every_problem_of_a_file_in_one_error_log_line(tmp_path) -> None:
-    bad = tmp_path / "bad.yml"
-    bad.write_text(
-        """
+    bad = """
 lake: ./lake
 output: ./out
 destinations:
@@ -101,8 +106,7 @@ audiences:
      destinations: [media]}
   - {name: recall, sql: 'selec member_id', purpose: care_gaps, channels: [sms, pigeon], destinations: [fax]}
 """
-    )
-    out = _run("validate", "--config", str(bad), "--no-sources")
+    out = _validate_file(tmp_path, bad)
     assert out.returncode == 2
     logged = [line for line in out.stderr.splitlines() if " event=error " in line]
     assert len(logged) == 1 and " level=error " in logged[0], out.stderr
@@ -114,9 +118,7 @@ audiences:
 
 
 def test_validate_plans_each_audience_sql_where_the_native_engine_runs_it(tmp_path) -> None:
-    config = tmp_path / "pipeline.yml"
-    config.write_text(
-        """
+    config = """
 lake: ./lake
 output: ./out
 destinations:
@@ -127,14 +129,13 @@ audiences:
   - {name: topics, sql: 'select measure from care_gaps', purpose: care_gaps, channels: [sms], destinations: [texts]}
   - {name: claims, sql: 'select member_id from claims', purpose: care_gaps, channels: [sms], destinations: [texts]}
 """
-    )
-    out = _run("validate", "--config", str(config), "--no-sources")
+    out = _validate_file(tmp_path, config)
     assert out.returncode == 2
     assert "2 problems:" in out.stderr and "audience 'recall'" not in out.stderr, out.stderr
     assert "audience 'topics': sql: the result has no member_id column" in out.stderr
     assert "audience 'claims': sql:" in out.stderr and "claims' not found" in out.stderr
     # Where Spark runs the SQL, its own planner checks it.
-    out = _run("validate", "--config", str(config), "--no-sources", "--engine", "spark")
+    out = _validate_file(tmp_path, config, "--engine", "spark")
     assert out.returncode == 0, out.stderr
 
 
