@@ -120,6 +120,12 @@ def test_rerun_emits_nothing_new(pipeline) -> None:
     assert events[0] == ("start", "audiences", len(phases)) and events[-1][0] == "finish"
     assert sum(units for event, _, units in events if event == "advance") == len(phases)
     assert [e for e, _, _ in events].count("start") == 1
+    # A dry run has every phase but the write, and its progress counts to the end of those.
+    events.clear()
+    dry = carelake.audiences(config, dry_run=True, progress=lambda event, task, units: events.append((event, task, units)))
+    assert [name for name, _ in dry["phase_seconds"]] == phases[:-1]
+    assert events[0] == ("start", "audiences", len(phases) - 1)
+    assert sum(units for event, _, units in events if event == "advance") == len(phases) - 1
 
 
 def test_bad_audiences_are_named(pipeline, tmp_path) -> None:

@@ -180,7 +180,9 @@ pub async fn run_audiences(
     }
     let started = Utc::now();
     let now: DateTime<Utc> = as_of.and_hms_opt(12, 0, 0).expect("noon").and_utc();
-    let mut clock = SteppedClock::start(progress, "audiences", PHASES);
+    // A dry run has every phase but the write.
+    let steps = if dry_run { PHASES - 1 } else { PHASES };
+    let mut clock = SteppedClock::start(progress, "audiences", steps);
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
