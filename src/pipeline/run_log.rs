@@ -155,9 +155,82 @@ pub async fn record_run(output: &Location, run: &RunRecord) -> CoreResult<WriteO
     .await
 }
 
+/// Run a stage whose outputs go to `output`, and when it fails, append a `failed` row to `<output>/runs` with the
+/// error as its message (errors never carry patient data), so the run log shows every attempt, not only the
+/// runs that succeeded. The row is best effort: when it cannot be written either (the output is what failed),
+/// the stage's own error is the one returned.
+pub async fn logging_failure<T>(
+    output: &Location,
+    stage: &str,
+    as_of: NaiveDate,
+    run: impl std::future::Future<Output = CoreResult<T>>,
+) -> CoreResult<T> {
+    let started_at = Utc::now();
+    let result = run.await;
+    if let Err(error) = &result {
+        let attempt = serde_json::json!({ "failed_at": started_at.to_rfc3339() });
+        let record = RunRecord {
+            // A failed attempt has no inputs read to key it by: its start keeps each attempt's row.
+            run_id: run_id(stage, as_of, &attempt, ""),
+            stage: stage.to_string(),
+            as_of,
+            started_at,
+            finished_at: Utc::now(),
+            status: "failed".into(),
+            inputs: serde_json::json!({}),
+            rows_in: 0,
+            rows_out: 0,
+            rows_quarantined: 0,
+            message: Some(error.to_string()),
+        };
+        let _ = record_run(output, &record).await;
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_stage_is_logged_with_its_error_and_returns_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Location::parse(dir.path().to_str().unwrap()).unwrap();
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let failing =
+            async { CoreResult::<()>::Err(crate::CoreError::Config("audience 'a': sql: bad".into())) };
+        let err = crate::lake::block_on(logging_failure(&output, "audiences", as_of, failing)).unwrap_err();
+        assert_eq!(err.to_string(), "config error: audience 'a': sql: bad");
+        let ok = crate::lake::block_on(logging_failure(&output, "audiences", as_of, async { Ok(7) }));
+        assert_eq!(ok.unwrap(), 7);
+        let source = crate::lake::block_on(crate::lake::detect(&output.join("runs"), "runs")).unwrap();
+        let (_, batches) = crate::lake::read_all(&source).unwrap();
+        let rows: Vec<(String, String, String)> = batches
+            .iter()
+            .flat_map(|b| {
+                let text = |name: &str| crate::model::text_column(b, "runs", name).unwrap();
+                let (stage, status, message) = (text("stage"), text("status"), text("message"));
+                (0..b.num_rows())
+                    .map(move |i| {
+                        (
+                            stage.value(i).to_string(),
+                            status.value(i).to_string(),
+                            message.value(i).to_string(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(
+                "audiences".into(),
+                "failed".into(),
+                "config error: audience 'a': sql: bad".into()
+            )],
+            "one row for the failure, none for the success (the stage records its own)"
+        );
+    }
 
     #[test]
     fn run_ids_are_deterministic_and_input_sensitive() {

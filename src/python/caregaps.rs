@@ -74,7 +74,7 @@ pub(super) fn run_stage<'py>(
         let output = Location::parse(&args.out)?;
         let identity = args.identity.as_deref().map(Location::parse).transpose()?;
         let events = events()?;
-        block_on(run_caregaps(
+        let run = run_caregaps(
             &inputs,
             events,
             identity.as_ref(),
@@ -84,6 +84,9 @@ pub(super) fn run_stage<'py>(
             args.year,
             as_of,
             p,
+        );
+        block_on(crate::pipeline::run_log::logging_failure(
+            &output, "caregaps", as_of, run,
         ))
     })?;
     report_dict(py, &r)

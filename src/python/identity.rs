@@ -44,10 +44,14 @@ pub fn identity<'py>(
                 columns: columns.unwrap_or_default(),
             },
         );
-        block_on(async {
+        let output = Location::parse(&out)?;
+        let run = async {
             let places = RunPlaces::open(&out, previous.as_deref(), model.as_deref()).await?;
             run_identity(&inputs, places.run(&config, as_of), p).await
-        })
+        };
+        block_on(crate::pipeline::run_log::logging_failure(
+            &output, "identity", as_of, run,
+        ))
     })?;
     report_dict(py, &r)
 }

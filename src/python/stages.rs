@@ -18,6 +18,7 @@ use crate::model::CANONICAL_INPUTS;
 use crate::pipeline::audience_stage::AudienceSelection;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::ingest::{ingest as run_ingest, open_input, InputOverride, InputSet};
+use crate::pipeline::run_log::logging_failure;
 use crate::synth::{generate as run_generate, GenerateOptions};
 
 /// The as-of date argument: an ISO date, or today.
@@ -95,7 +96,12 @@ pub fn ingest<'py>(
     let report = PyProgress::run(py, progress, |p| {
         let inputs = input_set(&lake, sources)?;
         let output = Location::parse(&output)?;
-        block_on(run_ingest(&inputs, &output, as_of, p))
+        block_on(logging_failure(
+            &output,
+            "ingest",
+            as_of,
+            run_ingest(&inputs, &output, as_of, p),
+        ))
     })?;
     let d = PyDict::new(py);
     d.set_item("run_id", &report.run_id)?;
@@ -321,7 +327,7 @@ pub fn audiences<'py>(
         let lake = Location::parse(lake.as_deref().unwrap_or(&cfg.lake))?;
         let output = Location::parse(out.as_deref().unwrap_or(&cfg.output))?;
         let inputs = cfg.input_set(lake);
-        block_on(crate::pipeline::audience_stage::run_audiences(
+        let run = crate::pipeline::audience_stage::run_audiences(
             &inputs,
             &output,
             &audiences,
@@ -331,7 +337,12 @@ pub fn audiences<'py>(
             as_of,
             dry_run,
             p,
-        ))
+        );
+        // A dry run writes nothing, not even its failure.
+        match dry_run {
+            true => block_on(run),
+            false => block_on(logging_failure(&output, "audiences", as_of, run)),
+        }
     })?;
     let d = PyDict::new(py);
     d.set_item("run_id", &r.run_id)?;

@@ -134,11 +134,17 @@ def test_bad_audiences_are_named(pipeline, tmp_path) -> None:
     bad.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("from member_profile", "from no_such_table"))
     with pytest.raises(ConfigError, match="seasonal_outreach"):
         carelake.audiences(bad, dry_run=True)
-    # The SQL is checked before any table is read: the run stops before its first phase is done.
+    failed_before = [r for r in read_delta(out / "runs").to_pylist() if r["status"] == "failed"]
+    assert not failed_before, "a dry run writes nothing, not even its failure"
+    # The SQL is checked before any table is read: the run stops before its first phase is done, and the run
+    # log keeps the failed attempt with its error.
     events: list[str] = []
-    with pytest.raises(ConfigError, match="audience 'seasonal_outreach': sql: .*no_such_table"):
+    with pytest.raises(ConfigError, match="audience 'seasonal_outreach': sql: .*no_such_table") as raised:
         carelake.audiences(bad, progress=lambda event, task, units: events.append(event))
     assert "advance" not in events, events
+    failed = [r for r in read_delta(out / "runs").to_pylist() if r["status"] == "failed"]
+    assert [(r["stage"], r["message"]) for r in failed] == [("audiences", str(raised.value))]
+    assert failed[0]["finished_at"] >= failed[0]["started_at"]
     named = tmp_path / "named.yml"
     named.write_text(CONFIG.format(lake=lake, out=out, as_of=AS_OF).replace("name: seasonal_outreach", "name: diabetes_outreach").replace("[preventive_recall]\n", "[preventive_recall]\n"))
     with pytest.raises(ConfigError, match="diabetes"):
