@@ -1,7 +1,7 @@
 //! The golden record of each member (member_profile): which value survives, field by field.
 //!
 //! - Stable facts (birth date, sex, SSN) take the most frequent normalized value among the member's records; a
-//!   tie goes to the more trusted source.
+//!   tie goes to the more trusted source. Birth dates after the as-of date are not taken.
 //! - Names take the most complete spelling from the most trusted source (the EHR's registration before the
 //!   CRM, before claims' upper-cased feed), the most recent record breaking ties.
 //! - Contact points and the address change over time: the most recent valid value wins.
@@ -281,9 +281,13 @@ fn survive<'a>(
         .iter()
         .map(|t| t.3)
         .find(|&i| get(c.first, i).is_some() && get(c.last, i).is_some());
+    // A birth date after the as-of date is one nobody can have at that date (a typo, or a record of someone
+    // born later when an earlier date is rerun): it is not the member's. With no other, the member has no birth
+    // date and no age (care gaps count such members), never a negative age.
+    let latest_birth = crate::model::values::date_to_days(as_of);
     let birth = most_frequent(
         meta.iter()
-            .filter(|m| !c.birth.is_null(m.0))
+            .filter(|m| !c.birth.is_null(m.0) && c.birth.value(m.0) <= latest_birth)
             .map(|&(i, at, rank)| (c.birth.value(i), rank, at)),
     );
     let sex = most_frequent(

@@ -116,3 +116,25 @@ def test_member_profile_is_one_golden_record_per_member(small_lake, resolved) ->
     # In member_id order, as identity_changes: a member's look-up reads only the row groups that can hold it.
     assert_in_member_id_order(out / "member_profile")
     assert_in_member_id_order(out / "identity_changes")
+
+
+def test_a_birth_date_after_the_as_of_date_is_not_the_members(tmp_path) -> None:
+    """A member whose only birth date is after the as-of date has no birth date and no age (never a negative
+    age); the as-of date itself is a birth date a member can have."""
+    people = pa.table(
+        {
+            "source_system": ["ehr", "ehr", "ehr"],
+            "source_record_id": ["1", "2", "3"],
+            "first_name": ["Ann", "Bob", "Cy"],
+            "last_name": ["Lee", "Ray", "Doe"],
+            "birth_date": ["2030-05-05", "2026-11-23", "1970-01-01"],
+            "updated_at": ["2026-01-01T00:00:00Z"] * 3,
+        }
+    )
+    deltalake.write_deltalake(tmp_path / "people", people)
+    report = carelake.identity(str(tmp_path / "people"), str(tmp_path / "out"), as_of="2026-11-23")
+    assert report["members"] == 3 and report["quarantined"] == 0
+    profiles = {r["first_name"]: r for r in read_delta(tmp_path / "out" / "member_profile").to_pylist()}
+    assert (profiles["Ann"]["birth_date"], profiles["Ann"]["age"]) == (None, None)
+    assert (str(profiles["Bob"]["birth_date"]), profiles["Bob"]["age"]) == ("2026-11-23", 0)
+    assert profiles["Cy"]["age"] == 56
