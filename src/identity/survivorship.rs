@@ -4,7 +4,8 @@
 //!   tie goes to the more trusted source. Birth dates after the as-of date are not taken.
 //! - Names take the most complete spelling from the most trusted source (the EHR's registration before the
 //!   CRM, before claims' upper-cased feed), the most recent record breaking ties.
-//! - Contact points and the address change over time: the most recent valid value wins.
+//! - Contact points and the address change over time: the most recent valid value wins. Without any street
+//!   address, the most recent record with a state or ZIP gives the city, state and ZIP (and so the time zone).
 //! - Death: any recorded date of death survives (the latest, if they differ).
 //!
 //! Derived: age at the as-of date, the address's time zone, and contactability (valid phone, valid email,
@@ -207,7 +208,7 @@ pub fn member_profiles(
                     .text(v.phone)
                     .text(v.address_row.and_then(|i| get(c.line1, i)))
                     .text(v.address_row.and_then(|i| get(c.line2, i)))
-                    .text(v.address_row.and_then(|i| get(c.city, i)))
+                    .text(v.place_row.and_then(|i| get(c.city, i)))
                     .text(v.state.map(str::trim))
                     .text(v.zip)
                     .text(time_zone(v.state, v.zip))
@@ -231,6 +232,8 @@ pub fn member_profiles(
 struct Survivor<'a> {
     name_row: Option<usize>,
     address_row: Option<usize>,
+    /// The address row, or without one the most recent row with a state or ZIP (city, state, ZIP, time zone).
+    place_row: Option<usize>,
     birth_date: Option<NaiveDate>,
     age: Option<i64>,
     sex: Option<&'a str>,
@@ -299,8 +302,17 @@ fn survive<'a>(
             .filter_map(|&(i, at, rank)| PreparedRecords::get(&prepared.ssn, i).map(|s| (s, rank, at))),
     );
     let address_row = recent.iter().copied().find(|&i| get(c.line1, i).is_some());
-    let zip = address_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
-    let state = address_row.and_then(|i| get(c.state, i));
+    // Without a street address, the most recent record with a state or ZIP still places the member: its city,
+    // state and ZIP give the time zone and the state's rules that quiet hours need (a member with no zone is
+    // suppressed). An address is never pieced together from two records.
+    let place_row = address_row.or_else(|| {
+        recent
+            .iter()
+            .copied()
+            .find(|&i| get(c.state, i).is_some() || PreparedRecords::get(&prepared.zip, i).is_some())
+    });
+    let zip = place_row.and_then(|i| PreparedRecords::get(&prepared.zip, i));
+    let state = place_row.and_then(|i| get(c.state, i));
     let birth_date = birth.and_then(days_to_date);
     let age = birth_date.map(|d| {
         use chrono::Datelike;
@@ -316,6 +328,7 @@ fn survive<'a>(
     Survivor {
         name_row,
         address_row,
+        place_row,
         birth_date,
         age,
         sex,
