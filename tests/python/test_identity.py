@@ -118,23 +118,33 @@ def test_member_profile_is_one_golden_record_per_member(small_lake, resolved) ->
     assert_in_member_id_order(out / "identity_changes")
 
 
-def test_a_birth_date_after_the_as_of_date_is_not_the_members(tmp_path) -> None:
-    """A member whose only birth date is after the as-of date has no birth date and no age (never a negative
-    age); the as-of date itself is a birth date a member can have."""
+def _profiles_of(tmp_path, names: list[tuple[str, str]], **columns: list) -> tuple[dict, dict]:
+    """Resolve one ehr record per (first, last) name with these further columns (as of 2026-11-23): the report,
+    and each member's profile by first name (the names differ, so each record is its own member)."""
+    n = len(names)
     people = pa.table(
         {
-            "source_system": ["ehr", "ehr", "ehr"],
-            "source_record_id": ["1", "2", "3"],
-            "first_name": ["Ann", "Bob", "Cy"],
-            "last_name": ["Lee", "Ray", "Doe"],
-            "birth_date": ["2030-05-05", "2026-11-23", "1970-01-01"],
-            "updated_at": ["2026-01-01T00:00:00Z"] * 3,
+            "source_system": ["ehr"] * n,
+            "source_record_id": [str(i) for i in range(n)],
+            "first_name": [first for first, _ in names],
+            "last_name": [last for _, last in names],
+            "updated_at": ["2026-01-01T00:00:00Z"] * n,
+            **columns,
         }
     )
     deltalake.write_deltalake(tmp_path / "people", people)
     report = carelake.identity(str(tmp_path / "people"), str(tmp_path / "out"), as_of="2026-11-23")
-    assert report["members"] == 3 and report["quarantined"] == 0
     profiles = {r["first_name"]: r for r in read_delta(tmp_path / "out" / "member_profile").to_pylist()}
+    return report, profiles
+
+
+def test_a_birth_date_after_the_as_of_date_is_not_the_members(tmp_path) -> None:
+    """A member whose only birth date is after the as-of date has no birth date and no age (never a negative
+    age); the as-of date itself is a birth date a member can have."""
+    report, profiles = _profiles_of(
+        tmp_path, [("Ann", "Lee"), ("Bob", "Ray"), ("Cy", "Doe")], birth_date=["2030-05-05", "2026-11-23", "1970-01-01"]
+    )
+    assert report["members"] == 3 and report["quarantined"] == 0
     assert (profiles["Ann"]["birth_date"], profiles["Ann"]["age"]) == (None, None)
     assert (str(profiles["Bob"]["birth_date"]), profiles["Bob"]["age"]) == ("2026-11-23", 0)
     assert profiles["Cy"]["age"] == 56
@@ -143,23 +153,15 @@ def test_a_birth_date_after_the_as_of_date_is_not_the_members(tmp_path) -> None:
 def test_a_member_without_a_street_address_is_still_placed_by_state_and_zip(tmp_path) -> None:
     """Quiet hours need a time zone: a record with a state and ZIP but no street gives one (and the state's
     rules), without claiming a mailing address; a street address, when there is one, is taken whole."""
-    people = pa.table(
-        {
-            "source_system": ["crm", "ehr", "ehr"],
-            "source_record_id": ["1", "2", "3"],
-            "first_name": ["Di", "Ed", "Flo"],
-            "last_name": ["Fox", "Kim", "Ng"],
-            "birth_date": ["1980-01-01", "1981-01-01", "1982-01-01"],
-            "address_line1": [None, "5 Pine", None],
-            "city": ["Peoria", "Miami", None],
-            "state": ["IL", "FL", None],
-            "postal_code": ["61602-1234", "33101", None],
-            "updated_at": ["2026-01-01T00:00:00Z"] * 3,
-        }
+    _, profiles = _profiles_of(
+        tmp_path,
+        [("Di", "Fox"), ("Ed", "Kim"), ("Flo", "Ng")],
+        birth_date=["1980-01-01", "1981-01-01", "1982-01-01"],
+        address_line1=[None, "5 Pine", None],
+        city=["Peoria", "Miami", None],
+        state=["IL", "FL", None],
+        postal_code=["61602-1234", "33101", None],
     )
-    deltalake.write_deltalake(tmp_path / "people", people)
-    carelake.identity(str(tmp_path / "people"), str(tmp_path / "out"), as_of="2026-11-23")
-    profiles = {r["first_name"]: r for r in read_delta(tmp_path / "out" / "member_profile").to_pylist()}
     place = ("address_line1", "city", "state", "postal_code", "time_zone", "has_mailing_address")
     assert [profiles["Di"][k] for k in place] == [None, "Peoria", "IL", "61602", "America/Chicago", False]
     assert [profiles["Ed"][k] for k in place] == ["5 Pine", "Miami", "FL", "33101", "America/New_York", True]
