@@ -165,12 +165,8 @@ pub fn validate_config<'py>(
         let (audiences, destinations) = config.audiences()?;
         let rules = config.outreach_rules()?;
         if check_sql {
-            let mut problems = crate::error::Problems::default();
-            block_on(crate::pipeline::audience_stage::check_sql(
-                &audiences,
-                &mut problems,
-            ))?;
-            problems.into_result_in(&path.display().to_string())?;
+            let origin = path.display().to_string();
+            block_on(crate::pipeline::audience_stage::plan_sql(&audiences, &origin))?;
         }
         Ok((config, tables, audiences, destinations, rules))
     })?;

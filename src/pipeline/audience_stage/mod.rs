@@ -30,7 +30,7 @@ use deltalake::datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use serde_json::json;
 
-pub use selection::{check_sql, AudienceSelection};
+pub use selection::{plan_sql, AudienceSelection};
 
 use super::identity_stage::XREF_COLUMNS;
 use super::ingest::{read_conformed_each, write_quarantine, BackgroundRead, InputSet};
@@ -51,7 +51,7 @@ use decisions::PolicyInputs;
 use diff::{change_sets, PreviousState};
 use engagement::{ledger_columns, ledger_dictionaries, read_engagement, LedgerInput, RESOLVING_COLUMNS};
 use selection::{
-    all_columns_read, columns_read, planned_sql, register, selected_rows, ColumnsRead, SelectedRows,
+    all_columns_read, columns_read, optimized, register, selected_rows, ColumnsRead, SelectedRows,
     ENGAGEMENT_TABLES, OUTPUT_TABLES,
 };
 use sql_rows::SqlRowFilters;
@@ -186,17 +186,12 @@ pub async fn run_audiences(
     let ctx = SessionContext::new();
     // The tables the SQL reads are loaded only when the SQL runs here; given selections were made elsewhere.
     let run_sql = matches!(selection, AudienceSelection::Sql);
-    if run_sql {
-        // Every SQL that cannot run is named before anything is read (at 10M members its error came after the
-        // profiles, the xref and the ledger: some 20 s).
-        let mut problems = crate::error::Problems::default();
-        check_sql(audiences, &mut problems).await?;
-        problems.into_result()?;
-    }
     // Which columns of which tables each audience's SQL reads (None: not known, so every table it may read is
-    // read whole, and all the SQL runs once every table is loaded).
+    // read whole, and all the SQL runs once every table is loaded). Every SQL that cannot run is named here,
+    // before anything is read (at 10M members its error came after the profiles, the xref and the ledger: some
+    // 20 s).
     let plans = match run_sql {
-        true => planned_sql(audiences).await,
+        true => optimized(&plan_sql(audiences, "").await?),
         false => None,
     };
     let audience_reads = match run_sql {

@@ -214,25 +214,14 @@ fn planning_context() -> CoreResult<SessionContext> {
     Ok(ctx)
 }
 
-/// Each audience's SQL planned (and optimized) against the tables' canonical schemas without rows, in the order
-/// of the audiences: what the SQL reads is known before any table is. None when some SQL cannot be planned so;
-/// then every table is read whole and the SQL's own error, if it has one, comes when it runs over the real
-/// tables.
-pub(super) async fn planned_sql(audiences: &[Audience]) -> Option<Vec<LogicalPlan>> {
-    let state = planning_context().ok()?.state();
-    let mut plans = Vec::with_capacity(audiences.len());
-    for a in audiences {
-        let plan = state.create_logical_plan(&a.sql).await.ok()?;
-        plans.push(state.optimize(&plan).ok()?);
-    }
-    Some(plans)
-}
-
-/// Check each audience's SQL without reading a table (what `carelake validate` does): the SQL must plan over
-/// the tables audiences can read (known tables and columns, valid syntax) and its result must have a member_id
-/// column. Each problem is noted in `problems`, naming the audience, on one line.
-pub async fn check_sql(audiences: &[Audience], problems: &mut Problems) -> CoreResult<()> {
+/// Each audience's SQL planned over the tables audiences can read, reading none of them (what `carelake
+/// validate` checks, and what a run does before it reads anything): the SQL must plan (known tables and columns,
+/// valid syntax) and its result must have a member_id column. One config error names every audience whose SQL
+/// fails, one a line, led by `origin` (the file) when it is not empty.
+pub async fn plan_sql(audiences: &[Audience], origin: &str) -> CoreResult<Vec<LogicalPlan>> {
     let state = planning_context()?.state();
+    let mut problems = Problems::default();
+    let mut plans = Vec::with_capacity(audiences.len());
     for a in audiences {
         let problem = |message: String| CoreError::Config(format!("audience '{}': sql: {message}", a.name));
         match state.create_logical_plan(&a.sql).await {
@@ -246,13 +235,22 @@ pub async fn check_sql(audiences: &[Audience], problems: &mut Problems) -> CoreR
                         "the result has no member_id column (select the member_id of each member)".into(),
                     ));
                 }
+                plans.push(plan);
             }
         }
     }
-    Ok(())
+    problems.into_result_in(origin)?;
+    Ok(plans)
 }
 
-/// The columns each planned SQL reads from each table it reads (see [`planned_sql`]): only those columns need
+/// The plans of [`plan_sql`] optimized, in the order of the audiences: what each SQL reads is known before any
+/// table is. None when some plan cannot be optimized; then every table is read whole.
+pub(super) fn optimized(plans: &[LogicalPlan]) -> Option<Vec<LogicalPlan>> {
+    let state = SessionContext::new().state();
+    plans.iter().map(|plan| state.optimize(plan).ok()).collect()
+}
+
+/// The columns each planned SQL reads from each table it reads (see [`optimized`]): only those columns need
 /// reading (care_gaps' evidence columns, most of its bytes, are rarely selected), and a table is needed only
 /// until the last SQL that reads it has run.
 pub(super) fn columns_read(plans: &[LogicalPlan]) -> Option<Vec<ColumnsRead>> {
@@ -423,9 +421,16 @@ pub(super) mod tests {
         }
     }
 
+    /// The audiences' SQL planned and optimized as a run plans it (None when some SQL cannot be).
+    pub(in crate::pipeline::audience_stage) fn planned_sql(
+        audiences: &[Audience],
+    ) -> Option<Vec<LogicalPlan>> {
+        optimized(&crate::lake::block_on(plan_sql(audiences, "")).ok()?)
+    }
+
     fn read_by(sqls: &[&str]) -> Option<ColumnsRead> {
         let audiences: Vec<Audience> = sqls.iter().map(|s| audience(s)).collect();
-        let plans = crate::lake::block_on(planned_sql(&audiences))?;
+        let plans = planned_sql(&audiences)?;
         columns_read(&plans).map(|read| all_columns_read(&read))
     }
 
@@ -447,9 +452,9 @@ pub(super) mod tests {
                 ..audience(sql)
             })
             .collect();
-        let mut problems = Problems::default();
-        crate::lake::block_on(check_sql(&audiences, &mut problems)).unwrap();
-        let err = problems.into_result().unwrap_err().to_string();
+        let err = crate::lake::block_on(plan_sql(&audiences, ""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("4 problems:"), "{err}");
         assert!(!err.contains("'a0'") && !err.contains("'a1'"), "{err}");
         assert!(
@@ -504,7 +509,7 @@ pub(super) mod tests {
         .iter()
         .map(|s| audience(s))
         .collect();
-        let plans = crate::lake::block_on(planned_sql(&audiences)).expect("plans");
+        let plans = planned_sql(&audiences).expect("plans");
         let read = columns_read(&plans).expect("columns");
         let tables = |i: usize| read[i].keys().map(String::as_str).collect::<Vec<_>>();
         assert_eq!(tables(0), ["care_gaps"]);

@@ -142,14 +142,13 @@ mod tests {
 
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
 
-    use super::super::selection::planned_sql;
-    use super::super::selection::tests::audience;
+    use super::super::selection::tests::{audience, planned_sql};
     use super::*;
     use crate::audience::definition::Audience;
 
     fn filters(sqls: &[&str]) -> SqlRowFilters {
         let audiences: Vec<Audience> = sqls.iter().map(|sql| audience(sql)).collect();
-        SqlRowFilters::of(&crate::lake::block_on(planned_sql(&audiences)).expect("plans"))
+        SqlRowFilters::of(&planned_sql(&audiences).expect("plans"))
     }
 
     /// Appointments as conformed: ids, statuses and start times (days after 2026-11-23).
