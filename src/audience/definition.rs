@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::consent::{Channel, Purpose};
-use super::destinations::{check_ads_audience_name, check_fields, DestinationKind};
+use super::destinations::{check_ads_audience_name, check_field, DestinationKind};
 use crate::error::{CoreError, CoreResult, Problems};
 
 /// One audience as configured.
@@ -248,7 +248,7 @@ fn check_destination(name: &str, d: &DestinationConfig, problems: &mut Problems)
         return None;
     };
     for field in &d.fields {
-        problems.keep(check_fields(name, kind, std::slice::from_ref(field)));
+        problems.keep(check_field(name, kind, field));
     }
     if kind == DestinationKind::FileDrop && d.path.is_none() {
         problems.add(bad(

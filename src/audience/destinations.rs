@@ -218,18 +218,16 @@ pub fn hashed_phone(e164: &str) -> Option<String> {
     Some(crate::digest::sha256_of(digits.as_bytes()))
 }
 
-/// Check a destination's configured fields against its kind's allowlist.
-pub fn check_fields(destination: &str, kind: DestinationKind, fields: &[String]) -> CoreResult<()> {
-    for field in fields {
-        if !kind.allowed_fields().contains(&field.as_str()) {
-            return Err(CoreError::Config(format!(
-                "destination '{destination}' ({}): field '{field}' is not allowed (minimum necessary: {})",
-                kind.name(),
-                kind.allowed_fields().join(", ")
-            )));
-        }
+/// A destination's payload field must be one its kind may receive (minimum necessary).
+pub fn check_field(destination: &str, kind: DestinationKind, field: &str) -> CoreResult<()> {
+    if kind.allowed_fields().contains(&field) {
+        return Ok(());
     }
-    Ok(())
+    Err(CoreError::Config(format!(
+        "destination '{destination}' ({}): field '{field}' is not allowed (minimum necessary: {})",
+        kind.name(),
+        kind.allowed_fields().join(", ")
+    )))
 }
 
 #[cfg(test)]
@@ -239,14 +237,14 @@ mod tests {
     #[test]
     fn ads_get_hashes_only() {
         for kind in [DestinationKind::AdsMeta, DestinationKind::AdsGoogle] {
-            assert!(check_fields("meta", kind, &["hashed_email".into()]).is_ok());
+            assert!(check_field("meta", kind, "hashed_email").is_ok());
             for f in ["email", "phone", "first_name", "measure", "due_date"] {
-                let err = check_fields("meta", kind, &[f.into()]).unwrap_err().to_string();
+                let err = check_field("meta", kind, f).unwrap_err().to_string();
                 assert!(err.contains("meta") && err.contains(f), "{err}");
             }
         }
-        assert!(check_fields("sms", DestinationKind::Sms, &["measure".into()]).is_err());
-        assert!(check_fields("crm", DestinationKind::Crm, &["measure".into()]).is_ok());
+        assert!(check_field("sms", DestinationKind::Sms, "measure").is_err());
+        assert!(check_field("crm", DestinationKind::Crm, "measure").is_ok());
     }
 
     #[test]
