@@ -90,11 +90,12 @@ impl CoreError {
 pub struct Problems(Vec<String>);
 
 impl Problems {
-    /// Note a problem (its message, without the "config error" prefix).
+    /// Note a problem (a config error's own message; any other error as it reads).
     pub fn add(&mut self, error: CoreError) {
-        let message = error.to_string();
-        self.0
-            .push(message.trim_start_matches("config error: ").to_string());
+        self.0.push(match error {
+            CoreError::Config(message) => message,
+            other => other.to_string(),
+        });
     }
 
     /// Keep `result`'s value, or note its error.
