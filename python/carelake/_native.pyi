@@ -13,6 +13,8 @@ class _ArrowStreamResult(ArrowStreamExportable, Protocol):
     def __arrow_c_schema__(self) -> object: ...
 
 ProgressCallback = Callable[[str, str, int], object]
+# Per input table: an explicit location (None: the lake's) and {canonical column: source column}.
+Sources = Mapping[str, tuple[str | None, Mapping[str, str]]]
 
 class CarelakeError(Exception): ...
 class SchemaError(CarelakeError): ...
@@ -92,6 +94,7 @@ class ConfigCheck(TypedDict):
     as_of: str | None
     inputs: dict[str, str | None]
     columns: dict[str, dict[str, str]]
+    sources: dict[str, tuple[str | None, dict[str, str]]]
     caregaps: CareGapsSettings | None
     audiences: list[AudiencePlan]
     destinations: dict[str, DestinationPlan]
@@ -212,7 +215,7 @@ def caregaps(
     measures: list[str] | None = None,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
-    columns: Mapping[str, Mapping[str, str]] | None = None,
+    sources: Sources | None = None,
 ) -> CareGapsReport: ...
 def evaluate_caregaps(out: str, lake: str, identity: str | None = None) -> dict[str, RateAgreement]: ...
 def sample_value_sets() -> str: ...
@@ -310,7 +313,7 @@ def caregaps_from_events(
     measures: list[str] | None = None,
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
-    columns: Mapping[str, Mapping[str, str]] | None = None,
+    sources: Sources | None = None,
 ) -> CareGapsReport:
     """The Spark engine's care-gap driver step over the clinical events its executors kept."""
 
@@ -337,7 +340,7 @@ def ingest(
     lake: str,
     output: str,
     as_of: str | None = None,
-    sources: Mapping[str, tuple[str | None, Mapping[str, str]]] | None = None,
+    sources: Sources | None = None,
     progress: ProgressCallback | None = None,
 ) -> IngestReport: ...
 def validate_config(path: str | PathLike[str], check_sources: bool = True, check_sql: bool = True) -> ConfigCheck: ...

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         IdentityEvaluation,
         IdentityReport,
         IngestReport,
+        Sources,
         PairCounts,
         ProgressCallback,
         RateAgreement,
@@ -151,7 +152,7 @@ def ingest(
     output: str,
     *,
     as_of: str | None = None,
-    sources: Mapping[str, tuple[str | None, Mapping[str, str]]] | None = None,
+    sources: Sources | None = None,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
     """Read every canonical input of a lake, check schemas, quarantine bad rows, and record the run.
@@ -182,7 +183,9 @@ def validate_config(path: str | PathLike[str], *, check_sources: bool = True, ch
             an error. Turn it off where the SQL runs on Spark only, whose own planner checks it.
 
     Returns:
-        The lake, output and as-of settings, each input's location, format and version, the care-gap settings,
+        The lake, output and as-of settings, each input's location, format and version, each input's place and
+        column mapping as the stages take them (``sources``: ``(uri or None, {canonical: source column})``), the
+        care-gap settings,
         and what the audiences come to: each audience's purpose, its channels with the least consent basis the
         purpose needs on each, destinations, exclusions, priority and holdout; each destination's kind, payload
         fields and least audience size; the frequency caps policy applies.
@@ -252,6 +255,7 @@ def caregaps(
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
+    sources: Sources | None = None,
 ) -> CareGapsReport:
     """Compute HEDIS-style care gaps (not NCQA-certified) for every member.
 
@@ -273,6 +277,9 @@ def caregaps(
         as_of: ISO as-of date (default today); events after it are quarantined.
         progress: Called as ``progress(event, task, units)``.
         columns: Per canonical table, canonical column name -> source column name.
+        sources: Per canonical table, ``(uri or None, {canonical column: source column})``: a table kept
+            somewhere other than ``<lake>/<table>`` (as the pipeline file's ``sources:``, which
+            :func:`validate_config` returns in this shape); ``columns`` adds to its mappings.
 
     Returns:
         Counts (members, events read and matched, rows), quarantine reasons, the value-set files used (with
@@ -293,8 +300,27 @@ def caregaps(
         list(measures) if measures is not None else None,
         as_of,
         progress,
-        columns,
+        with_columns(sources, columns),
     )
+
+
+def with_columns(
+    sources: Sources | None, columns: Mapping[str, Mapping[str, str]] | None
+) -> dict[str, tuple[str | None, dict[str, str]]] | None:
+    """``sources`` with each table's mapping in ``columns`` added (a table named only there keeps the lake's place).
+
+    Args:
+        sources: Per table, ``(uri or None, {canonical column: source column})``.
+        columns: Per table, ``{canonical column: source column}``.
+
+    Returns:
+        The merged per-table sources, or None when both are empty.
+    """
+    merged = {table: (uri, dict(mapping)) for table, (uri, mapping) in (sources or {}).items()}
+    for table, mapping in (columns or {}).items():
+        uri, known = merged.get(table, (None, {}))
+        merged[table] = (uri, {**known, **mapping})
+    return merged or None
 
 
 def evaluate_caregaps(out: str, lake: str, *, identity: str | None = None) -> dict[str, RateAgreement]:

@@ -81,7 +81,10 @@ def report_error(error: CarelakeError, prefix: str) -> int:
 def identity_stage(checked: dict, as_of: str | None, engine: str = "native") -> tuple[IngestReport, IdentityReport]:
     """Ingest every input of a checked config, then resolve its person_records (with the config's mapping) on
     the native engine or on Spark (same outputs)."""
-    ingested = api.ingest(checked["lake"], checked["output"], as_of=as_of, progress=ProgressReporter("tables"))
+    # Every table is read where the file puts it (`sources.<table>.uri`), with its column mapping.
+    ingested = api.ingest(
+        checked["lake"], checked["output"], as_of=as_of, sources=checked["sources"], progress=ProgressReporter("tables")
+    )
     records = next(t["location"] for t in ingested["tables"] if t["table"] == "person_records")
     options = {
         "as_of": as_of,
@@ -107,7 +110,7 @@ def caregaps_stage(checked: dict, as_of: str | None, engine: str = "native") -> 
         "measures": gaps["measures"] or None,
         "as_of": as_of,
         "progress": ProgressReporter("rows"),
-        "columns": checked["columns"],
+        "sources": checked["sources"],
     }
     if engine == "spark":
         from carelake import spark as carelake_spark

@@ -52,7 +52,12 @@ impl InputSet {
     /// Locate a canonical input (None if the lake does not have it).
     pub async fn locate(&self, table: &str) -> CoreResult<Option<TableSource>> {
         match self.overrides.get(table).and_then(|o| o.uri.as_deref()) {
-            Some(uri) => Ok(Some(detect(&Location::parse(uri)?, table).await?)),
+            // A table placed by the pipeline file: its error names the field that placed it.
+            Some(uri) => match detect(&Location::parse(uri)?, table).await {
+                Ok(source) => Ok(Some(source)),
+                Err(CoreError::Input(m)) => Err(CoreError::Input(format!("sources.{table}.uri: {m}"))),
+                Err(e) => Err(e),
+            },
             None => match find_in_lake(&self.lake, table).await {
                 Ok(source) => Ok(Some(source)),
                 Err(CoreError::Input(_)) => Ok(None),

@@ -7,17 +7,16 @@ use pyo3::types::{PyDict, PyList};
 
 use super::errors::run_detached;
 use super::progress::PyProgress;
-use super::stages::parse_as_of;
+use super::stages::{input_set, parse_as_of, SourceOverrides};
 use crate::caregaps::{MeasureSet, ValueSetDirectory};
 use crate::error::CoreError;
 use crate::lake::{block_on, Location};
 use crate::pipeline::caregaps_eval::evaluate_caregaps as run_evaluate;
 use crate::pipeline::caregaps_stage::{run_caregaps, CareGapsReport, EventSource};
-use crate::pipeline::ingest::{InputOverride, InputSet};
 
 /// Evaluate the measures for every member; writes care_gaps, measure_rates, quarantine and a runs row.
 #[pyfunction]
-#[pyo3(signature = (lake, out, value_sets, year=None, identity=None, measures_dir=None, measures=None, as_of=None, progress=None, columns=None))]
+#[pyo3(signature = (lake, out, value_sets, year=None, identity=None, measures_dir=None, measures=None, as_of=None, progress=None, sources=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn caregaps<'py>(
     py: Python<'py>,
@@ -30,7 +29,7 @@ pub fn caregaps<'py>(
     measures: Option<Vec<String>>,
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
-    columns: Option<TableMappings>,
+    sources: Option<SourceOverrides>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let args = CareGapsArgs {
         lake,
@@ -41,7 +40,7 @@ pub fn caregaps<'py>(
         measures_dir,
         measures,
         as_of,
-        columns,
+        sources,
     };
     run_stage(py, args, progress, || Ok(EventSource::Lake))
 }
@@ -56,7 +55,8 @@ pub(super) struct CareGapsArgs {
     pub measures_dir: Option<PathBuf>,
     pub measures: Option<Vec<String>>,
     pub as_of: Option<String>,
-    pub columns: Option<TableMappings>,
+    /// Per input table: an explicit location and a column mapping (as the pipeline file's `sources:`).
+    pub sources: Option<SourceOverrides>,
 }
 
 /// Run the care-gap stage with events from `events` (called on the I/O side, without the GIL).
@@ -70,7 +70,7 @@ pub(super) fn run_stage<'py>(
     let _kept = crate::allocator::PurgeDelay::hold(crate::allocator::CARE_GAPS_PURGE_DELAY_MS);
     let r = PyProgress::run(py, progress, move |p| {
         let (directory, set) = load_measures(&args.value_sets, args.measures_dir.as_deref(), args.measures)?;
-        let inputs = input_set(&args.lake, args.columns)?;
+        let inputs = input_set(&args.lake, args.sources)?;
         let output = Location::parse(&args.out)?;
         let identity = args.identity.as_deref().map(Location::parse).transpose()?;
         let events = events()?;
@@ -92,9 +92,6 @@ pub(super) fn run_stage<'py>(
     report_dict(py, &r)
 }
 
-/// Table -> (canonical column -> source column), as the pipeline file's `columns:` gives it.
-pub(super) type TableMappings = std::collections::HashMap<String, std::collections::HashMap<String, String>>;
-
 /// The value-set directory and the compiled measures.
 pub(super) fn load_measures(
     value_sets: &[String],
@@ -104,21 +101,6 @@ pub(super) fn load_measures(
     let directory = ValueSetDirectory::load(value_sets)?;
     let set = MeasureSet::load(&directory, measures_dir, &measures.unwrap_or_default())?;
     Ok((directory, set))
-}
-
-/// The lake's inputs with the given column mappings.
-pub(super) fn input_set(lake: &str, columns: Option<TableMappings>) -> Result<InputSet, CoreError> {
-    let mut inputs = InputSet::lake(Location::parse(lake)?);
-    for (table, mapping) in columns.unwrap_or_default() {
-        inputs.overrides.insert(
-            table,
-            InputOverride {
-                uri: None,
-                columns: mapping,
-            },
-        );
-    }
-    Ok(inputs)
 }
 
 /// The care-gap report as the dict `caregaps()` returns.

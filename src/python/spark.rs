@@ -9,11 +9,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::{PyArray, PyRecordBatch, PyRecordBatchReader};
 
-use super::caregaps::{load_measures, run_stage, CareGapsArgs, TableMappings};
+use super::caregaps::{load_measures, run_stage, CareGapsArgs};
 use super::errors::run_detached;
 use super::identity::{identity_config, report_dict, RunPlaces};
 use super::progress::PyProgress;
 use super::stages::parse_as_of;
+use super::stages::SourceOverrides;
 use crate::caregaps::event_filter::EventFilter;
 use crate::error::CoreError;
 use crate::identity::blocking::RuleReport;
@@ -252,7 +253,7 @@ pub fn caregaps_event_filter(
 
 /// The Spark engine's care-gap driver step: the stage over clinical events its executors kept.
 #[pyfunction]
-#[pyo3(signature = (lake, out, events, events_read, source, value_sets, year=None, identity=None, measures_dir=None, measures=None, as_of=None, progress=None, columns=None))]
+#[pyo3(signature = (lake, out, events, events_read, source, value_sets, year=None, identity=None, measures_dir=None, measures=None, as_of=None, progress=None, sources=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn caregaps_from_events<'py>(
     py: Python<'py>,
@@ -268,7 +269,7 @@ pub fn caregaps_from_events<'py>(
     measures: Option<Vec<String>>,
     as_of: Option<String>,
     progress: Option<Py<PyAny>>,
-    columns: Option<TableMappings>,
+    sources: Option<SourceOverrides>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let events = events.into_reader()?;
     let args = CareGapsArgs {
@@ -280,7 +281,7 @@ pub fn caregaps_from_events<'py>(
         measures_dir,
         measures,
         as_of,
-        columns,
+        sources,
     };
     run_stage(py, args, progress, move || {
         Ok(EventSource::Prefiltered {

@@ -69,9 +69,10 @@ pub fn generate<'py>(
 }
 
 /// Per-table source overrides as Python passes them: `{table: (uri or None, {canonical: source column})}`.
-type SourceOverrides = HashMap<String, (Option<String>, HashMap<String, String>)>;
+pub(super) type SourceOverrides = HashMap<String, (Option<String>, HashMap<String, String>)>;
 
-fn input_set(lake: &str, sources: Option<SourceOverrides>) -> Result<InputSet, CoreError> {
+/// The lake's inputs, with each table's explicit location and column mapping where given.
+pub(super) fn input_set(lake: &str, sources: Option<SourceOverrides>) -> Result<InputSet, CoreError> {
     let mut set = InputSet::lake(Location::parse(lake)?);
     for (table, (uri, columns)) in sources.unwrap_or_default() {
         set.overrides.insert(table, InputOverride { uri, columns });
@@ -180,11 +181,14 @@ pub fn validate_config<'py>(
         t.set_item(table, found)?;
     }
     d.set_item("inputs", t)?;
-    let mappings = PyDict::new(py);
+    let (mappings, sources) = (PyDict::new(py), PyDict::new(py));
     for table in CANONICAL_INPUTS {
         mappings.set_item(table, config.mapping(table))?;
+        sources.set_item(table, (config.source_uri(table), config.mapping(table)))?;
     }
     d.set_item("columns", mappings)?;
+    // The same, as the stages take it (`sources=`): every stage of a run reads each table where the file says.
+    d.set_item("sources", sources)?;
     match &config.caregaps {
         Some(g) => {
             let x = PyDict::new(py);

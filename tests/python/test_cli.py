@@ -21,6 +21,8 @@ def test_every_command_has_help() -> None:
         out = _run(command, "--help")
         assert out.returncode == 0, command
         assert "usage: carelake" in out.stdout
+    module = subprocess.run([sys.executable, "-m", "carelake", "--help"], capture_output=True, text=True, check=False)
+    assert module.returncode == 0 and "usage: carelake" in module.stdout
 
 
 def test_bad_arguments_exit_with_2(tmp_path) -> None:
@@ -86,6 +88,47 @@ def test_run_and_validate_a_config(tmp_path, small_lake) -> None:
     bad.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'o2'}\ncaregaps:\n  value_sets: [sample]\n  measures: [XYZ]\n")
     out = _run("validate", "--config", str(bad))
     assert out.returncode == 2 and "XYZ" in out.stderr
+
+
+def test_run_reads_each_table_where_the_file_puts_it_with_its_mapping(tmp_path, small_lake) -> None:
+    """`sources.<table>.uri` and `.columns` hold for every stage of `carelake run`: person_records from a CSV with
+    its own column names and clinical_events from a Parquet file elsewhere give the members and care gaps of the
+    same data in the lake."""
+    import shutil
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    lake, raw = tmp_path / "lake", tmp_path / "raw"
+    raw.mkdir()
+    for table in ("enrollment", "appointments", "consents", "communications"):
+        shutil.copytree(small_lake / table, lake / table)
+    renamed = {"first_name": "FNAME", "last_name": "LNAME", "birth_date": "DOB"}
+    people = read_delta(small_lake / "person_records")
+    pacsv.write_csv(people.rename_columns([renamed.get(c, c) for c in people.column_names]), raw / "members.csv")
+    events = read_delta(small_lake / "clinical_events")
+    pq.write_table(events.rename_columns(["dx_code" if c == "code" else c for c in events.column_names]), raw / "ev.parquet")
+    gaps = "caregaps:\n  value_sets: [sample]\n"
+    config = tmp_path / "pipeline.yml"
+    config.write_text(
+        f"lake: {lake}\noutput: {tmp_path / 'out'}\nas_of: 2026-11-23\n{gaps}sources:\n"
+        f"  person_records:\n    uri: {raw / 'members.csv'}\n"
+        "    columns: {first_name: FNAME, last_name: LNAME, birth_date: DOB}\n"
+        f"  clinical_events:\n    uri: {raw / 'ev.parquet'}\n    columns: {{code: dx_code}}\n"
+    )
+    plain = tmp_path / "plain.yml"
+    plain.write_text(f"lake: {small_lake}\noutput: {tmp_path / 'plain'}\nas_of: 2026-11-23\n{gaps}")
+    for path in (config, plain):
+        out = _run("run", "--config", str(path))
+        assert out.returncode == 0, out.stderr
+
+    def outcome(output: str) -> tuple[int, list]:
+        statuses = read_delta(tmp_path / output / "care_gaps").group_by(["measure", "status"]).aggregate([("member_id", "count")])
+        return read_delta(tmp_path / output / "member_profile").num_rows, sorted(statuses.to_pylist(), key=str)
+
+    assert outcome("out") == outcome("plain")
+    ingested = read_delta(tmp_path / "out" / "runs").to_pylist()
+    assert any("members.csv" in r["inputs"] and r["stage"] == "ingest" for r in ingested)
 
 
 def _validate_file(tmp_path, text: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,12 +15,14 @@ from os import PathLike, fspath
 from typing import TYPE_CHECKING
 
 from carelake import _native
+from carelake.api import with_columns
 from carelake.spark.session import read_lake_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
+    from carelake._native import Sources
     from carelake.api import CareGapsReport, ProgressCallback
 
 
@@ -55,6 +57,7 @@ def caregaps(
     as_of: str | None = None,
     progress: ProgressCallback | None = None,
     columns: Mapping[str, Mapping[str, str]] | None = None,
+    sources: Sources | None = None,
 ) -> CareGapsReport:
     """Compute HEDIS-style care gaps with the event scan on Spark; same outputs as :func:`carelake.caregaps`.
 
@@ -62,7 +65,8 @@ def caregaps(
         spark: The session (see :func:`carelake.spark.get_session`).
         lake: The lake holding ``enrollment`` (and ``person_records`` when identity has not run).
         out: Where the outputs go.
-        events: The ``clinical_events`` table: a DataFrame, a Unity Catalog name or a path (default: the lake's).
+        events: The ``clinical_events`` table: a DataFrame, a Unity Catalog name or a path (default: its place
+            in ``sources``, else the lake's).
         value_sets: Value Set Directory files (``.xlsx``/``.csv``) every executor can read, or ``"sample"``.
         year: Measurement year (default: the as-of date's year).
         identity: Where ``identity_xref`` and ``member_profile`` are (default: ``out``).
@@ -71,6 +75,8 @@ def caregaps(
         as_of: ISO as-of date (default today).
         progress: Called as ``progress(event, task, units)`` for the driver's steps.
         columns: Per canonical table, canonical column name -> source column name.
+        sources: Per canonical table, ``(uri or None, {canonical column: source column})``, as
+            :func:`carelake.caregaps` takes it.
 
     Returns:
         The same report as :func:`carelake.caregaps`; ``phase_seconds`` starts with the Spark scan.
@@ -78,9 +84,11 @@ def caregaps(
     files = [value_sets] if isinstance(value_sets, str) else list(value_sets)
     chosen = list(measures) if measures is not None else None
     folder = fspath(measures_dir) if measures_dir is not None else None
-    mapping = (columns or {}).get("clinical_events")
+    places = with_columns(sources, columns) or {}
+    events_uri, mapping = places.get("clinical_events", (None, None))
+    mapping = mapping or None
     if events is None or isinstance(events, str):
-        source = events or f"{lake.rstrip('/')}/clinical_events"
+        source = events or events_uri or f"{lake.rstrip('/')}/clinical_events"
         frame = read_lake_table(spark, source)
     else:
         source, frame = "dataframe", events
@@ -91,7 +99,7 @@ def caregaps(
     kept: pa.Table = frame.mapInArrow(_event_filter(files, folder, chosen, mapping), frame.schema).toArrow()
     scan = time.perf_counter() - started
     result = _native.caregaps_from_events(
-        lake, out, kept, rows_read, source, files, year, identity, folder, chosen, as_of, progress, columns
+        lake, out, kept, rows_read, source, files, year, identity, folder, chosen, as_of, progress, places or None
     )
     result["phase_seconds"] = [("spark_event_scan", round(scan, 3)), *result["phase_seconds"]]
     return result

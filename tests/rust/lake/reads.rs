@@ -90,6 +90,26 @@ fn a_lake_given_where_a_table_is_asked_for_is_an_input_error_naming_the_table_fo
 }
 
 #[test]
+fn a_table_placed_where_nothing_is_names_the_field_that_placed_it() {
+    use _native::pipeline::ingest::{InputOverride, InputSet};
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = InputSet::lake(loc(&dir, ""));
+    let missing = dir.path().join("raw").join("members.csv");
+    inputs.overrides.insert(
+        "person_records".into(),
+        InputOverride {
+            uri: Some(missing.display().to_string()),
+            columns: Default::default(),
+        },
+    );
+    let err = block_on(inputs.locate("person_records")).unwrap_err();
+    assert!(matches!(err, CoreError::Input(_)), "{err}");
+    assert!(err.to_string().contains("sources.person_records.uri: "), "{err}");
+    // A table the file does not place is simply absent from the lake.
+    assert!(block_on(inputs.locate("enrollment")).unwrap().is_none());
+}
+
+#[test]
 fn a_missing_table_is_an_input_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = block_on(_native::lake::find_in_lake(&loc(&dir, ""), "person_records")).unwrap_err();
