@@ -142,15 +142,32 @@ RUN_COLUMNS = {"run_id", "emitted_at", "started_at", "finished_at"}
 
 
 def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_path: Path) -> None:
-    """``carelake run --engine spark`` end to end (its own local Spark), against a native run of the same file."""
+    """``carelake run --engine spark`` end to end (its own local Spark), against a native run of the lake. The Spark
+    run's file places person_records in a CSV file with its own column names and clinical_events in a Parquet
+    file elsewhere, as a data engineer maps sources: each stage reads them there."""
     import subprocess
     import sys
 
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    people = read_delta(small_lake / "person_records")
+    pacsv.write_csv(people.rename_columns([{"last_name": "LNAME"}.get(c, c) for c in people.column_names]), raw / "p.csv")
+    events = read_delta(small_lake / "clinical_events")
+    pq.write_table(events.rename_columns(["dx_code" if c == "code" else c for c in events.column_names]), raw / "e.parquet")
+    placed = {
+        "native": "",
+        "spark": f"sources:\n  person_records:\n    uri: {raw / 'p.csv'}\n    columns: {{last_name: LNAME}}\n"
+        f"  clinical_events:\n    uri: {raw / 'e.parquet'}\n    columns: {{code: dx_code}}\n",
+    }
     outputs = {}
     for engine in ("native", "spark"):
         config = tmp_path / f"{engine}.yml"
         config.write_text(
             f"lake: {small_lake}\noutput: {tmp_path / engine}\nas_of: {AS_OF}\ncaregaps:\n  value_sets: [sample]\n"
+            + placed[engine]
             + AUDIENCES.format()
         )
         run = subprocess.run(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from carelake.exceptions import ConfigError, InputError
 
@@ -84,8 +85,11 @@ def read_lake_table(spark: SparkSession, uri: str) -> DataFrame:
     """
     if "://" not in uri and not uri.startswith("/") and uri.count(".") == 2 and not Path(uri).exists():
         return spark.read.table(uri)
-    local = Path(uri)
-    if (local / "_delta_log").is_dir() or "://" in uri:
+    # A local path or file:// URL is looked at; an object-store URL is Delta unless it names a .csv or .parquet.
+    scheme, _, rest = uri.partition("://") if "://" in uri else ("", "", uri)
+    local = Path(unquote(rest)) if scheme in ("", "file") else None
+    suffix = PurePosixPath(rest).suffix.lower()
+    if (local is not None and (local / "_delta_log").is_dir()) or (local is None and suffix not in (".csv", ".parquet")):
         from deltalake import DeltaTable
 
         try:
@@ -95,8 +99,8 @@ def read_lake_table(spark: SparkSession, uri: str) -> DataFrame:
         if not files:
             raise InputError(f"the Delta table at {uri} has no rows")
         return spark.read.parquet(*files)
-    if local.suffix == ".csv":
+    if suffix == ".csv":
         return spark.read.option("header", "true").csv(uri)
-    if local.exists():
+    if suffix == ".parquet" or (local is not None and local.exists()):
         return spark.read.parquet(uri)
     raise InputError(f"no table at {uri}")
