@@ -143,30 +143,38 @@ RUN_COLUMNS = {"run_id", "emitted_at", "started_at", "finished_at"}
 
 def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_path: Path) -> None:
     """``carelake run --engine spark`` end to end (its own local Spark), against a native run of the lake. The Spark
-    run's file places person_records in a CSV file with its own column names and clinical_events in a Parquet
-    file elsewhere, as a data engineer maps sources: each stage reads them there."""
+    run's file places person_records in a CSV file with its own column names, and clinical_events and
+    appointments (which an audience's SQL reads) in Parquet files elsewhere, as a data engineer maps sources:
+    each stage reads them there, under their canonical names."""
     import subprocess
     import sys
 
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    raw = tmp_path / "raw"
+    import shutil
+
+    raw, lakes = tmp_path / "raw", {"native": small_lake, "spark": tmp_path / "lake"}
     raw.mkdir()
+    for table in ("enrollment", "consents", "communications"):
+        shutil.copytree(small_lake / table, lakes["spark"] / table)
     people = read_delta(small_lake / "person_records")
     pacsv.write_csv(people.rename_columns([{"last_name": "LNAME"}.get(c, c) for c in people.column_names]), raw / "p.csv")
     events = read_delta(small_lake / "clinical_events")
     pq.write_table(events.rename_columns(["dx_code" if c == "code" else c for c in events.column_names]), raw / "e.parquet")
+    visits = read_delta(small_lake / "appointments")
+    pq.write_table(visits.rename_columns(["appt_status" if c == "status" else c for c in visits.column_names]), raw / "a.parquet")
     placed = {
         "native": "",
         "spark": f"sources:\n  person_records:\n    uri: {raw / 'p.csv'}\n    columns: {{last_name: LNAME}}\n"
-        f"  clinical_events:\n    uri: {raw / 'e.parquet'}\n    columns: {{code: dx_code}}\n",
+        f"  clinical_events:\n    uri: {raw / 'e.parquet'}\n    columns: {{code: dx_code}}\n"
+        f"  appointments:\n    uri: {raw / 'a.parquet'}\n    columns: {{status: appt_status}}\n",
     }
     outputs = {}
     for engine in ("native", "spark"):
         config = tmp_path / f"{engine}.yml"
         config.write_text(
-            f"lake: {small_lake}\noutput: {tmp_path / engine}\nas_of: {AS_OF}\ncaregaps:\n  value_sets: [sample]\n"
+            f"lake: {lakes[engine]}\noutput: {tmp_path / engine}\nas_of: {AS_OF}\ncaregaps:\n  value_sets: [sample]\n"
             + placed[engine]
             + AUDIENCES.format()
         )

@@ -3,7 +3,8 @@ the per-destination diff run in the native kernels on the driver over the select
 
 The SQL sees the same tables as on the native engine: ``member_profile``, ``care_gaps`` and ``measure_rates``
 from the output, and ``appointments``, ``communications`` and ``consents`` from the lake with ``member_id``
-resolved through ``identity_xref`` (a row's own member_id when it has one). Write it in Spark SQL, and return
+resolved through ``identity_xref`` (a row's own member_id when it has one), each read where the pipeline file's
+``sources`` puts it, with its columns under their canonical names. Write it in Spark SQL, and return
 dates and timestamps as they are: carelake turns the selected columns into text itself, the same way on both
 engines (a cast to text in SQL formats timestamps differently on DataFusion and Spark).
 """
@@ -18,9 +19,12 @@ from carelake.exceptions import ConfigError
 from carelake.spark.session import read_lake_table
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
+    from carelake._native import Sources
     from carelake.api import AudienceReport, ProgressCallback
 
 OUTPUT_TABLES = ["member_profile", "care_gaps", "measure_rates"]
@@ -38,8 +42,37 @@ def _resolved(table: DataFrame, xref: DataFrame) -> DataFrame:
     return joined.withColumn("member_id", F.coalesce(own, F.col("_resolved_member_id"))).drop("_resolved_member_id")
 
 
-def register_views(spark: SparkSession, lake: str, out: str) -> list[str]:
-    """Register the tables audience SQL reads as temporary views; returns their names."""
+def _canonical_names(frame: DataFrame, mapping: Mapping[str, str]) -> DataFrame:
+    """``frame`` with each mapped source column under its canonical name (``mapping``: canonical -> source), as
+    the native engine conforms it; a column already named like a canonical column mapped from another is left
+    out, since the mapping takes that name."""
+    from pyspark.sql import functions as F
+
+    if not mapping:
+        return frame
+    columns = []
+    for column in frame.columns:
+        canonical = [c for c, source in mapping.items() if source == column]
+        if canonical:
+            columns += [F.col(f"`{column}`").alias(c) for c in canonical]
+        elif column not in mapping:
+            columns.append(F.col(f"`{column}`"))
+    return frame.select(columns)
+
+
+def register_views(spark: SparkSession, lake: str, out: str, sources: Sources | None = None) -> list[str]:
+    """Register the tables audience SQL reads as temporary views; returns their names.
+
+    Args:
+        spark: The session.
+        lake: The lake with the canonical inputs.
+        out: The output folder with member_profile, care_gaps and identity_xref.
+        sources: Per input table, ``(uri or None, {canonical column: source column})``: where a table is kept
+            outside the lake and how its columns are named (as the pipeline file's ``sources:``).
+
+    Returns:
+        The names of the views registered.
+    """
     from pathlib import Path
 
     def present(folder: str, table: str) -> str | None:
@@ -55,9 +88,11 @@ def register_views(spark: SparkSession, lake: str, out: str) -> list[str]:
             names.append(table)
     xref = read_lake_table(spark, f"{out.rstrip('/')}/identity_xref")
     for table in RESOLVED_INPUTS:
-        location = present(lake, table)
+        uri, mapping = (sources or {}).get(table, (None, {}))
+        location = uri or present(lake, table)
         if location is not None:
-            _resolved(read_lake_table(spark, location), xref).createOrReplaceTempView(table)
+            frame = _canonical_names(read_lake_table(spark, location), mapping or {})
+            _resolved(frame, xref).createOrReplaceTempView(table)
             names.append(table)
     return names
 
@@ -91,10 +126,11 @@ def audiences(
     """
     from pyspark.errors import PySparkException
 
-    checked = _native.validate_config(fspath(config), False)
+    # Spark's planner checks the SQL here (the native engine's dialect is not Spark's).
+    checked = _native.validate_config(fspath(config), False, False)
     lake = lake or checked["lake"]
     out = out or checked["output"]
-    register_views(spark, lake, out)
+    register_views(spark, lake, out, checked["sources"])
     selected: list[pa.Table] = []
     for name, sql in _native.audience_queries(fspath(config)):
         try:
