@@ -338,6 +338,40 @@ def test_sql_run_early_or_late_selects_what_it_selects_alone(pipeline, tmp_path)
     assert all(n > 0 for n in together.values())
 
 
+def test_sql_over_an_empty_table_selects_nobody_and_over_a_missing_one_is_named_before_a_run(pipeline, tmp_path) -> None:
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    lake, out, _ = pipeline
+    audiences = "".join(mail_house_audience(n, sql) for n, sql in MIXED_AUDIENCES.items())
+    empty = tmp_path / "appointments.parquet"
+    pq.write_table(read_delta(lake / "appointments").schema.empty_table(), empty)
+    config = tmp_path / "empty.yml"
+    config.write_text(
+        MAIL_HOUSE.format(lake=lake, out=out, as_of=AS_OF, audiences=audiences)
+        + f"sources:\n  appointments:\n    uri: {empty}\n"
+    )
+    selected = {a["name"]: a["selected"] for a in carelake.audiences(config, dry_run=True)["audiences"]}
+    assert selected["booked_visits"] == 0 and selected["open_gaps"] > 0 and selected["everyone"] > 0
+    # A lake without appointments and an output without care_gaps: both named, with the audiences that read them.
+    bare_lake, bare_out = tmp_path / "lake", tmp_path / "out"
+    for table in ("consents", "communications"):
+        shutil.copytree(lake / table, bare_lake / table)
+    for table in ("member_profile", "identity_xref"):
+        shutil.copytree(out / table, bare_out / table)
+    config.write_text(MAIL_HOUSE.format(lake=bare_lake, out=bare_out, as_of=AS_OF, audiences=audiences))
+    with pytest.raises(ConfigError) as error:
+        carelake.audiences(config)
+    message = str(error.value)
+    assert "audience 'open_gaps' reads care_gaps, which is not in the output" in message
+    assert "audience 'booked_visits' reads appointments, which is not in the lake" in message
+    assert "everyone" not in message
+    # Nothing but the failed run's row in the run log.
+    assert sorted(p.name for p in bare_out.iterdir()) == ["identity_xref", "member_profile", "runs"]
+    assert [r["status"] for r in read_delta(bare_out / "runs").to_pylist()] == ["failed"]
+
+
 def test_rows_without_a_member_id_are_counted_not_dropped(pipeline, tmp_path) -> None:
     lake, out, _ = pipeline
     sql = "select member_id from member_profile union all select cast(null as varchar) as member_id from member_profile"

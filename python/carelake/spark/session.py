@@ -93,11 +93,16 @@ def read_lake_table(spark: SparkSession, uri: str) -> DataFrame:
         from deltalake import DeltaTable
 
         try:
-            files = DeltaTable(uri).file_uris()
+            table = DeltaTable(uri)
+            files = table.file_uris()
         except Exception as e:  # deltalake raises its own TableNotFoundError and OSError kinds
             raise InputError(f"cannot open the Delta table at {uri}: {type(e).__name__}") from None
         if not files:
-            raise InputError(f"the Delta table at {uri} has no rows")
+            # A table without rows is there all the same, with its columns.
+            import pyarrow as pa
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            return spark.createDataFrame([], from_arrow_schema(pa.schema(table.schema().to_arrow())))
         return spark.read.parquet(*files)
     if suffix == ".csv":
         return spark.read.option("header", "true").csv(uri)

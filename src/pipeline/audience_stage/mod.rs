@@ -40,11 +40,12 @@ use crate::audience::definition::{Audience, Destination};
 use crate::audience::ledger::LedgerBuilder;
 use crate::audience::policy::Decision;
 use crate::audience::rules::OutreachRules;
+use crate::error::Problems;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::person_keys::XrefIndex;
 use crate::lake::{
-    quarantine_counts, read_columns_each_counted_if_present, read_columns_in_parallel_if_present, Columns,
-    Location, QuarantinedRow,
+    find_in_lake, quarantine_counts, read_columns_each_counted_if_present,
+    read_columns_in_parallel_if_present, Columns, Location, QuarantinedRow,
 };
 use crate::model::only_columns;
 use decisions::PolicyInputs;
@@ -113,6 +114,60 @@ fn destination_position(destinations: &[Destination], name: &str) -> CoreResult<
         .iter()
         .position(|d| d.name == name)
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
+}
+
+/// Every table an audience's SQL reads must be there (one without rows is: the SQL selects nobody from it);
+/// one error names each that is not, with the audiences that read it, before anything is read.
+/// member_profile is left to its own error (every run needs it).
+async fn check_tables_read(
+    inputs: &InputSet,
+    output: &Location,
+    audiences: &[Audience],
+    reads: &[ColumnsRead],
+) -> CoreResult<()> {
+    let mut problems = Problems::default();
+    for table in ["care_gaps", "measure_rates"]
+        .into_iter()
+        .chain(ENGAGEMENT_TABLES)
+    {
+        let readers: Vec<String> = audiences
+            .iter()
+            .zip(reads)
+            .filter(|(_, read)| read.contains_key(table))
+            .map(|(a, _)| format!("'{}'", a.name))
+            .collect();
+        if readers.is_empty() {
+            continue;
+        }
+        let missing = match ENGAGEMENT_TABLES.contains(&table) {
+            true => inputs.locate(table).await?.is_none().then(|| {
+                format!(
+                    "which is not in the lake at {}: add it (a table without rows selects nobody) or give its place \
+                     under sources.{table}.uri",
+                    inputs.lake.join(table).redacted()
+                )
+            }),
+            false => match find_in_lake(output, table).await {
+                Ok(_) => None,
+                Err(CoreError::Input(_)) => Some(format!(
+                    "which is not in the output at {}: run care gaps first (a caregaps section in the pipeline file)",
+                    output.redacted()
+                )),
+                Err(e) => return Err(e),
+            },
+        };
+        if let Some(missing) = missing {
+            let (audience, verb) = match readers.len() {
+                1 => ("audience", "reads"),
+                _ => ("audiences", "read"),
+            };
+            problems.add(CoreError::Config(format!(
+                "{audience} {} {verb} {table}, {missing}",
+                readers.join(", ")
+            )));
+        }
+    }
+    problems.into_result()
 }
 
 /// Run the SQL of the audiences at positions `which`, each result put in its place in `results`.
@@ -198,6 +253,9 @@ pub async fn run_audiences(
         true => plans.as_deref().and_then(columns_read),
         false => Some(vec![ColumnsRead::new(); audiences.len()]),
     };
+    if let Some(reads) = audience_reads.as_deref() {
+        check_tables_read(inputs, output, audiences, reads).await?;
+    }
     // The rows of an engagement input that the SQL's filters can pass: only those are resolved for it.
     let sql_rows = plans.as_deref().map(SqlRowFilters::of).unwrap_or_default();
     let sql_reads = audience_reads.as_deref().map(all_columns_read);

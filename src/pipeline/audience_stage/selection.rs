@@ -9,7 +9,7 @@ use foldhash::HashSet;
 use rayon::prelude::*;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::logical_expr::LogicalPlan;
@@ -179,8 +179,10 @@ impl<'a> MemberSet<'a> {
 
 /// Register batches as a table the SQL can read (nothing when there are none).
 pub(super) fn register(ctx: &SessionContext, name: &str, batches: Vec<RecordBatch>) -> CoreResult<()> {
-    let Some(schema) = batches.first().map(RecordBatch::schema) else {
-        return Ok(());
+    // A table without rows is there all the same: the SQL over it selects nobody from it.
+    let schema = match batches.first() {
+        Some(b) => b.schema(),
+        None => planning_schema(name)?,
     };
     let table = MemTable::try_new(schema, vec![batches])?;
     ctx.register_table(name, Arc::new(table))?;
@@ -201,17 +203,22 @@ pub(super) type ColumnsRead = BTreeMap<String, BTreeSet<String>>;
 fn planning_context() -> CoreResult<SessionContext> {
     let ctx = SessionContext::new();
     for table in OUTPUT_TABLES.into_iter().chain(ENGAGEMENT_TABLES) {
-        let spec = match table {
-            "member_profile" => model::member_profile(),
-            "care_gaps" => model::care_gaps(),
-            "measure_rates" => model::measure_rates(),
-            input => canonical_input(input)
-                .ok_or_else(|| CoreError::Internal(format!("no canonical schema for '{input}'")))?,
-        };
-        let empty = MemTable::try_new(spec.arrow_schema(), vec![vec![]])?;
+        let empty = MemTable::try_new(planning_schema(table)?, vec![vec![]])?;
         ctx.register_table(table, Arc::new(empty))?;
     }
     Ok(ctx)
+}
+
+/// The schema a table audience SQL can read has to the SQL: its canonical one.
+fn planning_schema(table: &str) -> CoreResult<SchemaRef> {
+    let spec = match table {
+        "member_profile" => model::member_profile(),
+        "care_gaps" => model::care_gaps(),
+        "measure_rates" => model::measure_rates(),
+        input => canonical_input(input)
+            .ok_or_else(|| CoreError::Internal(format!("no canonical schema for '{input}'")))?,
+    };
+    Ok(spec.arrow_schema())
 }
 
 /// Each audience's SQL planned over the tables audiences can read, reading none of them (what `carelake
