@@ -167,7 +167,19 @@ pub fn validate_config<'py>(
         let rules = config.outreach_rules()?;
         if check_sql {
             let origin = path.display().to_string();
-            block_on(crate::pipeline::audience_stage::plan_sql(&audiences, &origin))?;
+            let plans = block_on(crate::pipeline::audience_stage::plan_sql(&audiences, &origin))?;
+            if check_sources {
+                // The tables the SQL reads must be in the lake, and in the output unless the run makes them.
+                let inputs = config.input_set(config.lake()?);
+                let output = config.output()?;
+                let made = config.caregaps.is_some();
+                block_on(crate::pipeline::audience_stage::check_sql_tables(
+                    &inputs,
+                    (!made).then_some(&output),
+                    &audiences,
+                    &plans,
+                ))?;
+            }
         }
         Ok((config, tables, audiences, destinations, rules))
     })?;

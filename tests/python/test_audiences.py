@@ -361,12 +361,19 @@ def test_sql_over_an_empty_table_selects_nobody_and_over_a_missing_one_is_named_
     for table in ("member_profile", "identity_xref"):
         shutil.copytree(out / table, bare_out / table)
     config.write_text(MAIL_HOUSE.format(lake=bare_lake, out=bare_out, as_of=AS_OF, audiences=audiences))
-    with pytest.raises(ConfigError) as error:
-        carelake.audiences(config)
-    message = str(error.value)
-    assert "audience 'open_gaps' reads care_gaps, which is not in the output" in message
-    assert "audience 'booked_visits' reads appointments, which is not in the lake" in message
-    assert "everyone" not in message
+    for check in (carelake.validate_config, carelake.audiences):
+        with pytest.raises(ConfigError) as error:
+            check(config)
+        message = str(error.value)
+        assert "audience 'open_gaps' reads care_gaps, which is not in the output" in message
+        assert "audience 'booked_visits' reads appointments, which is not in the lake" in message
+        assert "everyone" not in message
+    # With a caregaps section the run makes care_gaps before its audiences: only appointments is missing.
+    config.write_text(config.read_text() + "caregaps:\n  value_sets: [sample]\n")
+    with pytest.raises(ConfigError, match="booked_visits") as error:
+        carelake.validate_config(config)
+    assert "care_gaps" not in str(error.value)
+    config.write_text(MAIL_HOUSE.format(lake=bare_lake, out=bare_out, as_of=AS_OF, audiences=audiences))
     # Nothing but the failed run's row in the run log.
     assert sorted(p.name for p in bare_out.iterdir()) == ["identity_xref", "member_profile", "runs"]
     assert [r["status"] for r in read_delta(bare_out / "runs").to_pylist()] == ["failed"]

@@ -26,6 +26,7 @@ use foldhash::HashSet;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
+use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::prelude::SessionContext;
 use rayon::prelude::*;
 use serde_json::json;
@@ -116,12 +117,27 @@ fn destination_position(destinations: &[Destination], name: &str) -> CoreResult<
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
 }
 
+/// The tables the SQL of `audiences` reads (planned by [`plan_sql`]) are all there: see [`check_tables_read`].
+/// `output` is None where the run makes care_gaps and measure_rates before its audiences (`carelake validate`
+/// of a pipeline file with a caregaps section).
+pub async fn check_sql_tables(
+    inputs: &InputSet,
+    output: Option<&Location>,
+    audiences: &[Audience],
+    plans: &[LogicalPlan],
+) -> CoreResult<()> {
+    match optimized(plans).as_deref().and_then(columns_read) {
+        Some(reads) => check_tables_read(inputs, output, audiences, &reads).await,
+        None => Ok(()),
+    }
+}
+
 /// Every table an audience's SQL reads must be there (one without rows is: the SQL selects nobody from it);
-/// one error names each that is not, with the audiences that read it, before anything is read.
-/// member_profile is left to its own error (every run needs it).
+/// one error names each that is not, with the audiences that read it, before anything is read. The output's
+/// tables are looked for only with an `output`; member_profile is left to its own error (every run needs it).
 async fn check_tables_read(
     inputs: &InputSet,
-    output: &Location,
+    output: Option<&Location>,
     audiences: &[Audience],
     reads: &[ColumnsRead],
 ) -> CoreResult<()> {
@@ -139,15 +155,15 @@ async fn check_tables_read(
         if readers.is_empty() {
             continue;
         }
-        let missing = match ENGAGEMENT_TABLES.contains(&table) {
-            true => inputs.locate(table).await?.is_none().then(|| {
+        let missing = match (ENGAGEMENT_TABLES.contains(&table), output) {
+            (true, _) => inputs.locate(table).await?.is_none().then(|| {
                 format!(
                     "which is not in the lake at {}: add it (a table without rows selects nobody) or give its place \
                      under sources.{table}.uri",
                     inputs.lake.join(table).redacted()
                 )
             }),
-            false => match find_in_lake(output, table).await {
+            (false, Some(output)) => match find_in_lake(output, table).await {
                 Ok(_) => None,
                 Err(CoreError::Input(_)) => Some(format!(
                     "which is not in the output at {}: run care gaps first (a caregaps section in the pipeline file)",
@@ -155,6 +171,8 @@ async fn check_tables_read(
                 )),
                 Err(e) => return Err(e),
             },
+            // The run makes it before its audiences.
+            (false, None) => None,
         };
         if let Some(missing) = missing {
             let (audience, verb) = match readers.len() {
@@ -254,7 +272,7 @@ pub async fn run_audiences(
         false => Some(vec![ColumnsRead::new(); audiences.len()]),
     };
     if let Some(reads) = audience_reads.as_deref() {
-        check_tables_read(inputs, output, audiences, reads).await?;
+        check_tables_read(inputs, Some(output), audiences, reads).await?;
     }
     // The rows of an engagement input that the SQL's filters can pass: only those are resolved for it.
     let sql_rows = plans.as_deref().map(SqlRowFilters::of).unwrap_or_default();
