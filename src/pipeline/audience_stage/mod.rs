@@ -117,9 +117,10 @@ fn destination_position(destinations: &[Destination], name: &str) -> CoreResult<
         .ok_or_else(|| CoreError::Internal("an unchecked destination".into()))
 }
 
-/// The tables the SQL of `audiences` reads (planned by [`plan_sql`]) are all there: see [`check_tables_read`].
-/// `output` is None where the run makes care_gaps and measure_rates before its audiences (`carelake validate`
-/// of a pipeline file with a caregaps section).
+/// Every table the SQL of `audiences` reads (planned by [`plan_sql`]) is there (one without rows is: the SQL
+/// selects nobody from it); one error names each that is not, with the audiences that read it. `output` is None
+/// where the run makes care_gaps and measure_rates before its audiences (`carelake validate` of a pipeline file
+/// with a caregaps section).
 pub async fn check_sql_tables(
     inputs: &InputSet,
     output: Option<&Location>,
