@@ -198,3 +198,14 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
         b = b.drop_columns([c for c in b.column_names if c in RUN_COLUMNS])
         assert a.num_rows > 0, table
         assert _rows(a) == _rows(b), table
+
+
+def test_mapped_columns_take_their_canonical_names_as_the_native_engine_matches_them(spark) -> None:
+    """A source column is found by its mapped name exactly, else ignoring case; a column already named like a
+    mapped canonical column gives way to the mapping, as in the native engine's conform."""
+    from carelake.spark.audiences import _canonical_names
+
+    frame = spark.createDataFrame([("booked", "old", 1)], ["Appt_Status", "status", "x"])
+    renamed = _canonical_names(frame, {"status": "APPT_STATUS"})
+    assert renamed.columns == ["status", "x"]
+    assert renamed.collect()[0]["status"] == "booked"

@@ -50,12 +50,15 @@ def _canonical_names(frame: DataFrame, mapping: Mapping[str, str]) -> DataFrame:
 
     if not mapping:
         return frame
+    # Names match as the native engine matches them: exactly, else ignoring case (as Spark SQL does too).
+    exact = set(frame.columns)
+    wanted = {c: source if source in exact else source.lower() for c, source in mapping.items()}
     columns = []
     for column in frame.columns:
-        canonical = [c for c, source in mapping.items() if source == column]
+        canonical = [c for c, source in wanted.items() if source in (column, column.lower())]
         if canonical:
             columns += [F.col(f"`{column}`").alias(c) for c in canonical]
-        elif column not in mapping:
+        elif column.lower() not in {c.lower() for c in mapping}:
             columns.append(F.col(f"`{column}`"))
     return frame.select(columns)
 
