@@ -4,7 +4,7 @@
 //! Shared by the conform step (typing CSV and text columns) and the identity normalizers (birth dates in many
 //! formats). Parsers return `None` for anything they cannot read with confidence; callers quarantine with a reason.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 
 /// Days between 0001-01-01 (CE) and 1970-01-01, for Arrow's Date32.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -81,7 +81,9 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 /// Parse a calendar date written in one of the unambiguous common formats.
 ///
 /// Accepted: `2024-03-05`, `2024/03/05`, `20240305`, US `03/05/2024`, `3/5/2024`, `03-05-2024`, `05-Mar-2024`,
-/// `05 Mar 2024`, and the date part of an ISO timestamp. Two-digit years are refused (the century is a guess).
+/// `05 Mar 2024`, and the date as written of a date with a time of day (`2024-03-05T10:00:00Z`,
+/// `2024-03-05 00:00:00` as databases export a date column, `3/5/2024 12:00:00 AM`). Two-digit years are
+/// refused (the century is a guess).
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let s = text.trim();
     if s.len() < 8 {
@@ -93,18 +95,29 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     const FORMATS: [&str; 8] = [
         "%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%m/%d/%Y", "%m-%d-%Y", "%d-%b-%Y", "%d %b %Y", "%Y.%m.%d",
     ];
-    FORMATS.iter().find_map(|f| {
-        NaiveDate::parse_from_str(s, f)
-            .ok()
-            .filter(|d| (1800..=2200).contains(&chrono::Datelike::year(d)))
-    })
+    let plausible = |d: &NaiveDate| (1800..=2200).contains(&d.year());
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(s, f).ok().filter(plausible))
+        .or_else(|| {
+            let date = match date_and_time(s)? {
+                Written::Zoned(t) => t.date_naive(),
+                Written::Local(t) => t.date(),
+            };
+            Some(date).filter(plausible)
+        })
 }
 
-/// Parse an instant. Zone-less text is read as UTC; a bare date is midnight UTC.
-pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    let s = text.trim();
+/// A date with a time of day as written: with its offset from UTC, or without one.
+enum Written {
+    Zoned(DateTime<FixedOffset>),
+    Local(NaiveDateTime),
+}
+
+/// Read a date with a time of day in one of the common formats (none: a bare date or no date at all).
+fn date_and_time(s: &str) -> Option<Written> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(Written::Zoned(t));
     }
     for f in [
         "%Y-%m-%d %H:%M:%S%.f%:z",
@@ -112,21 +125,34 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
         "%Y-%m-%dT%H:%M:%S%.f%z",
     ] {
         if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Some(t.with_timezone(&Utc));
+            return Some(Written::Zoned(t));
         }
     }
-    for f in [
+    [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M",
         "%m/%d/%Y %H:%M:%S",
         "%m/%d/%Y %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(t.and_utc());
-        }
+        // The 12-hour clock of US exports (Excel, SQL Server, EHR reports): `11/23/2026 9:05:00 PM`.
+        "%m/%d/%Y %I:%M:%S %p",
+        "%m/%d/%Y %I:%M %p",
+        "%Y-%m-%d %I:%M:%S %p",
+        "%Y-%m-%d %I:%M %p",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(Written::Local)
+}
+
+/// Parse an instant. Zone-less text is read as UTC; a bare date is midnight UTC.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let s = text.trim();
+    match date_and_time(s) {
+        Some(Written::Zoned(t)) => Some(t.with_timezone(&Utc)),
+        Some(Written::Local(t)) => Some(t.and_utc()),
+        None => parse_date(s).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
     }
-    parse_date(s).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
 }
 
 /// Parse a yes/no flag: true/false, t/f, yes/no, y/n, 1/0 (any case).
@@ -301,6 +327,46 @@ mod tests {
         let b = parse_timestamp("2026-01-02 03:04:05").unwrap();
         assert_eq!(b.to_rfc3339(), "2026-01-02T03:04:05+00:00");
         assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn timestamps_on_the_twelve_hour_clock_of_us_exports() {
+        let utc = |text: &str| parse_timestamp(text).map(|t| t.to_rfc3339());
+        assert_eq!(
+            utc("11/23/2026 9:05:00 PM").as_deref(),
+            Some("2026-11-23T21:05:00+00:00")
+        );
+        assert_eq!(
+            utc("11/23/2026 09:05 am").as_deref(),
+            Some("2026-11-23T09:05:00+00:00")
+        );
+        assert_eq!(
+            utc("11/23/2026 12:00:00 AM").as_deref(),
+            Some("2026-11-23T00:00:00+00:00")
+        );
+        assert_eq!(
+            utc("2026-11-23 12:30 PM").as_deref(),
+            Some("2026-11-23T12:30:00+00:00")
+        );
+        // An hour past 12 on the 12-hour clock is not a time.
+        assert_eq!(utc("11/23/2026 13:05 PM"), None);
+    }
+
+    #[test]
+    fn a_date_exported_with_a_time_of_day_is_the_date_as_written() {
+        let day = NaiveDate::from_ymd_opt(1978, 7, 20);
+        assert_eq!(parse_date("1978-07-20 00:00:00"), day);
+        assert_eq!(parse_date("7/20/1978 12:00:00 AM"), day);
+        assert_eq!(parse_date("1978-07-20 00:00:00.000"), day);
+        // The date as written, not as it falls in UTC.
+        assert_eq!(parse_date("1978-07-20T23:30:00-05:00"), day);
+        assert_eq!(parse_date("1978-07-20 23:30:00 -0500"), day);
+        assert_eq!(
+            parse_date("1778-07-20 00:00:00"),
+            None,
+            "outside the years a date of care can be"
+        );
+        assert_eq!(parse_date("1978-07-20 25:00:00"), None);
     }
 
     #[test]
