@@ -63,6 +63,34 @@ pub(super) fn check_type(spec: &TableSpec, column: &ColumnSpec, found: &DataType
     }
 }
 
+/// The widths in digits of the codes a source may store as whole numbers, which lose their leading zeros there
+/// (a ZIP of 02134 becomes 2134, an SSN of 012-34-5678 becomes 12345678): ZIP or ZIP+4, and SSN.
+fn code_widths(column: &str) -> Option<&'static [usize]> {
+    match column {
+        "postal_code" => Some(&[5, 9]),
+        "ssn" => Some(&[9]),
+        _ => None,
+    }
+}
+
+/// Whole numbers as text with the leading zeros of the narrowest width that holds them; a number wider than
+/// every width, or negative, is written as it is (the normalizers judge it).
+fn zero_padded(numbers: &ArrayRef, widths: &[usize]) -> StringArray {
+    numbers
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .iter()
+        .map(|v| {
+            v.map(|v| {
+                let digits = v.to_string();
+                match widths.iter().find(|&&w| digits.len() <= w) {
+                    Some(&w) if v >= 0 => format!("{digits:0>w$}"),
+                    _ => digits,
+                }
+            })
+        })
+        .collect()
+}
+
 pub(super) type Rejections<'a> = &'a mut [Option<(usize, RejectReason)>];
 
 pub(super) fn reject(rejected: Rejections<'_>, row: usize, ci: usize, reason: RejectReason) {
@@ -84,6 +112,12 @@ pub(super) fn convert(
     }
     if column.ty == CanonicalType::Text && is_text_dictionary(source.data_type()) {
         return conform_dictionary(column, source, ci, rejected);
+    }
+    if column.ty == CanonicalType::Text && source.data_type().is_integer() {
+        if let Some(widths) = code_widths(column.name) {
+            let padded = zero_padded(&cast(source, &DataType::Int64)?, widths);
+            return Ok(from_text(column, &padded, ci, rejected));
+        }
     }
     if is_text(source.data_type()) || (column.ty == CanonicalType::Text) {
         let text = cast(source, &DataType::Utf8)?;

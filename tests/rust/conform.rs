@@ -490,3 +490,60 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn zips_and_ssns_stored_as_numbers_get_their_leading_zeros_back() {
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let people = person_rows(
+        vec![Some("1970-03-05"); 4],
+        vec![Some("1"), Some("2"), Some("3"), Some("4")],
+    );
+    let mut columns = people.columns().to_vec();
+    let mut fields: Vec<_> = people
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let numbers = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    for (name, values) in [
+        (
+            "postal_code",
+            numbers(vec![Some(2134), Some(21341234), Some(90210), None]),
+        ),
+        (
+            "ssn",
+            numbers(vec![Some(12345678), Some(123456789), Some(-5), Some(1234567890)]),
+        ),
+    ] {
+        fields.push(arrow::datatypes::Field::new(
+            name,
+            arrow::datatypes::DataType::Int64,
+            true,
+        ));
+        columns.push(values);
+    }
+    let batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap();
+    let out = plan.conform(&batch, 0).unwrap();
+    let text = |name: &str| -> Vec<Option<String>> {
+        let column = out.batch.column_by_name(name).unwrap().as_string::<i32>();
+        column.iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(
+        text("postal_code"),
+        vec![some("02134"), some("021341234"), some("90210"), None]
+    );
+    // Wider than an SSN or negative: left as stored, for the SSN normalizer to refuse.
+    assert_eq!(
+        text("ssn"),
+        vec![
+            some("012345678"),
+            some("123456789"),
+            some("-5"),
+            some("1234567890")
+        ]
+    );
+}
