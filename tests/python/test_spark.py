@@ -149,6 +149,7 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
     import subprocess
     import sys
 
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -162,8 +163,10 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
     pacsv.write_csv(people.rename_columns([{"last_name": "LNAME"}.get(c, c) for c in people.column_names]), raw / "p.csv")
     events = read_delta(small_lake / "clinical_events")
     pq.write_table(events.rename_columns(["dx_code" if c == "code" else c for c in events.column_names]), raw / "e.parquet")
+    # The booking system writes statuses in capitals: both engines read them as the canonical spelling.
     visits = read_delta(small_lake / "appointments")
-    pq.write_table(visits.rename_columns(["appt_status" if c == "status" else c for c in visits.column_names]), raw / "a.parquet")
+    visits = visits.set_column(visits.column_names.index("status"), "appt_status", pc.utf8_upper(visits["status"]))
+    pq.write_table(visits, raw / "a.parquet")
     placed = {
         "native": "",
         "spark": f"sources:\n  person_records:\n    uri: {raw / 'p.csv'}\n    columns: {{last_name: LNAME}}\n"
@@ -200,12 +203,17 @@ def test_pipeline_run_with_the_spark_engine_equals_native(small_lake: Path, tmp_
         assert _rows(a) == _rows(b), table
 
 
-def test_mapped_columns_take_their_canonical_names_as_the_native_engine_matches_them(spark) -> None:
-    """A source column is found by its mapped name exactly, else ignoring case; a column already named like a
-    mapped canonical column gives way to the mapping, as in the native engine's conform."""
-    from carelake.spark.audiences import _canonical_names
+def test_audience_views_are_conformed_as_the_native_engine_conforms_them(spark) -> None:
+    """A mapped source column is found exactly, else ignoring case, and takes its canonical name; a column already
+    named like a mapped canonical column gives way; an enumeration's spelling is the canonical one; a row that
+    fails to conform is left out of the view (the native stage quarantines it)."""
+    from carelake.spark.audiences import _conformed
 
-    frame = spark.createDataFrame([("booked", "old", 1)], ["Appt_Status", "status", "x"])
-    renamed = _canonical_names(frame, {"status": "APPT_STATUS"})
-    assert renamed.columns == ["status", "x"]
-    assert renamed.collect()[0]["status"] == "booked"
+    frame = spark.createDataFrame(
+        [("A1", "ehr", "R1", "2026-11-30 09:00:00", "BOOKED", "old"), ("A2", "ehr", "R2", "someday", "booked", "old")],
+        ["appointment_id", "source_system", "source_record_id", "start_at", "Appt_Status", "status"],
+    )
+    view = _conformed(frame, "appointments", {"status": "APPT_STATUS"})
+    rows = [r.asDict() for r in view.collect()]
+    assert [(r["appointment_id"], r["status"]) for r in rows] == [("A1", "booked")]
+    assert "Appt_Status" not in view.columns and "member_id" in view.columns

@@ -11,6 +11,7 @@ engines (a cast to text in SQL formats timestamps differently on DataFusion and 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from os import PathLike, fspath
 from typing import TYPE_CHECKING
 
@@ -42,25 +43,26 @@ def _resolved(table: DataFrame, xref: DataFrame) -> DataFrame:
     return joined.withColumn("member_id", F.coalesce(own, F.col("_resolved_member_id"))).drop("_resolved_member_id")
 
 
-def _canonical_names(frame: DataFrame, mapping: Mapping[str, str]) -> DataFrame:
-    """``frame`` with each mapped source column under its canonical name (``mapping``: canonical -> source), as
-    the native engine conforms it; a column already named like a canonical column mapped from another is left
-    out, since the mapping takes that name."""
-    from pyspark.sql import functions as F
+def _conformed(frame: DataFrame, table: str, mapping: Mapping[str, str] | None) -> DataFrame:
+    """``frame`` conformed to canonical input ``table`` on the executors, by the native engine's own conform:
+    mapped columns under their canonical names (found exactly, else ignoring case), values in their canonical
+    types and spellings (an enumeration's ``BOOKED`` is ``booked``), rows that fail to conform left out (the
+    driver's native stage quarantines them, once, with their reasons)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
 
-    if not mapping:
-        return frame
-    # Names match as the native engine matches them: exactly, else ignoring case (as Spark SQL does too).
-    exact = set(frame.columns)
-    wanted = {c: source if source in exact else source.lower() for c, source in mapping.items()}
-    columns = []
-    for column in frame.columns:
-        canonical = [c for c, source in wanted.items() if source in (column, column.lower())]
-        if canonical:
-            columns += [F.col(f"`{column}`").alias(c) for c in canonical]
-        elif column.lower() not in {c.lower() for c in mapping}:
-            columns.append(F.col(f"`{column}`"))
-    return frame.select(columns)
+    chosen = dict(mapping) if mapping else None
+    empty = pa.Table.from_batches([], schema=frame.limit(0).toArrow().schema)
+    canonical = pa.table(_native.conform(table, empty, chosen)[0]).schema
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from carelake import _native as kernels
+
+        for batch in batches:
+            rows, _ = kernels.conform(table, pa.Table.from_batches([batch]), chosen)
+            yield from pa.table(rows).to_batches()
+
+    return frame.mapInArrow(run, from_arrow_schema(canonical))
 
 
 def register_views(spark: SparkSession, lake: str, out: str, sources: Sources | None = None) -> list[str]:
@@ -94,7 +96,7 @@ def register_views(spark: SparkSession, lake: str, out: str, sources: Sources | 
         uri, mapping = (sources or {}).get(table, (None, {}))
         location = uri or present(lake, table)
         if location is not None:
-            frame = _canonical_names(read_lake_table(spark, location), mapping or {})
+            frame = _conformed(read_lake_table(spark, location), table, mapping)
             _resolved(frame, xref).createOrReplaceTempView(table)
             names.append(table)
     return names
