@@ -4,7 +4,8 @@ the per-destination diff run in the native kernels on the driver over the select
 The SQL sees the same tables as on the native engine: ``member_profile``, ``care_gaps`` and ``measure_rates``
 from the output, and ``appointments``, ``communications`` and ``consents`` from the lake with ``member_id``
 resolved through ``identity_xref`` (a row's own member_id when it has one), each read where the pipeline file's
-``sources`` puts it, with its columns under their canonical names. Write it in Spark SQL, and return
+``sources`` puts it and conformed as the native engine conforms it (canonical names, types and spellings; rows
+that fail to conform are left out). Write it in Spark SQL, and return
 dates and timestamps as they are: carelake turns the selected columns into text itself, the same way on both
 engines (a cast to text in SQL formats timestamps differently on DataFusion and Spark).
 """
