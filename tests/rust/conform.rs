@@ -11,6 +11,31 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::Date32Type;
 use common::text_batch;
 
+/// `batch` with column `name` replaced by `values` (its type with it), or added at the end.
+fn with_column(
+    batch: &arrow::array::RecordBatch,
+    name: &str,
+    values: arrow::array::ArrayRef,
+) -> arrow::array::RecordBatch {
+    let field = arrow::datatypes::Field::new(name, values.data_type().clone(), true);
+    let mut fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    match batch.schema().index_of(name) {
+        Ok(at) => (fields[at], columns[at]) = (field, values),
+        Err(_) => {
+            fields.push(field);
+            columns.push(values);
+        }
+    }
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+    arrow::array::RecordBatch::try_new(schema, columns).expect("columns of one length")
+}
+
 fn person_rows(birth_dates: Vec<Option<&str>>, ids: Vec<Option<&str>>) -> arrow::array::RecordBatch {
     let n = ids.len();
     text_batch(&[
@@ -80,20 +105,9 @@ fn a_missing_required_column_is_a_schema_error_naming_table_and_column() {
 
 #[test]
 fn a_mistyped_column_is_a_schema_error() {
-    use std::sync::Arc;
-    let mut batch = person_rows(vec![Some("1970-01-01")], vec![Some("1")]);
-    let idx = batch.schema().index_of("birth_date").unwrap();
-    let mut columns = batch.columns().to_vec();
-    columns[idx] = Arc::new(arrow::array::BooleanArray::from(vec![true]));
-    let mut fields: Vec<_> = batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[idx] = arrow::datatypes::Field::new("birth_date", arrow::datatypes::DataType::Boolean, true);
-    batch =
-        arrow::array::RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let people = person_rows(vec![Some("1970-01-01")], vec![Some("1")]);
+    let flags = std::sync::Arc::new(arrow::array::BooleanArray::from(vec![true]));
+    let batch = with_column(&people, "birth_date", flags);
     let err = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap_err();
     assert!(err.to_string().contains("birth_date"), "{err}");
     assert!(err.to_string().contains("Boolean"), "{err}");
@@ -493,38 +507,16 @@ mod properties {
 
 #[test]
 fn zips_and_ssns_stored_as_numbers_get_their_leading_zeros_back() {
-    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow::array::{ArrayRef, Int64Array};
     use std::sync::Arc;
     let people = person_rows(
         vec![Some("1970-03-05"); 4],
         vec![Some("1"), Some("2"), Some("3"), Some("4")],
     );
-    let mut columns = people.columns().to_vec();
-    let mut fields: Vec<_> = people
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
     let numbers = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
-    for (name, values) in [
-        (
-            "postal_code",
-            numbers(vec![Some(2134), Some(21341234), Some(90210), None]),
-        ),
-        (
-            "ssn",
-            numbers(vec![Some(12345678), Some(123456789), Some(-5), Some(1234567890)]),
-        ),
-    ] {
-        fields.push(arrow::datatypes::Field::new(
-            name,
-            arrow::datatypes::DataType::Int64,
-            true,
-        ));
-        columns.push(values);
-    }
-    let batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let zips = numbers(vec![Some(2134), Some(21341234), Some(90210), None]);
+    let ssns = numbers(vec![Some(12345678), Some(123456789), Some(-5), Some(1234567890)]);
+    let batch = with_column(&with_column(&people, "postal_code", zips), "ssn", ssns);
     let plan = ConformPlan::new(&model::person_records(), &batch.schema(), &HashMap::new()).unwrap();
     let out = plan.conform(&batch, 0).unwrap();
     let text = |name: &str| -> Vec<Option<String>> {
