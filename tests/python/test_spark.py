@@ -217,3 +217,26 @@ def test_audience_views_are_conformed_as_the_native_engine_conforms_them(spark) 
     rows = [r.asDict() for r in view.collect()]
     assert [(r["appointment_id"], r["status"]) for r in rows] == [("A1", "booked")]
     assert "Appt_Status" not in view.columns and "member_id" in view.columns
+
+
+def test_spark_audience_sql_over_a_missing_table_names_the_tables_there(spark, small_lake: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from carelake.exceptions import ConfigError
+
+    lake, out = tmp_path / "lake", tmp_path / "out"
+    for table in ("person_records", "consents", "communications"):
+        shutil.copytree(small_lake / table, lake / table)
+    carelake.identity(str(lake / "person_records"), str(out), as_of=AS_OF)
+    config = tmp_path / "visits.yml"
+    config.write_text(
+        f"lake: {lake}\noutput: {out}\nas_of: {AS_OF}\n"
+        "destinations:\n  texts: {kind: sms, fields: [phone]}\n"
+        "audiences:\n  - name: upcoming_visits\n    purpose: care_reminders\n"
+        "    sql: select member_id from appointments\n    channels: [sms]\n    destinations: [texts]\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        carelake_spark.audiences(spark, config)
+    message = str(error.value)
+    assert "audience 'upcoming_visits'" in message and "TABLE_OR_VIEW_NOT_FOUND" in message
+    assert "the tables there are: member_profile, communications, consents" in message

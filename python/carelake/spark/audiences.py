@@ -136,12 +136,17 @@ def audiences(
     checked = _native.validate_config(fspath(config), False, False)
     lake = lake or checked["lake"]
     out = out or checked["output"]
-    register_views(spark, lake, out, checked["sources"])
+    views = register_views(spark, lake, out, checked["sources"])
     selected: list[pa.Table] = []
     for name, sql in _native.audience_queries(fspath(config)):
         try:
             selected.append(spark.sql(sql).toArrow())
         except PySparkException as e:
             condition = e.getCondition() if hasattr(e, "getCondition") else None
-            raise ConfigError(f"audience '{name}': Spark SQL: {condition or type(e).__name__}") from None
+            hint = ""
+            if condition == "TABLE_OR_VIEW_NOT_FOUND":
+                # Spark's message quotes the SQL; name what is there instead (a table not in the lake or output
+                # has no view).
+                hint = f" (the tables there are: {', '.join(views)})"
+            raise ConfigError(f"audience '{name}': Spark SQL: {condition or type(e).__name__}{hint}") from None
     return _native.audiences(fspath(config), lake, out, as_of, dry_run, progress, selected)
