@@ -362,13 +362,21 @@ async fn open_parquet(ctx: &SessionContext, location: &Location) -> CoreResult<D
 
 async fn open_csv(ctx: &SessionContext, location: &Location) -> CoreResult<DataFrame> {
     let url = location.url().to_string();
-    // First pass: the header names. Second pass: every column as text.
-    let inferred = ctx
-        .read_csv(
-            url.clone(),
-            CsvReadOptions::new().has_header(true).schema_infer_max_records(1),
-        )
-        .await?;
+    // First pass: the header names alone (no row is read: a row of another delimiter would not parse). Second
+    // pass: every column as text.
+    let header = |delimiter: u8| {
+        let options = CsvReadOptions::new()
+            .has_header(true)
+            .delimiter(delimiter)
+            .schema_infer_max_records(0);
+        ctx.read_csv(url.clone(), options)
+    };
+    let mut delimiter = b',';
+    let mut inferred = header(delimiter).await?;
+    if let Some(other) = other_delimiter(inferred.schema().fields()) {
+        delimiter = other;
+        inferred = header(delimiter).await?;
+    }
     let text_schema = Schema::new(
         inferred
             .schema()
@@ -377,7 +385,22 @@ async fn open_csv(ctx: &SessionContext, location: &Location) -> CoreResult<DataF
             .map(|f| Field::new(f.name(), DataType::Utf8, true))
             .collect::<Vec<_>>(),
     );
-    Ok(ctx
-        .read_csv(url, CsvReadOptions::new().has_header(true).schema(&text_schema))
-        .await?)
+    let options = CsvReadOptions::new()
+        .has_header(true)
+        .delimiter(delimiter)
+        .schema(&text_schema);
+    Ok(ctx.read_csv(url, options).await?)
+}
+
+/// The delimiter of a "CSV" whose header read with commas is one column holding semicolons, tabs or bars (as
+/// spreadsheets in much of Europe and database exports write them): the one it holds most of.
+fn other_delimiter(fields: &arrow::datatypes::Fields) -> Option<u8> {
+    let [only] = &fields[..] else {
+        return None;
+    };
+    let count = |d: u8| only.name().bytes().filter(|&b| b == d).count();
+    [b';', b'\t', b'|']
+        .into_iter()
+        .filter(|&d| count(d) > 0)
+        .max_by_key(|&d| count(d))
 }

@@ -19,6 +19,17 @@ fn reads_parquet_files_parquet_folders_csv_and_delta() {
     .unwrap();
     // Delta.
     write_one(&loc(&dir, "d"), WriteMode::Overwrite, None, batch.clone()).unwrap();
+    // "CSV" separated by semicolons (a European spreadsheet) and by tabs (a database export).
+    std::fs::write(
+        dir.path().join("e.csv"),
+        "source_system;source_record_id\nehr;1\ncrm;2\nclaims;3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("f.csv"),
+        "source_system\tsource_record_id\nehr\t1, the first\n",
+    )
+    .unwrap();
 
     let lake = loc(&dir, "");
     let cases = [
@@ -26,11 +37,21 @@ fn reads_parquet_files_parquet_folders_csv_and_delta() {
         ("b", TableFormat::Parquet, 6),
         ("c", TableFormat::Csv, 2),
         ("d", TableFormat::Delta, 3),
+        ("e", TableFormat::Csv, 3),
+        ("f", TableFormat::Csv, 1),
     ];
     for (name, format, rows) in cases {
         let source = find(&lake, name);
         assert_eq!(source.format, format, "{name}");
-        assert_eq!(read_table(&source).0, rows, "{name}");
+        let (read, batches) = read_table(&source);
+        assert_eq!(read, rows, "{name}");
+        let columns: Vec<String> = batches[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(columns[..2], ["source_system", "source_record_id"], "{name}");
     }
 }
 
