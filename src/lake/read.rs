@@ -142,10 +142,13 @@ impl TableReader {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
             }
-            Some(Err(e)) => Err(CoreError::storage(
-                format!("reading table '{}' at {}", self.source.name, self.source.location),
-                e,
-            )),
+            Some(Err(e)) => {
+                let table = format!("table '{}' at {}", self.source.name, self.source.location);
+                match csv_problem(&e.to_string()).filter(|_| self.source.format == TableFormat::Csv) {
+                    Some(problem) => Err(CoreError::Input(format!("{table}: {problem}"))),
+                    None => Err(CoreError::storage(format!("reading {table}"), e)),
+                }
+            }
         }
     }
 
@@ -390,6 +393,41 @@ async fn open_csv(ctx: &SessionContext, location: &Location) -> CoreResult<DataF
         .delimiter(delimiter)
         .schema(&text_schema);
     Ok(ctx.read_csv(url, options).await?)
+}
+
+/// What is wrong with a CSV file, from the CSV reader's message, in words a user can act on; None for other
+/// errors. Only the reader's line, field and count numbers are taken from the message (never a value).
+fn csv_problem(message: &str) -> Option<String> {
+    let number_after = |marker: &str| -> Option<u64> {
+        let rest = &message[message.find(marker)? + marker.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    if let Some(line) = number_after("invalid UTF-8 data for line ") {
+        return Some(format!(
+            "line {line} is not UTF-8 text: save the file as UTF-8 (in Excel: CSV UTF-8)"
+        ));
+    }
+    // The reader says it in two ways: while reading ("incorrect number of fields for line 3, expected 2 got 4",
+    // or "got more than 2") and while looking at the first rows ("unequal lengths ... Expected 2 records, found 4
+    // records at line 3").
+    let (line, expected, found) = if message.contains("incorrect number of fields for line ") {
+        let found = number_after(" got more than ").map(|n| format!("more than {n}"));
+        (
+            number_after("fields for line ")?,
+            number_after(", expected ")?,
+            found.or_else(|| number_after(" got ").map(|n| n.to_string()))?,
+        )
+    } else if message.contains("unequal lengths between records") {
+        let found = number_after("found ")?.to_string();
+        (number_after("at line ")?, number_after("Expected ")?, found)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "line {line} has {found} fields where the header has {expected}: a separator inside a value that is not \
+         quoted, or a row cut short"
+    ))
 }
 
 /// The delimiter of a "CSV" whose header read with commas is one column holding semicolons, tabs or bars (as

@@ -131,6 +131,43 @@ fn a_table_placed_where_nothing_is_names_the_field_that_placed_it() {
 }
 
 #[test]
+fn a_csv_file_that_is_not_utf8_or_has_ragged_rows_is_an_input_error_saying_which_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: [(&str, &[u8], &str); 2] = [
+        (
+            "latin1.csv",
+            b"source_system,source_record_id,first_name\nehr,1,Ann\nehr,2,Jos\xe9\n",
+            "is not UTF-8 text",
+        ),
+        (
+            "ragged.csv",
+            b"source_system,source_record_id\nehr,1\nehr,2,Smith, Jr.\n",
+            "has 4 fields where the header has 2",
+        ),
+    ];
+    for (name, bytes, says) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let source = find(&loc(&dir, ""), name.trim_end_matches(".csv"));
+        let err = block_on(async {
+            let mut reader = _native::lake::TableReader::open(&source).await?;
+            while reader.next_batch().await?.is_some() {}
+            Ok::<_, CoreError>(())
+        })
+        .unwrap_err();
+        assert!(matches!(err, CoreError::Input(_)), "{name}: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(says) && message.contains("line "),
+            "{name}: {message}"
+        );
+        assert!(
+            !message.contains("Jos") && !message.contains("Smith"),
+            "no value in the message: {message}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_table_is_an_input_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = block_on(_native::lake::find_in_lake(&loc(&dir, ""), "person_records")).unwrap_err();
