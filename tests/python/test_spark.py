@@ -240,3 +240,11 @@ def test_spark_audience_sql_over_a_missing_table_names_the_tables_there(spark, s
     message = str(error.value)
     assert "audience 'upcoming_visits'" in message and "TABLE_OR_VIEW_NOT_FOUND" in message
     assert "the tables there are: member_profile, communications, consents" in message
+
+
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_the_native_engine_reads_it(spark, tmp_path: Path) -> None:
+    for name, text in (("semi.csv", "source_system;source_record_id\nehr;1\n"), ("tabs.csv", "a\tb\nx, y\tz\n")):
+        (tmp_path / name).write_text(text)
+        frame = carelake_spark.read_lake_table(spark, str(tmp_path / name))
+        assert len(frame.columns) == 2, name
+        assert len(pa.table(carelake.read_table(str(tmp_path / name))).column_names) == 2, name

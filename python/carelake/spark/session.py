@@ -105,7 +105,19 @@ def read_lake_table(spark: SparkSession, uri: str) -> DataFrame:
             return spark.createDataFrame([], from_arrow_schema(pa.schema(table.schema().to_arrow())))
         return spark.read.parquet(*files)
     if suffix == ".csv":
-        return spark.read.option("header", "true").csv(uri)
+        return spark.read.option("header", "true").option("sep", _csv_delimiter(spark, uri)).csv(uri)
     if suffix == ".parquet" or (local is not None and local.exists()):
         return spark.read.parquet(uri)
     raise InputError(f"no table at {uri}")
+
+
+def _csv_delimiter(spark: SparkSession, uri: str) -> str:
+    """The delimiter of a CSV file, as the native engine finds it: a comma, unless the header holds no comma and
+    holds semicolons, tabs or bars (spreadsheets in much of Europe, database exports): the one it holds most of."""
+    first = spark.read.text(uri).limit(1).collect()
+    header = first[0][0] if first else ""
+    if "," in header:
+        return ","
+    counts = {d: header.count(d) for d in (";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
