@@ -144,7 +144,8 @@ impl TableReader {
             }
             Some(Err(e)) => {
                 let table = format!("table '{}' at {}", self.source.name, self.source.location);
-                match csv_problem(&e.to_string()).filter(|_| self.source.format == TableFormat::Csv) {
+                let csv = self.source.format == TableFormat::Csv;
+                match csv.then(|| csv_problem(&e.to_string())).flatten() {
                     Some(problem) => Err(CoreError::Input(format!("{table}: {problem}"))),
                     None => Err(CoreError::storage(format!("reading {table}"), e)),
                 }

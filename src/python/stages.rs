@@ -145,8 +145,12 @@ pub fn validate_config<'py>(
     let checked = run_detached(py, || {
         let config = PipelineConfig::from_file(&path)?;
         let mut tables = Vec::new();
-        if check_sources {
-            let inputs = config.input_set(config.lake()?);
+        // The inputs as the run reads them: their schemas here, the tables the audience SQL reads below.
+        let inputs = match check_sources {
+            true => Some(config.input_set(config.lake()?)),
+            false => None,
+        };
+        if let Some(inputs) = &inputs {
             for table in CANONICAL_INPUTS {
                 let found = block_on(open_input(&inputs, table))?;
                 tables.push((table.to_string(), found.map(|s| s.describe().to_string())));
@@ -168,13 +172,12 @@ pub fn validate_config<'py>(
         if check_sql {
             let origin = path.display().to_string();
             let plans = block_on(crate::pipeline::audience_stage::plan_sql(&audiences, &origin))?;
-            if check_sources {
+            if let Some(inputs) = &inputs {
                 // The tables the SQL reads must be in the lake, and in the output unless the run makes them.
-                let inputs = config.input_set(config.lake()?);
                 let output = config.output()?;
                 let made = config.caregaps.is_some();
                 block_on(crate::pipeline::audience_stage::check_sql_tables(
-                    &inputs,
+                    inputs,
                     (!made).then_some(&output),
                     &audiences,
                     &plans,
