@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from carelake import _native
 from carelake.exceptions import ConfigError
-from carelake.spark.session import read_lake_table
+from carelake.spark.session import empty_batch, read_lake_table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,8 +53,7 @@ def _conformed(frame: DataFrame, table: str, mapping: Mapping[str, str] | None) 
     from pyspark.sql.pandas.types import from_arrow_schema
 
     chosen = dict(mapping) if mapping else None
-    empty = pa.Table.from_batches([], schema=frame.limit(0).toArrow().schema)
-    canonical = pa.table(_native.conform(table, empty, chosen)[0]).schema
+    canonical = pa.table(_native.conform(table, pa.Table.from_batches([empty_batch(frame)]), chosen)[0]).schema
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from carelake import _native as kernels

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from carelake import _native
 from carelake.api import with_columns
-from carelake.spark.session import read_lake_table
+from carelake.spark.session import empty_batch, read_lake_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -93,7 +93,7 @@ def caregaps(
     else:
         source, frame = "dataframe", events
     # Check the value sets and measures on the driver first: a bad file fails here, once, with its message.
-    _native.caregaps_event_filter(_empty_events(frame), files, folder, chosen, mapping)
+    _native.caregaps_event_filter(empty_batch(frame), files, folder, chosen, mapping)
     started = time.perf_counter()
     rows_read = frame.count()
     kept: pa.Table = frame.mapInArrow(_event_filter(files, folder, chosen, mapping), frame.schema).toArrow()
@@ -104,8 +104,3 @@ def caregaps(
     result["phase_seconds"] = [("spark_event_scan", round(scan, 3)), *result["phase_seconds"]]
     return result
 
-
-def _empty_events(frame: DataFrame) -> pa.RecordBatch:
-    import pyarrow as pa
-
-    return pa.RecordBatch.from_pylist([], schema=frame.limit(0).toArrow().schema)

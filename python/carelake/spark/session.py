@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from carelake.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
 # Spark settings every carelake session needs: Arrow batches with 32-bit string offsets (what the kernels
@@ -67,6 +68,21 @@ def get_session(master: str | None = None, shuffle_partitions: int | None = None
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def empty_batch(frame: DataFrame) -> pa.RecordBatch:
+    """A batch of no rows with ``frame``'s columns as Arrow gives them: what the native kernels check a frame's
+    schema against on the driver before its rows go to the executors.
+
+    Args:
+        frame: The DataFrame.
+
+    Returns:
+        An empty record batch of its Arrow schema.
+    """
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pylist([], schema=frame.limit(0).toArrow().schema)
 
 
 def read_lake_table(spark: SparkSession, uri: str) -> DataFrame:
