@@ -152,7 +152,7 @@ pub fn validate_config<'py>(
         };
         if let Some(inputs) = &inputs {
             for table in CANONICAL_INPUTS {
-                let found = block_on(open_input(&inputs, table))?;
+                let found = block_on(open_input(inputs, table))?;
                 tables.push((table.to_string(), found.map(|s| s.describe().to_string())));
             }
         }
